@@ -1,0 +1,271 @@
+// Command crmseg is the batch customer segmentation and customer-value
+// engine: it reads customer and transaction exports, segments customers,
+// computes per-segment value, retention and cross-sell metrics, sets targets
+// for the coming year and publishes CRM-ready tables.
+//
+// Usage:
+//
+//	crmseg run --config crmseg.yaml
+//	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
+//	crmseg generate --customers N --seed S --out DIR
+//	crmseg demo [--out DIR] [--customers N]
+//	crmseg version
+//
+// Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input
+// data rejected.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/crmseg/crmseg/engine"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+const usage = `crmseg — customer segmentation and customer value, in batch
+
+Commands:
+  run        run the whole pipeline on the configured inputs
+  generate   write a synthetic demo dataset (Parquet) with its ground truth
+  demo       generate demo data, run the pipeline on it and print the segments
+  version    print the version
+
+Run 'crmseg COMMAND -h' for a command's flags.
+Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input data rejected.
+`
+
+// Main runs the command line args and returns the exit code. It writes
+// results to stdout and logs and errors to stderr.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return engine.ExitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "generate":
+		err = cmdGenerate(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "crmseg", version())
+		return engine.ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return engine.ExitOK
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	if err == nil {
+		return engine.ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return engine.ExitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
+		return engine.ExitUsage
+	}
+	fmt.Fprintf(stderr, "crmseg: %v\n", err)
+	return engine.ExitCode(err)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// logFlags are the logging flags every command has.
+type logFlags struct {
+	format, level string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, &usageError{fmt.Sprintf("--log-level: expected debug, info, warn or error, found %q", l.level)}
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, &usageError{fmt.Sprintf("--log-format: expected text or json, found %q", l.format)}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("crmseg "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses flags, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	var lf logFlags
+	lf.register(fs)
+	configPath := fs.String("config", "", "YAML config file (flags given as well override it)")
+	customers := fs.String("customers", "", "customers Parquet file (optional)")
+	transactions := fs.String("transactions", "", "transactions Parquet file")
+	products := fs.String("products", "", "products Parquet file (optional)")
+	out := fs.String("out", "", "output root directory")
+	k := fs.Int("k", 0, "number of segments")
+	seed := fs.Uint64("seed", 0, "random seed")
+	asOf := fs.String("as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
+	threads := fs.Int("threads", -1, "threads (0 = all cores)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := engine.DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = engine.LoadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["customers"] {
+		cfg.Inputs.Customers = *customers
+	}
+	if set["transactions"] {
+		cfg.Inputs.Transactions = *transactions
+	}
+	if set["products"] {
+		cfg.Inputs.Products = *products
+	}
+	if set["out"] {
+		cfg.Output = *out
+	}
+	if set["k"] {
+		cfg.Segmentation.K = *k
+	}
+	if set["seed"] {
+		cfg.Seed = *seed
+	}
+	if set["as-of"] {
+		cfg.AsOf = *asOf
+	}
+	if set["threads"] {
+		cfg.Threads = *threads
+	}
+	if *configPath == "" && !set["transactions"] {
+		return &usageError{"run needs --config or --transactions"}
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	printSegments(stdout, res)
+	return nil
+}
+
+// printSegments prints the short table of segments and where the outputs are.
+func printSegments(w io.Writer, res *engine.Result) {
+	m := res.Manifest
+	fmt.Fprintf(w, "run %s  as of %s  %d customers  %d segments\n\n", res.RunID, m.AsOf,
+		m.Quality.Segmentation.Customers, m.Quality.Segmentation.K)
+	width := len("segment")
+	for _, s := range res.Segments {
+		width = max(width, utf8.RuneCountInString(s.Name))
+	}
+	fmt.Fprintf(w, "%-3s %-*s %-17s %9s %13s %10s %7s %14s %14s\n", "id", width, "segment", "objective",
+		"customers", "revenue 12m", "hist. LTV", "retain", "baseline rev", "target rev")
+	for _, s := range res.Segments {
+		fmt.Fprintf(w, "%-3d %-*s %-17s %9d %13.0f %10.2f %6.1f%% %14.0f %14.0f\n", s.ID, width, s.Name, s.Objective,
+			s.Customers, s.Revenue12m, s.HistoricalLTV, 100*s.Retention12m, s.RevenueBaseline, s.RevenueTarget)
+	}
+	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	var lf logFlags
+	lf.register(fs)
+	out := fs.String("out", "demo-out", "directory for the demo data and outputs")
+	n := fs.Int("customers", 20000, "customers to generate")
+	seed := fs.Uint64("seed", 1, "random seed of the generator and the run")
+	k := fs.Int("k", 5, "number of segments")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	dataDir := out2(*out, "data")
+	start := time.Now()
+	sum, err := generate(ctx, *n, *seed, dataDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "generated %d customers, %d order lines in %s (%.1fs)\n", sum.Customers, sum.Lines, dataDir, time.Since(start).Seconds())
+	cfg := engine.DefaultConfig()
+	cfg.Inputs = engine.Inputs{
+		Customers:    out2(dataDir, "customers.parquet"),
+		Transactions: out2(dataDir, "transactions.parquet"),
+		Products:     out2(dataDir, "products.parquet"),
+	}
+	cfg.Output = out2(*out, "out")
+	cfg.Seed = *seed
+	cfg.Segmentation.K = *k
+	start = time.Now()
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pipeline finished in %.1fs\n\n", time.Since(start).Seconds())
+	printSegments(stdout, res)
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/engine"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Commands:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run"}, "run needs --config or --transactions"},
+		{[]string{"run", "--transactions", "x.parquet", "--k", "many"}, `invalid value "many" for flag -k`},
+		{[]string{"run", "--transactions", "x.parquet", "--log-format", "xml"}, "--log-format: expected text or json"},
+		{[]string{"generate", "--customers", "10"}, "generate needs --out"},
+		{[]string{"run", "--transactions", "x.parquet", "--k", "0", "--out", "o"}, "segmentation.k: expected 1 to 100, found 0"},
+	}
+	for _, c := range cases {
+		code, _, stderr := run(t, c.args...)
+		if code != engine.ExitUsage {
+			t.Errorf("%v: exit %d, want %d", c.args, code, engine.ExitUsage)
+		}
+		if !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: stderr %q does not contain %q", c.args, stderr, c.want)
+		}
+	}
+}
+
+func TestBadInputExitCode(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	noCustomer := filepath.Join(dir, "no_customer.parquet")
+	if _, err := db.Exec("COPY (SELECT TIMESTAMP '2025-01-01' AS ts, 10.0 AS amount) TO '" + noCustomer + "' (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		file string
+		want []string
+	}{
+		{filepath.Join(dir, "missing.parquet"), []string{"missing.parquet", "no such file"}},
+		{noCustomer, []string{"no_customer.parquet", `column "customer_id"`, "required column"}},
+	}
+	for _, c := range cases {
+		out := filepath.Join(dir, "out")
+		code, _, stderr := run(t, "run", "--transactions", c.file, "--out", out)
+		if code != engine.ExitRejected {
+			t.Errorf("%s: exit %d, want %d; stderr %s", c.file, code, engine.ExitRejected, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q does not mention %q", c.file, stderr, w)
+			}
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: output root written on bad input", c.file)
+		}
+	}
+}
+
+// TestDemo runs the demo end to end on a small dataset, with JSON logs.
+func TestDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	code, stdout, stderr := run(t, "demo", "--out", out, "--customers", "1500", "--k", "4", "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("demo exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"generated 1500 customers", "segment", "objective", "baseline rev", "outputs: " + out} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("demo output lacks %q:\n%s", w, stdout)
+		}
+	}
+	if got := strings.Count(stdout, "\n"); got < 4+5 {
+		t.Errorf("demo printed %d lines, want a header and 4 segments:\n%s", got, stdout)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(line, "{") || !strings.Contains(line, `"run_id"`) {
+			t.Errorf("log line is not JSON with a run_id: %s", line)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "out", "latest", "customer_segments.csv")); err != nil {
+		t.Errorf("demo outputs: %v", err)
+	}
+}

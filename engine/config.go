@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/crmseg/crmseg/scoring"
+	"github.com/crmseg/crmseg/segment"
+)
+
+// Config is everything a run needs. The zero value is not runnable (it has no
+// inputs); start from DefaultConfig. Paths in a config file are relative to
+// the file's directory.
+type Config struct {
+	Inputs Inputs `yaml:"inputs" json:"inputs"`
+	// Output is the output root: each run writes runs/<run_id>/ below it and
+	// then points latest at it.
+	Output string `yaml:"output" json:"output"`
+	// AsOf is the end of the observation window (YYYY-MM-DD, inclusive).
+	// Empty means the date of the latest accepted transaction.
+	AsOf string `yaml:"as_of" json:"as_of"`
+	// Seed drives every random choice (k-means++ seeding, restarts).
+	Seed uint64 `yaml:"seed" json:"seed"`
+	// Threads caps DuckDB's and the k-means kernel's threads; 0 means all
+	// cores. Outputs do not depend on it.
+	Threads int `yaml:"threads" json:"threads"`
+	// MemoryLimit is DuckDB's memory_limit ("4GB"); empty means DuckDB's default.
+	MemoryLimit string `yaml:"memory_limit" json:"memory_limit"`
+
+	Segmentation Segmentation `yaml:"segmentation" json:"segmentation"`
+	Targets      Targets      `yaml:"targets" json:"targets"`
+	Rejects      Rejects      `yaml:"rejects" json:"rejects"`
+}
+
+// Inputs names the input files.
+type Inputs struct {
+	Customers    string `yaml:"customers" json:"customers"`       // optional
+	Transactions string `yaml:"transactions" json:"transactions"` // required
+	Products     string `yaml:"products" json:"products"`         // optional
+}
+
+// Segmentation configures the features and k-means.
+type Segmentation struct {
+	K       int `yaml:"k" json:"k"`
+	NInit   int `yaml:"n_init" json:"n_init"`
+	MaxIter int `yaml:"max_iter" json:"max_iter"`
+	// Features are per-customer numeric features (columns of the
+	// customer_features model) with their scaling. Empty means the default
+	// set, less the ones the inputs cannot supply.
+	Features []segment.FeatureSpec `yaml:"features" json:"features"`
+	// CategoryMixWeight and ChannelMixWeight weigh the per-customer share of
+	// spend by product category and by channel; 0 leaves them out.
+	CategoryMixWeight float64 `yaml:"category_mix_weight" json:"category_mix_weight"`
+	ChannelMixWeight  float64 `yaml:"channel_mix_weight" json:"channel_mix_weight"`
+	// Demographics are customer columns one-hot encoded with DemographicWeight.
+	Demographics      []string `yaml:"demographics" json:"demographics"`
+	DemographicWeight float64  `yaml:"demographic_weight" json:"demographic_weight"`
+}
+
+// Targets configures the objective of each segment and the uplift per objective.
+type Targets struct {
+	// Objectives overrides the rule's objective for given segment IDs.
+	Objectives map[int]string `yaml:"objectives" json:"objectives"`
+	// Uplift per objective and metric: a relative change for counts and
+	// money, an absolute change in share points for rates.
+	Uplift map[string]map[string]float64 `yaml:"uplift" json:"uplift"`
+}
+
+// Rejects configures row-level validation.
+type Rejects struct {
+	// MaxShare is the largest share of transaction rows that may be rejected
+	// before the run aborts.
+	MaxShare float64 `yaml:"max_share" json:"max_share"`
+}
+
+// DefaultFeatures is the feature set used when the config names none.
+var DefaultFeatures = []segment.FeatureSpec{
+	{Name: "recency_days", Transform: "log1p"},
+	{Name: "orders_per_year", Transform: "log1p"},
+	{Name: "avg_order_value", Transform: "log1p"},
+	{Name: "tenure_days"},
+	{Name: "categories"},
+	{Name: "return_rate"},
+	{Name: "age"},
+}
+
+// CustomerFeatures lists the numeric columns of the customer_features model
+// that can be used as clustering features, with the input column each needs
+// ("" when transactions alone suffice).
+var CustomerFeatures = map[string]string{
+	"recency_days":    "",
+	"tenure_days":     "",
+	"orders":          "",
+	"orders_12m":      "",
+	"orders_per_year": "",
+	"net_revenue":     "",
+	"revenue_12m":     "",
+	"avg_order_value": "",
+	"return_rate":     "",
+	"categories":      "category",
+	"age":             "birth_date",
+	"margin_rate":     "cost",
+}
+
+// DefaultConfig returns a configuration with every default set and no inputs.
+func DefaultConfig() Config {
+	return Config{
+		Output: "crmseg-out",
+		Seed:   1,
+		Segmentation: Segmentation{
+			K: 6, NInit: 10, MaxIter: 300,
+			// What customers buy and where weigh most: a complete switch of
+			// category or channel mix moves a customer 2√2 standard
+			// deviations, a different demographic value √2.
+			CategoryMixWeight: 2,
+			ChannelMixWeight:  2,
+			Demographics:      []string{"gender", "region", "income_band", "acquisition_channel"},
+			DemographicWeight: 1,
+		},
+		Targets: Targets{Uplift: scoring.DefaultUplift()},
+		Rejects: Rejects{MaxShare: 0.05},
+	}
+}
+
+// LoadConfig reads a YAML config file over DefaultConfig. Unknown keys are
+// errors. Relative input and output paths are resolved against the file's
+// directory.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
+	}
+	if err := DecodeConfig(data, &cfg); err != nil {
+		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Inputs.Customers, &cfg.Inputs.Transactions, &cfg.Inputs.Products, &cfg.Output} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return cfg, nil
+}
+
+// DecodeConfig decodes YAML strictly into cfg, keeping cfg's values for keys
+// the document does not set.
+func DecodeConfig(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file keeps the defaults
+	}
+	return err
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if c.Inputs.Transactions == "" {
+		add("inputs.transactions: required (the transactions file)")
+	}
+	if c.Output == "" {
+		add("output: required (the output root directory)")
+	}
+	if c.AsOf != "" {
+		if _, err := time.Parse(time.DateOnly, c.AsOf); err != nil {
+			add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
+		}
+	}
+	if c.Threads < 0 {
+		add("threads: expected 0 (all cores) or more, found %d", c.Threads)
+	}
+	s := c.Segmentation
+	if s.K < 1 || s.K > 100 {
+		add("segmentation.k: expected 1 to 100, found %d", s.K)
+	}
+	if s.NInit < 1 {
+		add("segmentation.n_init: expected at least 1, found %d", s.NInit)
+	}
+	if s.MaxIter < 1 {
+		add("segmentation.max_iter: expected at least 1, found %d", s.MaxIter)
+	}
+	seen := map[string]bool{}
+	for i, f := range s.Features {
+		if _, ok := CustomerFeatures[f.Name]; !ok {
+			add("segmentation.features[%d]: unknown feature %q (known: %v)", i, f.Name, sortedKeys(CustomerFeatures))
+		}
+		if seen[f.Name] {
+			add("segmentation.features[%d]: feature %q listed twice", i, f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Transform {
+		case "", "none", "log1p":
+		default:
+			add("segmentation.features[%d].transform: expected none or log1p, found %q", i, f.Transform)
+		}
+		switch f.Method {
+		case "", "standard", "robust", "none":
+		default:
+			add("segmentation.features[%d].method: expected standard, robust or none, found %q", i, f.Method)
+		}
+		if f.Weight < 0 {
+			add("segmentation.features[%d].weight: expected 0 or more, found %g", i, f.Weight)
+		}
+	}
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"category_mix_weight", s.CategoryMixWeight}, {"channel_mix_weight", s.ChannelMixWeight}, {"demographic_weight", s.DemographicWeight}} {
+		if w.v < 0 {
+			add("segmentation.%s: expected 0 or more, found %g", w.name, w.v)
+		}
+	}
+	for _, d := range s.Demographics {
+		if col, ok := demographicColumn(d); !ok {
+			add("segmentation.demographics: %q is not a demographic column of customers (known: %v)", d, col)
+		}
+	}
+	for id, obj := range c.Targets.Objectives {
+		if !slices.Contains(scoring.Objectives, scoring.Objective(obj)) {
+			add("targets.objectives[%d]: unknown objective %q (known: %v)", id, obj, scoring.Objectives)
+		}
+	}
+	for obj, m := range c.Targets.Uplift {
+		if !slices.Contains(scoring.Objectives, scoring.Objective(obj)) {
+			add("targets.uplift: unknown objective %q (known: %v)", obj, scoring.Objectives)
+			continue
+		}
+		for metric := range m {
+			if !slices.Contains(scoring.TargetMetrics, metric) {
+				add("targets.uplift.%s: unknown metric %q (known: %v)", obj, metric, scoring.TargetMetrics)
+			}
+		}
+	}
+	if c.Rejects.MaxShare < 0 || c.Rejects.MaxShare > 1 {
+		add("rejects.max_share: expected a share between 0 and 1, found %g", c.Rejects.MaxShare)
+	}
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// demographicColumn reports whether name is a demographic column of the
+// customers table; on failure it returns the list of known ones.
+func demographicColumn(name string) ([]string, bool) {
+	known := []string{"gender", "region", "income_band", "acquisition_channel"}
+	return known, slices.Contains(known, name)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

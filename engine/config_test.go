@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigFiles loads every testdata/config/*.good.yaml, which must be
+// valid, and every *.bad.yaml, whose "# error:" lines list messages the
+// error must contain.
+func TestConfigFiles(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "config", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no config test files: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := LoadConfig(f)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if strings.HasSuffix(f, ".good.yaml") {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				if !strings.HasPrefix(cfg.Inputs.Transactions, filepath.Dir(f)+string(filepath.Separator)) {
+					t.Errorf("transactions path %q not resolved against the config's directory", cfg.Inputs.Transactions)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("want an error, got none")
+			}
+			if ExitCode(err) != ExitUsage {
+				t.Errorf("exit code %d, want %d", ExitCode(err), ExitUsage)
+			}
+			src, _ := os.ReadFile(f)
+			var wants int
+			for _, line := range strings.Split(string(src), "\n") {
+				if w, ok := strings.CutPrefix(line, "# error: "); ok {
+					wants++
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+			}
+			if wants == 0 {
+				t.Fatal("bad config file lists no expected error")
+			}
+		})
+	}
+}
+
+func TestConfigFullFileValues(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("testdata", "config", "full.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := cfg.Segmentation
+	if sg.K != 8 || sg.NInit != 5 || sg.MaxIter != 100 || len(sg.Features) != 2 || sg.Features[1].Weight != 2 ||
+		sg.Features[0].Method != "robust" || sg.CategoryMixWeight != 0 || sg.DemographicWeight != 0.25 {
+		t.Errorf("segmentation decoded as %+v", sg)
+	}
+	if cfg.Targets.Objectives[3] != "cross_sell" || cfg.Targets.Uplift["retention"]["retention_12m"] != 0.02 {
+		t.Errorf("targets decoded as %+v", cfg.Targets)
+	}
+	// Keys the file does not set keep their defaults.
+	if _, ok := cfg.Targets.Uplift["cross_sell"]; !ok {
+		t.Errorf("default uplift for cross_sell lost when the file sets only retention's")
+	}
+}

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// The SQL models, one SELECT per file, in dbt's layers.
+//
+//go:embed sql
+var sqlFS embed.FS
+
+// session is one run's DuckDB database and the connection every statement
+// of the run goes through (so temporary state and settings are shared).
+type session struct {
+	connector *duckdb.Connector
+	db        *sql.DB
+	conn      *sql.Conn
+	log       *slog.Logger
+}
+
+// openSession opens an in-memory DuckDB with the run's resource settings.
+func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Logger) (*session, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		connector.Close()
+		return nil, err
+	}
+	s := &session{connector: connector, db: db, conn: conn, log: log}
+	settings := []string{
+		"SET preserve_insertion_order = true",
+		"SET temp_directory = " + quoteLiteral(tempDir),
+	}
+	if cfg.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))
+	}
+	if cfg.MemoryLimit != "" {
+		settings = append(settings, "SET memory_limit = "+quoteLiteral(cfg.MemoryLimit))
+	}
+	for _, q := range settings {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("duckdb setting %q: %w", q, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *session) Close() error {
+	var errs []error
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+	}
+	errs = append(errs, s.db.Close(), s.connector.Close())
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.conn.ExecContext(ctx, query, args...)
+	return err
+}
+
+// modelSQL returns the embedded SQL of a model ("staging/params").
+func modelSQL(name string) (string, error) {
+	b, err := sqlFS.ReadFile("sql/" + name + ".sql")
+	if err != nil {
+		return "", fmt.Errorf("no SQL model %q: %w", name, err)
+	}
+	return string(b), nil
+}
+
+// model materialises an embedded SQL model as a table named after its file.
+func (s *session) model(ctx context.Context, name string, args ...any) error {
+	return s.modelAs(ctx, name, path.Base(name), args...)
+}
+
+// view defines an embedded SQL model as a view named after its file, for
+// models that every consumer filters or that are read once.
+func (s *session) view(ctx context.Context, name string) error {
+	q, err := modelSQL(name)
+	if err != nil {
+		return err
+	}
+	if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+quoteIdent(path.Base(name))+" AS "+q); err != nil {
+		return fmt.Errorf("model %s: %w", name, err)
+	}
+	return nil
+}
+
+// modelAs materialises an embedded SQL model as the named table.
+func (s *session) modelAs(ctx context.Context, name, table string, args ...any) error {
+	q, err := modelSQL(name)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS "+q, args...); err != nil {
+		return fmt.Errorf("model %s: %w", name, err)
+	}
+	s.log.Debug("model built", "model", name, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// check runs a data check: a query that must return zero rows.
+func (s *session) check(ctx context.Context, name string) error {
+	q, err := modelSQL("checks/" + name)
+	if err != nil {
+		return err
+	}
+	rows, err := s.conn.QueryContext(ctx, "SELECT count(*) FROM ("+q+")")
+	if err != nil {
+		return fmt.Errorf("check %s: %w", name, err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("data check %s failed: %d offending rows", name, n)
+	}
+	return nil
+}
+
+// arrowQuery runs a query and hands its result to fn as an Arrow record
+// reader, released afterwards.
+func (s *session) arrowQuery(ctx context.Context, query string, fn func(array.RecordReader) error, args ...any) error {
+	return s.conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rdr, err := ar.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rdr.Release()
+		if err := fn(rdr); err != nil {
+			return err
+		}
+		return rdr.Err()
+	})
+}
+
+// registerArrow exposes an Arrow record reader as a view for the duration of fn.
+func (s *session) registerArrow(rdr array.RecordReader, view string, fn func() error) error {
+	var release func()
+	err := s.conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		release, err = ar.RegisterView(rdr, view)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn()
+}
+
+// appendRows bulk-loads rows into an existing table with the Appender, which
+// is closed (and so flushed) on every path.
+func (s *session) appendRows(table string, rows [][]driver.Value) (err error) {
+	return s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		if err != nil {
+			return fmt.Errorf("appender for %s: %w", table, err)
+		}
+		defer func() {
+			if cerr := app.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("appender for %s: %w", table, cerr)
+			}
+		}()
+		for _, r := range rows {
+			if err := app.AppendRow(r...); err != nil {
+				return fmt.Errorf("appending to %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// queryInt returns a single integer.
+func (s *session) queryInt(ctx context.Context, query string, args ...any) (int64, error) {
+	var n sql.NullInt64
+	err := s.conn.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n.Int64, err
+}
+
+// quoteIdent quotes an SQL identifier: identifiers that come from config or
+// input are always quoted.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// quoteLiteral quotes an SQL string literal, for the few places DuckDB takes
+// no bound parameter (COPY targets and SET values).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

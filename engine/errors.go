@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Exit codes of the crmseg command. They are part of the contract with
+// schedulers and are documented in the README.
+const (
+	ExitOK       = 0 // success
+	ExitFailure  = 1 // anything else: I/O, DuckDB, internal
+	ExitUsage    = 2 // bad flags or configuration
+	ExitRejected = 3 // the input data was rejected
+)
+
+// ConfigError reports every problem found in a configuration at once.
+type ConfigError struct {
+	File     string // empty for flags
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	where := "configuration"
+	if e.File != "" {
+		where = e.File
+	}
+	if len(e.Problems) == 1 {
+		return where + ": " + e.Problems[0]
+	}
+	return where + ":\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// InputError is an input that cannot be used at all: a missing or unreadable
+// file, a missing required column, a column of a type that cannot be
+// converted. It stops the run before anything is written.
+type InputError struct {
+	File     string // the file, as configured
+	Table    string // logical table: customers, transactions, products
+	Column   string // logical column, when the problem is a column
+	Source   string // the column's name in the file, when it differs
+	Expected string
+	Found    string
+	Err      error // underlying cause, if any
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Table != "" {
+		fmt.Fprintf(&b, " (%s)", e.Table)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ": column %q", e.Column)
+		if e.Source != "" && e.Source != e.Column {
+			fmt.Fprintf(&b, " (mapped from %q)", e.Source)
+		}
+	}
+	if e.Expected != "" {
+		fmt.Fprintf(&b, ": expected %s", e.Expected)
+	}
+	if e.Found != "" {
+		fmt.Fprintf(&b, ", found %s", e.Found)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// RejectedError is returned when too many rows were rejected, or none is left.
+type RejectedError struct {
+	Rejected, Read int64
+	MaxShare       float64
+	Reasons        map[string]int64
+	Msg            string
+}
+
+func (e *RejectedError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("%d of %d transaction rows rejected (%.2f%%), more than the allowed %.2f%%: see the rejects summary",
+		e.Rejected, e.Read, 100*float64(e.Rejected)/float64(max(e.Read, 1)), 100*e.MaxShare)
+}
+
+// ExitCode maps an error returned by this package to the command's exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ce *ConfigError
+	var ie *InputError
+	var re *RejectedError
+	switch {
+	case errors.As(err, &ce):
+		return ExitUsage
+	case errors.As(err, &ie), errors.As(err, &re):
+		return ExitRejected
+	}
+	return ExitFailure
+}
+
+// stageError wraps a failure with the stage it happened in.
+func stageError(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
+		return fmt.Errorf("%s: %w (set memory_limit and temp_directory in the config so DuckDB can spill to disk)", stage, err)
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}

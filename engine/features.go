@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/segment"
+)
+
+// featureMatrix is the clustering input: one row per customer in cust_idx
+// order, numeric features first, then the sparse ones (spend shares and
+// one-hot demographics).
+type featureMatrix struct {
+	specs []segment.FeatureSpec // one per column of x
+	x     *mat.Dense
+	// Per-customer figures used to order and name segments.
+	netRevenue, active12m, new12m []float64
+}
+
+// numericCols are the extra per-customer columns read with the features.
+var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
+
+// buildMatrix reads the features of every customer from customer_features
+// and customer_sparse through Arrow into a dense matrix. A numeric feature
+// with missing values (age without a birth date) takes the median of the
+// others; one with no value at all, NaN or Inf is an error naming it.
+func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec, sparseWeight func(dimension string) float64) (*featureMatrix, error) {
+	n, err := s.queryInt(ctx, "SELECT count(*) FROM customer_features")
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, &RejectedError{Msg: "no customers left after validation: nothing to segment"}
+	}
+
+	// Sparse columns: the distinct (dimension, value) pairs with a weight.
+	type sparseCol struct{ dimension, value string }
+	var sparse []sparseCol
+	rows, err := s.conn.QueryContext(ctx, "SELECT dimension, value FROM customer_sparse GROUP BY dimension, value ORDER BY dimension, value")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c sparseCol
+		if err := rows.Scan(&c.dimension, &c.value); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if sparseWeight(c.dimension) > 0 {
+			sparse = append(sparse, c)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	d := len(numeric) + len(sparse)
+	if d == 0 {
+		return nil, &ConfigError{Problems: []string{"segmentation: no features to cluster on (no numeric feature and every mix or demographic weight is 0)"}}
+	}
+	fm := &featureMatrix{
+		specs:      make([]segment.FeatureSpec, 0, d),
+		x:          mat.NewDense(int(n), d, nil),
+		netRevenue: make([]float64, n),
+		active12m:  make([]float64, n),
+		new12m:     make([]float64, n),
+	}
+	fm.specs = append(fm.specs, numeric...)
+	for _, c := range sparse {
+		fm.specs = append(fm.specs, segment.FeatureSpec{Name: c.dimension + "=" + c.value, Method: "none", Weight: sparseWeight(c.dimension)})
+	}
+
+	// Numeric features, in one columnar read.
+	var q strings.Builder
+	q.WriteString("SELECT cust_idx::BIGINT AS cust_idx")
+	for _, c := range profileCols {
+		fmt.Fprintf(&q, ", %s::DOUBLE", quoteIdent(c))
+	}
+	for _, f := range numeric {
+		id := quoteIdent(f.Name)
+		fmt.Fprintf(&q, ", coalesce(%s, (SELECT median(%s) FROM customer_features))::DOUBLE AS %s", id, id, id)
+	}
+	q.WriteString(" FROM customer_features ORDER BY cust_idx")
+	raw := fm.x.RawMatrix()
+	profile := [][]float64{fm.netRevenue, fm.active12m, fm.new12m}
+	err = s.arrowQuery(ctx, q.String(), func(rdr array.RecordReader) error {
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			idx, ok := rec.Column(0).(*array.Int64)
+			if !ok {
+				return fmt.Errorf("cust_idx: unexpected Arrow type %s", rec.Column(0).DataType())
+			}
+			for c := 1; c < int(rec.NumCols()); c++ {
+				name := rec.ColumnName(c)
+				col, ok := rec.Column(c).(*array.Float64)
+				if !ok {
+					return fmt.Errorf("feature %s: unexpected Arrow type %s", name, rec.Column(c).DataType())
+				}
+				vals := col.Float64Values()
+				for i, v := range vals {
+					if col.IsNull(i) || math.IsNaN(v) || math.IsInf(v, 0) {
+						return featureValueError(name, col.IsNull(i), v)
+					}
+					row := int(idx.Value(i)) - 1
+					if c <= len(profileCols) {
+						profile[c-1][row] = v
+					} else {
+						raw.Data[row*raw.Stride+c-1-len(profileCols)] = v
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if len(sparse) == 0 {
+		return fm, nil
+	}
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE sparse_columns (dimension VARCHAR, value VARCHAR, col INTEGER)"); err != nil {
+		return nil, err
+	}
+	colRows := make([][]driver.Value, len(sparse))
+	for i, c := range sparse {
+		colRows[i] = []driver.Value{c.dimension, c.value, int32(i)}
+	}
+	if err := s.appendRows("sparse_columns", colRows); err != nil {
+		return nil, err
+	}
+	base := len(numeric)
+	const sparseQuery = `SELECT s.cust_idx::BIGINT AS cust_idx, c.col, s.x::DOUBLE AS x
+		FROM customer_sparse AS s
+		JOIN sparse_columns AS c ON s.dimension = c.dimension AND s.value = c.value`
+	err = s.arrowQuery(ctx, sparseQuery, func(rdr array.RecordReader) error {
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			idx, ok1 := rec.Column(0).(*array.Int64)
+			col, ok2 := rec.Column(1).(*array.Int32)
+			val, ok3 := rec.Column(2).(*array.Float64)
+			if !ok1 || !ok2 || !ok3 {
+				return fmt.Errorf("sparse features: unexpected Arrow types %s", rec.Schema())
+			}
+			for i := 0; i < idx.Len(); i++ {
+				v := val.Value(i)
+				if val.IsNull(i) || math.IsNaN(v) || math.IsInf(v, 0) {
+					return featureValueError(fm.specs[base+int(col.Value(i))].Name, val.IsNull(i), v)
+				}
+				raw.Data[(int(idx.Value(i))-1)*raw.Stride+base+int(col.Value(i))] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fm, nil
+}
+
+func featureValueError(name string, null bool, v float64) error {
+	if null {
+		return fmt.Errorf("feature %s has no value for any customer: its input column is missing or empty; remove it from segmentation.features", name)
+	}
+	return fmt.Errorf("feature %s: value %v is not finite", name, v)
+}
+
+// assignmentReader turns the cluster assignment into an Arrow record reader
+// (cust_idx, segment_id, distance) for DuckDB to scan without a row-by-row
+// copy through database/sql. The caller releases the reader.
+func assignmentReader(mem memory.Allocator, segmentOf []int32, dist []float64) (array.RecordReader, error) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "cust_idx", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "segment_id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "distance", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	n := len(segmentOf)
+	idx := b.Field(0).(*array.Int64Builder)
+	idx.Reserve(n)
+	for i := range n {
+		idx.UnsafeAppend(int64(i + 1))
+	}
+	b.Field(1).(*array.Int32Builder).AppendValues(segmentOf, nil)
+	b.Field(2).(*array.Float64Builder).AppendValues(dist, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+}

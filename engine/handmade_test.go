@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+)
+
+// The hand-made dataset: twelve customers whose every figure is worked out
+// by hand below. as_of defaults to the latest transaction, 2025-12-31, so
+// the last 12 months are [2025-01-01, 2026-01-01) and the 12 before are
+// [2024-01-01, 2025-01-01).
+//
+//	cust  orders (date amount category channel)                  net   12m rev  12m ord  prev  cats
+//	C01   2024-03-01 100 A web; 2025-03-01 50 B web               150     50       1      yes   2
+//	C02   2024-05-01 200 A web                                    200      0       0      yes   1
+//	C03   2025-06-01 80 B web; 2025-07-01 20 A web                100    100       2      no    2  new
+//	C04   2023-06-01 30 A web                                      30      0       0      no    1
+//	C05   2024-12-31 40 A web; 2025-01-01 60 A web                100     60       1      yes   1
+//	C06   2025-02-01 100 B web, returned 30 on 2025-02-10          70     70       1      no    1  new
+//	C07   no transactions (signed up 2025-05-01)                    0      0       0      no    0
+//	C08   2024-07-01, 08-01, 09-01 10 each C web                   30      0       0      yes   1
+//	C09   2025-12-31 500 C store                                  500    500       1      no    1  new
+//	C10   2022-01-01 1000 A web                                  1000      0       0      no    1
+//	C11   2024-02-02 25 A web; 2025-11-11 25 A app                 50     25       1      yes   1
+//	C12   2025-08-08 one order: 30 A web + 40 B web                70     70       1      no    2  new
+//
+// plus two rejected rows: an unknown customer C99 and a row without amount.
+const handmadeCustomers = `
+	('C01', DATE '2024-01-01'), ('C02', DATE '2024-01-01'), ('C03', DATE '2025-06-01'),
+	('C04', DATE '2023-01-01'), ('C05', DATE '2024-12-01'), ('C06', DATE '2025-02-01'),
+	('C07', DATE '2025-05-01'), ('C08', DATE '2024-07-01'), ('C09', DATE '2025-12-31'),
+	('C10', DATE '2022-01-01'), ('C11', DATE '2024-02-02'), ('C12', DATE '2025-08-08')`
+
+const handmadeTransactions = `
+	(1, 1, 'C01', TIMESTAMP '2024-03-01 10:00:00', 100.00, 'A', 'web'),
+	(2, 2, 'C01', TIMESTAMP '2025-03-01 10:00:00', 50.00, 'B', 'web'),
+	(3, 3, 'C02', TIMESTAMP '2024-05-01 10:00:00', 200.00, 'A', 'web'),
+	(4, 4, 'C03', TIMESTAMP '2025-06-01 10:00:00', 80.00, 'B', 'web'),
+	(5, 5, 'C03', TIMESTAMP '2025-07-01 10:00:00', 20.00, 'A', 'web'),
+	(6, 6, 'C04', TIMESTAMP '2023-06-01 10:00:00', 30.00, 'A', 'web'),
+	(7, 7, 'C05', TIMESTAMP '2024-12-31 23:00:00', 40.00, 'A', 'web'),
+	(8, 8, 'C05', TIMESTAMP '2025-01-01 01:00:00', 60.00, 'A', 'web'),
+	(9, 9, 'C06', TIMESTAMP '2025-02-01 10:00:00', 100.00, 'B', 'web'),
+	(10, 9, 'C06', TIMESTAMP '2025-02-10 10:00:00', -30.00, 'B', 'web'),
+	(11, 11, 'C08', TIMESTAMP '2024-07-01 10:00:00', 10.00, 'C', 'web'),
+	(12, 12, 'C08', TIMESTAMP '2024-08-01 10:00:00', 10.00, 'C', 'web'),
+	(13, 13, 'C08', TIMESTAMP '2024-09-01 10:00:00', 10.00, 'C', 'web'),
+	(14, 14, 'C09', TIMESTAMP '2025-12-31 18:00:00', 500.00, 'C', 'store'),
+	(15, 15, 'C10', TIMESTAMP '2022-01-01 10:00:00', 1000.00, 'A', 'web'),
+	(16, 16, 'C11', TIMESTAMP '2024-02-02 10:00:00', 25.00, 'A', 'web'),
+	(17, 17, 'C11', TIMESTAMP '2025-11-11 10:00:00', 25.00, 'A', 'app'),
+	(18, 18, 'C12', TIMESTAMP '2025-08-08 10:00:00', 30.00, 'A', 'web'),
+	(19, 18, 'C12', TIMESTAMP '2025-08-08 10:00:00', 40.00, 'B', 'web'),
+	(20, 20, 'C99', TIMESTAMP '2025-05-05 10:00:00', 10.00, 'A', 'web'),
+	(21, 21, 'C01', TIMESTAMP '2025-05-05 10:00:00', NULL, 'A', 'web')`
+
+// writeHandmade writes the hand-made dataset as Parquet files in dir.
+func writeHandmade(t *testing.T, dir string) (customers, transactions string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	customers = filepath.Join(dir, "customers.parquet")
+	transactions = filepath.Join(dir, "transactions.parquet")
+	stmts := []string{
+		`COPY (SELECT * FROM (VALUES ` + handmadeCustomers + `) AS t(customer_id, signup_date)) TO ` + quoteLiteral(customers) + ` (FORMAT parquet)`,
+		`COPY (SELECT transaction_id::BIGINT AS transaction_id, order_id::BIGINT AS order_id, customer_id, ts,
+			amount::DECIMAL(10, 2) AS amount, category, channel
+			FROM (VALUES ` + handmadeTransactions + `) AS t(transaction_id, order_id, customer_id, ts, amount, category, channel))
+			TO ` + quoteLiteral(transactions) + ` (FORMAT parquet)`,
+	}
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return customers, transactions
+}
+
+// readTable reads a published Parquet table with DuckDB.
+func readTable(t *testing.T, path, query string, args ...any) *sql.Rows {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rows, err := db.Query(strings.ReplaceAll(query, "$TABLE", "read_parquet("+quoteLiteral(path)+")"), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rows.Close() })
+	return rows
+}
+
+func TestHandmadeMetrics(t *testing.T) {
+	dir := t.TempDir()
+	custPath, tx := writeHandmade(t, dir)
+	cfg := DefaultConfig()
+	cfg.Inputs = Inputs{Customers: custPath, Transactions: tx}
+	cfg.Output = filepath.Join(dir, "out")
+	cfg.Segmentation.K = 1
+	cfg.Segmentation.Demographics = nil
+	cfg.Rejects.MaxShare = 0.5
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.AsOf != "2025-12-31" {
+		t.Errorf("as_of = %s, want the latest transaction date 2025-12-31", res.Manifest.AsOf)
+	}
+
+	got := map[string]float64{}
+	rows := readTable(t, filepath.Join(res.Dir, "segment_metrics.parquet"),
+		"SELECT metric, dimension, value FROM $TABLE WHERE segment_id = 1")
+	for rows.Next() {
+		var m, d string
+		var v float64
+		if err := rows.Scan(&m, &d, &v); err != nil {
+			t.Fatal(err)
+		}
+		if d != "" {
+			m += ":" + d
+		}
+		got[m] = v
+	}
+	want := map[string]float64{
+		"customers":               12,
+		"customer_share":          1,
+		"revenue_12m":             875,
+		"orders_12m":              8,
+		"avg_order_value_12m":     875.0 / 8,
+		"purchase_frequency_12m":  8.0 / 7,
+		"historical_ltv":          2300.0 / 12,
+		"active_customers_12m":    7,
+		"retention_12m":           3.0 / 5,
+		"churn_rate":              2.0 / 5,
+		"repeat_purchase_rate":    5.0 / 11,
+		"categories_per_customer": 14.0 / 11,
+		"multi_category_share":    3.0 / 11,
+		"new_customers_12m":       4,
+		"return_rate":             30.0 / 2330,
+		"digital_share":           405.0 / 905,
+		"channel_share:web":       380.0 / 905,
+		"channel_share:app":       25.0 / 905,
+		"channel_share:store":     500.0 / 905,
+	}
+	for m, w := range want {
+		g, ok := got[m]
+		if !ok {
+			t.Errorf("metric %s missing", m)
+			continue
+		}
+		if math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+			t.Errorf("%s = %.10g, want %.10g", m, g, w)
+		}
+	}
+	for m := range got {
+		if _, ok := want[m]; !ok {
+			t.Errorf("unexpected metric %s = %g", m, got[m])
+		}
+	}
+
+	// Customer-level figures.
+	asOf := time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
+	days := func(y int, m time.Month, d int) int64 {
+		return int64(asOf.Sub(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)).Hours() / 24)
+	}
+	type cust struct {
+		recency, frequency, orders12m, categories int64
+		value, revenue12m                         float64
+	}
+	wantCust := map[string]cust{
+		"C01": {days(2025, 3, 1), 2, 1, 2, 150, 50},
+		"C06": {days(2025, 2, 1), 1, 1, 1, 70, 70},
+		"C07": {days(2025, 5, 1), 0, 0, 0, 0, 0},
+		"C09": {0, 1, 1, 1, 500, 500},
+		"C12": {days(2025, 8, 8), 1, 1, 2, 70, 70},
+	}
+	rows = readTable(t, filepath.Join(res.Dir, "customer_segments.parquet"),
+		"SELECT customer_id, recency_days, frequency, orders_12m, categories, historical_value, revenue_12m, segment_id FROM $TABLE")
+	n := 0
+	for rows.Next() {
+		var id string
+		var c cust
+		var seg int
+		if err := rows.Scan(&id, &c.recency, &c.frequency, &c.orders12m, &c.categories, &c.value, &c.revenue12m, &seg); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if seg != 1 {
+			t.Errorf("%s in segment %d, want 1", id, seg)
+		}
+		if w, ok := wantCust[id]; ok && c != w {
+			t.Errorf("%s = %+v, want %+v", id, c, w)
+		}
+	}
+	if n != 12 {
+		t.Errorf("customer_segments has %d rows, want 12", n)
+	}
+
+	// Rejects: the unknown customer and the missing amount, by row.
+	rows = readTable(t, filepath.Join(res.Dir, "rejects.parquet"), "SELECT source_row, \"column\", reason FROM $TABLE ORDER BY source_row")
+	var rejects []string
+	for rows.Next() {
+		var row int64
+		var col, reason string
+		if err := rows.Scan(&row, &col, &reason); err != nil {
+			t.Fatal(err)
+		}
+		rejects = append(rejects, fmt.Sprintf("%d %s %s", row, col, reason))
+	}
+	wantRejects := []string{"20 customer_id unknown customer", "21 amount missing amount"}
+	if strings.Join(rejects, "|") != strings.Join(wantRejects, "|") {
+		t.Errorf("rejects = %q, want %q", rejects, wantRejects)
+	}
+
+	// Targets: the only segment is the population, so the rule falls
+	// through to channel migration (digital share 405/905 < 50%).
+	rows = readTable(t, filepath.Join(res.Dir, "segment_targets.parquet"), "SELECT metric, baseline, target, objective FROM $TABLE")
+	targets := map[string][2]float64{}
+	for rows.Next() {
+		var m, obj string
+		var b, tg float64
+		if err := rows.Scan(&m, &b, &tg, &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj != "channel_migration" {
+			t.Errorf("%s objective = %s, want channel_migration", m, obj)
+		}
+		targets[m] = [2]float64{b, tg}
+	}
+	for m, w := range map[string][2]float64{
+		"revenue_12m":          {875, 875 * 1.01},
+		"orders_12m":           {8, 8},
+		"active_customers_12m": {7, 7},
+		"retention_12m":        {0.6, 0.6},
+		"digital_share":        {round(405.0/905, 4), round(405.0/905, 4) + 0.10},
+	} {
+		g := targets[m]
+		if math.Abs(g[0]-w[0]) > 1e-4 || math.Abs(g[1]-w[1]) > 1e-4 {
+			t.Errorf("target %s = %v, want %v", m, g, w)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Manifest describes one run: what went in, with which settings, what came
+// out, and how well it went. It is written as manifest.json in the run's
+// directory.
+type Manifest struct {
+	RunID     string            `json:"run_id"`
+	Status    string            `json:"status"`
+	AsOf      string            `json:"as_of"`
+	StartedAt string            `json:"started_at"`
+	Seed      uint64            `json:"seed"`
+	Inputs    []ManifestInput   `json:"inputs"`
+	Outputs   []ManifestOutput  `json:"outputs"`
+	Quality   Quality           `json:"quality"`
+	Timings   []Timing          `json:"timings"`
+	Versions  map[string]string `json:"versions"`
+	Config    Config            `json:"config"`
+}
+
+// ManifestInput is one input file as read.
+type ManifestInput struct {
+	Table  string `json:"table"`
+	Path   string `json:"path"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// ManifestOutput is one output table and its files.
+type ManifestOutput struct {
+	Table string         `json:"table"`
+	Rows  int64          `json:"rows"`
+	Files []ManifestFile `json:"files"`
+}
+
+// ManifestFile is one written file, relative to the run's directory.
+type ManifestFile struct {
+	Path   string `json:"path"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Quality holds the run's data-quality and model-quality figures.
+type Quality struct {
+	TransactionsRead     int64               `json:"transactions_read"`
+	TransactionsAccepted int64               `json:"transactions_accepted"`
+	Rejects              []RejectCount       `json:"rejects"`
+	Segmentation         SegmentationQuality `json:"segmentation"`
+}
+
+// RejectCount is the number of rows of a table rejected for one reason.
+type RejectCount struct {
+	Table  string `json:"table"`
+	Reason string `json:"reason"`
+	Rows   int64  `json:"rows"`
+}
+
+// SegmentationQuality records the k-means fit.
+type SegmentationQuality struct {
+	K          int     `json:"k"`
+	Customers  int     `json:"customers"`
+	Features   int     `json:"features"`
+	Inertia    float64 `json:"inertia"`
+	Iterations int     `json:"iterations"`
+	Converged  bool    `json:"converged"`
+	Restarts   int     `json:"restarts"`
+}
+
+// Timing is the wall time of one stage.
+type Timing struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// outputTables are the published tables, each with the key it is ordered by.
+var outputTables = []struct{ name, orderBy string }{
+	{"customer_segments", "customer_id"},
+	{"segments", "segment_id"},
+	{"segment_metrics", "segment_id, metric, dimension"},
+	{"segment_targets", "segment_id, metric"},
+	{"rejects", "source_table, source_file, source_row"},
+}
+
+// newRunID names a run by its start time (UTC, to the second) and a short
+// hash of its configuration, so that runs sort by time and two configs
+// started in the same second do not collide.
+func newRunID(t time.Time, cfg Config) string {
+	b, _ := json.Marshal(cfg)
+	h := sha256.Sum256(b)
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:3])
+}
+
+// publish writes every output table as Parquet and CSV into a hidden
+// directory under runs/, with the manifest last, renames it into place and
+// then switches the latest link to it with an atomic rename. Until that last
+// rename, readers of latest see the previous run, whole.
+func (r *run) publish(ctx context.Context) (*Result, error) {
+	root := r.cfg.Output
+	runs := filepath.Join(root, "runs")
+	id := r.man.RunID
+	final := filepath.Join(runs, id)
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		id = fmt.Sprintf("%s-%d", r.man.RunID, i)
+		final = filepath.Join(runs, id)
+	}
+	r.man.RunID = id
+	tmp := filepath.Join(runs, ".tmp-"+id)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	for _, t := range outputTables {
+		out := ManifestOutput{Table: t.name}
+		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+quoteIdent(t.name))
+		if err != nil {
+			return nil, err
+		}
+		out.Rows = n
+		for _, f := range []struct{ ext, opts string }{
+			{"parquet", "FORMAT parquet, COMPRESSION zstd"},
+			{"csv", "FORMAT csv, HEADER true, DELIMITER ','"},
+		} {
+			name := t.name + "." + f.ext
+			path := filepath.Join(tmp, name)
+			q := fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (%s)", quoteIdent(t.name), t.orderBy, quoteLiteral(path), f.opts)
+			if err := r.s.exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("writing %s: %w", name, err)
+			}
+			mf, err := fileEntry(tmp, name)
+			if err != nil {
+				return nil, err
+			}
+			out.Files = append(out.Files, mf)
+		}
+		r.man.Outputs = append(r.man.Outputs, out)
+	}
+	r.done("publish")
+
+	b, err := json.MarshalIndent(r.man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(tmp, "manifest.json"), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	if err := fsyncPath(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, err
+	}
+	committed = true
+	if err := fsyncPath(runs); err != nil {
+		return nil, err
+	}
+	latest := filepath.Join(root, "latest")
+	link := filepath.Join(root, ".latest-"+id)
+	os.Remove(link)
+	if err := os.Symlink(filepath.Join("runs", id), link); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(link, latest); err != nil {
+		os.Remove(link)
+		return nil, err
+	}
+	if err := fsyncPath(root); err != nil {
+		return nil, err
+	}
+	r.log.Info("published", "dir", final, "latest", latest)
+	return &Result{RunID: id, Dir: final, Latest: latest, Manifest: r.man}, nil
+}
+
+func fileEntry(dir, name string) (ManifestFile, error) {
+	p := filepath.Join(dir, name)
+	if err := fsyncPath(p); err != nil {
+		return ManifestFile{}, err
+	}
+	h, err := hashFile(p)
+	if err != nil {
+		return ManifestFile{}, err
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return ManifestFile{}, err
+	}
+	return ManifestFile{Path: name, Bytes: st.Size(), SHA256: h}, nil
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// fsyncPath makes a file, or a directory's entries (renames, new files), durable.
+func fsyncPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

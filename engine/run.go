@@ -1,0 +1,518 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/scoring"
+	"github.com/crmseg/crmseg/segment"
+)
+
+// Options are the run's collaborators: where it logs, its clock, its version.
+type Options struct {
+	Logger    *slog.Logger     // nil discards
+	Now       func() time.Time // nil means time.Now; used only for the run ID and start time
+	Version   string           // crmseg's version, for the manifest
+	Allocator memory.Allocator // Arrow allocator; nil means memory.DefaultAllocator
+}
+
+// Result is what a successful run produced.
+type Result struct {
+	RunID    string
+	Dir      string // the run's directory
+	Latest   string // the output root's latest link
+	Manifest *Manifest
+	Segments []SegmentReport
+}
+
+// SegmentReport is the short summary of one segment printed after a run.
+type SegmentReport struct {
+	ID                              int
+	Name                            string
+	Objective                       string
+	Customers                       int64
+	Revenue12m                      float64
+	HistoricalLTV                   float64
+	Retention12m                    float64
+	RevenueBaseline, RevenueTarget  float64
+	RevenueBaselineLow, RevenueHigh float64
+}
+
+// run carries the state of one pipeline run between stages.
+type run struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	s       *session
+	inputs  map[string]*input
+	man     *Manifest
+	started time.Time
+	stage   time.Time
+}
+
+// Run executes the whole pipeline: check and load the inputs, validate rows,
+// build features, segment, score, set targets and publish the tables
+// atomically under cfg.Output. Nothing is written to the output root before
+// the inputs have passed their schema checks, and a failed run leaves every
+// earlier run and the latest link as they were.
+func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	r := &run{cfg: cfg, opts: opts, started: opts.Now().UTC()}
+	r.man = &Manifest{
+		Status:    "succeeded",
+		StartedAt: r.started.Format(time.RFC3339),
+		Seed:      cfg.Seed,
+		Config:    cfg,
+		Versions:  map[string]string{"crmseg": opts.Version, "go": runtime.Version()},
+	}
+	r.man.RunID = newRunID(r.started, cfg)
+	r.log = opts.Logger.With("run_id", r.man.RunID)
+	r.log.Info("run started", "transactions", cfg.Inputs.Transactions, "customers", cfg.Inputs.Customers, "output", cfg.Output)
+
+	r.stage = time.Now()
+	inputs, err := inspectInputs(&cfg)
+	if err != nil {
+		r.log.Error("inputs rejected", "error", err)
+		return nil, err
+	}
+	r.inputs = inputs
+	r.done("inspect")
+
+	if err := os.MkdirAll(filepath.Join(cfg.Output, "runs"), 0o755); err != nil {
+		return nil, fmt.Errorf("output root: %w", err)
+	}
+	tmp, err := os.MkdirTemp(cfg.Output, ".tmp-duckdb-")
+	if err != nil {
+		return nil, fmt.Errorf("output root: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	s, err := openSession(ctx, &cfg, tmp, r.log)
+	if err != nil {
+		return nil, stageError("open duckdb", err)
+	}
+	defer s.Close()
+	r.s = s
+	if v, err := s.queryString(ctx, "SELECT version()"); err == nil {
+		r.man.Versions["duckdb"] = v
+	}
+
+	res, err := r.pipeline(ctx)
+	if err != nil {
+		r.log.Error("run failed", "error", err)
+		return nil, err
+	}
+	r.log.Info("run finished", "dir", res.Dir, "seconds", time.Since(r.started).Seconds())
+	return res, nil
+}
+
+func (r *run) done(stage string) {
+	d := time.Since(r.stage)
+	r.man.Timings = append(r.man.Timings, Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000})
+	r.log.Info("stage done", "stage", stage, "seconds", d.Seconds())
+	r.stage = time.Now()
+}
+
+func (r *run) pipeline(ctx context.Context) (*Result, error) {
+	s, cfg := r.s, &r.cfg
+
+	// 1 ingest: load the mapped columns, then type and check every row.
+	hashes := make(chan error, 1)
+	go func() { hashes <- r.hashInputs() }()
+	for _, name := range []string{"transactions", "customers", "products"} {
+		if in := r.inputs[name]; in != nil {
+			if err := s.loadSource(ctx, in); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r.inputs["customers"] == nil {
+		if err := s.modelAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
+			return nil, stageError("ingest", err)
+		}
+	}
+	if r.inputs["products"] == nil {
+		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
+			return nil, stageError("ingest", err)
+		}
+	}
+	var asOf any
+	if cfg.AsOf != "" {
+		asOf = cfg.AsOf
+	}
+	for _, m := range []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"} {
+		args := []any{}
+		if m == "staging/params" {
+			args = append(args, asOf)
+		}
+		if err := s.model(ctx, m, args...); err != nil {
+			return nil, stageError("ingest", err)
+		}
+	}
+	if err := <-hashes; err != nil {
+		return nil, err
+	}
+	if err := r.checkRejects(ctx); err != nil {
+		return nil, err
+	}
+	r.done("ingest")
+
+	// 2 features.
+	if err := s.view(ctx, "intermediate/int_lines"); err != nil {
+		return nil, stageError("features", err)
+	}
+	for _, m := range []string{"intermediate/int_orders", "marts/customer_features", "marts/customer_mix", "marts/customer_sparse"} {
+		if err := s.model(ctx, m); err != nil {
+			return nil, stageError("features", err)
+		}
+	}
+	numeric, err := r.features()
+	if err != nil {
+		return nil, err
+	}
+	fm, err := s.buildMatrix(ctx, numeric, r.sparseWeight)
+	if err != nil {
+		return nil, stageError("features", err)
+	}
+	r.done("features")
+
+	// 3 segment.
+	segs, err := r.segment(ctx, fm, len(numeric))
+	if err != nil {
+		return nil, err
+	}
+	r.done("segment")
+
+	// 4 score: per-segment metrics in SQL.
+	for _, m := range []string{"marts/customer_segments", "marts/segment_summary", "marts/segment_channel_mix", "marts/segment_metrics"} {
+		if err := s.model(ctx, m); err != nil {
+			return nil, stageError("score", err)
+		}
+	}
+	for _, c := range []string{"customers_once", "segment_sizes"} {
+		if err := s.check(ctx, c); err != nil {
+			return nil, stageError("score", err)
+		}
+	}
+	r.done("score")
+
+	// 5 targets.
+	reports, err := r.targets(ctx, segs, numeric)
+	if err != nil {
+		return nil, stageError("targets", err)
+	}
+	r.done("targets")
+
+	// 6 publish.
+	res, err := r.publish(ctx)
+	if err != nil {
+		return nil, stageError("publish", err)
+	}
+	res.Segments = reports
+	return res, nil
+}
+
+func (r *run) hashInputs() error {
+	for _, name := range []string{"customers", "transactions", "products"} {
+		in := r.inputs[name]
+		if in == nil {
+			continue
+		}
+		h, err := hashFile(in.path)
+		if err != nil {
+			return &InputError{File: in.path, Table: name, Expected: "a readable file", Found: err.Error()}
+		}
+		in.sha256 = h
+		r.man.Inputs = append(r.man.Inputs, ManifestInput{Table: name, Path: in.path, Rows: in.rows, Bytes: in.bytes, SHA256: h})
+	}
+	return nil
+}
+
+// checkRejects counts the rejected rows per reason, records them and aborts
+// when the share of rejected transaction rows exceeds the configured maximum.
+func (r *run) checkRejects(ctx context.Context) error {
+	rows, err := r.s.conn.QueryContext(ctx, "SELECT source_table, reason, count(*) FROM rejects GROUP BY ALL ORDER BY source_table, reason")
+	if err != nil {
+		return stageError("ingest", err)
+	}
+	defer rows.Close()
+	q := &r.man.Quality
+	for rows.Next() {
+		var rc RejectCount
+		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows); err != nil {
+			return err
+		}
+		q.Rejects = append(q.Rejects, rc)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	read, err := r.s.queryInt(ctx, "SELECT count(*) FROM stg_transactions")
+	if err != nil {
+		return err
+	}
+	var rejected int64
+	reasons := map[string]int64{}
+	for _, rc := range q.Rejects {
+		r.log.Info("rows rejected", "table", rc.Table, "reason", rc.Reason, "rows", rc.Rows)
+		if rc.Table == "transactions" {
+			rejected += rc.Rows
+			reasons[rc.Reason] = rc.Rows
+		}
+	}
+	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected
+	if read == 0 || rejected == read {
+		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons,
+			Msg: fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions, read, rejected)}
+	}
+	if float64(rejected) > r.cfg.Rejects.MaxShare*float64(read) {
+		return &RejectedError{Rejected: rejected, Read: read, MaxShare: r.cfg.Rejects.MaxShare, Reasons: reasons}
+	}
+	return nil
+}
+
+// features returns the numeric clustering features: the configured ones,
+// each checked against the inputs, or the defaults the inputs can supply.
+func (r *run) features() ([]segment.FeatureSpec, error) {
+	explicit := len(r.cfg.Segmentation.Features) > 0
+	specs := r.cfg.Segmentation.Features
+	if !explicit {
+		specs = DefaultFeatures
+	}
+	var out []segment.FeatureSpec
+	var problems []string
+	for _, f := range specs {
+		if need := CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) {
+			if explicit {
+				problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
+			} else {
+				r.log.Info("default feature left out", "feature", f.Name, "missing_column", need)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	return out, nil
+}
+
+// hasColumn reports whether any input supplies a logical column.
+func (r *run) hasColumn(col string) bool {
+	switch col {
+	case "category":
+		return r.inputs["transactions"].has("category") || r.inputs["products"].has("category")
+	case "cost":
+		return r.inputs["transactions"].has("cost")
+	}
+	return r.inputs["customers"].has(col)
+}
+
+// sparseWeight is the clustering weight of a sparse feature dimension.
+func (r *run) sparseWeight(dimension string) float64 {
+	sg := r.cfg.Segmentation
+	switch dimension {
+	case "category":
+		return sg.CategoryMixWeight
+	case "channel":
+		return sg.ChannelMixWeight
+	}
+	for _, d := range sg.Demographics {
+		if d == dimension {
+			return sg.DemographicWeight
+		}
+	}
+	return 0
+}
+
+// segment scales the features, runs k-means, orders and names the segments
+// and hands the assignment back to DuckDB.
+func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]segmentInfo, error) {
+	sg := r.cfg.Segmentation
+	n, _ := fm.x.Dims()
+	if n < sg.K {
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("segmentation.k: %d segments asked for, but the inputs have only %d customers", sg.K, n)}}
+	}
+	scaler, err := segment.FitScaler(fm.x, fm.specs, nil)
+	if err != nil {
+		return nil, stageError("segment", err)
+	}
+	z := &mat.Dense{}
+	scaler.Transform(z, fm.x)
+	km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads}
+	res, err := km.Fit(z, nil)
+	if err != nil {
+		return nil, stageError("segment", err)
+	}
+	r.man.Quality.Segmentation = SegmentationQuality{
+		K: sg.K, Customers: n, Features: len(fm.specs), Inertia: res.Inertia,
+		Iterations: res.Iterations, Converged: res.Converged, Restarts: len(res.Inertias),
+	}
+	r.log.Info("k-means fitted", "k", sg.K, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)
+	segs, segmentOf := profileSegments(fm, res, scaler, nNumeric)
+
+	dist := make([]float64, n)
+	for i, d2 := range res.Distances {
+		dist[i] = math.Sqrt(d2)
+	}
+	rdr, err := assignmentReader(r.opts.Allocator, segmentOf, dist)
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Release()
+
+	s := r.s
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)"); err != nil {
+		return nil, err
+	}
+	names := [][]driver.Value{{int32(0), "All customers"}}
+	for _, sg := range segs {
+		names = append(names, []driver.Value{int32(sg.ID), sg.Name})
+	}
+	if err := s.appendRows("segment_names", names); err != nil {
+		return nil, err
+	}
+	err = s.registerArrow(rdr, "segment_assignment", func() error {
+		return s.exec(ctx, `CREATE OR REPLACE TABLE customer_segment_map AS
+			SELECT a.cust_idx, a.segment_id, n.segment_name, a.distance
+			FROM segment_assignment AS a JOIN segment_names AS n ON a.segment_id = n.segment_id
+			ORDER BY a.cust_idx`)
+	})
+	if err != nil {
+		return nil, stageError("segment", err)
+	}
+	return segs, nil
+}
+
+// readSummaries reads segment_summary into the figures the target rules use.
+func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary, error) {
+	rows, err := r.s.conn.QueryContext(ctx, `SELECT segment_id, customers, revenue_12m, revenue_12m_sd, orders_12m, orders_12m_sd,
+		active_12m, active_prev_12m, coalesce(retention_12m, 0), historical_ltv, coalesce(multi_category_share, 0),
+		coalesce(digital_share, 0), new_customers_12m FROM segment_summary ORDER BY segment_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]scoring.SegmentSummary{}
+	for rows.Next() {
+		var id int
+		var s scoring.SegmentSummary
+		if err := rows.Scan(&id, &s.Customers, &s.Revenue12m, &s.RevenueSD12m, &s.Orders12m, &s.OrdersSD12m,
+			&s.Active12m, &s.ActivePrev12m, &s.Retention12m, &s.HistoricalLTV, &s.MultiCategoryShare,
+			&s.DigitalShare, &s.NewCustomers12m); err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
+// targets chooses each segment's objective, projects the baselines, and
+// writes the segments and segment_targets tables.
+func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment.FeatureSpec) ([]SegmentReport, error) {
+	sums, err := r.readSummaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pop := sums[0]
+	asOf, err := r.s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params")
+	if err != nil {
+		return nil, err
+	}
+	r.man.AsOf = asOf
+	asOfDate, _ := time.Parse(time.DateOnly, asOf)
+	horizonStart := asOfDate.AddDate(0, 0, 1)
+	horizonEnd := horizonStart.AddDate(1, 0, -1)
+
+	s := r.s
+	var ddl strings.Builder
+	ddl.WriteString(`CREATE OR REPLACE TABLE segments (segment_id INTEGER, segment_name VARCHAR, customers BIGINT,
+		customer_share DOUBLE, historical_ltv DOUBLE, objective VARCHAR, objective_source VARCHAR, objective_reason VARCHAR, traits VARCHAR`)
+	for _, f := range numeric {
+		ddl.WriteString(", ")
+		ddl.WriteString(quoteIdent("centroid_" + f.Name))
+		ddl.WriteString(" DOUBLE")
+	}
+	ddl.WriteString(")")
+	if err := s.exec(ctx, ddl.String()); err != nil {
+		return nil, err
+	}
+	if err := s.exec(ctx, `CREATE OR REPLACE TABLE segment_targets (segment_id INTEGER, segment_name VARCHAR, metric VARCHAR,
+		unit VARCHAR, horizon_start DATE, horizon_end DATE, baseline DOUBLE, low DOUBLE, high DOUBLE, target DOUBLE,
+		uplift DOUBLE, objective VARCHAR, method VARCHAR)`); err != nil {
+		return nil, err
+	}
+	var segRows, tgtRows [][]driver.Value
+	var reports []SegmentReport
+	for _, sg := range segs {
+		sum := sums[sg.ID]
+		obj, reason := scoring.ChooseObjective(sum, pop)
+		source := "rule"
+		if o, ok := r.cfg.Targets.Objectives[sg.ID]; ok {
+			obj, reason, source = scoring.Objective(o), "set in config", "config"
+		}
+		row := []driver.Value{int32(sg.ID), sg.Name, int64(sg.Customers), sg.Share, round(sum.HistoricalLTV, 4), string(obj), source, reason, sg.Traits}
+		for _, c := range sg.Centroid {
+			row = append(row, round(c, 6))
+		}
+		segRows = append(segRows, row)
+		rep := SegmentReport{ID: sg.ID, Name: sg.Name, Objective: string(obj), Customers: int64(sum.Customers),
+			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m}
+		for _, t := range scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift) {
+			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
+				round(t.Baseline, 4), round(t.Low, 4), round(t.High, 4), round(t.Target, 4), t.Uplift, string(t.Objective), t.Method})
+			if t.Metric == scoring.MetricRevenue {
+				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
+				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High
+			}
+		}
+		reports = append(reports, rep)
+	}
+	if err := s.appendRows("segments", segRows); err != nil {
+		return nil, err
+	}
+	if err := s.appendRows("segment_targets", tgtRows); err != nil {
+		return nil, err
+	}
+	return reports, nil
+}
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
+
+// queryString returns a single string.
+func (s *session) queryString(ctx context.Context, query string, args ...any) (string, error) {
+	var v *string
+	if err := s.conn.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
+		return "", err
+	}
+	if v == nil {
+		return "", errors.New("no value")
+	}
+	return *v, nil
+}

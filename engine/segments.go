@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/segment"
+)
+
+// segmentInfo describes one segment of a run.
+type segmentInfo struct {
+	ID        int
+	Cluster   int // index in the k-means result
+	Name      string
+	Customers int
+	Share     float64
+	MeanValue float64   // mean historical value (net revenue) per customer
+	Centroid  []float64 // numeric features, original units
+	Traits    string
+	top       []trait // most distinctive features first
+}
+
+// profileSegments orders the clusters into segment IDs 1..k by descending
+// mean historical value (ties by cluster index), names them, and describes
+// the traits that set each apart. It returns the segments in ID order and
+// the segment ID of every customer.
+func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Scaler, nNumeric int) ([]segmentInfo, []int32) {
+	n, d := fm.x.Dims()
+	k, _ := res.Centroids.Dims()
+	sum := make([]float64, k)
+	active := make([]float64, k)
+	newc := make([]float64, k)
+	size := make([]int, k)
+	colSum := mat.NewDense(k, d, nil)
+	popMean := make([]float64, d)
+	popSq := make([]float64, d)
+	for i := range n {
+		c := res.Labels[i]
+		size[c]++
+		sum[c] += fm.netRevenue[i]
+		active[c] += fm.active12m[i]
+		newc[c] += fm.new12m[i]
+		row := fm.x.RawRowView(i)
+		cs := colSum.RawRowView(c)
+		for j, v := range row {
+			cs[j] += v
+			popMean[j] += v
+			popSq[j] += v * v
+		}
+	}
+	popValue := 0.0
+	for _, v := range sum {
+		popValue += v
+	}
+	popValue /= float64(n)
+	popSD := make([]float64, d)
+	for j := range d {
+		popMean[j] /= float64(n)
+		popSD[j] = math.Sqrt(math.Max(popSq[j]/float64(n)-popMean[j]*popMean[j], 0))
+	}
+
+	centroids := mat.NewDense(k, d, nil)
+	scaler.InverseTransform(centroids, res.Centroids)
+
+	segs := make([]segmentInfo, k)
+	for c := range k {
+		s := segmentInfo{Cluster: c, Customers: size[c], Share: float64(size[c]) / float64(n)}
+		if size[c] > 0 {
+			s.MeanValue = sum[c] / float64(size[c])
+		}
+		s.Centroid = slices.Clone(centroids.RawRowView(c)[:nNumeric])
+		s.top = traits(colSum.RawRowView(c), size[c], popMean, popSD)
+		s.Traits = describeTraits(fm.specs, s.top)
+		s.Name = segmentName(s.MeanValue, popValue, active[c], newc[c], size[c])
+		segs[c] = s
+	}
+	slices.SortStableFunc(segs, func(a, b segmentInfo) int {
+		return cmp.Or(cmp.Compare(b.MeanValue, a.MeanValue), cmp.Compare(a.Cluster, b.Cluster))
+	})
+	idOf := make([]int32, k)
+	for i := range segs {
+		segs[i].ID = i + 1
+		idOf[segs[i].Cluster] = int32(i + 1)
+	}
+	disambiguate(segs, fm.specs)
+	segmentOf := make([]int32, n)
+	for i, c := range res.Labels {
+		segmentOf[i] = idOf[c]
+	}
+	return segs, segmentOf
+}
+
+// segmentName names a segment from its value and activity, by a fixed rule:
+// value tier from mean historical value against the population mean (High
+// at 1.5× or more, Low at 0.5× or less, Mid between), then status: "new" when
+// half or more of its customers first bought in the last 12 months, "active"
+// when 60% or more bought in the last 12 months, "lapsing" at 25% or more,
+// "lapsed" below.
+func segmentName(value, popValue, active, newc float64, size int) string {
+	if size == 0 {
+		return "Empty"
+	}
+	tier := "Mid-value"
+	switch {
+	case value >= 1.5*popValue:
+		tier = "High-value"
+	case value <= 0.5*popValue:
+		tier = "Low-value"
+	}
+	n := float64(size)
+	status := "lapsed"
+	switch {
+	case newc/n >= 0.5:
+		status = "new"
+	case active/n >= 0.6:
+		status = "active"
+	case active/n >= 0.25:
+		status = "lapsing"
+	}
+	return tier + " " + status
+}
+
+// trait is a feature's segment mean, in population standard deviations
+// from the population mean.
+type trait struct {
+	j int
+	z float64
+}
+
+// traits returns the features whose segment mean stands 0.5 population
+// standard deviations or more from the population mean, furthest first.
+func traits(colSum []float64, size int, popMean, popSD []float64) []trait {
+	if size == 0 {
+		return nil
+	}
+	var zs []trait
+	for j := range colSum {
+		if popSD[j] == 0 {
+			continue
+		}
+		v := (colSum[j]/float64(size) - popMean[j]) / popSD[j]
+		if math.Abs(v) >= 0.5 {
+			zs = append(zs, trait{j, v})
+		}
+	}
+	slices.SortStableFunc(zs, func(a, b trait) int {
+		return cmp.Or(cmp.Compare(math.Abs(b.z), math.Abs(a.z)), cmp.Compare(a.j, b.j))
+	})
+	return zs
+}
+
+// describeTraits writes the (at most three) leading traits as
+// "feature +1.2 sd; ...".
+func describeTraits(specs []segment.FeatureSpec, top []trait) string {
+	parts := make([]string, 0, 3)
+	for _, t := range top[:min(len(top), 3)] {
+		parts = append(parts, fmt.Sprintf("%s %+.1f sd", specs[t.j].Name, t.z))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// traitWords says a trait in words, for names: "frequent", "big baskets",
+// "books buyers", "app shoppers", "via social".
+func traitWords(name string, z float64) string {
+	hi := z > 0
+	pick := func(a, b string) string {
+		if hi {
+			return a
+		}
+		return b
+	}
+	if dim, val, ok := strings.Cut(name, "="); ok {
+		switch {
+		case dim == "category":
+			return pick(val+" buyers", "few "+val+" buyers")
+		case dim == "channel":
+			return pick(val+" shoppers", "rarely "+val)
+		case dim == "acquisition_channel":
+			return pick("via "+val, "rarely via "+val)
+		case dim == "income_band":
+			return pick(strings.ReplaceAll(val, "_", " ")+" income", "few "+strings.ReplaceAll(val, "_", " ")+" income")
+		}
+		return pick(val, "few "+val)
+	}
+	switch name {
+	case "recency_days":
+		return pick("long since last order", "recent buyers")
+	case "orders_per_year", "orders", "orders_12m":
+		return pick("frequent", "infrequent")
+	case "avg_order_value":
+		return pick("big baskets", "small baskets")
+	case "net_revenue", "revenue_12m":
+		return pick("big spenders", "small spenders")
+	case "tenure_days":
+		return pick("long-standing", "newer")
+	case "categories":
+		return pick("broad range", "narrow range")
+	case "return_rate":
+		return pick("heavy returners", "few returns")
+	case "age":
+		return pick("older", "younger")
+	case "margin_rate":
+		return pick("high margin", "low margin")
+	}
+	return pick("high "+name, "low "+name)
+}
+
+// disambiguate gives segments that share a name their most distinctive
+// trait in words ("High-value active, broad range"), the first trait that
+// tells each apart from the others of that name; a number when none does.
+func disambiguate(segs []segmentInfo, specs []segment.FeatureSpec) {
+	byName := map[string][]int{}
+	var names []string
+	for i, s := range segs {
+		if _, ok := byName[s.Name]; !ok {
+			names = append(names, s.Name)
+		}
+		byName[s.Name] = append(byName[s.Name], i)
+	}
+	for _, name := range names {
+		group := byName[name]
+		if len(group) == 1 {
+			continue
+		}
+		used := map[string]bool{}
+		for n, i := range group {
+			label := ""
+			for _, t := range segs[i].top {
+				if w := traitWords(specs[t.j].Name, t.z); !used[w] {
+					label = w
+					break
+				}
+			}
+			if label == "" {
+				label = fmt.Sprintf("%d", n+1)
+			}
+			used[label] = true
+			segs[i].Name = name + ", " + label
+		}
+	}
+}

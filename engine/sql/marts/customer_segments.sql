@@ -1,0 +1,32 @@
+-- customer_segments: the CRM feed, one row per customer with its segment and
+-- the figures behind it.
+-- grain: customer; key: customer_id.
+with features as (
+    select * from customer_features
+),
+
+assigned as (
+    select * from customer_segment_map
+),
+
+final as (
+    select
+        features.customer_id,
+        assigned.segment_id,
+        assigned.segment_name,
+        round(assigned.distance, 6)                   as distance,
+        features.recency_days,
+        features.orders                               as frequency,
+        round(features.avg_order_value, 2)::decimal(18, 2) as monetary,
+        features.orders_12m,
+        round(features.revenue_12m, 2)::decimal(18, 2)    as revenue_12m,
+        round(features.net_revenue, 2)::decimal(18, 2)    as historical_value,
+        features.first_order_date,
+        features.last_order_date,
+        features.tenure_days,
+        features.categories
+    from features
+    join assigned on features.cust_idx = assigned.cust_idx
+)
+
+select * from final order by customer_id

@@ -1,0 +1,91 @@
+-- segment_metrics: every metric of every segment in long form; segment_id 0
+-- is the whole population. Metrics that cannot be computed (no customers in
+-- the denominator, no cost or acquisition data) are left out.
+-- grain: segment × metric × dimension; key: (segment_id, metric, dimension).
+with summary as (
+    select * from segment_summary
+),
+
+names as (
+    select segment_id, segment_name from segment_names
+),
+
+metric_list (metric, unit, position) as (
+    values
+        ('customers', 'customers', 1),
+        ('customer_share', 'share', 2),
+        ('revenue_12m', 'currency', 3),
+        ('orders_12m', 'orders', 4),
+        ('avg_order_value_12m', 'currency', 5),
+        ('purchase_frequency_12m', 'orders per active customer', 6),
+        ('historical_ltv', 'currency per customer', 7),
+        ('active_customers_12m', 'customers', 8),
+        ('retention_12m', 'share', 9),
+        ('churn_rate', 'share', 10),
+        ('repeat_purchase_rate', 'share', 11),
+        ('categories_per_customer', 'categories', 12),
+        ('multi_category_share', 'share', 13),
+        ('new_customers_12m', 'customers', 14),
+        ('return_rate', 'share', 15),
+        ('digital_share', 'share', 16),
+        ('avg_acquisition_cost', 'currency per customer', 17),
+        ('ltv_to_cac', 'ratio', 18),
+        ('channel_share', 'share', 19)
+),
+
+wide as (
+    select
+        segment_id,
+        customers::double              as customers,
+        customer_share::double         as customer_share,
+        revenue_12m::double            as revenue_12m,
+        orders_12m::double             as orders_12m,
+        avg_order_value_12m::double    as avg_order_value_12m,
+        purchase_frequency_12m::double as purchase_frequency_12m,
+        historical_ltv::double         as historical_ltv,
+        active_12m::double             as active_customers_12m,
+        retention_12m::double          as retention_12m,
+        churn_rate::double             as churn_rate,
+        repeat_purchase_rate::double   as repeat_purchase_rate,
+        categories_per_customer::double as categories_per_customer,
+        multi_category_share::double   as multi_category_share,
+        new_customers_12m::double      as new_customers_12m,
+        return_rate::double            as return_rate,
+        digital_share::double          as digital_share,
+        avg_acquisition_cost::double   as avg_acquisition_cost,
+        ltv_to_cac::double             as ltv_to_cac
+    from summary
+),
+
+long as (
+    unpivot wide
+    on columns(* exclude (segment_id))
+    into name metric value value
+),
+
+channels as (
+    select segment_id, 'channel_share' as metric, channel as dimension, share as value
+    from segment_channel_mix
+),
+
+unioned as (
+    select segment_id, metric, '' as dimension, value from long
+    union all
+    select segment_id, metric, dimension, value from channels
+),
+
+final as (
+    select
+        unioned.segment_id,
+        names.segment_name,
+        unioned.metric,
+        unioned.dimension,
+        unioned.value,
+        metric_list.unit
+    from unioned
+    join metric_list on unioned.metric = metric_list.metric
+    join names on unioned.segment_id = names.segment_id
+    order by unioned.segment_id, metric_list.position, unioned.dimension
+)
+
+select * from final

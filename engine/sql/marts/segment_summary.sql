@@ -1,0 +1,95 @@
+-- segment_summary: the per-segment figures behind segment_metrics and the
+-- targets; segment_id 0 is the whole population. Sums are exact (DECIMAL and
+-- integer), so the figures do not depend on the number of threads.
+-- grain: segment; key: segment_id.
+with params as (
+    select * from params
+),
+
+customers as (
+    select features.*, assigned.segment_id
+    from customer_features as features
+    join customer_segment_map as assigned on features.cust_idx = assigned.cust_idx
+),
+
+lines_12m as (
+    select lines.cust_idx, lines.channel, lines.amount
+    from int_lines as lines, params
+    where lines.ts >= params.w12_start and lines.amount > 0
+),
+
+channel_12m as (
+    select
+        customers.segment_id,
+        sum(lines_12m.amount) filter (where lines_12m.channel in ('web', 'app')) as digital_spend_12m,
+        sum(lines_12m.amount)                                                    as gross_spend_12m
+    from lines_12m
+    join customers on lines_12m.cust_idx = customers.cust_idx
+    group by grouping sets ((customers.segment_id), ())
+),
+
+per_segment as (
+    select
+        segment_id,
+        count(*)                                                   as customers,
+        count(*) filter (where orders > 0)                         as buyers,
+        sum(revenue_12m)                                           as revenue_12m,
+        sum(revenue_12m * revenue_12m)                             as revenue_12m_sq,
+        sum(orders_12m)                                            as orders_12m,
+        sum(orders_12m * orders_12m)                               as orders_12m_sq,
+        count(*) filter (where active_12m)                         as active_12m,
+        count(*) filter (where active_prev_12m)                    as active_prev_12m,
+        count(*) filter (where active_prev_12m and active_12m)     as retained_12m,
+        count(*) filter (where orders >= 2)                        as repeat_buyers,
+        sum(net_revenue)                                           as net_revenue,
+        sum(categories)                                            as categories,
+        count(*) filter (where categories >= 2)                    as multi_category,
+        count(*) filter (where new_12m)                            as new_12m,
+        sum(returned_value)                                        as returned_value,
+        sum(gross_revenue)                                         as gross_revenue,
+        sum(acquisition_cost)                                      as acquisition_cost,
+        count(acquisition_cost)                                    as with_acquisition_cost
+    from customers
+    group by grouping sets ((segment_id), ())
+),
+
+final as (
+    select
+        coalesce(per_segment.segment_id, 0)                                  as segment_id,
+        per_segment.customers,
+        per_segment.customers / (select count(*) from customers)             as customer_share,
+        per_segment.revenue_12m::double                                      as revenue_12m,
+        sqrt(greatest(
+            per_segment.revenue_12m_sq::double / per_segment.customers
+            - (per_segment.revenue_12m::double / per_segment.customers) ** 2, 0))
+                                                                             as revenue_12m_sd,
+        per_segment.orders_12m::double                                       as orders_12m,
+        sqrt(greatest(
+            per_segment.orders_12m_sq::double / per_segment.customers
+            - (per_segment.orders_12m::double / per_segment.customers) ** 2, 0))
+                                                                             as orders_12m_sd,
+        per_segment.revenue_12m::double / nullif(per_segment.orders_12m, 0)  as avg_order_value_12m,
+        per_segment.orders_12m / nullif(per_segment.active_12m, 0)           as purchase_frequency_12m,
+        per_segment.net_revenue::double / per_segment.customers              as historical_ltv,
+        per_segment.active_12m,
+        per_segment.active_prev_12m,
+        per_segment.retained_12m / nullif(per_segment.active_prev_12m, 0)    as retention_12m,
+        1 - per_segment.retained_12m / nullif(per_segment.active_prev_12m, 0) as churn_rate,
+        per_segment.repeat_buyers / nullif(per_segment.buyers, 0)            as repeat_purchase_rate,
+        per_segment.categories / nullif(per_segment.buyers, 0)               as categories_per_customer,
+        per_segment.multi_category / nullif(per_segment.buyers, 0)           as multi_category_share,
+        per_segment.new_12m                                                  as new_customers_12m,
+        per_segment.returned_value::double / nullif(per_segment.gross_revenue, 0) as return_rate,
+        coalesce(channel_12m.digital_spend_12m, 0)::double
+            / nullif(channel_12m.gross_spend_12m, 0)                         as digital_share,
+        per_segment.acquisition_cost::double
+            / nullif(per_segment.with_acquisition_cost, 0)                   as avg_acquisition_cost,
+        (per_segment.net_revenue::double / per_segment.customers)
+            / nullif(per_segment.acquisition_cost::double
+                / nullif(per_segment.with_acquisition_cost, 0), 0)           as ltv_to_cac
+    from per_segment
+    left join channel_12m
+        on per_segment.segment_id is not distinct from channel_12m.segment_id
+)
+
+select * from final order by segment_id

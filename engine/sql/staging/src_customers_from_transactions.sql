@@ -1,0 +1,25 @@
+-- src_customers when no customers file is given: the distinct customers of the
+-- transactions, without demographics.
+-- grain: customer; key: customer_id.
+with ids as (
+    select distinct nullif(trim(cast(customer_id as varchar)), '') as customer_id
+    from src_transactions
+    where nullif(trim(cast(customer_id as varchar)), '') is not null
+),
+
+final as (
+    select
+        'transactions'::varchar                                  as source_file,
+        row_number() over (order by customer_id)::bigint         as source_row,
+        customer_id,
+        null::date                                               as signup_date,
+        null::date                                               as birth_date,
+        null::varchar                                            as gender,
+        null::varchar                                            as region,
+        null::varchar                                            as income_band,
+        null::varchar                                            as acquisition_channel,
+        null::decimal(18, 4)                                     as acquisition_cost
+    from ids
+)
+
+select * from final

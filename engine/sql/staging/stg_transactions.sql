@@ -1,0 +1,80 @@
+-- stg_transactions: transaction rows typed, with the reason a row is rejected
+-- (null when accepted) and the customer's integer key. Returns (negative
+-- amounts) are kept: they are netted against the customer's revenue.
+-- grain: input transaction row; key: source_row.
+with src as (
+    select * from src_transactions
+),
+
+params as (
+    select * from params
+),
+
+known_customers as (
+    select customer_id, cust_idx from stg_customers where reject_reason is null
+),
+
+typed as (
+    select
+        source_file,
+        source_row,
+        transaction_id,
+        order_id,
+        nullif(trim(cast(customer_id as varchar)), '')         as customer_id,
+        try_cast(ts as timestamp)                              as ts,
+        ts is null                                             as ts_missing,
+        try_cast(amount as decimal(18, 4))                     as amount,
+        amount is null                                         as amount_missing,
+        try_cast(quantity as integer)                          as quantity,
+        nullif(trim(cast(category as varchar)), '')            as category,
+        nullif(trim(cast(product_id as varchar)), '')          as product_id,
+        lower(nullif(trim(cast(channel as varchar)), ''))      as channel,
+        try_cast(cost as decimal(18, 4))                       as cost
+    from src
+),
+
+-- Repeated transaction ids, with the row that keeps each: an aggregate and a
+-- join against the few repeats cost far less than a window over every row.
+repeated_ids as (
+    select transaction_id, min(source_row) as first_row
+    from typed
+    where transaction_id is not null
+    group by transaction_id
+    having count(*) > 1
+),
+
+checked as (
+    select
+        typed.*,
+        known_customers.cust_idx,
+        repeated_ids.first_row is not null and typed.source_row > repeated_ids.first_row as duplicate_id
+    from typed
+    left join known_customers on typed.customer_id = known_customers.customer_id
+    left join repeated_ids on typed.transaction_id = repeated_ids.transaction_id
+),
+
+final as (
+    select
+        checked.* exclude (ts_missing, amount_missing, duplicate_id),
+        case
+            when customer_id is null then 'missing customer_id'
+            when ts_missing then 'missing timestamp'
+            when ts is null then 'unparseable timestamp'
+            when ts >= params.window_end then 'timestamp after as_of'
+            when amount_missing then 'missing amount'
+            when amount is null then 'amount not a finite number'
+            when amount = 0 then 'zero amount'
+            when cust_idx is null then 'unknown customer'
+            when duplicate_id then 'duplicate transaction_id'
+        end as reject_reason,
+        case
+            when customer_id is null then 'customer_id'
+            when ts_missing or ts is null or ts >= params.window_end then 'ts'
+            when amount_missing or amount is null or amount = 0 then 'amount'
+            when cust_idx is null then 'customer_id'
+            when duplicate_id then 'transaction_id'
+        end as reject_column
+    from checked, params
+)
+
+select * from final

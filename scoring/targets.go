@@ -1,0 +1,193 @@
+package scoring
+
+import (
+	"math"
+	"slices"
+)
+
+// Objective is what a segment's targets aim at for the coming year.
+type Objective string
+
+// The objectives a segment can have.
+const (
+	ObjectiveRetention        Objective = "retention"         // keep valuable customers buying
+	ObjectiveCrossSell        Objective = "cross_sell"        // broaden the categories customers buy
+	ObjectiveChannelMigration Objective = "channel_migration" // move spend to cheaper (digital) channels
+	ObjectiveAcquisition      Objective = "acquisition"       // win more customers like these
+)
+
+// Objectives lists every objective, in the order the rule tries them.
+var Objectives = []Objective{ObjectiveRetention, ObjectiveAcquisition, ObjectiveChannelMigration, ObjectiveCrossSell}
+
+// Target metrics, their units and how an uplift applies to them.
+const (
+	MetricRevenue            = "revenue_12m"
+	MetricOrders             = "orders_12m"
+	MetricActiveCustomers    = "active_customers_12m"
+	MetricRetention          = "retention_12m"
+	MetricMultiCategoryShare = "multi_category_share"
+	MetricDigitalShare       = "digital_share"
+	MetricNewCustomers       = "new_customers_12m"
+)
+
+// TargetMetrics lists the metrics that get targets.
+var TargetMetrics = []string{MetricRevenue, MetricOrders, MetricActiveCustomers, MetricRetention,
+	MetricMultiCategoryShare, MetricDigitalShare, MetricNewCustomers}
+
+// isRate reports whether a metric is a share in [0, 1]; uplifts to rates are
+// absolute (share points), uplifts to counts and money are relative.
+func isRate(metric string) bool {
+	return metric == MetricRetention || metric == MetricMultiCategoryShare || metric == MetricDigitalShare
+}
+
+// MetricUnit is the unit a target metric is expressed in.
+func MetricUnit(metric string) string {
+	switch metric {
+	case MetricRevenue:
+		return "currency"
+	case MetricOrders:
+		return "orders"
+	case MetricActiveCustomers, MetricNewCustomers:
+		return "customers"
+	}
+	return "share"
+}
+
+// DefaultUplift is the uplift per objective and metric used when the
+// configuration sets none. Metrics not listed for an objective get no uplift
+// (target = baseline).
+func DefaultUplift() map[string]map[string]float64 {
+	return map[string]map[string]float64{
+		string(ObjectiveRetention): {
+			MetricRetention: 0.05, MetricActiveCustomers: 0.05, MetricRevenue: 0.03, MetricOrders: 0.03,
+		},
+		string(ObjectiveCrossSell): {
+			MetricMultiCategoryShare: 0.05, MetricRevenue: 0.05, MetricOrders: 0.03,
+		},
+		string(ObjectiveChannelMigration): {
+			MetricDigitalShare: 0.10, MetricRevenue: 0.01,
+		},
+		string(ObjectiveAcquisition): {
+			MetricNewCustomers: 0.10, MetricActiveCustomers: 0.05, MetricRevenue: 0.05,
+		},
+	}
+}
+
+// SegmentSummary holds the figures of one segment (or of the whole
+// population) that the objective rule and the baselines use. All "12m"
+// figures cover the 12 months up to the as-of date.
+type SegmentSummary struct {
+	Customers          float64 // customers in the segment
+	Revenue12m         float64 // net revenue
+	RevenueSD12m       float64 // standard deviation of net revenue per customer
+	Orders12m          float64
+	OrdersSD12m        float64 // standard deviation of orders per customer
+	Active12m          float64 // customers with an order
+	ActivePrev12m      float64 // customers with an order in the 12 months before
+	Retention12m       float64 // share of ActivePrev12m with an order in the last 12 months
+	HistoricalLTV      float64 // mean net revenue per customer since the first purchase
+	MultiCategoryShare float64 // share of customers who bought 2+ categories
+	DigitalShare       float64 // share of gross revenue through web and app
+	NewCustomers12m    float64 // customers whose first order falls in the window
+}
+
+// ChooseObjective applies the documented objective rule: the first that holds
+// of
+//
+//  1. retention: historical LTV at least the population's and 12-month
+//     retention below the population's (valuable customers slipping away);
+//  2. acquisition: at least 35% of the segment are new in the last 12 months;
+//  3. channel_migration: less than 50% of revenue through digital channels;
+//  4. cross_sell: multi-category share below the population's;
+//  5. retention otherwise.
+//
+// It returns the objective and the reason in words.
+func ChooseObjective(s, pop SegmentSummary) (Objective, string) {
+	switch {
+	case s.HistoricalLTV >= pop.HistoricalLTV && s.Retention12m < pop.Retention12m:
+		return ObjectiveRetention, "historical LTV at or above average with retention below average"
+	case s.Customers > 0 && s.NewCustomers12m/s.Customers >= 0.35:
+		return ObjectiveAcquisition, "35% or more of customers are new in the last 12 months"
+	case s.DigitalShare < 0.5:
+		return ObjectiveChannelMigration, "less than half of revenue through digital channels"
+	case s.MultiCategoryShare < pop.MultiCategoryShare:
+		return ObjectiveCrossSell, "multi-category share below average"
+	}
+	return ObjectiveRetention, "no other rule applies"
+}
+
+// Target is the baseline and target of one metric of one segment for the 12
+// months after the as-of date.
+type Target struct {
+	Metric    string
+	Unit      string
+	Baseline  float64
+	Low, High float64 // P10 and P90 of the baseline
+	Target    float64
+	Uplift    float64 // as applied: relative for counts and money, absolute for rates
+	Objective Objective
+	Method    string
+}
+
+// zP90 is the standard normal quantile at 0.9; baseline ± zP90·sd spans P10 to P90.
+const zP90 = 1.2815515655446004
+
+// MethodLastYear names the baseline method of ProjectLastYear.
+const MethodLastYear = "last_12m_projection"
+
+// ProjectLastYear returns targets for every metric of TargetMetrics: the
+// baseline repeats the last 12 months, and the band treats next year's
+// figure as a sum over the segment's customers drawn like this year's:
+// revenue and orders ± zP90·sd·√n from their per-customer standard
+// deviations, counts of customers and shares ± zP90 times their binomial
+// standard deviation. The target moves the baseline by the uplift configured
+// for the objective (relative for counts and money, absolute and capped to
+// [0, 1] for shares).
+func ProjectLastYear(s SegmentSummary, obj Objective, uplift map[string]map[string]float64) []Target {
+	n := s.Customers
+	binomSD := func(p, m float64) float64 {
+		if m <= 0 {
+			return 0
+		}
+		return math.Sqrt(math.Max(p*(1-p), 0) / m)
+	}
+	out := make([]Target, 0, len(TargetMetrics))
+	for _, m := range TargetMetrics {
+		var base, sd float64
+		switch m {
+		case MetricRevenue:
+			base, sd = s.Revenue12m, s.RevenueSD12m*math.Sqrt(n)
+		case MetricOrders:
+			base, sd = s.Orders12m, s.OrdersSD12m*math.Sqrt(n)
+		case MetricActiveCustomers:
+			if n > 0 {
+				p := s.Active12m / n
+				base, sd = s.Active12m, n*binomSD(p, n)
+			}
+		case MetricNewCustomers:
+			base, sd = s.NewCustomers12m, math.Sqrt(s.NewCustomers12m) // Poisson
+		case MetricRetention:
+			base, sd = s.Retention12m, binomSD(s.Retention12m, s.ActivePrev12m)
+		case MetricMultiCategoryShare:
+			base, sd = s.MultiCategoryShare, binomSD(s.MultiCategoryShare, n)
+		case MetricDigitalShare:
+			base, sd = s.DigitalShare, binomSD(s.DigitalShare, s.Active12m)
+		}
+		t := Target{Metric: m, Unit: MetricUnit(m), Baseline: base, Objective: obj, Method: MethodLastYear}
+		t.Low, t.High = math.Max(base-zP90*sd, 0), base+zP90*sd
+		t.Uplift = uplift[string(obj)][m]
+		if isRate(m) {
+			t.High = math.Min(t.High, 1)
+			t.Target = math.Min(math.Max(base+t.Uplift, 0), 1)
+		} else {
+			t.Target = base * (1 + t.Uplift)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// ValidObjective reports whether name is a known objective.
+func ValidObjective(name string) bool {
+	return slices.Contains(Objectives, Objective(name))
+}

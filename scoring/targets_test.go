@@ -1,0 +1,123 @@
+package scoring
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+func TestChooseObjective(t *testing.T) {
+	pop := SegmentSummary{Customers: 1000, HistoricalLTV: 100, Retention12m: 0.5, MultiCategoryShare: 0.4, DigitalShare: 0.7}
+	cases := []struct {
+		name string
+		s    SegmentSummary
+		want Objective
+	}{
+		{"valuable and slipping", SegmentSummary{Customers: 100, HistoricalLTV: 150, Retention12m: 0.4, NewCustomers12m: 60, DigitalShare: 0.2}, ObjectiveRetention},
+		{"valuable and loyal, many new", SegmentSummary{Customers: 100, HistoricalLTV: 150, Retention12m: 0.6, NewCustomers12m: 35, DigitalShare: 0.9}, ObjectiveAcquisition},
+		{"mostly offline", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, NewCustomers12m: 34, DigitalShare: 0.49, MultiCategoryShare: 0.1}, ObjectiveChannelMigration},
+		{"narrow baskets", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.5, MultiCategoryShare: 0.39}, ObjectiveCrossSell},
+		{"nothing stands out", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.8, MultiCategoryShare: 0.4}, ObjectiveRetention},
+		{"empty segment", SegmentSummary{HistoricalLTV: 0, DigitalShare: 0.9, MultiCategoryShare: 0.9}, ObjectiveRetention},
+	}
+	for _, c := range cases {
+		got, reason := ChooseObjective(c.s, pop)
+		if got != c.want {
+			t.Errorf("%s: objective %s (%s), want %s", c.name, got, reason, c.want)
+		}
+		if reason == "" {
+			t.Errorf("%s: no reason given", c.name)
+		}
+	}
+}
+
+func TestProjectLastYear(t *testing.T) {
+	s := SegmentSummary{
+		Customers: 400, Revenue12m: 20000, RevenueSD12m: 80, Orders12m: 600, OrdersSD12m: 2,
+		Active12m: 300, ActivePrev12m: 250, Retention12m: 0.6, MultiCategoryShare: 0.3,
+		DigitalShare: 0.96, NewCustomers12m: 100,
+	}
+	uplift := map[string]map[string]float64{
+		"retention": {MetricRevenue: 0.10, MetricRetention: 0.05, MetricDigitalShare: 0.10},
+	}
+	got := map[string]Target{}
+	for _, tg := range ProjectLastYear(s, ObjectiveRetention, uplift) {
+		got[tg.Metric] = tg
+		if tg.Objective != ObjectiveRetention || tg.Method != MethodLastYear {
+			t.Errorf("%s: objective %s method %s", tg.Metric, tg.Objective, tg.Method)
+		}
+		if tg.Low > tg.Baseline || tg.High < tg.Baseline || tg.Low < 0 {
+			t.Errorf("%s: band [%g, %g] does not hold baseline %g", tg.Metric, tg.Low, tg.High, tg.Baseline)
+		}
+	}
+	if len(got) != len(TargetMetrics) {
+		t.Fatalf("%d targets, want one per metric (%d)", len(got), len(TargetMetrics))
+	}
+	// Worked by hand: revenue sd of the sum = 80·√400 = 1600.
+	near := func(name string, g, w float64) {
+		t.Helper()
+		if math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+			t.Errorf("%s = %.12g, want %.12g", name, g, w)
+		}
+	}
+	near("revenue target", got[MetricRevenue].Target, 22000)
+	near("revenue low", got[MetricRevenue].Low, 20000-zP90*1600)
+	near("revenue high", got[MetricRevenue].High, 20000+zP90*1600)
+	near("orders target (no uplift)", got[MetricOrders].Target, 600)
+	near("orders high", got[MetricOrders].High, 600+zP90*2*20)
+	// Active customers: binomial, p = 0.75, sd = √(400·0.75·0.25).
+	near("active high", got[MetricActiveCustomers].High, 300+zP90*math.Sqrt(400*0.75*0.25))
+	// Retention: absolute uplift, binomial over the 250 retained-from customers.
+	near("retention target", got[MetricRetention].Target, 0.65)
+	near("retention low", got[MetricRetention].Low, 0.6-zP90*math.Sqrt(0.6*0.4/250))
+	// A share target is capped at 1.
+	near("digital target", got[MetricDigitalShare].Target, 1)
+	if got[MetricDigitalShare].High > 1 {
+		t.Errorf("digital share high %g above 1", got[MetricDigitalShare].High)
+	}
+	near("new customers high", got[MetricNewCustomers].High, 100+zP90*10)
+	if u := got[MetricRetention].Uplift; u != 0.05 {
+		t.Errorf("retention uplift recorded as %g, want 0.05", u)
+	}
+}
+
+func TestDefaultUpliftIsValid(t *testing.T) {
+	for obj, m := range DefaultUplift() {
+		if !ValidObjective(obj) {
+			t.Errorf("default uplift for unknown objective %q", obj)
+		}
+		for metric, u := range m {
+			known := false
+			for _, tm := range TargetMetrics {
+				known = known || tm == metric
+			}
+			if !known || u <= 0 {
+				t.Errorf("default uplift %s.%s = %g: unknown metric or not an increase", obj, metric, u)
+			}
+		}
+	}
+}
+
+func ExampleChooseObjective() {
+	population := SegmentSummary{Customers: 10000, HistoricalLTV: 120, Retention12m: 0.45, MultiCategoryShare: 0.35, DigitalShare: 0.6}
+	segment := SegmentSummary{Customers: 800, HistoricalLTV: 410, Retention12m: 0.38, DigitalShare: 0.7}
+	obj, reason := ChooseObjective(segment, population)
+	fmt.Println(obj, "—", reason)
+	// Output: retention — historical LTV at or above average with retention below average
+}
+
+func ExampleProjectLastYear() {
+	s := SegmentSummary{Customers: 100, Revenue12m: 5000, RevenueSD12m: 30, Orders12m: 150, OrdersSD12m: 1.5,
+		Active12m: 80, ActivePrev12m: 70, Retention12m: 0.7, MultiCategoryShare: 0.2, DigitalShare: 0.8, NewCustomers12m: 25}
+	for _, t := range ProjectLastYear(s, ObjectiveCrossSell, DefaultUplift()) {
+		fmt.Printf("%-22s baseline %8.2f  P10 %8.2f  P90 %8.2f  target %8.2f\n", t.Metric, t.Baseline, t.Low, t.High, t.Target)
+	}
+	// Output:
+	// revenue_12m            baseline  5000.00  P10  4615.53  P90  5384.47  target  5250.00
+	// orders_12m             baseline   150.00  P10   130.78  P90   169.22  target   154.50
+	// active_customers_12m   baseline    80.00  P10    74.87  P90    85.13  target    80.00
+	// retention_12m          baseline     0.70  P10     0.63  P90     0.77  target     0.70
+	// multi_category_share   baseline     0.20  P10     0.15  P90     0.25  target     0.25
+	// digital_share          baseline     0.80  P10     0.74  P90     0.86  target     0.80
+	// new_customers_12m      baseline    25.00  P10    18.59  P90    31.41  target    25.00
+}

@@ -1,0 +1,511 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// chunkRows is the fixed number of rows a unit of parallel work covers.
+// Partial sums are kept per chunk and added in chunk order, so results do
+// not depend on how many threads share the chunks.
+const chunkRows = 2048
+
+// KMeans holds the settings of a k-means fit. The zero value of every field
+// but K is a sensible default.
+type KMeans struct {
+	K int // number of clusters, at least 1
+	// NInit is the number of restarts from different seedings; the one with
+	// the lowest inertia is kept (ties go to the earliest). 0 means 10.
+	NInit int
+	// MaxIter caps the Lloyd iterations of one restart. 0 means 300.
+	MaxIter int
+	// Tol stops a restart when the squared centroid shift of an iteration,
+	// summed over clusters, is at most Tol times the mean per-feature
+	// variance of the data (scikit-learn's convention). 0 means 1e-4.
+	Tol float64
+	// Seed drives the seeding: restart i draws from its own PCG stream
+	// (Seed, i), so restarts do not depend on each other.
+	Seed uint64
+	// Threads caps the goroutines used; 0 means GOMAXPROCS. The result is
+	// the same for every value.
+	Threads int
+	// LocalTrials is the number of candidates the greedy k-means++ seeding
+	// tries per centre; 0 means 2 + ⌊ln K⌋.
+	LocalTrials int
+}
+
+// Result is a fitted clustering with the statistics of the fit.
+type Result struct {
+	Centroids    *mat.Dense // K × d, in the space of the data
+	Labels       []int      // cluster of each row, 0..K-1
+	Distances    []float64  // squared distance of each row to its centroid
+	Sizes        []int      // rows per cluster
+	Inertia      float64    // weighted sum of Distances
+	Iterations   int        // Lloyd iterations of the kept restart
+	Converged    bool       // whether the kept restart met the tolerance before MaxIter
+	Restart      int        // index of the kept restart
+	Inertias     []float64  // final inertia of every restart
+	EmptyRepairs int        // clusters re-seeded after emptying, in the kept restart
+}
+
+func (km KMeans) defaults() KMeans {
+	if km.NInit == 0 {
+		km.NInit = 10
+	}
+	if km.MaxIter == 0 {
+		km.MaxIter = 300
+	}
+	if km.Tol == 0 {
+		km.Tol = 1e-4
+	}
+	if km.Threads <= 0 {
+		km.Threads = runtime.GOMAXPROCS(0)
+	}
+	if km.LocalTrials == 0 {
+		km.LocalTrials = 2 + int(math.Log(float64(km.K)))
+	}
+	return km
+}
+
+// Fit clusters the rows of x into K clusters with k-means: greedy k-means++
+// seeding (Arthur & Vassilvitskii 2007, "k-means++: the advantages of careful
+// seeding"; the greedy variant tries LocalTrials candidates per centre and
+// keeps the one that lowers the potential most), then Lloyd's iterations
+// (Lloyd 1982): assign every row to its nearest centroid, move every
+// centroid to the weighted mean of its rows, until the centroids move less
+// than the tolerance. A cluster left empty is re-seeded with the row farthest
+// from its centroid. weights, one per row and non-negative, weigh rows in the
+// seeding, the means and the inertia; nil means uniform.
+func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
+	n, d := x.Dims()
+	if km.K < 1 {
+		return nil, fmt.Errorf("segment: k = %d, want at least 1", km.K)
+	}
+	if km.NInit < 0 || km.MaxIter < 0 || km.Tol < 0 || km.LocalTrials < 0 {
+		return nil, errors.New("segment: NInit, MaxIter, Tol and LocalTrials must not be negative")
+	}
+	if n < km.K {
+		return nil, fmt.Errorf("segment: %d rows for k = %d clusters", n, km.K)
+	}
+	if weights != nil {
+		if len(weights) != n {
+			return nil, fmt.Errorf("segment: %d weights for %d rows", len(weights), n)
+		}
+		for i, w := range weights {
+			if !(w >= 0) || math.IsInf(w, 0) {
+				return nil, fmt.Errorf("segment: weight of row %d is %v, want a finite value >= 0", i, w)
+			}
+		}
+	}
+	raw := x.RawMatrix()
+	for i := range n {
+		for _, v := range raw.Data[i*raw.Stride : i*raw.Stride+d] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("segment: row %d holds %v", i, v)
+			}
+		}
+	}
+	km = km.defaults()
+	p := newProblem(x, weights, km.Threads)
+	tol := km.Tol * p.meanVariance()
+
+	var best *Result
+	inertias := make([]float64, km.NInit)
+	for r := range km.NInit {
+		rng := rand.New(rand.NewPCG(km.Seed, uint64(r)))
+		centers := p.seed(km.K, km.LocalTrials, rng)
+		res := p.lloyd(centers, km.MaxIter, tol)
+		res.Restart = r
+		inertias[r] = res.Inertia
+		if best == nil || res.Inertia < best.Inertia {
+			best = res
+		}
+	}
+	best.Inertias = inertias
+	return best, nil
+}
+
+// problem is the data of one fit, laid out for the kernels.
+type problem struct {
+	x       []float64 // row-major, stride d
+	n, d    int
+	w       []float64 // nil = uniform
+	threads int
+	chunks  int
+}
+
+func newProblem(x *mat.Dense, w []float64, threads int) *problem {
+	n, d := x.Dims()
+	raw := x.RawMatrix()
+	data := raw.Data
+	if raw.Stride != d {
+		data = make([]float64, n*d)
+		for i := range n {
+			copy(data[i*d:(i+1)*d], raw.Data[i*raw.Stride:])
+		}
+	}
+	return &problem{x: data[:n*d], n: n, d: d, w: w, threads: threads, chunks: (n + chunkRows - 1) / chunkRows}
+}
+
+func (p *problem) weight(i int) float64 {
+	if p.w == nil {
+		return 1
+	}
+	return p.w[i]
+}
+
+func (p *problem) row(i int) []float64 { return p.x[i*p.d : (i+1)*p.d] }
+
+// parallel runs fn on every chunk, on at most p.threads goroutines. fn must
+// write only to state owned by its chunk.
+func (p *problem) parallel(fn func(chunk, lo, hi int)) {
+	if p.threads <= 1 || p.chunks <= 1 {
+		for c := range p.chunks {
+			fn(c, c*chunkRows, min((c+1)*chunkRows, p.n))
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, p.chunks)
+	for c := range p.chunks {
+		next <- c
+	}
+	close(next)
+	for range min(p.threads, p.chunks) {
+		wg.Go(func() {
+			for c := range next {
+				fn(c, c*chunkRows, min((c+1)*chunkRows, p.n))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// meanVariance is the mean over features of the (unweighted) variance.
+func (p *problem) meanVariance() float64 {
+	mean := make([]float64, p.d)
+	for i := range p.n {
+		for j, v := range p.row(i) {
+			mean[j] += v
+		}
+	}
+	var total float64
+	for j := range mean {
+		mean[j] /= float64(p.n)
+	}
+	for i := range p.n {
+		for j, v := range p.row(i) {
+			total += (v - mean[j]) * (v - mean[j])
+		}
+	}
+	return total / float64(p.n) / float64(p.d)
+}
+
+func sqDist(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s float64
+	for j, v := range a {
+		t := v - b[j]
+		s += t * t
+	}
+	return s
+}
+
+// seed picks k initial centres by greedy k-means++.
+func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
+	d := p.d
+	centers := make([]float64, k*d)
+	closest := make([]float64, p.n)  // weighted squared distance to the nearest chosen centre
+	candDist := make([]float64, p.n) // the same, were a candidate chosen
+	bestDist := make([]float64, p.n)
+	partial := make([]float64, p.chunks)
+
+	// The first centre: a row drawn with probability proportional to weight.
+	first := p.draw(rng.Float64()*p.sum(func(i int) float64 { return p.weight(i) }, partial), partial, func(i int) float64 { return p.weight(i) })
+	copy(centers[:d], p.row(first))
+	p.parallel(func(c, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			closest[i] = p.weight(i) * sqDist(p.row(i), centers[:d])
+		}
+	})
+	pot := p.sum(func(i int) float64 { return closest[i] }, partial)
+
+	for c := 1; c < k; c++ {
+		bestPot, bestIdx := math.Inf(1), -1
+		// Candidates are drawn before any is evaluated, all against the
+		// same potential, as the greedy variant prescribes.
+		cands := make([]int, trials)
+		for t := range cands {
+			if pot > 0 {
+				cands[t] = p.draw(rng.Float64()*pot, partial, func(i int) float64 { return closest[i] })
+			} else {
+				cands[t] = rng.IntN(p.n) // every row sits on a centre already
+			}
+		}
+		// draw reuses partial: recompute the chunk sums of closest for the
+		// next draw after evaluating candidates.
+		for _, cand := range cands {
+			cr := p.row(cand)
+			p.parallel(func(ch, lo, hi int) {
+				var s float64
+				for i := lo; i < hi; i++ {
+					v := math.Min(closest[i], p.weight(i)*sqDist(p.row(i), cr))
+					candDist[i] = v
+					s += v
+				}
+				partial[ch] = s
+			})
+			cp := 0.0
+			for _, s := range partial {
+				cp += s
+			}
+			if cp < bestPot {
+				bestPot, bestIdx = cp, cand
+				bestDist, candDist = candDist, bestDist
+			}
+		}
+		copy(centers[c*d:(c+1)*d], p.row(bestIdx))
+		closest, bestDist = bestDist, closest
+		pot = p.sum(func(i int) float64 { return closest[i] }, partial)
+	}
+	return centers
+}
+
+// sum adds f over all rows in chunk order, leaving each chunk's sum in partial.
+func (p *problem) sum(f func(i int) float64, partial []float64) float64 {
+	p.parallel(func(c, lo, hi int) {
+		var s float64
+		for i := lo; i < hi; i++ {
+			s += f(i)
+		}
+		partial[c] = s
+	})
+	var total float64
+	for _, s := range partial {
+		total += s
+	}
+	return total
+}
+
+// draw returns the row at which the running sum of f passes target, given
+// the chunk sums of f in partial. Rows with f = 0 are never drawn; should
+// rounding carry target past the end, the last row with mass is drawn.
+func (p *problem) draw(target float64, partial []float64, f func(i int) float64) int {
+	last := 0
+	for c, s := range partial {
+		if s <= 0 {
+			continue
+		}
+		last = c
+		if target < s {
+			return p.drawIn(c, target, f)
+		}
+		target -= s
+	}
+	return p.drawIn(last, math.Inf(1), f)
+}
+
+func (p *problem) drawIn(c int, target float64, f func(i int) float64) int {
+	pick := c * chunkRows
+	for i := c * chunkRows; i < min((c+1)*chunkRows, p.n); i++ {
+		v := f(i)
+		if v <= 0 {
+			continue
+		}
+		pick = i
+		if target < v {
+			return i
+		}
+		target -= v
+	}
+	return pick
+}
+
+// assignStep labels every row with its nearest centre (ties to the lowest
+// index) and accumulates per-chunk weighted sums for the next centres.
+type stepState struct {
+	labels []int
+	dist   []float64
+	sums   [][]float64 // per chunk: k×d weighted coordinate sums
+	wsum   [][]float64 // per chunk: k weights
+	inert  []float64   // per chunk: weighted inertia
+	moved  []bool      // per chunk: whether any label changed
+}
+
+func (p *problem) newState(k int) *stepState {
+	st := &stepState{
+		labels: make([]int, p.n),
+		dist:   make([]float64, p.n),
+		sums:   make([][]float64, p.chunks),
+		wsum:   make([][]float64, p.chunks),
+		inert:  make([]float64, p.chunks),
+		moved:  make([]bool, p.chunks),
+	}
+	for c := range p.chunks {
+		st.sums[c] = make([]float64, k*p.d)
+		st.wsum[c] = make([]float64, k)
+	}
+	for i := range st.labels {
+		st.labels[i] = -1
+	}
+	return st
+}
+
+func (p *problem) assign(centers []float64, k int, st *stepState) {
+	d := p.d
+	p.parallel(func(c, lo, hi int) {
+		sums, ws := st.sums[c], st.wsum[c]
+		clear(sums)
+		clear(ws)
+		var inert float64
+		moved := false
+		for i := lo; i < hi; i++ {
+			r := p.row(i)
+			best, bd := 0, sqDist(r, centers[:d])
+			for j := 1; j < k; j++ {
+				if dd := sqDist(r, centers[j*d:(j+1)*d]); dd < bd {
+					best, bd = j, dd
+				}
+			}
+			if st.labels[i] != best {
+				moved = true
+				st.labels[i] = best
+			}
+			st.dist[i] = bd
+			w := p.weight(i)
+			inert += w * bd
+			ws[best] += w
+			s := sums[best*d : (best+1)*d]
+			for j, v := range r {
+				s[j] += w * v
+			}
+		}
+		st.inert[c], st.moved[c] = inert, moved
+	})
+}
+
+// update computes the new centres from the chunk sums, re-seeding empty
+// clusters, and returns the squared shift and the number of repairs.
+func (p *problem) update(centers []float64, k int, st *stepState) (shift float64, repairs int) {
+	d := p.d
+	sums := make([]float64, k*d)
+	ws := make([]float64, k)
+	for c := range p.chunks {
+		for j, v := range st.sums[c] {
+			sums[j] += v
+		}
+		for j, v := range st.wsum[c] {
+			ws[j] += v
+		}
+	}
+	for j := range k {
+		if ws[j] > 0 {
+			continue
+		}
+		// Move the row farthest from its centre (lowest index on ties), out
+		// of a cluster that keeps at least one other row, into cluster j.
+		far, fd := -1, -1.0
+		counts := make([]int, k)
+		for _, l := range st.labels {
+			counts[l]++
+		}
+		for i, dd := range st.dist {
+			if dd > fd && counts[st.labels[i]] > 1 && p.weight(i) > 0 {
+				far, fd = i, dd
+			}
+		}
+		if far < 0 {
+			continue // fewer distinct rows than clusters: leave it empty
+		}
+		old, w := st.labels[far], p.weight(far)
+		for t, v := range p.row(far) {
+			sums[old*d+t] -= w * v
+			sums[j*d+t] = w * v
+		}
+		ws[old] -= w
+		ws[j] = w
+		st.labels[far] = j
+		st.dist[far] = 0
+		repairs++
+	}
+	for j := range k {
+		if ws[j] <= 0 {
+			continue
+		}
+		c := centers[j*d : (j+1)*d]
+		for t := range c {
+			v := sums[j*d+t] / ws[j]
+			shift += (v - c[t]) * (v - c[t])
+			c[t] = v
+		}
+	}
+	return shift, repairs
+}
+
+// lloyd iterates from the given centres and returns the fitted result.
+func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
+	k := len(centers) / p.d
+	st := p.newState(k)
+	res := &Result{}
+	for it := 1; it <= maxIter; it++ {
+		p.assign(centers, k, st)
+		moved := slices.Contains(st.moved, true)
+		shift, repairs := p.update(centers, k, st)
+		res.EmptyRepairs += repairs
+		res.Iterations = it
+		if (!moved && repairs == 0) || shift <= tol {
+			res.Converged = true
+			break
+		}
+	}
+	// Final labels and inertia against the final centres.
+	p.assign(centers, k, st)
+	res.Centroids = mat.NewDense(k, p.d, centers)
+	res.Labels = st.labels
+	res.Distances = st.dist
+	res.Sizes = make([]int, k)
+	for _, l := range st.labels {
+		res.Sizes[l]++
+	}
+	for _, v := range st.inert {
+		res.Inertia += v
+	}
+	return res
+}
+
+// Assign labels every row of x with its nearest centroid (ties to the
+// lowest index) and its squared distance. labels and dist are filled if long
+// enough and allocated otherwise; threads 0 means GOMAXPROCS.
+func Assign(labels []int, dist []float64, x, centroids *mat.Dense, threads int) ([]int, []float64) {
+	n, d := x.Dims()
+	k, cd := centroids.Dims()
+	if cd != d {
+		panic(fmt.Sprintf("segment: centroids have %d columns, data %d", cd, d))
+	}
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if len(labels) < n {
+		labels = make([]int, n)
+	}
+	if len(dist) < n {
+		dist = make([]float64, n)
+	}
+	p := newProblem(x, nil, threads)
+	centers := newProblem(centroids, nil, 1).x
+	st := &stepState{labels: labels[:n], dist: dist[:n], sums: make([][]float64, p.chunks), wsum: make([][]float64, p.chunks),
+		inert: make([]float64, p.chunks), moved: make([]bool, p.chunks)}
+	for c := range p.chunks {
+		st.sums[c] = make([]float64, k*d)
+		st.wsum[c] = make([]float64, k)
+	}
+	p.assign(centers, k, st)
+	return st.labels, st.dist
+}

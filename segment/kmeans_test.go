@@ -1,0 +1,340 @@
+package segment
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/floats/scalar"
+	"gonum.org/v1/gonum/mat"
+)
+
+// blobs returns n points around k centres spaced sep apart in d dimensions,
+// with unit spread, and the true cluster of each point.
+func blobs(n, k, d int, sep float64, seed uint64) (*mat.Dense, []int) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	centres := make([][]float64, k)
+	for c := range centres {
+		centres[c] = make([]float64, d)
+		for j := range centres[c] {
+			centres[c][j] = sep * rng.NormFloat64()
+		}
+	}
+	x := mat.NewDense(n, d, nil)
+	truth := make([]int, n)
+	for i := range n {
+		c := i % k
+		truth[i] = c
+		for j := range d {
+			x.Set(i, j, centres[c][j]+rng.NormFloat64())
+		}
+	}
+	return x, truth
+}
+
+func TestRecoversSeparatedBlobs(t *testing.T) {
+	for _, k := range []int{2, 5, 8} {
+		x, truth := blobs(5000, k, 6, 20, uint64(k))
+		res, err := KMeans{K: k, Seed: 1}.Fit(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ari := AdjustedRandIndex(res.Labels, truth); ari != 1 {
+			t.Errorf("k=%d: ARI %v, want 1", k, ari)
+		}
+		if !res.Converged {
+			t.Errorf("k=%d: not converged after %d iterations", k, res.Iterations)
+		}
+		if len(res.Inertias) != 10 || res.Inertia != slices.Min(res.Inertias) {
+			t.Errorf("k=%d: kept inertia %v is not the least of %v", k, res.Inertia, res.Inertias)
+		}
+		var sum float64
+		for i, d := range res.Distances {
+			sum += d
+			c := res.Centroids.RawRowView(res.Labels[i])
+			if want := sqDist(x.RawRowView(i), c); math.Abs(want-d) > 1e-9*want {
+				t.Fatalf("row %d: distance %v, want %v to its own centroid", i, d, want)
+			}
+		}
+		if !scalar.EqualWithinRel(sum, res.Inertia, 1e-12) {
+			t.Errorf("inertia %v, sum of distances %v", res.Inertia, sum)
+		}
+	}
+}
+
+// TestSameResultAnyThreads checks the result is bit-identical whatever the
+// number of threads or GOMAXPROCS: work is split in fixed chunks and
+// reduced in chunk order.
+func TestSameResultAnyThreads(t *testing.T) {
+	x, _ := blobs(3*chunkRows+17, 6, 5, 2, 3) // overlapping blobs: many iterations
+	fit := func(threads int) *Result {
+		res, err := KMeans{K: 6, NInit: 3, Seed: 42, Threads: threads}.Fit(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	ref := fit(1)
+	if ref.Iterations < 3 {
+		t.Fatalf("only %d iterations: the data does not exercise the loop", ref.Iterations)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2} {
+		runtime.GOMAXPROCS(procs)
+		for _, threads := range []int{0, 2, 7} {
+			got := fit(threads)
+			if !slices.Equal(got.Labels, ref.Labels) || !slices.Equal(got.Centroids.RawMatrix().Data, ref.Centroids.RawMatrix().Data) ||
+				got.Inertia != ref.Inertia || !slices.Equal(got.Inertias, ref.Inertias) || got.Iterations != ref.Iterations {
+				t.Errorf("GOMAXPROCS %d, threads %d: result differs from the 1-thread result", procs, threads)
+			}
+		}
+	}
+}
+
+// TestInertiaNeverRises runs the same restart for 1, 2, 3, ... iterations:
+// Lloyd's steps can only lower the inertia.
+func TestInertiaNeverRises(t *testing.T) {
+	x, _ := blobs(4000, 7, 4, 1.5, 5)
+	prev := math.Inf(1)
+	for it := 1; it <= 30; it++ {
+		res, err := KMeans{K: 7, NInit: 1, MaxIter: it, Tol: 1e-300, Seed: 9}.Fit(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Inertia > prev*(1+1e-12) {
+			t.Fatalf("inertia rose from %v to %v at iteration %d", prev, res.Inertia, it)
+		}
+		prev = res.Inertia
+		if res.Converged {
+			break
+		}
+	}
+}
+
+func TestWeightsEqualDuplicatedRows(t *testing.T) {
+	x, _ := blobs(600, 3, 3, 12, 11)
+	var dup [][]float64
+	w := make([]float64, 600)
+	for i := range 600 {
+		w[i] = float64(1 + i%3)
+		for range int(w[i]) {
+			dup = append(dup, x.RawRowView(i))
+		}
+	}
+	xd := mat.NewDense(len(dup), 3, slices.Concat(dup...))
+	a, err := KMeans{K: 3, Seed: 1}.Fit(x, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := KMeans{K: 3, Seed: 2}.Fit(xd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !scalar.EqualWithinRel(a.Inertia, b.Inertia, 1e-9) {
+		t.Errorf("weighted inertia %v, duplicated-rows inertia %v", a.Inertia, b.Inertia)
+	}
+	// Same centroids up to order.
+	ca, cb := centroidRows(a.Centroids), centroidRows(b.Centroids)
+	for i := range ca {
+		if !floats.EqualApprox(ca[i], cb[i], 1e-9) {
+			t.Errorf("centroid %d: weighted %v, duplicated %v", i, ca[i], cb[i])
+		}
+	}
+}
+
+func centroidRows(c *mat.Dense) [][]float64 {
+	r, _ := c.Dims()
+	rows := make([][]float64, r)
+	for i := range rows {
+		rows[i] = slices.Clone(c.RawRowView(i))
+	}
+	slices.SortFunc(rows, func(a, b []float64) int { return slices.Compare(a, b) })
+	return rows
+}
+
+func TestEmptyClusterRepair(t *testing.T) {
+	// From centres 0, 10 and 1000, the third cluster gets no row; it is
+	// re-seeded with the row farthest from its centroid: of 1 and 11, both
+	// at distance 1, the lower index.
+	x := mat.NewDense(6, 1, []float64{0, 0, 1, 10, 10, 11})
+	p := newProblem(x, nil, 1)
+	res := p.lloyd([]float64{0, 10, 1000}, 100, 0)
+	if res.EmptyRepairs != 1 {
+		t.Errorf("%d repairs, want 1", res.EmptyRepairs)
+	}
+	if want := []int{0, 0, 2, 1, 1, 1}; !slices.Equal(res.Labels, want) {
+		t.Errorf("labels %v, want %v", res.Labels, want)
+	}
+	if got := mat.Col(nil, 0, res.Centroids); !floats.EqualApprox(got, []float64{0, 31.0 / 3, 1}, 1e-12) {
+		t.Errorf("centroids %v", got)
+	}
+}
+
+func TestFitErrors(t *testing.T) {
+	x := mat.NewDense(3, 2, []float64{1, 2, 3, 4, 5, 6})
+	nan := mat.NewDense(3, 2, []float64{1, 2, math.NaN(), 4, 5, 6})
+	cases := []struct {
+		km KMeans
+		x  *mat.Dense
+		w  []float64
+	}{
+		{KMeans{K: 0}, x, nil},
+		{KMeans{K: 4}, x, nil},
+		{KMeans{K: 2}, nan, nil},
+		{KMeans{K: 2}, x, []float64{1, -1, 1}},
+		{KMeans{K: 2}, x, []float64{1, 1}},
+		{KMeans{K: 2, NInit: -1}, x, nil},
+	}
+	for i, c := range cases {
+		if _, err := c.km.Fit(c.x, c.w); err == nil {
+			t.Errorf("case %d: no error", i)
+		}
+	}
+}
+
+func TestAssignMatchesFit(t *testing.T) {
+	x, _ := blobs(5000, 4, 3, 3, 17)
+	res, err := KMeans{K: 4, Seed: 5}.Fit(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, dist := Assign(nil, nil, x, res.Centroids, 2)
+	if !slices.Equal(labels, res.Labels) || !slices.Equal(dist, res.Distances) {
+		t.Error("Assign with the fitted centroids disagrees with the fit's labels")
+	}
+}
+
+func TestAdjustedRandIndex(t *testing.T) {
+	cases := []struct {
+		a, b []int
+		want float64
+	}{
+		{[]int{0, 0, 1, 1}, []int{0, 0, 1, 1}, 1},
+		{[]int{0, 0, 1, 1}, []int{5, 5, 3, 3}, 1}, // relabelled
+		// Worked by hand: contingency [[2 1 0] [0 1 2]]: index 2, row pairs 6,
+		// column pairs 3, expected 6·3/15 = 1.2, max 4.5: (2−1.2)/(4.5−1.2).
+		{[]int{0, 0, 0, 1, 1, 1}, []int{0, 0, 1, 1, 2, 2}, 0.8 / 3.3},
+		{[]int{0, 0, 1, 1}, []int{0, 1, 0, 1}, -0.5},
+		{[]int{0, 0, 0}, []int{1, 1, 1}, 1},
+	}
+	for _, c := range cases {
+		if got := AdjustedRandIndex(c.a, c.b); !scalar.EqualWithinAbs(got, c.want, 1e-12) {
+			t.Errorf("ARI(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestScaler(t *testing.T) {
+	x := mat.NewDense(5, 4, []float64{
+		1, 0, 5, 7,
+		2, 1, 5, -1,
+		3, 3, 5, 2,
+		4, 7, 5, 9,
+		5, 15, 5, 0,
+	})
+	specs := []FeatureSpec{
+		{Name: "a"},
+		{Name: "b", Transform: TransformLog1p},
+		{Name: "const"},
+		{Name: "c", Method: MethodRobust, Weight: 2},
+	}
+	s, err := FitScaler(x, specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a: mean 3, population sd √2. const: scale 1. c: median 2, IQR 7−0 = 7.
+	want := []struct{ center, scale float64 }{{3, math.Sqrt2}, {-1, -1}, {5, 1}, {2, 7}}
+	for j, w := range want {
+		if w.scale < 0 {
+			continue
+		}
+		if !scalar.EqualWithinAbs(s.Center[j], w.center, 1e-12) || !scalar.EqualWithinAbs(s.Scale[j], w.scale, 1e-12) {
+			t.Errorf("%s: center %v scale %v, want %v %v", specs[j].Name, s.Center[j], s.Scale[j], w.center, w.scale)
+		}
+	}
+	z := &mat.Dense{}
+	s.Transform(z, x)
+	if got := z.At(3, 3); !scalar.EqualWithinAbs(got, (9.0-2)/7*2, 1e-12) {
+		t.Errorf("robust weighted value %v, want %v", got, (9.0-2)/7*2)
+	}
+	if got := z.At(0, 1); !scalar.EqualWithinAbs(got, (0-s.Center[1])/s.Scale[1], 1e-12) {
+		t.Errorf("log1p(0) scaled to %v", got)
+	}
+	back := &mat.Dense{}
+	s.InverseTransform(back, z)
+	if !mat.EqualApprox(back, x, 1e-12) {
+		t.Errorf("inverse transform does not round-trip:\n%v", mat.Formatted(back))
+	}
+	// Negative values survive log1p both ways.
+	neg := mat.NewDense(2, 1, []float64{-3, 3})
+	sn, _ := FitScaler(neg, []FeatureSpec{{Name: "n", Transform: TransformLog1p, Method: MethodNone}}, nil)
+	zn := &mat.Dense{}
+	sn.Transform(zn, neg)
+	if !scalar.EqualWithinAbs(zn.At(0, 0), -math.Log(4), 1e-12) {
+		t.Errorf("log1p(-3) = %v, want -log 4", zn.At(0, 0))
+	}
+
+	if _, err := FitScaler(mat.NewDense(2, 1, []float64{1, math.Inf(1)}), []FeatureSpec{{Name: "spend"}}, nil); err == nil {
+		t.Error("no error for an infinite value")
+	}
+	if _, err := FitScaler(x, specs[:2], nil); err == nil {
+		t.Error("no error for too few specs")
+	}
+	if _, err := FitScaler(x, []FeatureSpec{{Name: "a", Method: "zscore"}, specs[1], specs[2], specs[3]}, nil); err == nil {
+		t.Error("no error for an unknown method")
+	}
+}
+
+func ExampleKMeans_Fit() {
+	x := mat.NewDense(6, 2, []float64{
+		1, 1, 1.2, 0.8, 0.9, 1.1,
+		8, 8, 8.1, 7.9, 7.8, 8.2,
+	})
+	res, err := KMeans{K: 2, Seed: 1}.Fit(x, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("same cluster:", res.Labels[0] == res.Labels[1], res.Labels[3] == res.Labels[4], res.Labels[0] != res.Labels[3])
+	fmt.Printf("inertia %.3f, converged %v\n", res.Inertia, res.Converged)
+	// Output:
+	// same cluster: true true true
+	// inertia 0.187, converged true
+}
+
+func ExampleAdjustedRandIndex() {
+	truth := []int{0, 0, 0, 1, 1, 1}
+	found := []int{7, 7, 7, 3, 3, 3} // the same partition, other labels
+	fmt.Println(AdjustedRandIndex(truth, found))
+	// Output: 1
+}
+
+func ExampleFitScaler() {
+	spend := mat.NewDense(4, 1, []float64{0, 9, 99, 999})
+	s, _ := FitScaler(spend, []FeatureSpec{{Name: "spend", Transform: TransformLog1p}}, nil)
+	z := &mat.Dense{}
+	s.Transform(z, spend)
+	fmt.Printf("%.3f\n", mat.Col(nil, 0, z))
+	// Output: [-1.342 -0.447 0.447 1.342]
+}
+
+func BenchmarkKMeans(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		if n == 1_000_000 && testing.Short() {
+			continue
+		}
+		x, _ := blobs(n, 8, 12, 3, 1)
+		b.Run(fmt.Sprintf("n=%d/d=12/k=8", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := (KMeans{K: 8, NInit: 1, Seed: 1}).Fit(x, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

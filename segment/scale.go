@@ -1,0 +1,202 @@
+// Package segment groups customers into segments: feature scaling, k-means
+// clustering and the figures that judge a clustering.
+//
+// Everything here works on dense float64 matrices (gonum's mat.Dense), one
+// row per customer and one column per feature, and knows nothing of where
+// the data came from. Results are deterministic: the same input, settings
+// and seed give identical output whatever the number of threads.
+package segment
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Transform is applied to a feature before centring and scaling.
+type Transform string
+
+// Transforms.
+const (
+	TransformNone  Transform = "none"  // identity (also the empty string)
+	TransformLog1p Transform = "log1p" // sign(x)·log(1+|x|): tames skewed counts and money
+)
+
+// Method centres and scales a (transformed) feature.
+type Method string
+
+// Scaling methods.
+const (
+	MethodStandard Method = "standard" // (x − mean) / standard deviation (also the empty string)
+	MethodRobust   Method = "robust"   // (x − median) / interquartile range
+	MethodNone     Method = "none"     // no centring or scaling
+)
+
+// FeatureSpec says how one feature column is scaled.
+type FeatureSpec struct {
+	Name      string    `json:"name" yaml:"name"`
+	Transform Transform `json:"transform,omitempty" yaml:"transform"`
+	Method    Method    `json:"method,omitempty" yaml:"method"`
+	// Weight multiplies the scaled value, so that a feature counts more or
+	// less in distances; 0 means 1.
+	Weight float64 `json:"weight,omitempty" yaml:"weight"`
+}
+
+func (f FeatureSpec) weight() float64 {
+	if f.Weight == 0 {
+		return 1
+	}
+	return f.Weight
+}
+
+// Scaler maps features to the space k-means works in and back. It is part
+// of a segmentation model and serialises to JSON.
+type Scaler struct {
+	Features []FeatureSpec `json:"features"`
+	Center   []float64     `json:"center"`
+	Scale    []float64     `json:"scale"`
+}
+
+func transform(t Transform, v float64) float64 {
+	if t == TransformLog1p {
+		if v < 0 {
+			return -math.Log1p(-v)
+		}
+		return math.Log1p(v)
+	}
+	return v
+}
+
+func inverse(t Transform, v float64) float64 {
+	if t == TransformLog1p {
+		if v < 0 {
+			return -math.Expm1(-v)
+		}
+		return math.Expm1(v)
+	}
+	return v
+}
+
+// FitScaler fits a scaler to x, whose columns follow specs. weights, one per
+// row, weigh the mean and standard deviation of the standard method; nil
+// means uniform (the robust method ignores them). A column with no spread
+// gets scale 1 rather than a division by zero. It returns an error naming
+// the feature for a NaN or infinite value, and for an unknown transform or
+// method.
+func FitScaler(x mat.Matrix, specs []FeatureSpec, weights []float64) (*Scaler, error) {
+	r, c := x.Dims()
+	if len(specs) != c {
+		return nil, fmt.Errorf("segment: %d feature specs for %d columns", len(specs), c)
+	}
+	if weights != nil && len(weights) != r {
+		return nil, fmt.Errorf("segment: %d weights for %d rows", len(weights), r)
+	}
+	s := &Scaler{Features: slices.Clone(specs), Center: make([]float64, c), Scale: make([]float64, c)}
+	col := make([]float64, r)
+	for j, f := range specs {
+		switch f.Transform {
+		case "", TransformNone, TransformLog1p:
+		default:
+			return nil, fmt.Errorf("segment: feature %s: unknown transform %q", f.Name, f.Transform)
+		}
+		for i := range r {
+			v := x.At(i, j)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("segment: feature %s: row %d is %v", f.Name, i, v)
+			}
+			col[i] = transform(f.Transform, v)
+		}
+		center, scale := 0.0, 1.0
+		switch f.Method {
+		case "", MethodStandard:
+			var sw, sum float64
+			for i, v := range col {
+				w := 1.0
+				if weights != nil {
+					w = weights[i]
+				}
+				sw += w
+				sum += w * v
+			}
+			center = sum / sw
+			var ss float64
+			for i, v := range col {
+				w := 1.0
+				if weights != nil {
+					w = weights[i]
+				}
+				ss += w * (v - center) * (v - center)
+			}
+			scale = math.Sqrt(ss / sw)
+		case MethodRobust:
+			sorted := slices.Clone(col)
+			slices.Sort(sorted)
+			center = quantile(sorted, 0.5)
+			scale = quantile(sorted, 0.75) - quantile(sorted, 0.25)
+		case MethodNone:
+		default:
+			return nil, fmt.Errorf("segment: feature %s: unknown method %q", f.Name, f.Method)
+		}
+		if !(scale > 0) {
+			scale = 1
+		}
+		s.Center[j], s.Scale[j] = center, scale
+	}
+	return s, nil
+}
+
+// quantile is the linearly interpolated p-quantile of sorted values (the
+// "type 7" definition, as numpy's default).
+func quantile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	h := p * float64(len(sorted)-1)
+	lo := math.Floor(h)
+	i := int(lo)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (h-lo)*(sorted[i+1]-sorted[i])
+}
+
+// Transform writes the scaled x into dst: transform, centre, scale, weight.
+// An empty dst sizes itself; otherwise it must have x's shape. dst may be x.
+func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
+	r, c := x.Dims()
+	s.checkShape(dst, r, c)
+	for j, f := range s.Features {
+		w := f.weight()
+		for i := range r {
+			dst.Set(i, j, (transform(f.Transform, x.At(i, j))-s.Center[j])/s.Scale[j]*w)
+		}
+	}
+}
+
+// InverseTransform maps scaled values (centroids, say) back to the original
+// units of each feature. An empty dst sizes itself; dst may be z.
+func (s *Scaler) InverseTransform(dst *mat.Dense, z mat.Matrix) {
+	r, c := z.Dims()
+	s.checkShape(dst, r, c)
+	for j, f := range s.Features {
+		w := f.weight()
+		for i := range r {
+			dst.Set(i, j, inverse(f.Transform, z.At(i, j)/w*s.Scale[j]+s.Center[j]))
+		}
+	}
+}
+
+func (s *Scaler) checkShape(dst *mat.Dense, r, c int) {
+	if c != len(s.Features) {
+		panic(fmt.Sprintf("segment: scaler has %d features, matrix has %d columns", len(s.Features), c))
+	}
+	if dst.IsEmpty() {
+		dst.ReuseAs(r, c)
+		return
+	}
+	if dr, dc := dst.Dims(); dr != r || dc != c {
+		panic(mat.ErrShape)
+	}
+}
