@@ -53,12 +53,12 @@ import (
 
 // GenConfig configures Generate. The zero value of every field is a default.
 type GenConfig struct {
-	Customers  int       // 0 means 20000
-	Seed       uint64    // the same seed gives byte-identical files
-	End        time.Time // end of the simulated history (exclusive); zero means 2026-07-01 UTC
-	Years      float64   // length of the history; 0 means 3
-	Separation float64   // 0 means 1 (realistic overlap between groups)
-	Threads    int       // 0 means GOMAXPROCS; the output is the same for every value
+	Customers  int       `json:"customers"`  // 0 means 20000
+	Seed       uint64    `json:"seed"`       // the same seed gives byte-identical files
+	End        time.Time `json:"end"`        // end of the simulated history (exclusive); zero means 2026-07-01 UTC
+	Years      float64   `json:"years"`      // length of the history; 0 means 3
+	Separation float64   `json:"separation"` // 0 means 1 (realistic overlap between groups)
+	Threads    int       `json:"-"`          // 0 means GOMAXPROCS; the output is the same for every value
 }
 
 // GenSummary counts what Generate wrote.
@@ -119,27 +119,27 @@ const productsPerCategory = 30
 
 // baseGroups are the groups at Separation 1.
 var baseGroups = []Group{
-	{Name: "loyal high value", Share: 0.15, R: 1.2, Alpha: 8, A: 0.5, B: 10, P: 6, Q: 4, Gamma: 40,
+	{Name: "loyal high value", Share: 0.15, R: 1.2, Alpha: 5, A: 0.5, B: 10, P: 6, Q: 4, Gamma: 40,
 		AgeMean: 48, Gender: []float64{0.5, 0.48, 0.02}, Regions: []float64{0.3, 0.15, 0.2, 0.15, 0.2},
 		Income: []float64{0.05, 0.25, 0.45, 0.25}, Acquisition: []float64{0.35, 0.1, 0.05, 0.3, 0.05, 0.15},
 		Categories: []float64{0.1, 0.25, 0.2, 0.05, 0.05, 0.05, 0.25, 0.05}, Channels: []float64{0.5, 0.15, 0.3, 0.05},
 		ReturnChance: 0.03},
-	{Name: "frequent bargain hunters", Share: 0.25, R: 1.5, Alpha: 6, A: 0.8, B: 6, P: 5, Q: 5, Gamma: 12,
+	{Name: "frequent bargain hunters", Share: 0.25, R: 1.5, Alpha: 4, A: 0.8, B: 6, P: 5, Q: 5, Gamma: 12,
 		AgeMean: 36, Gender: []float64{0.6, 0.38, 0.02}, Regions: []float64{0.15, 0.3, 0.2, 0.2, 0.15},
 		Income: []float64{0.4, 0.45, 0.12, 0.03}, Acquisition: []float64{0.1, 0.35, 0.1, 0.05, 0.35, 0.05},
 		Categories: []float64{0.4, 0.2, 0.02, 0.08, 0.2, 0.05, 0.02, 0.03}, Channels: []float64{0.35, 0.5, 0.1, 0.05},
 		ReturnChance: 0.05},
-	{Name: "occasional big spenders", Share: 0.15, R: 0.6, Alpha: 12, A: 0.6, B: 5, P: 4, Q: 3, Gamma: 100,
+	{Name: "occasional big spenders", Share: 0.15, R: 0.6, Alpha: 8, A: 0.6, B: 5, P: 4, Q: 3, Gamma: 100,
 		AgeMean: 55, Gender: []float64{0.4, 0.58, 0.02}, Regions: []float64{0.2, 0.2, 0.15, 0.15, 0.3},
 		Income: []float64{0.02, 0.13, 0.35, 0.5}, Acquisition: []float64{0.3, 0.1, 0.02, 0.45, 0.03, 0.1},
 		Categories: []float64{0.02, 0.15, 0.4, 0.05, 0.02, 0.16, 0.05, 0.15}, Channels: []float64{0.25, 0.05, 0.5, 0.2},
 		ReturnChance: 0.06},
-	{Name: "young digital", Share: 0.25, R: 0.9, Alpha: 8, A: 1, B: 4, P: 6, Q: 4, Gamma: 15,
+	{Name: "young digital", Share: 0.25, R: 0.9, Alpha: 5, A: 1, B: 4, P: 6, Q: 4, Gamma: 15,
 		AgeMean: 25, Gender: []float64{0.55, 0.4, 0.05}, Regions: []float64{0.15, 0.15, 0.3, 0.3, 0.1},
 		Income: []float64{0.35, 0.45, 0.15, 0.05}, Acquisition: []float64{0.1, 0.15, 0.6, 0.05, 0.05, 0.05},
 		Categories: []float64{0.03, 0.05, 0.12, 0.35, 0.25, 0.15, 0.03, 0.02}, Channels: []float64{0.25, 0.7, 0.04, 0.01},
 		ReturnChance: 0.1},
-	{Name: "one-and-done", Share: 0.2, R: 0.3, Alpha: 15, A: 2, B: 2, P: 4, Q: 4, Gamma: 10,
+	{Name: "one-and-done", Share: 0.2, R: 0.3, Alpha: 10, A: 2, B: 2, P: 4, Q: 4, Gamma: 10,
 		AgeMean: 42, Gender: []float64{0.5, 0.47, 0.03}, Regions: []float64{0.2, 0.2, 0.2, 0.2, 0.2},
 		Income: []float64{0.3, 0.4, 0.2, 0.1}, Acquisition: []float64{0.05, 0.4, 0.15, 0.05, 0.3, 0.05},
 		Categories: []float64{0.3, 0.2, 0.05, 0.2, 0.1, 0.05, 0.05, 0.05}, Channels: []float64{0.55, 0.1, 0.1, 0.25},
@@ -430,7 +430,7 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 	}
 	for _, name := range []string{"customers", "transactions", "truth"} {
 		f := files[name]
-		if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		if err := errors.Join(f.Chmod(0o644), f.Sync(), f.Close()); err != nil {
 			return nil, fmt.Errorf("%s: %w", paths[name], err)
 		}
 		if err := os.Rename(f.Name(), paths[name]); err != nil {
@@ -652,7 +652,7 @@ func writeParquet[T any](path string, rows []T) error {
 		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := errors.Join(w.Close(), f.Sync(), f.Close()); err != nil {
+	if err := errors.Join(w.Close(), f.Chmod(0o644), f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.Rename(f.Name(), path)

@@ -208,14 +208,72 @@ func (p *problem) meanVariance() float64 {
 	return total / float64(p.n) / float64(p.d)
 }
 
+// sqDist is the squared Euclidean distance of a and b (len(b) >= len(a)),
+// summed in four interleaved accumulators.
 func sqDist(a, b []float64) float64 {
 	b = b[:len(a)]
-	var s float64
-	for j, v := range a {
-		t := v - b[j]
-		s += t * t
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		t0, t1, t2, t3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
+		s0 += t0 * t0
+		s1 += t1 * t1
+		s2 += t2 * t2
+		s3 += t3 * t3
 	}
-	return s
+	for ; i < len(a); i++ {
+		t := a[i] - b[i]
+		s0 += t * t
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDistBelow is sqDist, but gives up (returning +Inf) as soon as the
+// partial sum shows the result cannot be below bound (or equal to it, when
+// orEqual). Each accumulator only grows and floating-point addition is
+// monotone, so a partial sum at or over the bound means the full sum is too:
+// the answer is exactly that of comparing sqDist with bound.
+func sqDistBelow(a, b []float64, bound float64, orEqual bool) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		t0, t1, t2, t3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
+		s0 += t0 * t0
+		s1 += t1 * t1
+		s2 += t2 * t2
+		s3 += t3 * t3
+		if p := (s0 + s1) + (s2 + s3); p > bound || (!orEqual && p == bound) {
+			return math.Inf(1)
+		}
+	}
+	for ; i < len(a); i++ {
+		t := a[i] - b[i]
+		s0 += t * t
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// nearest returns the nearest centre to r and its squared distance, ties to
+// the lowest index. It starts from the centre guess (the row's previous
+// label), which is usually the answer, so that most other distances are
+// abandoned early; the result does not depend on the guess.
+func nearest(r, centers []float64, k, d, guess int) (int, float64) {
+	if guess < 0 || guess >= k {
+		guess = 0
+	}
+	best, bd := guess, sqDist(r, centers[guess*d:(guess+1)*d])
+	for j := range k {
+		if j == guess {
+			continue
+		}
+		// A lower index wins a tie, so it must be kept when equal.
+		dd := sqDistBelow(r, centers[j*d:(j+1)*d], bd, j < best)
+		if dd < bd || (dd == bd && j < best) {
+			best, bd = j, dd
+		}
+	}
+	return best, bd
 }
 
 // seed picks k initial centres by greedy k-means++.
@@ -368,12 +426,7 @@ func (p *problem) assign(centers []float64, k int, st *stepState) {
 		moved := false
 		for i := lo; i < hi; i++ {
 			r := p.row(i)
-			best, bd := 0, sqDist(r, centers[:d])
-			for j := 1; j < k; j++ {
-				if dd := sqDist(r, centers[j*d:(j+1)*d]); dd < bd {
-					best, bd = j, dd
-				}
-			}
+			best, bd := nearest(r, centers, k, d, st.labels[i])
 			if st.labels[i] != best {
 				moved = true
 				st.labels[i] = best

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -160,8 +161,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seed := fs.Uint64("seed", 0, "random seed")
 	asOf := fs.String("as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
 	threads := fs.Int("threads", -1, "threads (0 = all cores)")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg := engine.DefaultConfig()
 	if *configPath != "" {
