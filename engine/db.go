@@ -45,6 +45,9 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 	s := &session{connector: connector, db: db, conn: conn, log: log}
 	settings := []string{
 		"SET preserve_insertion_order = true",
+		// Timestamps with a time zone convert to plain timestamps in UTC,
+		// whatever the machine's zone, so outputs do not depend on it.
+		"SET TimeZone = 'UTC'",
 		"SET temp_directory = " + quoteLiteral(tempDir),
 	}
 	if cfg.Threads > 0 {
