@@ -52,6 +52,15 @@ func (t Table) Column(name string) (Column, bool) {
 	return Column{}, false
 }
 
+// Names lists the table's logical column names.
+func (t Table) Names() []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
 // Customers is the customers table of the input contract: one row per customer.
 var Customers = Table{Name: "customers", Columns: []Column{
 	{"customer_id", KindID, true, "unique, non-null; the CRM's key"},
@@ -71,7 +80,8 @@ var Transactions = Table{Name: "transactions", Required: true, Columns: []Column
 	{"order_id", KindID, false, "groups order lines into orders; default: one order per row"},
 	{"customer_id", KindID, true, "must exist in customers when customers are given"},
 	{"ts", KindTimestamp, true, "time of the order line"},
-	{"amount", KindDecimal, true, "net amount; negative for returns and refunds"},
+	{"amount", KindDecimal, true, "net amount; negative for returns and refunds (or quantity × unit_price)"},
+	{"unit_price", KindDecimal, false, "with quantity, gives amount when the file has none"},
 	{"quantity", KindInteger, false, ""},
 	{"category", KindString, false, "needed for cross-sell"},
 	{"product_id", KindString, false, ""},
@@ -99,9 +109,14 @@ type FileColumn struct {
 
 // Accepts reports whether a column of type family can be converted to kind.
 func (k Kind) Accepts(family string) bool {
+	if family == "text" {
+		return true // text files: every value is converted, and checked, row by row
+	}
 	switch k {
 	case KindID:
-		return family == "string" || family == "binary" || family == "integer"
+		// Floating point too: exports written through pandas turn integer
+		// keys into 17850.0; staging writes them back as 17850.
+		return family == "string" || family == "binary" || family == "integer" || family == "float"
 	case KindString:
 		return family == "string" || family == "binary"
 	case KindDate, KindTimestamp:

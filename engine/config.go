@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -42,10 +45,62 @@ type Config struct {
 
 // Inputs names the input files.
 type Inputs struct {
-	Customers    string `yaml:"customers" json:"customers"`       // optional
-	Transactions string `yaml:"transactions" json:"transactions"` // required
-	Products     string `yaml:"products" json:"products"`         // optional
+	Customers    InputSpec `yaml:"customers" json:"customers"`       // optional
+	Transactions InputSpec `yaml:"transactions" json:"transactions"` // required
+	Products     InputSpec `yaml:"products" json:"products"`         // optional
 }
+
+// InputSpec says where an input table is and how to read it. In YAML it is
+// either a path or a mapping with the fields below.
+type InputSpec struct {
+	// Path is a file or a glob of files (all of one format), read in
+	// lexical order.
+	Path string `yaml:"path" json:"path"`
+	// Format is parquet, csv (gzip too) or text (columns separated by runs
+	// of white space); empty means by the file name's extension.
+	Format string `yaml:"format" json:"format,omitempty"`
+	// Delimiter of csv files; empty means a comma.
+	Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
+	// Header says whether csv and text files start with a row of column
+	// names (default true). Without one, columns are named by position:
+	// "1", "2", ...
+	Header *bool `yaml:"header" json:"header,omitempty"`
+	// Columns maps logical columns of the input contract to the file's
+	// columns; a logical column not listed is looked up by its own name.
+	Columns map[string]string `yaml:"columns" json:"columns,omitempty"`
+	// Formats gives the strptime format of date and timestamp columns read
+	// from text ("%Y%m%d"); without one, ISO 8601 is expected.
+	Formats map[string]string `yaml:"formats" json:"formats,omitempty"`
+	// Attributes are extra demographic columns of the customers file, by
+	// their name in the file, usable in segmentation.demographics.
+	Attributes []string `yaml:"attributes" json:"attributes,omitempty"`
+}
+
+// UnmarshalYAML accepts a plain path as well as the full mapping.
+func (s *InputSpec) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.ScalarNode {
+		return node.Decode(&s.Path)
+	}
+	type plain InputSpec
+	return node.Decode((*plain)(s))
+}
+
+// format returns the spec's format, from the extension when not set.
+func (s *InputSpec) format() string {
+	if s.Format != "" {
+		return s.Format
+	}
+	name := strings.ToLower(strings.TrimSuffix(s.Path, ".gz"))
+	switch {
+	case strings.HasSuffix(name, ".csv"), strings.HasSuffix(name, ".tsv"):
+		return "csv"
+	case strings.HasSuffix(name, ".txt"), strings.HasSuffix(name, ".dat"):
+		return "text"
+	}
+	return "parquet"
+}
+
+func (s *InputSpec) header() bool { return s.Header == nil || *s.Header }
 
 // Segmentation configures the features and k-means.
 type Segmentation struct {
@@ -79,6 +134,10 @@ type Rejects struct {
 	// MaxShare is the largest share of transaction rows that may be rejected
 	// before the run aborts.
 	MaxShare float64 `yaml:"max_share" json:"max_share"`
+	// UnknownCustomers says what becomes of transactions whose customer is
+	// not in the customers file: "reject" them (the default), or "keep"
+	// them, adding their customers without demographics.
+	UnknownCustomers string `yaml:"unknown_customers" json:"unknown_customers"`
 }
 
 // DefaultFeatures is the feature set used when the config names none.
@@ -126,7 +185,7 @@ func DefaultConfig() Config {
 			DemographicWeight: 1,
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift()},
-		Rejects: Rejects{MaxShare: 0.05},
+		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject"},
 	}
 }
 
@@ -143,7 +202,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Inputs.Customers, &cfg.Inputs.Transactions, &cfg.Inputs.Products, &cfg.Output} {
+	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -167,8 +226,51 @@ func DecodeConfig(data []byte, cfg *Config) error {
 func (c *Config) Validate() error {
 	var p []string
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	if c.Inputs.Transactions == "" {
+	if c.Inputs.Transactions.Path == "" {
 		add("inputs.transactions: required (the transactions file)")
+	}
+	for _, in := range []struct {
+		name  string
+		spec  InputSpec
+		table datasets.Table
+	}{{"customers", c.Inputs.Customers, datasets.Customers}, {"transactions", c.Inputs.Transactions, datasets.Transactions}, {"products", c.Inputs.Products, datasets.Products}} {
+		sp := in.spec
+		if sp.Path == "" {
+			if sp.Format != "" || len(sp.Columns) > 0 || len(sp.Formats) > 0 || len(sp.Attributes) > 0 {
+				add("inputs.%s: settings given but no path", in.name)
+			}
+			continue
+		}
+		switch sp.format() {
+		case "parquet", "csv", "text":
+		default:
+			add("inputs.%s.format: expected parquet, csv or text, found %q", in.name, sp.Format)
+		}
+		if utf8.RuneCountInString(sp.Delimiter) > 1 {
+			add("inputs.%s.delimiter: expected one character, found %q", in.name, sp.Delimiter)
+		}
+		for _, logical := range sortedKeys(sp.Columns) {
+			if _, ok := in.table.Column(logical); !ok {
+				add("inputs.%s.columns: %q is not a column of %s (known: %s)", in.name, logical, in.name, strings.Join(in.table.Names(), ", "))
+			}
+			if sp.Columns[logical] == "" {
+				add("inputs.%s.columns.%s: empty column name", in.name, logical)
+			}
+		}
+		for _, logical := range sortedKeys(sp.Formats) {
+			lc, ok := in.table.Column(logical)
+			if !ok || (lc.Kind != datasets.KindDate && lc.Kind != datasets.KindTimestamp) {
+				add("inputs.%s.formats: %q is not a date or timestamp column of %s", in.name, logical, in.name)
+			}
+		}
+		if len(sp.Attributes) > 0 && in.name != "customers" {
+			add("inputs.%s.attributes: only customers have attributes", in.name)
+		}
+	}
+	switch c.Rejects.UnknownCustomers {
+	case "reject", "keep":
+	default:
+		add("rejects.unknown_customers: expected reject or keep, found %q", c.Rejects.UnknownCustomers)
 	}
 	if c.Output == "" {
 		add("output: required (the output root directory)")
@@ -223,8 +325,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, d := range s.Demographics {
-		if col, ok := demographicColumn(d); !ok {
-			add("segmentation.demographics: %q is not a demographic column of customers (known: %v)", d, col)
+		if !slices.Contains(standardDemographics, d) && !slices.Contains(c.Inputs.Customers.Attributes, d) {
+			add("segmentation.demographics: %q is not a demographic column of customers (known: %s, or a name in inputs.customers.attributes)", d, strings.Join(standardDemographics, ", "))
 		}
 	}
 	for id, obj := range c.Targets.Objectives {
@@ -252,12 +354,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// demographicColumn reports whether name is a demographic column of the
-// customers table; on failure it returns the list of known ones.
-func demographicColumn(name string) ([]string, bool) {
-	known := []string{"gender", "region", "income_band", "acquisition_channel"}
-	return known, slices.Contains(known, name)
-}
+// standardDemographics are the demographic columns of the input contract.
+var standardDemographics = []string{"gender", "region", "income_band", "acquisition_channel"}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

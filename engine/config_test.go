@@ -25,8 +25,8 @@ func TestConfigFiles(t *testing.T) {
 				if err != nil {
 					t.Fatalf("want valid, got %v", err)
 				}
-				if !strings.HasPrefix(cfg.Inputs.Transactions, filepath.Dir(f)+string(filepath.Separator)) {
-					t.Errorf("transactions path %q not resolved against the config's directory", cfg.Inputs.Transactions)
+				if !strings.HasPrefix(cfg.Inputs.Transactions.Path, filepath.Dir(f)+string(filepath.Separator)) {
+					t.Errorf("transactions path %q not resolved against the config's directory", cfg.Inputs.Transactions.Path)
 				}
 				return
 			}

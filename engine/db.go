@@ -62,6 +62,14 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 			return nil, fmt.Errorf("duckdb setting %q: %w", q, err)
 		}
 	}
+	macros, err := modelSQL("staging/macros")
+	if err == nil {
+		_, err = conn.ExecContext(ctx, macros)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("duckdb macros: %w", err)
+	}
 	return s, nil
 }
 
@@ -101,11 +109,16 @@ func (s *session) model(ctx context.Context, name string, args ...any) error {
 // view defines an embedded SQL model as a view named after its file, for
 // models that every consumer filters or that are read once.
 func (s *session) view(ctx context.Context, name string) error {
+	return s.viewAs(ctx, name, path.Base(name))
+}
+
+// viewAs defines an embedded SQL model as the named view.
+func (s *session) viewAs(ctx context.Context, name, view string) error {
 	q, err := modelSQL(name)
 	if err != nil {
 		return err
 	}
-	if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+quoteIdent(path.Base(name))+" AS "+q); err != nil {
+	if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+quoteIdent(view)+" AS "+q); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	return nil

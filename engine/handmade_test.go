@@ -107,7 +107,7 @@ func TestHandmadeMetrics(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
 	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: custPath, Transactions: tx}
+	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Segmentation.K = 1
 	cfg.Segmentation.Demographics = nil

@@ -9,38 +9,55 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crmseg/crmseg/datasets"
 )
 
-// input is one input file after its schema check.
+// input is one input table after its schema check: one or more files of
+// one format whose columns map onto the logical columns.
 type input struct {
 	table    datasets.Table
-	path     string
-	rows     int64
-	bytes    int64
-	sha256   string
-	columns  map[string]string // logical column -> column name in the file
-	families map[string]string // logical column -> type family in the file
+	spec     InputSpec
+	format   string
+	files    []*inputFile
+	columns  map[string]string // logical column -> column name in the files
+	families map[string]string // logical column -> type family in the first file
+	derived  bool              // amount = quantity × unit_price
 }
 
-// has reports whether the file supplies a logical column.
+// inputFile is one file of an input.
+type inputFile struct {
+	path   string
+	rows   int64 // from the Parquet footer; -1 when unknown before loading
+	bytes  int64
+	sha256 string
+	names  []string // column names of a text file, in order
+}
+
+// has reports whether the input supplies a logical column.
 func (in *input) has(col string) bool {
 	if in == nil {
 		return false
+	}
+	if col == "amount" && in.derived {
+		return true
 	}
 	_, ok := in.columns[col]
 	return ok
 }
 
-// inspectInputs checks every configured input from its Parquet footer before
-// anything is loaded or written. It returns every problem found, joined;
-// each is an *InputError.
+// inspectInputs checks every configured input from its Parquet footer or
+// CSV header before anything is loaded or written. It returns every
+// problem found, joined; each is an *InputError.
 func inspectInputs(cfg *Config) (map[string]*input, error) {
 	specs := []struct {
 		table datasets.Table
-		path  string
+		spec  InputSpec
 	}{
 		{datasets.Customers, cfg.Inputs.Customers},
 		{datasets.Transactions, cfg.Inputs.Transactions},
@@ -49,10 +66,10 @@ func inspectInputs(cfg *Config) (map[string]*input, error) {
 	out := map[string]*input{}
 	var errs []error
 	for _, sp := range specs {
-		if sp.path == "" {
+		if sp.spec.Path == "" {
 			continue
 		}
-		in, err := inspectInput(sp.table, sp.path)
+		in, err := inspectInput(sp.table, sp.spec)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -62,25 +79,98 @@ func inspectInputs(cfg *Config) (map[string]*input, error) {
 	return out, errors.Join(errs...)
 }
 
-func inspectInput(t datasets.Table, path string) (*input, error) {
+// expandPath returns the files of a path or glob, in lexical order.
+func expandPath(t datasets.Table, path string) ([]string, error) {
+	if !strings.ContainsAny(path, "*?[") {
+		return []string{path}, nil
+	}
+	files, err := filepath.Glob(path)
+	if err != nil {
+		return nil, &InputError{File: path, Table: t.Name, Expected: "a valid file pattern", Found: err.Error()}
+	}
+	if len(files) == 0 {
+		return nil, &InputError{File: path, Table: t.Name, Expected: "files matching the pattern", Found: "none"}
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+func inspectInput(t datasets.Table, spec InputSpec) (*input, error) {
+	paths, err := expandPath(t, spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	in := &input{table: t, spec: spec, format: spec.format(), columns: map[string]string{}, families: map[string]string{}}
+	var errs []error
+	for i, path := range paths {
+		f, cols, err := inspectFile(t, in.format, spec, path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		in.files = append(in.files, f)
+		if err := in.mapColumns(path, cols, i == 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return in, nil
+}
+
+// inspectFile reads one file's schema: the Parquet footer, or the first line
+// of a text file.
+func inspectFile(t datasets.Table, format string, spec InputSpec, path string) (*inputFile, []datasets.FileColumn, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		found := "no such file"
 		if !errors.Is(err, fs.ErrNotExist) {
 			found = err.Error()
 		}
-		return nil, &InputError{File: path, Table: t.Name, Expected: "a readable Parquet file", Found: found}
+		return nil, nil, &InputError{File: path, Table: t.Name, Expected: "a readable " + format + " file", Found: found}
 	}
-	cols, rows, err := datasets.InspectParquet(path)
+	f := &inputFile{path: path, bytes: st.Size(), rows: -1}
+	var cols []datasets.FileColumn
+	switch format {
+	case "parquet":
+		cols, f.rows, err = datasets.InspectParquet(path)
+	case "csv":
+		delim := ','
+		if spec.Delimiter != "" {
+			delim, _ = utf8.DecodeRuneInString(spec.Delimiter)
+		}
+		cols, err = datasets.InspectCSV(path, delim, spec.header())
+	case "text":
+		cols, err = datasets.InspectText(path, spec.header())
+	}
 	if err != nil {
-		return nil, &InputError{File: path, Table: t.Name, Expected: "a readable Parquet file", Found: strings.TrimPrefix(err.Error(), path+": ")}
+		return nil, nil, &InputError{File: path, Table: t.Name, Expected: "a readable " + format + " file", Found: strings.TrimPrefix(err.Error(), path+": ")}
 	}
-	in := &input{table: t, path: path, rows: rows, bytes: st.Size(), columns: map[string]string{}, families: map[string]string{}}
+	for _, c := range cols {
+		f.names = append(f.names, c.Name)
+	}
+	return f, cols, nil
+}
+
+// mapColumns maps the logical columns onto one file's columns and checks
+// their types. Every file of an input must supply the same columns.
+func (in *input) mapColumns(path string, cols []datasets.FileColumn, first bool) error {
+	t, spec := in.table, in.spec
 	var errs []error
+	found := map[string]bool{}
 	for _, lc := range t.Columns {
-		fc, ok := findColumn(cols, lc.Name)
+		name, explicit := spec.Columns[lc.Name]
+		if !explicit {
+			name = lc.Name
+		}
+		fc, ok := findColumn(cols, name)
 		if !ok {
-			if lc.Required {
+			switch {
+			case explicit:
+				errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc.Name, Source: name,
+					Expected: fmt.Sprintf("the column %q named in the config", name), Found: "columns " + columnList(cols)})
+			case lc.Required && !(lc.Name == "amount" && in.canDerive(cols)):
 				errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc.Name,
 					Expected: "a required column " + lc.Name, Found: "columns " + columnList(cols)})
 			}
@@ -91,13 +181,50 @@ func inspectInput(t datasets.Table, path string) (*input, error) {
 				Expected: lc.Kind.Expect(), Found: fc.Family + " (" + fc.Type + ")"})
 			continue
 		}
-		in.columns[lc.Name] = fc.Name
-		in.families[lc.Name] = fc.Family
+		found[lc.Name] = true
+		if first {
+			in.columns[lc.Name] = fc.Name
+			in.families[lc.Name] = fc.Family
+		} else if _, ok := in.columns[lc.Name]; !ok {
+			errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc.Name, Source: fc.Name,
+				Expected: "the same columns as " + in.files[0].path, Found: "an extra column"})
+		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if !first {
+		for lc := range in.columns {
+			if !found[lc] {
+				errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc, Source: in.columns[lc],
+					Expected: "the same columns as " + in.files[0].path, Found: "columns " + columnList(cols)})
+			}
+		}
 	}
-	return in, nil
+	if t.Name == "transactions" && !found["amount"] && found["quantity"] && found["unit_price"] {
+		in.derived = true
+	}
+	for _, a := range spec.Attributes {
+		if _, ok := findColumn(cols, a); !ok {
+			errs = append(errs, &InputError{File: path, Table: t.Name, Column: a,
+				Expected: "the attribute column named in inputs.customers.attributes", Found: "columns " + columnList(cols)})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// canDerive reports whether amount can be computed as quantity × unit_price.
+func (in *input) canDerive(cols []datasets.FileColumn) bool {
+	if in.table.Name != "transactions" {
+		return false
+	}
+	for _, c := range []string{"quantity", "unit_price"} {
+		name, ok := in.spec.Columns[c]
+		if !ok {
+			name = c
+		}
+		if _, ok := findColumn(cols, name); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // findColumn finds a file column by name: exactly, or else ignoring case
@@ -141,55 +268,142 @@ func hashFile(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// loadSource defines the view src_<table>: the mapped columns of an input
-// under their logical names, with the file and row each row came from, read
-// straight from the file by the models that use it. Columns the file does
-// not have are NULL. The order key falls back from order_id to
-// transaction_id to the row number, in the column's own type, so that
-// integer keys stay integers. Only this projection is built in Go; every
-// identifier in it is quoted, and the path is a quoted literal because a view
-// cannot take parameters.
+// loadSource makes the table (text files) or view (Parquet) src_<table>:
+// the mapped columns of every file of an input under their logical names,
+// with the file and row each row came from. Columns the files do not have
+// are NULL. Only these projections are built in Go: every identifier in
+// them is quoted, and paths and formats are quoted literals because a view
+// and a table function take no parameters.
 func (s *session) loadSource(ctx context.Context, in *input) error {
-	path := quoteLiteral(in.path)
-	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE VIEW ")
-	b.WriteString(quoteIdent("src_" + in.table.Name))
-	b.WriteString(" AS SELECT ")
-	b.WriteString(path)
-	b.WriteString("::VARCHAR AS source_file, (file_row_number + 1)::BIGINT AS source_row")
-	for _, lc := range in.table.Columns {
-		b.WriteString(", ")
-		b.WriteString(in.columnExpr(lc.Name))
-		b.WriteString(" AS ")
-		b.WriteString(quoteIdent(lc.Name))
+	var parts []string
+	for _, f := range in.files {
+		parts = append(parts, in.projection(f))
 	}
-	b.WriteString(" FROM read_parquet(")
-	b.WriteString(path)
-	b.WriteString(", file_row_number = true, binary_as_string = true)")
-	if err := s.exec(ctx, b.String()); err != nil {
-		return &InputError{File: in.path, Table: in.table.Name, Expected: "a readable Parquet file", Found: "read error", Err: err}
+	kind := "VIEW"
+	if in.format != "parquet" {
+		kind = "TABLE" // parse text once, not once per reader
+	}
+	q := "CREATE OR REPLACE " + kind + " " + quoteIdent("src_"+in.table.Name) + " AS " + strings.Join(parts, " UNION ALL ")
+	if err := s.exec(ctx, q); err != nil {
+		return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: "a readable " + in.format + " file", Found: "a read error", Err: err}
+	}
+	if in.table.Name == "customers" {
+		return s.loadAttributes(ctx, in)
 	}
 	return nil
 }
 
-// columnExpr is the SQL expression for a logical column of the input.
-func (in *input) columnExpr(col string) string {
-	if in.table.Name == "transactions" && col == "order_id" {
+// loadAttributes makes src_customer_attributes: the extra demographic
+// columns of the customers files in long form (source row, attribute, value).
+func (s *session) loadAttributes(ctx context.Context, in *input) error {
+	var parts []string
+	for _, f := range in.files {
+		for _, a := range in.spec.Attributes {
+			parts = append(parts, "SELECT "+quoteLiteral(f.path)+"::VARCHAR AS source_file, "+in.rowExpr()+" AS source_row, "+
+				quoteLiteral(a)+"::VARCHAR AS attribute, nullif(trim(CAST("+in.fileColumn(f, a)+" AS VARCHAR)), '') AS value FROM "+in.reader(f))
+		}
+	}
+	q := "CREATE OR REPLACE VIEW src_customer_attributes AS "
+	if len(parts) == 0 {
+		q += "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, NULL::VARCHAR AS attribute, NULL::VARCHAR AS value WHERE false"
+	} else {
+		q += strings.Join(parts, " UNION ALL ")
+	}
+	if err := s.exec(ctx, q); err != nil {
+		return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: "readable attribute columns", Found: "a read error", Err: err}
+	}
+	return nil
+}
+
+// reader is the table function that reads one file.
+func (in *input) reader(f *inputFile) string {
+	path := quoteLiteral(f.path)
+	switch in.format {
+	case "csv":
+		delim := in.spec.Delimiter
+		if delim == "" {
+			delim = ","
+		}
+		cols := make([]string, len(f.names))
+		for i, n := range f.names {
+			cols[i] = quoteLiteral(n) + ": 'VARCHAR'"
+		}
+		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.header()) + ", delim = " + quoteLiteral(delim) +
+			", quote = '\"', escape = '\"', auto_detect = false, columns = {" + strings.Join(cols, ", ") + "}) WITH ORDINALITY"
+	case "text":
+		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.header()) +
+			", columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', auto_detect = false) WITH ORDINALITY"
+	}
+	return "read_parquet(" + path + ", file_row_number = true, binary_as_string = true)"
+}
+
+// rowExpr numbers a file's rows from 1.
+func (in *input) rowExpr() string {
+	if in.format == "parquet" {
+		return "(file_row_number + 1)::BIGINT"
+	}
+	return "ordinality::BIGINT"
+}
+
+// fileColumn is the expression for a column of one file, by its name there.
+func (in *input) fileColumn(f *inputFile, name string) string {
+	if in.format == "text" {
+		i := slices.IndexFunc(f.names, func(n string) bool { return strings.EqualFold(n, name) })
+		return fmt.Sprintf("string_split_regex(trim(line), '\\s+')[%d]", i+1)
+	}
+	for _, n := range f.names {
+		if strings.EqualFold(n, name) {
+			return quoteIdent(n)
+		}
+	}
+	return quoteIdent(name)
+}
+
+// projection selects the logical columns of one file.
+func (in *input) projection(f *inputFile) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(quoteLiteral(f.path))
+	b.WriteString("::VARCHAR AS source_file, ")
+	b.WriteString(in.rowExpr())
+	b.WriteString(" AS source_row")
+	for _, lc := range in.table.Columns {
+		b.WriteString(", ")
+		b.WriteString(in.columnExpr(f, lc.Name))
+		b.WriteString(" AS ")
+		b.WriteString(quoteIdent(lc.Name))
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(in.reader(f))
+	return b.String()
+}
+
+// columnExpr is the SQL expression for a logical column of one file.
+func (in *input) columnExpr(f *inputFile, col string) string {
+	ref := func(c string) string { return in.fileColumn(f, in.columns[c]) }
+	switch {
+	case in.table.Name == "transactions" && col == "order_id":
+		// The order key falls back from order_id to transaction_id to the
+		// row, in the column's own type, so integer keys stay integers.
 		for _, key := range []string{"order_id", "transaction_id"} {
-			src, ok := in.columns[key]
-			if !ok {
+			if _, ok := in.columns[key]; !ok {
 				continue
 			}
 			if in.families[key] == "integer" {
 				// Negative row numbers cannot collide with real order ids.
-				return "coalesce(" + quoteIdent(src) + "::BIGINT, -(file_row_number + 1))"
+				return "coalesce(" + ref(key) + "::BIGINT, -" + in.rowExpr() + ")"
 			}
-			return "coalesce(nullif(trim(" + quoteIdent(src) + "::VARCHAR), ''), 'row:' || (file_row_number + 1))"
+			return "coalesce(nullif(trim(" + ref(key) + "::VARCHAR), ''), 'row:' || " + in.rowExpr() + ")"
 		}
-		return "(file_row_number + 1)::BIGINT"
+		return in.rowExpr()
+	case col == "amount" && in.derived:
+		return "(try_cast(" + ref("quantity") + " AS DECIMAL(18, 4)) * try_cast(" + ref("unit_price") + " AS DECIMAL(18, 4)))"
 	}
-	if src, ok := in.columns[col]; ok {
-		return quoteIdent(src)
+	if _, ok := in.columns[col]; !ok {
+		return "NULL"
 	}
-	return "NULL"
+	if format, ok := in.spec.Formats[col]; ok {
+		return "try_strptime(CAST(" + ref(col) + " AS VARCHAR), " + quoteLiteral(format) + ")"
+	}
+	return ref(col)
 }

@@ -63,9 +63,9 @@ func TestMain(m *testing.M) {
 func generatedConfig(t *testing.T, data, out string) Config {
 	cfg := DefaultConfig()
 	cfg.Inputs = Inputs{
-		Customers:    filepath.Join(data, "customers.parquet"),
-		Transactions: filepath.Join(data, "transactions.parquet"),
-		Products:     filepath.Join(data, "products.parquet"),
+		Customers:    InputSpec{Path: filepath.Join(data, "customers.parquet")},
+		Transactions: InputSpec{Path: filepath.Join(data, "transactions.parquet")},
+		Products:     InputSpec{Path: filepath.Join(data, "products.parquet")},
 	}
 	cfg.Output = out
 	cfg.Segmentation.K = 5
@@ -160,7 +160,7 @@ func TestEndToEndGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.QueryRow("SELECT count(*) FROM read_parquet(?)", cfg.Inputs.Customers).Scan(&customers); err != nil {
+	if err := db.QueryRow("SELECT count(*) FROM read_parquet(?)", cfg.Inputs.Customers.Path).Scan(&customers); err != nil {
 		t.Fatal(err)
 	}
 	if rows != customers || distinct != customers {
@@ -323,7 +323,7 @@ func TestBadInputStopsBeforeWriting(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(c.name, " ", "-"))
 			cfg := DefaultConfig()
-			cfg.Inputs.Transactions = c.transactions
+			cfg.Inputs.Transactions = InputSpec{Path: c.transactions}
 			cfg.Output = out
 			_, err := Run(context.Background(), cfg, Options{})
 			if err == nil {

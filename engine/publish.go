@@ -33,6 +33,7 @@ type Manifest struct {
 type ManifestInput struct {
 	Table  string `json:"table"`
 	Path   string `json:"path"`
+	Format string `json:"format"`
 	Rows   int64  `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`

@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 	r.man.RunID = newRunID(r.started, cfg)
 	r.log = opts.Logger.With("run_id", r.man.RunID)
-	r.log.Info("run started", "transactions", cfg.Inputs.Transactions, "customers", cfg.Inputs.Customers, "output", cfg.Output)
+	r.log.Info("run started", "transactions", cfg.Inputs.Transactions.Path, "customers", cfg.Inputs.Customers.Path, "output", cfg.Output)
 
 	r.stage = time.Now()
 	inputs, err := inspectInputs(&cfg)
@@ -148,8 +148,26 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
-	if r.inputs["customers"] == nil {
-		if err := s.modelAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
+	switch {
+	case r.inputs["customers"] == nil:
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
+			return nil, stageError("ingest", err)
+		}
+		if err := s.loadAttributes(ctx, &input{}); err != nil {
+			return nil, err
+		}
+	case cfg.Rejects.UnknownCustomers == "keep":
+		// Customers of the transactions missing from the customers file
+		// join them, without demographics.
+		if err := s.exec(ctx, "ALTER VIEW src_customers RENAME TO src_customers_file"); err != nil {
+			if err := s.exec(ctx, "ALTER TABLE src_customers RENAME TO src_customers_file"); err != nil {
+				return nil, stageError("ingest", err)
+			}
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers_tx"); err != nil {
+			return nil, stageError("ingest", err)
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_with_unknown", "src_customers"); err != nil {
 			return nil, stageError("ingest", err)
 		}
 	}
@@ -173,6 +191,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	}
 	if err := <-hashes; err != nil {
 		return nil, err
+	}
+	if err := r.recordInputs(ctx); err != nil {
+		return nil, stageError("ingest", err)
 	}
 	if err := r.checkRejects(ctx); err != nil {
 		return nil, err
@@ -240,12 +261,51 @@ func (r *run) hashInputs() error {
 		if in == nil {
 			continue
 		}
-		h, err := hashFile(in.path)
-		if err != nil {
-			return &InputError{File: in.path, Table: name, Expected: "a readable file", Found: err.Error()}
+		for _, f := range in.files {
+			h, err := hashFile(f.path)
+			if err != nil {
+				return &InputError{File: f.path, Table: name, Expected: "a readable file", Found: err.Error()}
+			}
+			f.sha256 = h
 		}
-		in.sha256 = h
-		r.man.Inputs = append(r.man.Inputs, ManifestInput{Table: name, Path: in.path, Rows: in.rows, Bytes: in.bytes, SHA256: h})
+	}
+	return nil
+}
+
+// recordInputs puts every input file into the manifest with its row count:
+// from the Parquet footer, or counted after loading a text file.
+func (r *run) recordInputs(ctx context.Context) error {
+	for _, name := range []string{"customers", "transactions", "products"} {
+		in := r.inputs[name]
+		if in == nil {
+			continue
+		}
+		counts := map[string]int64{}
+		if in.format != "parquet" {
+			rows, err := r.s.conn.QueryContext(ctx, "SELECT source_file, count(*) FROM "+quoteIdent("src_"+name)+" GROUP BY source_file")
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var f string
+				var n int64
+				if err := rows.Scan(&f, &n); err != nil {
+					rows.Close()
+					return err
+				}
+				counts[f] = n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		for _, f := range in.files {
+			if f.rows < 0 {
+				f.rows = counts[f.path]
+			}
+			r.man.Inputs = append(r.man.Inputs, ManifestInput{Table: name, Path: f.path, Format: in.format, Rows: f.rows, Bytes: f.bytes, SHA256: f.sha256})
+		}
 	}
 	return nil
 }
@@ -285,7 +345,7 @@ func (r *run) checkRejects(ctx context.Context) error {
 	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected
 	if read == 0 || rejected == read {
 		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons,
-			Msg: fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions, read, rejected)}
+			Msg: fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions.Path, read, rejected)}
 	}
 	if float64(rejected) > r.cfg.Rejects.MaxShare*float64(read) {
 		return &RejectedError{Rejected: rejected, Read: read, MaxShare: r.cfg.Rejects.MaxShare, Reasons: reasons}
@@ -325,8 +385,8 @@ func (r *run) hasColumn(col string) bool {
 	switch col {
 	case "category":
 		return r.inputs["transactions"].has("category") || r.inputs["products"].has("category")
-	case "cost":
-		return r.inputs["transactions"].has("cost")
+	case "cost", "channel":
+		return r.inputs["transactions"].has(col)
 	}
 	return r.inputs["customers"].has(col)
 }
@@ -410,8 +470,10 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 // readSummaries reads segment_summary into the figures the target rules use.
 func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary, error) {
 	rows, err := r.s.conn.QueryContext(ctx, `SELECT segment_id, customers, revenue_12m, revenue_12m_sd, orders_12m, orders_12m_sd,
-		active_12m, active_prev_12m, coalesce(retention_12m, 0), historical_ltv, coalesce(multi_category_share, 0),
-		coalesce(digital_share, 0), new_customers_12m FROM segment_summary ORDER BY segment_id`)
+		active_12m, active_prev_12m, coalesce(retention_12m, 'NaN'::DOUBLE), historical_ltv,
+		CASE WHEN $1 THEN coalesce(multi_category_share, 0) ELSE 'NaN'::DOUBLE END,
+		CASE WHEN $2 THEN coalesce(digital_share, 0) ELSE 'NaN'::DOUBLE END,
+		new_customers_12m FROM segment_summary ORDER BY segment_id`, r.hasColumn("category"), r.hasColumn("channel"))
 	if err != nil {
 		return nil, err
 	}

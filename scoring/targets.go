@@ -84,10 +84,10 @@ type SegmentSummary struct {
 	OrdersSD12m        float64 // standard deviation of orders per customer
 	Active12m          float64 // customers with an order
 	ActivePrev12m      float64 // customers with an order in the 12 months before
-	Retention12m       float64 // share of ActivePrev12m with an order in the last 12 months
+	Retention12m       float64 // share of ActivePrev12m with an order in the last 12 months; NaN when ActivePrev12m is 0
 	HistoricalLTV      float64 // mean net revenue per customer since the first purchase
-	MultiCategoryShare float64 // share of customers who bought 2+ categories
-	DigitalShare       float64 // share of gross revenue through web and app
+	MultiCategoryShare float64 // share of customers who bought 2+ categories; NaN when the inputs have no categories
+	DigitalShare       float64 // share of gross revenue through web and app; NaN when the inputs have no channels
 	NewCustomers12m    float64 // customers whose first order falls in the window
 }
 
@@ -101,6 +101,8 @@ type SegmentSummary struct {
 //  4. cross_sell: multi-category share below the population's;
 //  5. retention otherwise.
 //
+// A rule whose figure is unknown (NaN: no channel or category data) does
+// not apply.
 // It returns the objective and the reason in words.
 func ChooseObjective(s, pop SegmentSummary) (Objective, string) {
 	switch {
@@ -108,7 +110,7 @@ func ChooseObjective(s, pop SegmentSummary) (Objective, string) {
 		return ObjectiveRetention, "historical LTV at or above average with retention below average"
 	case s.Customers > 0 && s.NewCustomers12m/s.Customers >= 0.35:
 		return ObjectiveAcquisition, "35% or more of customers are new in the last 12 months"
-	case s.DigitalShare < 0.5:
+	case s.DigitalShare < 0.5: // false for NaN
 		return ObjectiveChannelMigration, "less than half of revenue through digital channels"
 	case s.MultiCategoryShare < pop.MultiCategoryShare:
 		return ObjectiveCrossSell, "multi-category share below average"
@@ -135,7 +137,8 @@ const zP90 = 1.2815515655446004
 // MethodLastYear names the baseline method of ProjectLastYear.
 const MethodLastYear = "last_12m_projection"
 
-// ProjectLastYear returns targets for every metric of TargetMetrics: the
+// ProjectLastYear returns targets for every metric of TargetMetrics whose
+// figure is known (not NaN): the
 // baseline repeats the last 12 months, and the band treats next year's
 // figure as a sum over the segment's customers drawn like this year's:
 // revenue and orders ± zP90·sd·√n from their per-customer standard
@@ -172,6 +175,9 @@ func ProjectLastYear(s SegmentSummary, obj Objective, uplift map[string]map[stri
 			base, sd = s.MultiCategoryShare, binomSD(s.MultiCategoryShare, n)
 		case MetricDigitalShare:
 			base, sd = s.DigitalShare, binomSD(s.DigitalShare, s.Active12m)
+		}
+		if math.IsNaN(base) {
+			continue
 		}
 		t := Target{Metric: m, Unit: MetricUnit(m), Baseline: base, Objective: obj, Method: MethodLastYear}
 		t.Low, t.High = math.Max(base-zP90*sd, 0), base+zP90*sd

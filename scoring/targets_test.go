@@ -121,3 +121,16 @@ func ExampleProjectLastYear() {
 	// digital_share          baseline     0.80  P10     0.74  P90     0.86  target     0.80
 	// new_customers_12m      baseline    25.00  P10    18.59  P90    31.41  target    25.00
 }
+
+func TestUnknownFiguresSkipRulesAndTargets(t *testing.T) {
+	pop := SegmentSummary{Customers: 100, HistoricalLTV: 10, Retention12m: 0.5, MultiCategoryShare: math.NaN(), DigitalShare: math.NaN()}
+	s := SegmentSummary{Customers: 10, HistoricalLTV: 5, Retention12m: 0.6, MultiCategoryShare: math.NaN(), DigitalShare: math.NaN()}
+	if obj, _ := ChooseObjective(s, pop); obj != ObjectiveRetention {
+		t.Errorf("objective %s without channel or category data, want the fallback retention", obj)
+	}
+	for _, tg := range ProjectLastYear(s, ObjectiveRetention, DefaultUplift()) {
+		if tg.Metric == MetricDigitalShare || tg.Metric == MetricMultiCategoryShare {
+			t.Errorf("target for unknown metric %s", tg.Metric)
+		}
+	}
+}

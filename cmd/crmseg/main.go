@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -186,13 +187,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["customers"] {
-		cfg.Inputs.Customers = *customers
+		cfg.Inputs.Customers = engine.InputSpec{Path: *customers}
 	}
 	if set["transactions"] {
-		cfg.Inputs.Transactions = *transactions
+		cfg.Inputs.Transactions = engine.InputSpec{Path: *transactions}
 	}
 	if set["products"] {
-		cfg.Inputs.Products = *products
+		cfg.Inputs.Products = engine.InputSpec{Path: *products}
 	}
 	if set["out"] {
 		cfg.Output = *out
@@ -236,8 +237,12 @@ func printSegments(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "%-3s %-*s %-17s %9s %13s %10s %7s %14s %14s\n", "id", width, "segment", "objective",
 		"customers", "revenue 12m", "hist. LTV", "retain", "baseline rev", "target rev")
 	for _, s := range res.Segments {
-		fmt.Fprintf(w, "%-3d %-*s %-17s %9d %13.0f %10.2f %6.1f%% %14.0f %14.0f\n", s.ID, width, s.Name, s.Objective,
-			s.Customers, s.Revenue12m, s.HistoricalLTV, 100*s.Retention12m, s.RevenueBaseline, s.RevenueTarget)
+		retain := "–" // no customer bought in the year before: retention is undefined
+		if !math.IsNaN(s.Retention12m) {
+			retain = fmt.Sprintf("%.1f%%", 100*s.Retention12m)
+		}
+		fmt.Fprintf(w, "%-3d %-*s %-17s %9d %13.0f %10.2f %7s %14.0f %14.0f\n", s.ID, width, s.Name, s.Objective,
+			s.Customers, s.Revenue12m, s.HistoricalLTV, retain, s.RevenueBaseline, s.RevenueTarget)
 	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
 }
@@ -266,9 +271,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "generated %d customers, %d order lines in %s (%.1fs)\n", sum.Customers, sum.Lines, dataDir, time.Since(start).Seconds())
 	cfg := engine.DefaultConfig()
 	cfg.Inputs = engine.Inputs{
-		Customers:    out2(dataDir, "customers.parquet"),
-		Transactions: out2(dataDir, "transactions.parquet"),
-		Products:     out2(dataDir, "products.parquet"),
+		Customers:    engine.InputSpec{Path: out2(dataDir, "customers.parquet")},
+		Transactions: engine.InputSpec{Path: out2(dataDir, "transactions.parquet")},
+		Products:     engine.InputSpec{Path: out2(dataDir, "products.parquet")},
 	}
 	cfg.Output = out2(*out, "out")
 	cfg.Seed = *seed

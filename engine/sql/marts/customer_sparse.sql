@@ -1,5 +1,6 @@
 -- customer_sparse: the sparse clustering features of each customer: spend
--- shares by category and channel, and one-hot demographics (value 1).
+-- shares by category and channel, one-hot demographics and customer
+-- attributes (value 1).
 -- grain: customer × dimension × value; key: (cust_idx, dimension, value).
 with mix as (
     select cust_idx, dimension, value, share as x from customer_mix
@@ -14,10 +15,20 @@ demographics as (
     into name dimension value value
 ),
 
+attributes as (
+    select customers.cust_idx, attrs.attribute as dimension, attrs.value, 1.0 as x
+    from src_customer_attributes as attrs
+    join stg_customers as customers
+        on attrs.source_file = customers.source_file and attrs.source_row = customers.source_row
+    where customers.reject_reason is null and attrs.value is not null
+),
+
 final as (
     select cust_idx, dimension, value, x from mix
     union all
     select cust_idx, dimension, value, 1.0 as x from demographics
+    union all
+    select cust_idx, dimension, value, x from attributes
 )
 
 select * from final

@@ -3,7 +3,7 @@
 -- $1 = configured as_of date or NULL (then: the date of the latest timestamp
 -- among rows with a customer and an amount).
 with latest as (
-    select max(try_cast(ts as timestamp))::date as latest_date
+    select max(to_ts(ts))::date as latest_date
     from src_transactions
     where customer_id is not null and amount is not null
 ),

@@ -2,9 +2,9 @@
 -- transactions, without demographics.
 -- grain: customer; key: customer_id.
 with ids as (
-    select distinct nullif(trim(cast(customer_id as varchar)), '') as customer_id
+    select distinct norm_id(customer_id) as customer_id
     from src_transactions
-    where nullif(trim(cast(customer_id as varchar)), '') is not null
+    where norm_id(customer_id) is not null
 ),
 
 final as (

@@ -10,7 +10,7 @@ typed as (
     select
         source_file,
         source_row,
-        nullif(trim(cast(customer_id as varchar)), '')         as customer_id,
+        norm_id(customer_id)         as customer_id,
         try_cast(signup_date as date)                          as signup_date,
         try_cast(birth_date as date)                           as birth_date,
         nullif(trim(cast(gender as varchar)), '')              as gender,

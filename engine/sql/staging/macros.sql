@@ -1,0 +1,16 @@
+-- Macros shared by the staging models.
+
+-- norm_id: a customer key as text. Blank is missing; an integer key that an
+-- export wrote as a float ("17850.0") is written back as an integer ("17850").
+create or replace macro norm_id(x) as (
+    case
+        when nullif(trim(cast(x as varchar)), '') is null then null
+        when contains(trim(cast(x as varchar)), '.')
+            then regexp_replace(trim(cast(x as varchar)), '^(-?[0-9]+)\.0+$', '\1')
+        else trim(cast(x as varchar))
+    end
+);
+
+-- to_ts: a timestamp from a timestamp, date or ISO 8601 text, with or
+-- without a zone; zoned values are converted to UTC. NULL when it cannot be read.
+create or replace macro to_ts(x) as try_cast(try_cast(x as timestamptz) as timestamp);
