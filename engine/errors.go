@@ -85,7 +85,7 @@ func (e *RejectedError) Error() string {
 	if e.Msg != "" {
 		return e.Msg
 	}
-	return fmt.Sprintf("%d of %d transaction rows rejected (%.2f%%), more than the allowed %.2f%%: see the rejects summary",
+	return fmt.Sprintf("%d of %d transaction rows rejected (%.2f%%), more than the allowed %.2f%%: crmseg validate lists them by reason",
 		e.Rejected, e.Read, 100*float64(e.Rejected)/float64(max(e.Read, 1)), 100*e.MaxShare)
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,5 +253,40 @@ func TestHandmadeMetrics(t *testing.T) {
 		if math.Abs(g[0]-w[0]) > 1e-4 || math.Abs(g[1]-w[1]) > 1e-4 {
 			t.Errorf("target %s = %v, want %v", m, g, w)
 		}
+	}
+}
+
+func TestValidateHandmade(t *testing.T) {
+	dir := t.TempDir()
+	custPath, tx := writeHandmade(t, dir)
+	cfg := DefaultConfig()
+	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg.Output = filepath.Join(dir, "out")
+	cfg.Rejects.MaxShare = 0.5
+	v, err := Validate(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Validation{
+		AsOf: "2025-12-31", TransactionsRead: 21, TransactionsAccepted: 19, MaxShare: 0.5,
+		FirstTS: "2022-01-01 10:00:00", LastTS: "2025-12-31 18:00:00",
+		Customers: 12, CustomersWithOrders: 11, Orphans: 1, Returns: 1,
+	}
+	got := *v
+	got.Inputs, got.Rejects = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("validation\n got %+v\nwant %+v", got, want)
+	}
+	if len(v.Rejects) != 2 || len(v.Inputs) != 2 {
+		t.Errorf("rejects %+v, inputs %+v", v.Rejects, v.Inputs)
+	}
+	if _, err := os.Stat(cfg.Output); err == nil {
+		t.Error("validate wrote the output root")
+	}
+	// Over the limit: the summary and a rejected error.
+	cfg.Rejects.MaxShare = 0.05
+	v, err = Validate(context.Background(), cfg, Options{})
+	if ExitCode(err) != ExitRejected || v == nil {
+		t.Errorf("2 of 21 rows rejected with 5%% allowed: %v, exit %d, summary %v", err, ExitCode(err), v != nil)
 	}
 }

@@ -136,66 +136,13 @@ func (r *run) done(stage string) {
 }
 
 func (r *run) pipeline(ctx context.Context) (*Result, error) {
-	s, cfg := r.s, &r.cfg
+	s := r.s
 
-	// 1 ingest: load the mapped columns, then type and check every row.
-	hashes := make(chan error, 1)
-	go func() { hashes <- r.hashInputs() }()
-	for _, name := range []string{"transactions", "customers", "products"} {
-		if in := r.inputs[name]; in != nil {
-			if err := s.loadSource(ctx, in); err != nil {
-				return nil, err
-			}
-		}
-	}
-	switch {
-	case r.inputs["customers"] == nil:
-		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
-			return nil, stageError("ingest", err)
-		}
-		if err := s.loadAttributes(ctx, &input{}); err != nil {
-			return nil, err
-		}
-	case cfg.Rejects.UnknownCustomers == "keep":
-		// Customers of the transactions missing from the customers file
-		// join them, without demographics.
-		if err := s.exec(ctx, "ALTER VIEW src_customers RENAME TO src_customers_file"); err != nil {
-			if err := s.exec(ctx, "ALTER TABLE src_customers RENAME TO src_customers_file"); err != nil {
-				return nil, stageError("ingest", err)
-			}
-		}
-		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers_tx"); err != nil {
-			return nil, stageError("ingest", err)
-		}
-		if err := s.viewAs(ctx, "staging/src_customers_with_unknown", "src_customers"); err != nil {
-			return nil, stageError("ingest", err)
-		}
-	}
-	if r.inputs["products"] == nil {
-		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
-			return nil, stageError("ingest", err)
-		}
-	}
-	var asOf any
-	if cfg.AsOf != "" {
-		asOf = cfg.AsOf
-	}
-	for _, m := range []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"} {
-		args := []any{}
-		if m == "staging/params" {
-			args = append(args, asOf)
-		}
-		if err := s.model(ctx, m, args...); err != nil {
-			return nil, stageError("ingest", err)
-		}
-	}
-	if err := <-hashes; err != nil {
+	// 1 ingest.
+	if err := r.ingest(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.recordInputs(ctx); err != nil {
-		return nil, stageError("ingest", err)
-	}
-	if err := r.checkRejects(ctx); err != nil {
+	if err := r.checkRejects(); err != nil {
 		return nil, err
 	}
 	r.done("ingest")
@@ -255,6 +202,69 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// ingest loads the mapped columns of every input, types and checks every
+// row and counts the rejects.
+func (r *run) ingest(ctx context.Context) error {
+	s, cfg := r.s, &r.cfg
+	hashes := make(chan error, 1)
+	go func() { hashes <- r.hashInputs() }()
+	for _, name := range []string{"transactions", "customers", "products"} {
+		if in := r.inputs[name]; in != nil {
+			if err := s.loadSource(ctx, in); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case r.inputs["customers"] == nil:
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
+			return stageError("ingest", err)
+		}
+		if err := s.loadAttributes(ctx, &input{}); err != nil {
+			return err
+		}
+	case cfg.Rejects.UnknownCustomers == "keep":
+		// Customers of the transactions missing from the customers file
+		// join them, without demographics.
+		if err := s.exec(ctx, "ALTER VIEW src_customers RENAME TO src_customers_file"); err != nil {
+			if err := s.exec(ctx, "ALTER TABLE src_customers RENAME TO src_customers_file"); err != nil {
+				return stageError("ingest", err)
+			}
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers_tx"); err != nil {
+			return stageError("ingest", err)
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_with_unknown", "src_customers"); err != nil {
+			return stageError("ingest", err)
+		}
+	}
+	if r.inputs["products"] == nil {
+		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
+			return stageError("ingest", err)
+		}
+	}
+	var asOf any
+	if cfg.AsOf != "" {
+		asOf = cfg.AsOf
+	}
+	for _, m := range []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"} {
+		args := []any{}
+		if m == "staging/params" {
+			args = append(args, asOf)
+		}
+		if err := s.model(ctx, m, args...); err != nil {
+			return stageError("ingest", err)
+		}
+	}
+	if err := <-hashes; err != nil {
+		return err
+	}
+	if err := r.recordInputs(ctx); err != nil {
+		return stageError("ingest", err)
+	}
+	return r.countRejects(ctx)
+}
+
 func (r *run) hashInputs() error {
 	for _, name := range []string{"customers", "transactions", "products"} {
 		in := r.inputs[name]
@@ -310,9 +320,8 @@ func (r *run) recordInputs(ctx context.Context) error {
 	return nil
 }
 
-// checkRejects counts the rejected rows per reason, records them and aborts
-// when the share of rejected transaction rows exceeds the configured maximum.
-func (r *run) checkRejects(ctx context.Context) error {
+// countRejects counts the rejected rows per reason into the manifest.
+func (r *run) countRejects(ctx context.Context) error {
 	rows, err := r.s.conn.QueryContext(ctx, "SELECT source_table, reason, count(*) FROM rejects GROUP BY ALL ORDER BY source_table, reason")
 	if err != nil {
 		return stageError("ingest", err)
@@ -334,15 +343,27 @@ func (r *run) checkRejects(ctx context.Context) error {
 		return err
 	}
 	var rejected int64
-	reasons := map[string]int64{}
 	for _, rc := range q.Rejects {
 		r.log.Info("rows rejected", "table", rc.Table, "reason", rc.Reason, "rows", rc.Rows)
 		if rc.Table == "transactions" {
 			rejected += rc.Rows
-			reasons[rc.Reason] = rc.Rows
 		}
 	}
 	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected
+	return nil
+}
+
+// checkRejects aborts when no transaction row is usable or the share of
+// rejected rows exceeds the configured maximum.
+func (r *run) checkRejects() error {
+	q := &r.man.Quality
+	read, rejected := q.TransactionsRead, q.TransactionsRead-q.TransactionsAccepted
+	reasons := map[string]int64{}
+	for _, rc := range q.Rejects {
+		if rc.Table == "transactions" {
+			reasons[rc.Reason] = rc.Rows
+		}
+	}
 	if read == 0 || rejected == read {
 		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons,
 			Msg: fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions.Path, read, rejected)}

@@ -6,6 +6,7 @@
 // Usage:
 //
 //	crmseg run --config crmseg.yaml
+//	crmseg validate --config crmseg.yaml
 //	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg generate --customers N --seed S --out DIR
 //	crmseg demo [--out DIR] [--customers N]
@@ -50,6 +51,7 @@ const usage = `crmseg — customer segmentation and customer value, in batch
 
 Commands:
   run        run the whole pipeline on the configured inputs
+  validate   check the configured inputs only and print a data-quality summary
   generate   write a synthetic demo dataset (Parquet) with its ground truth
   demo       generate demo data, run the pipeline on it and print the segments
   version    print the version
@@ -73,6 +75,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdGenerate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "validate":
+		err = cmdValidate(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 		return engine.ExitOK
@@ -149,80 +153,154 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
-	var lf logFlags
-	lf.register(fs)
-	configPath := fs.String("config", "", "YAML config file (flags given as well override it)")
-	customers := fs.String("customers", "", "customers Parquet file (optional)")
-	transactions := fs.String("transactions", "", "transactions Parquet file")
-	products := fs.String("products", "", "products Parquet file (optional)")
-	out := fs.String("out", "", "output root directory")
-	k := fs.Int("k", 0, "number of segments")
-	seed := fs.Uint64("seed", 0, "random seed")
-	asOf := fs.String("as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
-	threads := fs.Int("threads", -1, "threads (0 = all cores)")
-	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+// runFlags are the flags of run and validate: a config file and the
+// settings that override it.
+type runFlags struct {
+	fs                                                        *flag.FlagSet
+	lf                                                        logFlags
+	config, customers, transactions, products, out, asOf, cpu string
+	k, threads                                                int
+	seed                                                      uint64
+}
+
+func newRunFlags(name string, stderr io.Writer) *runFlags {
+	f := &runFlags{fs: newFlagSet(name, stderr)}
+	fs := f.fs
+	f.lf.register(fs)
+	fs.StringVar(&f.config, "config", "", "YAML config file (flags given as well override it)")
+	fs.StringVar(&f.customers, "customers", "", "customers file (optional)")
+	fs.StringVar(&f.transactions, "transactions", "", "transactions file")
+	fs.StringVar(&f.products, "products", "", "products file (optional)")
+	fs.StringVar(&f.out, "out", "", "output root directory")
+	fs.IntVar(&f.k, "k", 0, "number of segments")
+	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
+	fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
+	fs.IntVar(&f.threads, "threads", -1, "threads (0 = all cores)")
+	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
+	return f
+}
+
+// config builds the configuration: the file, then the flags given.
+func (f *runFlags) parse(args []string) (engine.Config, error) {
+	if err := parse(f.fs, args); err != nil {
+		return engine.Config{}, err
 	}
 	cfg := engine.DefaultConfig()
-	if *configPath != "" {
+	if f.config != "" {
 		var err error
-		if cfg, err = engine.LoadConfig(*configPath); err != nil {
-			return err
+		if cfg, err = engine.LoadConfig(f.config); err != nil {
+			return cfg, err
 		}
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["customers"] {
-		cfg.Inputs.Customers = engine.InputSpec{Path: *customers}
+		cfg.Inputs.Customers = engine.InputSpec{Path: f.customers}
 	}
 	if set["transactions"] {
-		cfg.Inputs.Transactions = engine.InputSpec{Path: *transactions}
+		cfg.Inputs.Transactions = engine.InputSpec{Path: f.transactions}
 	}
 	if set["products"] {
-		cfg.Inputs.Products = engine.InputSpec{Path: *products}
+		cfg.Inputs.Products = engine.InputSpec{Path: f.products}
 	}
 	if set["out"] {
-		cfg.Output = *out
+		cfg.Output = f.out
 	}
 	if set["k"] {
-		cfg.Segmentation.K = *k
+		cfg.Segmentation.K = f.k
 	}
 	if set["seed"] {
-		cfg.Seed = *seed
+		cfg.Seed = f.seed
 	}
 	if set["as-of"] {
-		cfg.AsOf = *asOf
+		cfg.AsOf = f.asOf
 	}
 	if set["threads"] {
-		cfg.Threads = *threads
+		cfg.Threads = f.threads
 	}
-	if *configPath == "" && !set["transactions"] {
-		return &usageError{"run needs --config or --transactions"}
+	if f.config == "" && !set["transactions"] {
+		return cfg, &usageError{f.fs.Name() + " needs --config or --transactions"}
 	}
-	log, err := lf.logger(stderr)
+	return cfg, nil
+}
+
+// profile starts the CPU profile if asked and returns its stop function.
+func (f *runFlags) profile() (func(), error) {
+	if f.cpu == "" {
+		return func() {}, nil
+	}
+	out, err := os.Create(f.cpu)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); out.Close() }, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newRunFlags("run", stderr)
+	cfg, err := f.parse(args)
 	if err != nil {
 		return err
 	}
+	log, err := f.lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	stop, err := f.profile()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
 	if err != nil {
 		return err
 	}
 	printSegments(stdout, res)
 	return nil
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newRunFlags("validate", stderr)
+	cfg, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	log, err := f.lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	v, err := engine.Validate(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	if v != nil {
+		printValidation(stdout, v)
+	}
+	return err
+}
+
+// printValidation prints the data-quality summary of validate.
+func printValidation(w io.Writer, v *engine.Validation) {
+	fmt.Fprintln(w, "inputs:")
+	for _, in := range v.Inputs {
+		fmt.Fprintf(w, "  %-12s %-7s %10d rows  %s\n", in.Table, in.Format, in.Rows, in.Path)
+	}
+	share := 0.0
+	if v.TransactionsRead > 0 {
+		share = float64(v.TransactionsRead-v.TransactionsAccepted) / float64(v.TransactionsRead)
+	}
+	fmt.Fprintf(w, "transactions: %d read, %d accepted, %d rejected (%.2f%%; at most %.2f%% allowed)\n",
+		v.TransactionsRead, v.TransactionsAccepted, v.TransactionsRead-v.TransactionsAccepted, 100*share, 100*v.MaxShare)
+	if len(v.Rejects) > 0 {
+		fmt.Fprintln(w, "rejected rows by reason:")
+		for _, r := range v.Rejects {
+			fmt.Fprintf(w, "  %-12s %-28s %10d\n", r.Table, r.Reason, r.Rows)
+		}
+	}
+	fmt.Fprintf(w, "accepted lines from %s to %s; as_of %s; %d returns\n", v.FirstTS, v.LastTS, v.AsOf, v.Returns)
+	fmt.Fprintf(w, "customers: %d (%d with an order); orphan transaction rows (unknown customer): %d\n",
+		v.Customers, v.CustomersWithOrders, v.Orphans)
 }
 
 // printSegments prints the short table of segments and where the outputs are.

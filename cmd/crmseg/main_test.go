@@ -104,3 +104,32 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo outputs: %v", err)
 	}
 }
+
+func TestValidateExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx := filepath.Join(dir, "tx.csv")
+	if err := os.WriteFile(tx, []byte("customer_id,ts,amount\nC1,2025-01-01,10\nC2,2025-01-02,12.5\n,2025-01-03,4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "validate", "--transactions", tx)
+	if code != engine.ExitRejected {
+		t.Errorf("1 of 3 rows rejected with 5%% allowed: exit %d, want %d; %s", code, engine.ExitRejected, stderr)
+	}
+	for _, w := range []string{"3 read, 2 accepted, 1 rejected", "missing customer_id", "customers: 2"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("summary lacks %q:\n%s", w, stdout)
+		}
+	}
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("inputs:\n  transactions: tx.csv\nrejects:\n  max_share: 0.5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "validate", "--config", cfg); code != 0 {
+		t.Errorf("validate within the limit: exit %d: %s", code, stderr)
+	}
+}

@@ -26,6 +26,7 @@ typed as (
         try_cast(amount as decimal(18, 4))                     as amount,
         amount is null                                         as amount_missing,
         try_cast(quantity as integer)                          as quantity,
+        quantity is not null and try_cast(quantity as integer) is null as quantity_bad,
         nullif(trim(cast(category as varchar)), '')            as category,
         nullif(trim(cast(product_id as varchar)), '')          as product_id,
         lower(nullif(trim(cast(channel as varchar)), ''))      as channel,
@@ -55,7 +56,7 @@ checked as (
 
 final as (
     select
-        checked.* exclude (ts_missing, amount_missing, duplicate_id),
+        checked.* exclude (ts_missing, amount_missing, quantity_bad, duplicate_id),
         case
             when customer_id is null then 'missing customer_id'
             when ts_missing then 'missing timestamp'
@@ -64,6 +65,8 @@ final as (
             when amount_missing then 'missing amount'
             when amount is null then 'amount not a finite number'
             when amount = 0 then 'zero amount'
+            when quantity_bad then 'quantity not an integer'
+            when sign(quantity) * sign(amount) < 0 then 'quantity contradicts amount sign'
             when cust_idx is null then 'unknown customer'
             when duplicate_id then 'duplicate transaction_id'
         end as reject_reason,
@@ -71,6 +74,7 @@ final as (
             when customer_id is null then 'customer_id'
             when ts_missing or ts is null or ts >= params.window_end then 'ts'
             when amount_missing or amount is null or amount = 0 then 'amount'
+            when quantity_bad or sign(quantity) * sign(amount) < 0 then 'quantity'
             when cust_idx is null then 'customer_id'
             when duplicate_id then 'transaction_id'
         end as reject_column

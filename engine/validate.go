@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Validation is the data-quality summary of crmseg validate.
+type Validation struct {
+	AsOf                 string          `json:"as_of"`
+	Inputs               []ManifestInput `json:"inputs"`
+	TransactionsRead     int64           `json:"transactions_read"`
+	TransactionsAccepted int64           `json:"transactions_accepted"`
+	Rejects              []RejectCount   `json:"rejects"`
+	MaxShare             float64         `json:"max_share"`
+	FirstTS              string          `json:"first_ts,omitempty"`
+	LastTS               string          `json:"last_ts,omitempty"`
+	Customers            int64           `json:"customers"`             // accepted customers
+	CustomersWithOrders  int64           `json:"customers_with_orders"` // of those, with an accepted positive line
+	Orphans              int64           `json:"orphans"`               // transaction rows of unknown customers
+	Returns              int64           `json:"returns"`               // accepted negative lines
+}
+
+// Validate runs only the input checks of a run: the schema checks of every
+// file, then the row checks, and returns the data-quality summary. It writes
+// nothing under the output root. The error is a *RejectedError (with the
+// summary still returned) when the run would abort on the rejects.
+func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &Manifest{}, stage: time.Now()}
+	inputs, err := inspectInputs(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.inputs = inputs
+	tmp, err := os.MkdirTemp("", "crmseg-validate-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	s, err := openSession(ctx, &cfg, tmp, r.log)
+	if err != nil {
+		return nil, stageError("open duckdb", err)
+	}
+	defer s.Close()
+	r.s = s
+	if err := r.ingest(ctx); err != nil {
+		return nil, err
+	}
+	q := r.man.Quality
+	v := &Validation{
+		Inputs: r.man.Inputs, TransactionsRead: q.TransactionsRead, TransactionsAccepted: q.TransactionsAccepted,
+		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
+	}
+	var first, last sql.NullString
+	var asOf string
+	err = s.conn.QueryRowContext(ctx, `SELECT strftime(min(ts), '%Y-%m-%d %H:%M:%S'), strftime(max(ts), '%Y-%m-%d %H:%M:%S'),
+		count(*) FILTER (WHERE amount < 0) FROM stg_transactions WHERE reject_reason IS NULL`).Scan(&first, &last, &v.Returns)
+	if err != nil {
+		return nil, err
+	}
+	v.FirstTS, v.LastTS = first.String, last.String
+	if err := s.conn.QueryRowContext(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params").Scan(&asOf); err == nil {
+		v.AsOf = asOf
+	}
+	err = s.conn.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM stg_customers WHERE reject_reason IS NULL),
+		(SELECT count(DISTINCT cust_idx) FROM stg_transactions WHERE reject_reason IS NULL AND amount > 0),
+		(SELECT count(*) FROM stg_transactions WHERE reject_reason = 'unknown customer')`).Scan(&v.Customers, &v.CustomersWithOrders, &v.Orphans)
+	if err != nil {
+		return nil, err
+	}
+	return v, r.checkRejects()
+}
