@@ -369,6 +369,42 @@ func TestFailedRunKeepsLatest(t *testing.T) {
 	}
 }
 
+// TestFailureAnywhereKeepsLatest fails a run at every checkpoint, from
+// after loading to between renaming the run into place and switching
+// latest: each time the output root must be exactly as before, and the next
+// run must succeed.
+func TestFailureAnywhereKeepsLatest(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	cfg.Segmentation.NInit = 1
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, out)
+	points := []string{"ingest", "features", "segment", "score", "targets"}
+	for _, tbl := range outputTables {
+		points = append(points, "publish:"+tbl.name)
+	}
+	points = append(points, "publish:renamed")
+	for _, p := range points {
+		_, err := Run(context.Background(), cfg, Options{failAt: p})
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("failure at %s: run returned %v", p, err)
+		}
+		if after := snapshot(t, out); !maps.Equal(before, after) {
+			t.Errorf("failure at %s changed the output root:\nbefore %v\nafter  %v", p, before, after)
+		}
+	}
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatalf("run after the failures: %v", err)
+	}
+	if target, _ := os.Readlink(filepath.Join(out, "latest")); target != filepath.Join("runs", res.RunID) {
+		t.Errorf("latest -> %s after a good run, want runs/%s", target, res.RunID)
+	}
+}
+
 // snapshot maps every path under root to its content hash (or link target).
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()

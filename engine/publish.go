@@ -155,6 +155,9 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 			out.Files = append(out.Files, mf)
 		}
 		r.man.Outputs = append(r.man.Outputs, out)
+		if err := r.failpoint("publish:" + t.name); err != nil {
+			return nil, err
+		}
 	}
 	r.done("publish")
 
@@ -172,7 +175,18 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	committed = true
+	// Until latest points at it, the run is not published: a failure
+	// removes it again.
+	switched := false
+	defer func() {
+		if !switched {
+			os.RemoveAll(final)
+		}
+	}()
 	if err := fsyncPath(runs); err != nil {
+		return nil, err
+	}
+	if err := r.failpoint("publish:renamed"); err != nil {
 		return nil, err
 	}
 	latest := filepath.Join(root, "latest")
@@ -185,6 +199,7 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		os.Remove(link)
 		return nil, err
 	}
+	switched = true
 	if err := fsyncPath(root); err != nil {
 		return nil, err
 	}

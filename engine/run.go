@@ -26,7 +26,12 @@ type Options struct {
 	Now       func() time.Time // nil means time.Now; used only for the run ID and start time
 	Version   string           // crmseg's version, for the manifest
 	Allocator memory.Allocator // Arrow allocator; nil means memory.DefaultAllocator
+
+	failAt string // tests: fail the run at this checkpoint
 }
+
+// errInjected is the failure tests inject at a checkpoint.
+var errInjected = errors.New("injected failure")
 
 // Result is what a successful run produced.
 type Result struct {
@@ -128,6 +133,19 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// checkpoint ends a stage and fails the run there when a test asks for it.
+func (r *run) checkpoint(stage string) error {
+	r.done(stage)
+	return r.failpoint(stage)
+}
+
+func (r *run) failpoint(name string) error {
+	if r.opts.failAt == name {
+		return fmt.Errorf("%s: %w", name, errInjected)
+	}
+	return nil
+}
+
 func (r *run) done(stage string) {
 	d := time.Since(r.stage)
 	r.man.Timings = append(r.man.Timings, Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000})
@@ -145,7 +163,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.checkRejects(); err != nil {
 		return nil, err
 	}
-	r.done("ingest")
+	if err := r.checkpoint("ingest"); err != nil {
+		return nil, err
+	}
 
 	// 2 features.
 	if err := s.view(ctx, "intermediate/int_lines"); err != nil {
@@ -164,14 +184,18 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, stageError("features", err)
 	}
-	r.done("features")
+	if err := r.checkpoint("features"); err != nil {
+		return nil, err
+	}
 
 	// 3 segment.
 	segs, err := r.segment(ctx, fm, len(numeric))
 	if err != nil {
 		return nil, err
 	}
-	r.done("segment")
+	if err := r.checkpoint("segment"); err != nil {
+		return nil, err
+	}
 
 	// 4 score: per-segment metrics in SQL.
 	for _, m := range []string{"marts/customer_segments", "marts/segment_summary", "marts/segment_channel_mix", "marts/segment_metrics"} {
@@ -184,14 +208,18 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 			return nil, stageError("score", err)
 		}
 	}
-	r.done("score")
+	if err := r.checkpoint("score"); err != nil {
+		return nil, err
+	}
 
 	// 5 targets.
 	reports, err := r.targets(ctx, segs, numeric)
 	if err != nil {
 		return nil, stageError("targets", err)
 	}
-	r.done("targets")
+	if err := r.checkpoint("targets"); err != nil {
+		return nil, err
+	}
 
 	// 6 publish.
 	res, err := r.publish(ctx)

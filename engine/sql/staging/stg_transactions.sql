@@ -25,8 +25,13 @@ typed as (
         ts is null                                             as ts_missing,
         try_cast(amount as decimal(18, 4))                     as amount,
         amount is null                                         as amount_missing,
-        try_cast(quantity as integer)                          as quantity,
-        quantity is not null and try_cast(quantity as integer) is null as quantity_bad,
+        try_cast(amount as double) is null                     as amount_not_number,
+        -- A cast to INTEGER would round 1.5; a quantity must be whole.
+        case when try_cast(quantity as double) = trunc(try_cast(quantity as double))
+            then try_cast(quantity as integer) end             as quantity,
+        quantity is not null and coalesce(
+            try_cast(quantity as double) <> trunc(try_cast(quantity as double)), true
+        )                                                      as quantity_bad,
         nullif(trim(cast(category as varchar)), '')            as category,
         nullif(trim(cast(product_id as varchar)), '')          as product_id,
         lower(nullif(trim(cast(channel as varchar)), ''))      as channel,
@@ -56,14 +61,15 @@ checked as (
 
 final as (
     select
-        checked.* exclude (ts_missing, amount_missing, quantity_bad, duplicate_id),
+        checked.* exclude (ts_missing, amount_missing, amount_not_number, quantity_bad, duplicate_id),
         case
             when customer_id is null then 'missing customer_id'
             when ts_missing then 'missing timestamp'
             when ts is null then 'unparseable timestamp'
             when ts >= params.window_end then 'timestamp after as_of'
             when amount_missing then 'missing amount'
-            when amount is null then 'amount not a finite number'
+            when amount is null and amount_not_number then 'amount not a number'
+            when amount is null then 'amount not finite or out of range'
             when amount = 0 then 'zero amount'
             when quantity_bad then 'quantity not an integer'
             when sign(quantity) * sign(amount) < 0 then 'quantity contradicts amount sign'

@@ -1,0 +1,1 @@
+COPY (SELECT 'C1' AS client, TIMESTAMP '2025-01-01' AS ts, 1.5 AS amount) TO 'transactions.parquet' (FORMAT parquet);

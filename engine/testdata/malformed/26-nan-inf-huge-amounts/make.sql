@@ -1,0 +1,1 @@
+COPY (SELECT * FROM (VALUES ('C1', TIMESTAMP '2025-01-01', 'nan'::DOUBLE), ('C2', TIMESTAMP '2025-01-02', 'inf'::DOUBLE), ('C3', TIMESTAMP '2025-01-03', 1e30), ('C4', TIMESTAMP '2025-01-04', 0.0)) t(customer_id, ts, amount) UNION ALL SELECT 'C' || i, TIMESTAMP '2025-02-01' + INTERVAL (i) DAY, i * 2.5 FROM range(5, 20) r(i)) TO 'transactions.parquet' (FORMAT parquet);
