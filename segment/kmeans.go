@@ -37,9 +37,28 @@ type KMeans struct {
 	// the same for every value.
 	Threads int
 	// LocalTrials is the number of candidates the greedy k-means++ seeding
-	// tries per centre; 0 means 2 + ⌊ln K⌋.
+	// tries per centre, at most 64; 0 means 2 + ⌊ln K⌋.
 	LocalTrials int
+	// Algorithm is the iteration scheme; empty means Hamerly.
+	Algorithm Algorithm
+	// BatchSize is the number of rows per step of mini-batch k-means; 0
+	// means 1024. Other algorithms ignore it.
+	BatchSize int
 }
+
+// Algorithm names an iteration scheme of k-means.
+type Algorithm string
+
+// Algorithms. Lloyd and Hamerly give identical results from the same start;
+// Hamerly skips most distance computations once clusters settle. MiniBatch
+// approximates: it moves the centres with small random batches of rows and
+// touches every row only to label it at the end, for inputs too large to
+// iterate over fully.
+const (
+	Lloyd     Algorithm = "lloyd"
+	Hamerly   Algorithm = "hamerly"
+	MiniBatch Algorithm = "minibatch"
+)
 
 // Result is a fitted clustering with the statistics of the fit.
 type Result struct {
@@ -71,6 +90,12 @@ func (km KMeans) defaults() KMeans {
 	if km.LocalTrials == 0 {
 		km.LocalTrials = 2 + int(math.Log(float64(km.K)))
 	}
+	if km.Algorithm == "" {
+		km.Algorithm = Hamerly
+	}
+	if km.BatchSize == 0 {
+		km.BatchSize = 1024
+	}
 	return km
 }
 
@@ -88,8 +113,16 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 	if km.K < 1 {
 		return nil, fmt.Errorf("segment: k = %d, want at least 1", km.K)
 	}
-	if km.NInit < 0 || km.MaxIter < 0 || km.Tol < 0 || km.LocalTrials < 0 {
-		return nil, errors.New("segment: NInit, MaxIter, Tol and LocalTrials must not be negative")
+	if km.LocalTrials > maxTrials {
+		return nil, fmt.Errorf("segment: LocalTrials = %d, want at most %d", km.LocalTrials, maxTrials)
+	}
+	if km.NInit < 0 || km.MaxIter < 0 || km.Tol < 0 || km.LocalTrials < 0 || km.BatchSize < 0 {
+		return nil, errors.New("segment: NInit, MaxIter, Tol, LocalTrials and BatchSize must not be negative")
+	}
+	switch km.Algorithm {
+	case "", Lloyd, Hamerly, MiniBatch:
+	default:
+		return nil, fmt.Errorf("segment: unknown algorithm %q, want lloyd, hamerly or minibatch", km.Algorithm)
 	}
 	if n < km.K {
 		return nil, fmt.Errorf("segment: %d rows for k = %d clusters", n, km.K)
@@ -120,11 +153,21 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 	inertias := make([]float64, km.NInit)
 	for r := range km.NInit {
 		rng := rand.New(rand.NewPCG(km.Seed, uint64(r)))
-		centers := p.seed(km.K, km.LocalTrials, rng)
-		res := p.lloyd(centers, km.MaxIter, tol)
+		var res *Result
+		switch km.Algorithm {
+		case Lloyd:
+			res = p.lloyd(p.seed(km.K, km.LocalTrials, rng), km.MaxIter, tol)
+		case Hamerly:
+			res = p.hamerly(p.seed(km.K, km.LocalTrials, rng), km.MaxIter, tol)
+		case MiniBatch:
+			res = p.miniBatch(km.K, km.LocalTrials, km.BatchSize, km.MaxIter, rng)
+		}
 		res.Restart = r
 		inertias[r] = res.Inertia
 		if best == nil || res.Inertia < best.Inertia {
+			// The labels and distances live in buffers the next restart
+			// reuses.
+			res.Labels, res.Distances = slices.Clone(res.Labels), slices.Clone(res.Distances)
 			best = res
 		}
 	}
@@ -139,6 +182,7 @@ type problem struct {
 	w       []float64 // nil = uniform
 	threads int
 	chunks  int
+	scr     *scratch // buffers reused from restart to restart
 }
 
 func newProblem(x *mat.Dense, w []float64, threads int) *problem {
@@ -276,13 +320,30 @@ func nearest(r, centers []float64, k, d, guess int) (int, float64) {
 	return best, bd
 }
 
+// maxTrials caps the candidates per centre of the greedy seeding.
+const maxTrials = 64
+
+// seedPruning lets the seeding skip distances the triangle inequality
+// makes needless; tests turn it off to compare with the exhaustive seeding.
+var seedPruning = true
+
 // seed picks k initial centres by greedy k-means++.
+//
+// Every row keeps its nearest chosen centre (its owner, lowest index on
+// ties) and its squared distance to it. A candidate at least twice as far
+// from the owner as the row is cannot be nearer to the row than the owner
+// (triangle inequality), so the row's distance to it is not computed: the
+// row's contribution is the same as if it were, and the seeding the same as
+// an exhaustive one. The owners are the labels a first assignment step
+// would give; with a lower bound on each row's distance to its other
+// centres, kept along the way, they let the Hamerly iteration start without
+// a full search.
 func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
 	d := p.d
+	sc := p.scratchFor(k)
 	centers := make([]float64, k*d)
-	closest := make([]float64, p.n)  // weighted squared distance to the nearest chosen centre
-	candDist := make([]float64, p.n) // the same, were a candidate chosen
-	bestDist := make([]float64, p.n)
+	closest := sc.closest // weighted squared distance to the nearest chosen centre
+	owner, ownerDist, second := sc.owner, sc.ownerDist, sc.second
 	partial := make([]float64, p.chunks)
 
 	// The first centre: a row drawn with probability proportional to weight.
@@ -290,11 +351,20 @@ func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
 	copy(centers[:d], p.row(first))
 	p.parallel(func(c, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			closest[i] = p.weight(i) * sqDist(p.row(i), centers[:d])
+			owner[i] = 0
+			ownerDist[i] = sqDist(p.row(i), centers[:d])
+			second[i] = math.Inf(1)
+			closest[i] = p.weight(i) * ownerDist[i]
 		}
 	})
 	pot := p.sum(func(i int) float64 { return closest[i] }, partial)
 
+	cc := make([]float64, k)         // squared distances from the chosen candidate to the chosen centres
+	ccs := make([]float64, trials*k) // the same, per candidate
+	trialSums := make([][]float64, trials)
+	for t := range trialSums {
+		trialSums[t] = make([]float64, p.chunks)
+	}
 	for c := 1; c < k; c++ {
 		bestPot, bestIdx := math.Inf(1), -1
 		// Candidates are drawn before any is evaluated, all against the
@@ -307,33 +377,96 @@ func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
 				cands[t] = rng.IntN(p.n) // every row sits on a centre already
 			}
 		}
-		// draw reuses partial: recompute the chunk sums of closest for the
-		// next draw after evaluating candidates.
-		for _, cand := range cands {
+		// All candidates are evaluated in one pass over the rows, each
+		// summed in its own per-chunk partials. draw reuses partial: its
+		// chunk sums of closest are recomputed for the next draw below.
+		candRows := make([][]float64, trials)
+		for t, cand := range cands {
 			cr := p.row(cand)
-			p.parallel(func(ch, lo, hi int) {
-				var s float64
-				for i := lo; i < hi; i++ {
-					v := math.Min(closest[i], p.weight(i)*sqDist(p.row(i), cr))
-					candDist[i] = v
-					s += v
+			candRows[t] = cr
+			for o := range c {
+				ccs[t*k+o] = sqDist(cr, centers[o*d:(o+1)*d])
+			}
+		}
+		p.parallel(func(ch, lo, hi int) {
+			var sums [maxTrials]float64
+			for i := lo; i < hi; i++ {
+				r, o, w := p.row(i), owner[i], p.weight(i)
+				bound := 4 * ownerDist[i] * (1 + boundSlack)
+				if !seedPruning {
+					bound = math.Inf(1)
 				}
-				partial[ch] = s
-			})
+				for t, cr := range candRows {
+					v := closest[i]
+					if ccs[t*k+int(o)] <= bound {
+						if dd := w * sqDist(r, cr); dd < v {
+							v = dd
+						}
+					}
+					sums[t] += v
+				}
+			}
+			for t := range cands {
+				trialSums[t][ch] = sums[t]
+			}
+		})
+		for t, cand := range cands {
 			cp := 0.0
-			for _, s := range partial {
+			for _, s := range trialSums[t] {
 				cp += s
 			}
 			if cp < bestPot {
 				bestPot, bestIdx = cp, cand
-				bestDist, candDist = candDist, bestDist
 			}
 		}
-		copy(centers[c*d:(c+1)*d], p.row(bestIdx))
-		closest, bestDist = bestDist, closest
+		cr := p.row(bestIdx)
+		copy(centers[c*d:(c+1)*d], cr)
+		for o := range c {
+			cc[o] = sqDist(cr, centers[o*d:(o+1)*d])
+		}
+		p.parallel(func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				o := owner[i]
+				if seedPruning && cc[o] > 4*ownerDist[i]*(1+boundSlack) {
+					// The new centre is at least this far from the row.
+					second[i] = min(second[i], math.Sqrt(cc[o])-math.Sqrt(ownerDist[i]))
+					continue
+				}
+				dd := sqDist(p.row(i), cr)
+				if w := p.weight(i) * dd; w < closest[i] {
+					closest[i] = w
+				}
+				if dd < ownerDist[i] {
+					second[i] = min(second[i], math.Sqrt(ownerDist[i]))
+					owner[i], ownerDist[i] = int32(c), dd
+				} else {
+					second[i] = min(second[i], math.Sqrt(dd))
+				}
+			}
+		})
 		pot = p.sum(func(i int) float64 { return closest[i] }, partial)
 	}
 	return centers
+}
+
+// scratch holds the per-row buffers of one restart, reused by the next.
+type scratch struct {
+	closest, ownerDist, second []float64
+	owner                      []int32
+	upper, lower               []float64
+	st                         *stepState
+}
+
+// scratchFor returns the problem's scratch buffers, allocating them once.
+func (p *problem) scratchFor(k int) *scratch {
+	if p.scr == nil || len(p.scr.st.wsum[0]) != k {
+		p.scr = &scratch{
+			closest: make([]float64, p.n), ownerDist: make([]float64, p.n), second: make([]float64, p.n),
+			owner: make([]int32, p.n), upper: make([]float64, p.n), lower: make([]float64, p.n),
+			st: p.newState(k),
+		}
+	}
+	return p.scr
 }
 
 // sum adds f over all rows in chunk order, leaving each chunk's sum in partial.
@@ -505,7 +638,10 @@ func (p *problem) update(centers []float64, k int, st *stepState) (shift float64
 // lloyd iterates from the given centres and returns the fitted result.
 func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
 	k := len(centers) / p.d
-	st := p.newState(k)
+	st := p.scratchFor(k).st
+	for i := range st.labels {
+		st.labels[i] = -1
+	}
 	res := &Result{}
 	for it := 1; it <= maxIter; it++ {
 		p.assign(centers, k, st)
@@ -518,7 +654,13 @@ func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
 			break
 		}
 	}
-	// Final labels and inertia against the final centres.
+	p.finish(centers, k, st, res)
+	return res
+}
+
+// finish labels every row against the final centres and fills in the
+// result's centroids, labels, distances, sizes and inertia.
+func (p *problem) finish(centers []float64, k int, st *stepState, res *Result) {
 	p.assign(centers, k, st)
 	res.Centroids = mat.NewDense(k, p.d, centers)
 	res.Labels = st.labels
@@ -530,7 +672,6 @@ func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
 	for _, v := range st.inert {
 		res.Inertia += v
 	}
-	return res
 }
 
 // Assign labels every row of x with its nearest centroid (ties to the

@@ -328,13 +328,134 @@ func BenchmarkKMeans(b *testing.B) {
 			continue
 		}
 		x, _ := blobs(n, 8, 12, 3, 1)
-		b.Run(fmt.Sprintf("n=%d/d=12/k=8", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := (KMeans{K: 8, NInit: 1, Seed: 1}).Fit(x, nil); err != nil {
-					b.Fatal(err)
+		for _, a := range []Algorithm{Lloyd, Hamerly, MiniBatch} {
+			b.Run(fmt.Sprintf("n=%d/d=12/k=8/%s", n, a), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := (KMeans{K: 8, NInit: 1, Seed: 1, Algorithm: a}).Fit(x, nil); err != nil {
+						b.Fatal(err)
+					}
 				}
+			})
+		}
+	}
+}
+
+// TestHamerlyMatchesLloyd checks the accelerated iteration gives Lloyd's
+// result bit for bit from the same seeding: labels, centroids, inertia and
+// iteration count, on data that takes many iterations, with weights, and
+// with more clusters than the data has groups (so that bounds are tight).
+func TestHamerlyMatchesLloyd(t *testing.T) {
+	cases := []struct {
+		n, k, d, groups int
+		sep             float64
+		weighted        bool
+	}{
+		{5000, 6, 5, 6, 1.5, false},
+		{5000, 10, 3, 4, 2, true},
+		{3*chunkRows + 5, 4, 12, 8, 0.5, false},
+		{2000, 2, 1, 2, 4, true},
+		{500, 25, 2, 3, 1, false},
+	}
+	for ci, c := range cases {
+		x, _ := blobs(c.n, c.groups, c.d, c.sep, uint64(ci))
+		var w []float64
+		if c.weighted {
+			rng := rand.New(rand.NewPCG(7, uint64(ci)))
+			w = make([]float64, c.n)
+			for i := range w {
+				w[i] = float64(rng.IntN(4)) // zeros included
 			}
-		})
+		}
+		fit := func(a Algorithm) *Result {
+			res, err := KMeans{K: c.k, NInit: 3, Seed: uint64(ci), Algorithm: a, Tol: 1e-8}.Fit(x, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		lloyd, ham := fit(Lloyd), fit(Hamerly)
+		if lloyd.Iterations < 5 {
+			t.Errorf("case %d: only %d iterations, the case does not exercise the bounds", ci, lloyd.Iterations)
+		}
+		if !slices.Equal(lloyd.Labels, ham.Labels) || !slices.Equal(lloyd.Centroids.RawMatrix().Data, ham.Centroids.RawMatrix().Data) ||
+			lloyd.Inertia != ham.Inertia || !slices.Equal(lloyd.Inertias, ham.Inertias) || lloyd.Iterations != ham.Iterations ||
+			lloyd.EmptyRepairs != ham.EmptyRepairs || lloyd.Converged != ham.Converged {
+			t.Errorf("case %d: Hamerly (inertia %v, %d iterations) differs from Lloyd (inertia %v, %d iterations)",
+				ci, ham.Inertia, ham.Iterations, lloyd.Inertia, lloyd.Iterations)
+		}
+	}
+}
+
+// TestHamerlyEmptyClusterRepair drives both iterations through the repair
+// of an empty cluster: duplicated points and more clusters than distinct
+// places to put them.
+func TestHamerlyEmptyClusterRepair(t *testing.T) {
+	x := mat.NewDense(12, 1, []float64{0, 0, 0, 0, 1, 1, 1, 1, 10, 10, 10, 50})
+	for seed := range uint64(20) {
+		var res [2]*Result
+		for i, a := range []Algorithm{Lloyd, Hamerly} {
+			r, err := KMeans{K: 4, NInit: 1, Seed: seed, Algorithm: a}.Fit(x, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res[i] = r
+		}
+		if !slices.Equal(res[0].Labels, res[1].Labels) || res[0].Inertia != res[1].Inertia || res[0].EmptyRepairs != res[1].EmptyRepairs {
+			t.Errorf("seed %d: Lloyd %v (%d repairs), Hamerly %v (%d repairs)", seed, res[0].Labels, res[0].EmptyRepairs, res[1].Labels, res[1].EmptyRepairs)
+		}
+	}
+}
+
+func TestMiniBatch(t *testing.T) {
+	x, truth := blobs(40_000, 6, 8, 12, 21)
+	full, err := KMeans{K: 6, NInit: 3, Seed: 2}.Fit(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit := func(threads int) *Result {
+		res, err := KMeans{K: 6, NInit: 3, Seed: 2, Algorithm: MiniBatch, BatchSize: 512, Threads: threads}.Fit(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	mb := fit(1)
+	if ari := AdjustedRandIndex(mb.Labels, truth); ari != 1 {
+		t.Errorf("mini-batch ARI %v on separated blobs, want 1", ari)
+	}
+	// With separated blobs the mini-batch centres are means of large
+	// samples of each blob: the inertia is within a fraction of a percent.
+	if rel := mb.Inertia/full.Inertia - 1; rel < 0 || rel > 0.005 {
+		t.Errorf("mini-batch inertia %v, full %v: relative excess %v", mb.Inertia, full.Inertia, rel)
+	}
+	// Each step touches 512 rows: far fewer than the 40,000 of a full pass.
+	if steps := mb.Iterations; steps*512 > 20*40_000 {
+		t.Errorf("mini-batch took %d steps", steps)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(2)
+	if again := fit(2); !slices.Equal(again.Labels, mb.Labels) || again.Inertia != mb.Inertia {
+		t.Error("mini-batch result depends on the number of threads")
+	}
+}
+
+// TestSeedPruningIsExact checks the seeding that skips distances gives the
+// centres of the exhaustive seeding.
+func TestSeedPruningIsExact(t *testing.T) {
+	x, _ := blobs(3*chunkRows+11, 9, 4, 6, 13)
+	w := make([]float64, x.RawMatrix().Rows)
+	for i := range w {
+		w[i] = float64(i%5) / 2
+	}
+	for _, weights := range [][]float64{nil, w} {
+		p := newProblem(x, weights, 2)
+		pruned := p.seed(12, 5, rand.New(rand.NewPCG(3, 4)))
+		seedPruning = false
+		full := p.seed(12, 5, rand.New(rand.NewPCG(3, 4)))
+		seedPruning = true
+		if !slices.Equal(pruned, full) {
+			t.Errorf("weighted %v: pruned seeding differs from the exhaustive one", weights != nil)
+		}
 	}
 }

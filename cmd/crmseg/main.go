@@ -53,6 +53,7 @@ Commands:
   run        run the whole pipeline on the configured inputs
   validate   check the configured inputs only and print a data-quality summary
   generate   write a synthetic demo dataset (Parquet) with its ground truth
+  cluster    k-means on any table of numeric features (Parquet or CSV)
   demo       generate demo data, run the pipeline on it and print the segments
   version    print the version
 
@@ -77,6 +78,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "validate":
 		err = cmdValidate(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		err = cmdCluster(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 		return engine.ExitOK
@@ -98,6 +101,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return engine.ExitUsage
 	}
 	fmt.Fprintf(stderr, "crmseg: %v\n", err)
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return engine.ExitRejected
+	}
 	return engine.ExitCode(err)
 }
 

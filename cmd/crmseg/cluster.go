@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/segment"
+)
+
+// inputError is an input file that cannot be used; it exits with code 3.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// clusterReport is what cluster prints with --json and writes to
+// summary.json.
+type clusterReport struct {
+	Features     string    `json:"features"`
+	Rows         int       `json:"rows"`
+	Columns      []string  `json:"columns"`
+	K            int       `json:"k"`
+	NInit        int       `json:"n_init"`
+	MaxIter      int       `json:"max_iter"`
+	Tol          float64   `json:"tol"`
+	Seed         uint64    `json:"seed"`
+	Algorithm    string    `json:"algorithm"`
+	Scale        string    `json:"scale"`
+	Inertia      float64   `json:"inertia"`
+	Iterations   int       `json:"iterations"`
+	Converged    bool      `json:"converged"`
+	Restart      int       `json:"restart"`
+	Inertias     []float64 `json:"inertias"`
+	Sizes        []int     `json:"sizes"`
+	ReadSeconds  float64   `json:"read_seconds"`
+	FitSeconds   float64   `json:"fit_seconds"`
+	Threads      int       `json:"threads"`
+	PeakRSSBytes int64     `json:"peak_rss_bytes,omitempty"`
+	MatrixBytes  int64     `json:"matrix_bytes"`
+}
+
+func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cluster", stderr)
+	features := fs.String("features", "", "table of features: .parquet or .csv (gzip too)")
+	idCol := fs.String("id-column", "", "the identifier column; every other column is a feature")
+	k := fs.Int("k", 8, "number of clusters")
+	nInit := fs.Int("n-init", 10, "restarts; the lowest inertia wins")
+	maxIter := fs.Int("max-iter", 300, "iterations per restart")
+	tol := fs.Float64("tol", 1e-4, "stop when the centroids move less than tol × the mean feature variance")
+	seed := fs.Uint64("seed", 0, "random seed")
+	algorithm := fs.String("algorithm", "hamerly", "hamerly (exact, fast), lloyd (exact) or minibatch (approximate, for very large inputs)")
+	batch := fs.Int("batch-size", 1024, "rows per mini-batch step")
+	scale := fs.String("scale", "none", "scale every feature first: none, standard (z-score) or robust (median/IQR)")
+	threads := fs.Int("threads", 0, "threads; 0 = all cores (the result does not depend on it)")
+	out := fs.String("out", "", "output directory: assignments.parquet, centroids.csv, summary.json")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *features == "":
+		return &usageError{"cluster needs --features"}
+	case *idCol == "":
+		return &usageError{"cluster needs --id-column"}
+	case *out == "":
+		return &usageError{"cluster needs --out"}
+	case *k < 1:
+		return &usageError{fmt.Sprintf("--k: expected at least 1, found %d", *k)}
+	case *nInit < 1 || *maxIter < 1 || *batch < 1:
+		return &usageError{"--n-init, --max-iter and --batch-size must be at least 1"}
+	case !(*tol >= 0):
+		return &usageError{fmt.Sprintf("--tol: expected a number >= 0, found %v", *tol)}
+	}
+	switch segment.Algorithm(*algorithm) {
+	case segment.Lloyd, segment.Hamerly, segment.MiniBatch:
+	default:
+		return &usageError{fmt.Sprintf("--algorithm: expected hamerly, lloyd or minibatch, found %q", *algorithm)}
+	}
+	method := segment.Method(*scale)
+	switch method {
+	case segment.MethodNone, segment.MethodStandard, segment.MethodRobust:
+	default:
+		return &usageError{fmt.Sprintf("--scale: expected none, standard or robust, found %q", *scale)}
+	}
+
+	start := time.Now()
+	t, err := datasets.ReadFeatures(*features, *idCol)
+	if err != nil {
+		return &inputError{err}
+	}
+	if t.N < *k {
+		return &inputError{fmt.Errorf("%s: %d rows, fewer than --k %d", *features, t.N, *k)}
+	}
+	read := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x := mat.NewDense(t.N, t.D, t.X)
+	var scaler *segment.Scaler
+	if method != segment.MethodNone {
+		specs := make([]segment.FeatureSpec, t.D)
+		for j, c := range t.Columns {
+			specs[j] = segment.FeatureSpec{Name: c, Method: method}
+		}
+		if scaler, err = segment.FitScaler(x, specs, nil); err != nil {
+			return err
+		}
+		scaler.Transform(x, x)
+	}
+	km := segment.KMeans{K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed, Threads: *threads,
+		Algorithm: segment.Algorithm(*algorithm), BatchSize: *batch}
+	fitStart := time.Now()
+	res, err := km.Fit(x, nil)
+	if err != nil {
+		return err
+	}
+	fit := time.Since(fitStart)
+
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := datasets.WriteAssignments(filepath.Join(*out, "assignments.parquet"), t, res.Labels, res.Distances); err != nil {
+		return err
+	}
+	centroids := res.Centroids
+	if scaler != nil {
+		centroids = &mat.Dense{}
+		scaler.InverseTransform(centroids, res.Centroids)
+	}
+	if err := writeCentroids(filepath.Join(*out, "centroids.csv"), t.Columns, centroids, res.Sizes); err != nil {
+		return err
+	}
+	threadsUsed := *threads
+	if threadsUsed <= 0 {
+		threadsUsed = runtime.GOMAXPROCS(0)
+	}
+	rep := clusterReport{
+		Features: *features, Rows: t.N, Columns: t.Columns, K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed,
+		Algorithm: *algorithm, Scale: *scale, Inertia: res.Inertia, Iterations: res.Iterations, Converged: res.Converged,
+		Restart: res.Restart, Inertias: res.Inertias, Sizes: res.Sizes, ReadSeconds: read.Seconds(), FitSeconds: fit.Seconds(),
+		Threads: threadsUsed, PeakRSSBytes: peakRSS(), MatrixBytes: int64(8 * t.N * t.D),
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(*out, "summary.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	if *asJSON {
+		line, _ := json.Marshal(rep)
+		fmt.Fprintln(stdout, string(line))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%d rows × %d features from %s: k %d, inertia %.6g, %d iterations (restart %d of %d, converged %v)\n",
+		t.N, t.D, *features, *k, res.Inertia, res.Iterations, res.Restart+1, *nInit, res.Converged)
+	fmt.Fprintf(stdout, "read %.2fs, fit %.2fs; cluster sizes %v; outputs in %s\n", read.Seconds(), fit.Seconds(), res.Sizes, *out)
+	return nil
+}
+
+// writeCentroids writes one row per cluster: its index, size and centroid.
+func writeCentroids(path string, columns []string, c *mat.Dense, sizes []int) error {
+	var b strings.Builder
+	b.WriteString("cluster,size")
+	for _, name := range columns {
+		b.WriteByte(',')
+		b.WriteString(csvField(name))
+	}
+	b.WriteByte('\n')
+	k, d := c.Dims()
+	for i := range k {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte(',')
+		b.WriteString(strconv.Itoa(sizes[i]))
+		for j := range d {
+			b.WriteByte(',')
+			b.WriteString(strconv.FormatFloat(c.At(i, j), 'g', -1, 64))
+		}
+		b.WriteByte('\n')
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// writeFileAtomic writes through a temporary file renamed into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/segment"
+)
+
+// TestCluster runs cluster on generated blobs, from Parquet and from the
+// same table as CSV, and checks the outputs against the true blobs.
+func TestCluster(t *testing.T) {
+	dir := t.TempDir()
+	if err := datasets.WriteBlobs(dir, datasets.BlobsConfig{Rows: 3000, Dims: 4, Centers: 3, Spread: 20, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	truthCSV, err := os.ReadFile(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth []int
+	for _, line := range strings.Split(strings.TrimSpace(string(truthCSV)), "\n")[1:] {
+		truth = append(truth, int(line[strings.IndexByte(line, ',')+1]-'0'))
+	}
+	// The same table as CSV, with the id column last.
+	tab, err := datasets.ReadFeatures(filepath.Join(dir, "blobs.parquet"), "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(strings.Join(tab.Columns, ",") + ",id\n")
+	for i := range tab.N {
+		for j := range tab.D {
+			b.WriteString(strconv.FormatFloat(tab.X[i*tab.D+j], 'g', -1, 64))
+			b.WriteByte(',')
+		}
+		b.WriteString(tab.ID(i) + "\n")
+	}
+	csvPath := filepath.Join(dir, "blobs.csv")
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var reports []clusterReport
+	for _, in := range []string{filepath.Join(dir, "blobs.parquet"), csvPath} {
+		out := filepath.Join(dir, "out-"+filepath.Ext(in)[1:])
+		code, stdout, stderr := run(t, "cluster", "--features", in, "--id-column", "id", "--k", "3", "--n-init", "4", "--seed", "1", "--out", out, "--json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", in, code, stderr)
+		}
+		var rep clusterReport
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("--json printed %q: %v", stdout, err)
+		}
+		if rep.K != 3 || rep.Rows != 3000 || rep.Iterations < 1 || !(rep.Inertia > 0) || !(rep.FitSeconds > 0) {
+			t.Errorf("%s: report %+v", in, rep)
+		}
+		got, err := datasets.ReadFeatures(filepath.Join(out, "assignments.parquet"), "id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Columns, []string{"cluster", "distance"}) || got.N != 3000 {
+			t.Fatalf("assignments: columns %v, %d rows", got.Columns, got.N)
+		}
+		labels := make([]int, got.N)
+		for i := range got.N {
+			if got.ID(i) != tab.ID(i) {
+				t.Fatalf("row %d: id %s, want %s", i, got.ID(i), tab.ID(i))
+			}
+			labels[i] = int(got.X[i*2])
+		}
+		if ari := segment.AdjustedRandIndex(labels, truth); ari != 1 {
+			t.Errorf("%s: ARI %v against the true blobs, want 1", in, ari)
+		}
+		cent, err := os.ReadFile(filepath.Join(out, "centroids.csv"))
+		if err != nil || !strings.HasPrefix(string(cent), "cluster,size,f00,f01,f02,f03\n") || strings.Count(string(cent), "\n") != 4 {
+			t.Errorf("centroids.csv: %q %v", cent, err)
+		}
+		reports = append(reports, rep)
+	}
+	if reports[0].Inertia != reports[1].Inertia {
+		t.Errorf("inertia from Parquet %v, from CSV %v: the same table must give the same fit", reports[0].Inertia, reports[1].Inertia)
+	}
+}
+
+func TestClusterBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		path, id string
+		code     int
+		want     string
+	}{
+		{write("nan.csv", "id,a,b\n1,2,3\n2,NaN,4\n"), "id", engine.ExitRejected, `row 2, column "a": expected a finite number, found "NaN"`},
+		{write("text.csv", "id,a\n1,x\n"), "id", engine.ExitRejected, `row 1, column "a": expected a finite number, found "x"`},
+		{write("noid.csv", "key,a\n1,2\n"), "id", engine.ExitRejected, `id column "id": not found`},
+		{write("few.csv", "id,a\n1,2\n"), "id", engine.ExitRejected, "1 rows, fewer than --k 2"},
+		{write("trunc.parquet", "PAR1xx"), "id", engine.ExitRejected, "not a readable Parquet file"},
+		{filepath.Join(dir, "missing.parquet"), "id", engine.ExitRejected, "no such file"},
+	}
+	for _, c := range cases {
+		code, _, stderr := run(t, "cluster", "--features", c.path, "--id-column", c.id, "--k", "2", "--out", filepath.Join(dir, "out"))
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", filepath.Base(c.path), code, stderr, c.code, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("a rejected input left an output directory (%v)", err)
+	}
+	code, _, stderr := run(t, "cluster", "--features", "x.csv", "--id-column", "id", "--out", "o", "--algorithm", "elkan")
+	if code != engine.ExitUsage || !strings.Contains(stderr, `--algorithm: expected hamerly, lloyd or minibatch, found "elkan"`) {
+		t.Errorf("bad algorithm: exit %d, %q", code, stderr)
+	}
+}

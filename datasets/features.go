@@ -1,0 +1,466 @@
+package datasets
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// FeatureTable is a table of numeric features with one identifier column,
+// as read for clustering. X is row-major, N rows by D columns; the
+// identifiers are in IntIDs when the file stores them as integers and in
+// IDs otherwise.
+type FeatureTable struct {
+	IDColumn string
+	IDs      []string
+	IntIDs   []int64
+	Columns  []string
+	X        []float64
+	N, D     int
+}
+
+// ID returns the identifier of row i as text.
+func (t *FeatureTable) ID(i int) string {
+	if t.IntIDs != nil {
+		return strconv.FormatInt(t.IntIDs[i], 10)
+	}
+	return t.IDs[i]
+}
+
+// ReadFeatures reads a Parquet or CSV (gzip too) table whose columns are an
+// identifier and numeric features, picking the format by the extension.
+// Every column but the identifier is a feature; a feature value that is
+// missing, not a number, NaN or infinite is an error naming the file, the
+// row and the column. Integer and floating-point columns are accepted.
+func ReadFeatures(path, idColumn string) (*FeatureTable, error) {
+	name := strings.ToLower(strings.TrimSuffix(path, ".gz"))
+	if strings.HasSuffix(name, ".csv") {
+		return readFeaturesCSV(path, idColumn)
+	}
+	return readFeaturesParquet(path, idColumn)
+}
+
+func readFeaturesParquet(path, idColumn string) (*FeatureTable, error) {
+	if _, _, err := InspectParquet(path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrNotParquet, err)
+	}
+	t := &FeatureTable{IDColumn: idColumn, N: int(pf.NumRows())}
+	idIndex := -1
+	var cols []int // file column index of each feature
+	for i, fl := range pf.Schema().Fields() {
+		if !fl.Leaf() {
+			return nil, fmt.Errorf("%s: column %q: expected a number, found a nested group", path, fl.Name())
+		}
+		if fl.Name() == idColumn {
+			idIndex = i
+			continue
+		}
+		family, typ := classify(fl.Type())
+		if family != "integer" && family != "float" && family != "decimal" {
+			return nil, fmt.Errorf("%s: column %q: expected a number, found %s", path, fl.Name(), typ)
+		}
+		if family == "decimal" {
+			return nil, fmt.Errorf("%s: column %q: expected an integer or floating-point column, found %s (cast it to DOUBLE)", path, fl.Name(), typ)
+		}
+		cols = append(cols, i)
+		t.Columns = append(t.Columns, fl.Name())
+	}
+	if idIndex < 0 {
+		return nil, fmt.Errorf("%s: id column %q: not found (columns: %s)", path, idColumn, strings.Join(columnNames(pf), ", "))
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("%s: expected at least one numeric feature column besides %q, found none", path, idColumn)
+	}
+	idFamily, idType := classify(pf.Schema().Fields()[idIndex].Type())
+	switch idFamily {
+	case "integer":
+		t.IntIDs = make([]int64, 0, t.N)
+	case "string", "binary":
+		t.IDs = make([]string, 0, t.N)
+	default:
+		return nil, fmt.Errorf("%s: id column %q: expected an integer or a string, found %s", path, idColumn, idType)
+	}
+	t.D = len(cols)
+	t.X = make([]float64, t.N*t.D)
+
+	buf := make([]parquet.Value, 4096)
+	base := 0
+	for _, rg := range pf.RowGroups() {
+		chunks := rg.ColumnChunks()
+		for j, ci := range cols {
+			row := base
+			err := readColumn(chunks[ci], buf, func(v parquet.Value) error {
+				var x float64
+				switch v.Kind() {
+				case parquet.Int32:
+					x = float64(v.Int32())
+				case parquet.Int64:
+					x = float64(v.Int64())
+				case parquet.Float:
+					x = float64(v.Float())
+				case parquet.Double:
+					x = v.Double()
+				}
+				if v.IsNull() || math.IsNaN(x) || math.IsInf(x, 0) {
+					return fmt.Errorf("%s: row %d, column %q: expected a finite number, found %s", path, row+1, t.Columns[j], describeValue(v, x))
+				}
+				t.X[row*t.D+j] = x
+				row++
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		row := base
+		err := readColumn(chunks[idIndex], buf, func(v parquet.Value) error {
+			if v.IsNull() {
+				return fmt.Errorf("%s: row %d, column %q: expected an id, found null", path, row+1, idColumn)
+			}
+			if t.IntIDs != nil {
+				t.IntIDs = append(t.IntIDs, v.Int64())
+			} else {
+				t.IDs = append(t.IDs, string(v.ByteArray()))
+			}
+			row++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		base += int(rg.NumRows())
+	}
+	return t, nil
+}
+
+func columnNames(pf *parquet.File) []string {
+	var names []string
+	for _, fl := range pf.Schema().Fields() {
+		names = append(names, strconv.Quote(fl.Name()))
+	}
+	return names
+}
+
+func describeValue(v parquet.Value, x float64) string {
+	if v.IsNull() {
+		return "null"
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// readColumn calls fn on every value of a column chunk, in order.
+func readColumn(cc parquet.ColumnChunk, buf []parquet.Value, fn func(parquet.Value) error) error {
+	pages := cc.Pages()
+	defer pages.Close()
+	for {
+		page, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		vr := page.Values()
+		for {
+			n, err := vr.ReadValues(buf)
+			for _, v := range buf[:n] {
+				if err := fn(v); err != nil {
+					parquet.Release(page)
+					return err
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				parquet.Release(page)
+				return err
+			}
+		}
+		parquet.Release(page)
+	}
+}
+
+func openMaybeGzip(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
+		return f, nil
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w: %v", path, ErrNotText, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, f}, nil
+}
+
+func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
+	// Count the records first so that the matrix is allocated once, at
+	// its final size.
+	n, err := countCSVRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	r := csv.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: no header row (%v)", path, ErrNotText, err)
+	}
+	t := &FeatureTable{IDColumn: idColumn}
+	idIndex := -1
+	for i, h := range header {
+		h = strings.TrimPrefix(h, "\ufeff")
+		if h == idColumn {
+			idIndex = i
+			continue
+		}
+		t.Columns = append(t.Columns, h)
+	}
+	if idIndex < 0 {
+		return nil, fmt.Errorf("%s: id column %q: not found in the header %q", path, idColumn, header)
+	}
+	if len(t.Columns) == 0 {
+		return nil, fmt.Errorf("%s: expected at least one numeric feature column besides %q, found none", path, idColumn)
+	}
+	t.N, t.D = n, len(t.Columns)
+	t.X = make([]float64, n*t.D)
+	t.IDs = make([]string, 0, n)
+	for row := 0; ; row++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if row >= n {
+			return nil, fmt.Errorf("%s: the file changed while it was read", path)
+		}
+		j := 0
+		for i, s := range rec {
+			if i == idIndex {
+				t.IDs = append(t.IDs, strings.Clone(s))
+				continue
+			}
+			x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("%s: row %d, column %q: expected a finite number, found %q", path, row+1, t.Columns[j], s)
+			}
+			t.X[row*t.D+j] = x
+			j++
+		}
+	}
+	if len(t.IDs) != n {
+		return nil, fmt.Errorf("%s: the file changed while it was read", path)
+	}
+	return t, nil
+}
+
+// countCSVRecords counts the data records of a CSV file (not the header).
+func countCSVRecords(path string) (int, error) {
+	rc, err := openMaybeGzip(path)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	r := csv.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	r.ReuseRecord = true
+	n := -1
+	for {
+		_, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w: %v", path, ErrNotText, err)
+		}
+		n++
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%s: %w: empty file, expected a header row", path, ErrNotText)
+	}
+	return n, nil
+}
+
+// WriteAssignments writes the cluster of every row of t, and its squared
+// distance to the centroid, as Parquet with the columns <id column>,
+// cluster and distance; the id keeps its type.
+func WriteAssignments(path string, t *FeatureTable, labels []int, dist []float64) error {
+	idNode := parquet.String()
+	if t.IntIDs != nil {
+		idNode = parquet.Int(64)
+	}
+	schema := parquet.NewSchema("assignments", parquet.Group{
+		t.IDColumn: idNode,
+		"cluster":  parquet.Int(32),
+		"distance": parquet.Leaf(parquet.DoubleType),
+	})
+	return writeRows(path, schema, t.N, func(i int, col func(string) int) parquet.Row {
+		id := parquet.ByteArrayValue([]byte(t.ID(i)))
+		if t.IntIDs != nil {
+			id = parquet.Int64Value(t.IntIDs[i])
+		}
+		row := make(parquet.Row, 3)
+		row[col(t.IDColumn)] = id.Level(0, 0, col(t.IDColumn))
+		row[col("cluster")] = parquet.Int32Value(int32(labels[i])).Level(0, 0, col("cluster"))
+		row[col("distance")] = parquet.DoubleValue(dist[i]).Level(0, 0, col("distance"))
+		return row
+	})
+}
+
+// writeRows writes n rows made by row to a Parquet file, through a
+// temporary file renamed into place.
+func writeRows(path string, schema *parquet.Schema, n int, row func(i int, col func(string) int) parquet.Row) error {
+	index := map[string]int{}
+	for _, p := range schema.Columns() {
+		lc, _ := schema.Lookup(p...)
+		index[p[0]] = lc.ColumnIndex
+	}
+	col := func(name string) int { return index[name] }
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.parquet")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	w := parquet.NewWriter(tmp, schema, parquet.Compression(&parquet.Zstd))
+	rows := make([]parquet.Row, 0, 4096)
+	for i := range n {
+		rows = append(rows, row(i, col))
+		if len(rows) == cap(rows) || i == n-1 {
+			if _, err := w.WriteRows(rows); err != nil {
+				tmp.Close()
+				return err
+			}
+			rows = rows[:0]
+		}
+	}
+	if err := w.Close(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// BlobsConfig describes Gaussian blobs for benchmarks and tests.
+type BlobsConfig struct {
+	Rows, Dims, Centers int
+	// Spread is the standard deviation of the centres' coordinates; the
+	// points of a blob have unit standard deviation around their centre.
+	Spread float64
+	Seed   uint64
+}
+
+// WriteBlobs writes Gaussian blobs as blobs.parquet (columns id, f00,
+// f01, ...; the id is the row number), as blobs.npy (the feature matrix,
+// little-endian float64, row-major, NumPy's format version 1.0) and the
+// true blob of every row as truth.csv, all in dir.
+func WriteBlobs(dir string, cfg BlobsConfig) error {
+	if cfg.Rows < 1 || cfg.Dims < 1 || cfg.Centers < 1 {
+		return fmt.Errorf("blobs: rows, dims and centers must be at least 1, found %d, %d, %d", cfg.Rows, cfg.Dims, cfg.Centers)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xb10b5))
+	centres := make([]float64, cfg.Centers*cfg.Dims)
+	for i := range centres {
+		centres[i] = cfg.Spread * rng.NormFloat64()
+	}
+	x := make([]float64, cfg.Rows*cfg.Dims)
+	truth := make([]int, cfg.Rows)
+	for i := range cfg.Rows {
+		c := rng.IntN(cfg.Centers)
+		truth[i] = c
+		for j := range cfg.Dims {
+			x[i*cfg.Dims+j] = centres[c*cfg.Dims+j] + rng.NormFloat64()
+		}
+	}
+	g := parquet.Group{"id": parquet.Int(64)}
+	names := make([]string, cfg.Dims)
+	for j := range names {
+		names[j] = fmt.Sprintf("f%02d", j)
+		g[names[j]] = parquet.Leaf(parquet.DoubleType)
+	}
+	schema := parquet.NewSchema("blobs", g)
+	err := writeRows(filepath.Join(dir, "blobs.parquet"), schema, cfg.Rows, func(i int, col func(string) int) parquet.Row {
+		row := make(parquet.Row, cfg.Dims+1)
+		row[col("id")] = parquet.Int64Value(int64(i)).Level(0, 0, col("id"))
+		for j, name := range names {
+			row[col(name)] = parquet.DoubleValue(x[i*cfg.Dims+j]).Level(0, 0, col(name))
+		}
+		return row
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeNpy(filepath.Join(dir, "blobs.npy"), x, cfg.Rows, cfg.Dims); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString("id,blob\n")
+	for i, c := range truth {
+		fmt.Fprintf(&b, "%d,%d\n", i, c)
+	}
+	return writeAtomic(filepath.Join(dir, "truth.csv"), b.Bytes())
+}
+
+// writeNpy writes a float64 matrix in NumPy's .npy format, version 1.0: a
+// magic string, a header length, a Python dict literal padded to a
+// multiple of 64 bytes, then the data.
+func writeNpy(path string, x []float64, rows, cols int) error {
+	header := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
+	pad := 64 - (10+len(header)+1)%64
+	header += strings.Repeat(" ", pad%64) + "\n"
+	var b bytes.Buffer
+	b.Grow(10 + len(header) + 8*len(x))
+	b.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
+	b.WriteString(header)
+	binary.Write(&b, binary.LittleEndian, x)
+	return writeAtomic(path, b.Bytes())
+}
