@@ -7,7 +7,7 @@ BIN      := bin/crmseg
 PKGS     := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test test-short bench lint fmt demo clean
+.PHONY: all build test test-short bench bench-kmeans lint fmt demo clean
 
 all: build
 
@@ -25,6 +25,16 @@ test-short:
 bench:
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
+# crmseg cluster against scikit-learn's KMeans(algorithm="lloyd") on the same
+# 1,000,000 x 12 Gaussian blobs (8 centres), k=8, n_init=10, max_iter=300,
+# tol=1e-4, run one after the other. Installs Debian's python3-sklearn when
+# it is missing. Data and outputs go to BENCH_DIR.
+BENCH_DIR ?= bench-out/kmeans
+bench-kmeans: build
+	@/usr/bin/python3 -c 'import sklearn' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-sklearn python3-numpy >/dev/null; }
+	@test -f $(BENCH_DIR)/blobs.npy || ./$(BIN) generate --blobs --rows 1000000 --dims 12 --centers 8 --seed 1 --out $(BENCH_DIR)
+	/usr/bin/python3 segment/bench/kmeans_vs_sklearn.py ./$(BIN) $(BENCH_DIR) 8 10 300 1e-4
+
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) $(PKGS)
@@ -39,4 +49,4 @@ demo: build
 	./$(BIN) demo --out demo-out
 
 clean:
-	rm -rf bin demo-out
+	rm -rf bin demo-out bench-out

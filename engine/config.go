@@ -118,6 +118,32 @@ type Segmentation struct {
 	// Demographics are customer columns one-hot encoded with DemographicWeight.
 	Demographics      []string `yaml:"demographics" json:"demographics"`
 	DemographicWeight float64  `yaml:"demographic_weight" json:"demographic_weight"`
+	// Algorithm is the k-means iteration: hamerly (default; exact, the
+	// result of lloyd, faster), lloyd, or minibatch (approximate, for very
+	// large inputs).
+	Algorithm string `yaml:"algorithm" json:"algorithm"`
+	// ChooseK, when set, picks k from a range by the rule of
+	// segment.ChooseK instead of using K.
+	ChooseK *ChooseK `yaml:"choose_k" json:"choose_k,omitempty"`
+	// Model, when set, is a model file (from crmseg train or a run's
+	// model.json) to assign customers with, without retraining.
+	Model string `yaml:"model" json:"model,omitempty"`
+	// MatchMaxDistance leaves a new centroid farther than this (in scaled
+	// units) from every previous one unmatched, so it gets a new ID; 0
+	// means no limit.
+	MatchMaxDistance float64 `yaml:"match_max_distance" json:"match_max_distance"`
+}
+
+// ChooseK is the range of k to try and the rule's settings.
+type ChooseK struct {
+	Min int `yaml:"min" json:"min"`
+	Max int `yaml:"max" json:"max"`
+	// MinSize is the smallest share of customers a segment may hold.
+	MinSize float64 `yaml:"min_size" json:"min_size"`
+	// Bootstraps are the resamples for stability (default 10).
+	Bootstraps int `yaml:"bootstraps" json:"bootstraps"`
+	// SilhouetteSample is the sample size for the silhouette (default 2000).
+	SilhouetteSample int `yaml:"silhouette_sample" json:"silhouette_sample"`
 }
 
 // Targets configures the objective of each segment and the uplift per objective.
@@ -202,7 +228,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output} {
+	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output, &cfg.Segmentation.Model} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -292,6 +318,28 @@ func (c *Config) Validate() error {
 	}
 	if s.MaxIter < 1 {
 		add("segmentation.max_iter: expected at least 1, found %d", s.MaxIter)
+	}
+	switch s.Algorithm {
+	case "", "hamerly", "lloyd", "minibatch":
+	default:
+		add("segmentation.algorithm: expected hamerly, lloyd or minibatch, found %q", s.Algorithm)
+	}
+	if ck := s.ChooseK; ck != nil {
+		if ck.Min < 2 || ck.Max < ck.Min || ck.Max > 100 {
+			add("segmentation.choose_k: expected 2 <= min <= max <= 100, found min %d, max %d", ck.Min, ck.Max)
+		}
+		if ck.MinSize < 0 || ck.MinSize >= 1 {
+			add("segmentation.choose_k.min_size: expected a share in [0, 1), found %g", ck.MinSize)
+		}
+		if ck.Bootstraps < 0 || ck.SilhouetteSample < 0 {
+			add("segmentation.choose_k: bootstraps and silhouette_sample must not be negative")
+		}
+		if s.Model != "" {
+			add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
+		}
+	}
+	if !(s.MatchMaxDistance >= 0) {
+		add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)
 	}
 	seen := map[string]bool{}
 	for i, f := range s.Features {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,6 +24,7 @@ type Manifest struct {
 	Seed      uint64            `json:"seed"`
 	Inputs    []ManifestInput   `json:"inputs"`
 	Outputs   []ManifestOutput  `json:"outputs"`
+	Model     *ManifestFile     `json:"model,omitempty"` // the segmentation model, model.json
 	Quality   Quality           `json:"quality"`
 	Timings   []Timing          `json:"timings"`
 	Versions  map[string]string `json:"versions"`
@@ -77,6 +79,17 @@ type SegmentationQuality struct {
 	Iterations int     `json:"iterations"`
 	Converged  bool    `json:"converged"`
 	Restarts   int     `json:"restarts"`
+	Algorithm  string  `json:"algorithm"`
+	// Source says where the segments came from: trained (first training),
+	// retrained (matched to the previous run's model) or model (assigned
+	// with a given model file, no training).
+	Source     string    `json:"source"`
+	Silhouette nullFloat `json:"silhouette"` // null when undefined (one segment)
+	// ChangedShare is the share of the customers present in both this and
+	// the previous run whose segment changed; Compared is their number
+	// (0 when there is no previous run).
+	ChangedShare float64 `json:"changed_share"`
+	Compared     int64   `json:"compared"`
 }
 
 // Timing is the wall time of one stage.
@@ -92,6 +105,8 @@ var outputTables = []struct{ name, orderBy string }{
 	{"segment_metrics", "segment_id, metric, dimension"},
 	{"segment_targets", "segment_id, metric"},
 	{"rejects", "source_table, source_file, source_row"},
+	{"k_selection", "k"},
+	{"segment_drift", "segment_id"},
 }
 
 // newRunID names a run by its start time (UTC, to the second) and a short
@@ -161,6 +176,16 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	}
 	r.done("publish")
 
+	if r.model != nil {
+		if err := r.model.Write(filepath.Join(tmp, "model.json")); err != nil {
+			return nil, err
+		}
+		mf, err := fileEntry(tmp, "model.json")
+		if err != nil {
+			return nil, err
+		}
+		r.man.Model = &mf
+	}
 	b, err := json.MarshalIndent(r.man, "", "  ")
 	if err != nil {
 		return nil, err
@@ -247,4 +272,22 @@ func fsyncPath(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// nullFloat is a figure written as JSON null when it is NaN or infinite.
+type nullFloat float64
+
+func (f nullFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *nullFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = nullFloat(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
@@ -26,6 +25,9 @@ type Options struct {
 	Now       func() time.Time // nil means time.Now; used only for the run ID and start time
 	Version   string           // crmseg's version, for the manifest
 	Allocator memory.Allocator // Arrow allocator; nil means memory.DefaultAllocator
+	// TrainOnly stops the run once the segments are fitted: the Result
+	// carries the model and nothing is published.
+	TrainOnly bool
 
 	failAt string // tests: fail the run at this checkpoint
 }
@@ -40,6 +42,7 @@ type Result struct {
 	Latest   string // the output root's latest link
 	Manifest *Manifest
 	Segments []SegmentReport
+	Model    *segment.Model // the segmentation model of the run
 }
 
 // SegmentReport is the short summary of one segment printed after a run.
@@ -65,6 +68,7 @@ type run struct {
 	man     *Manifest
 	started time.Time
 	stage   time.Time
+	model   *segment.Model // the run's segmentation model
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
@@ -196,6 +200,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.checkpoint("segment"); err != nil {
 		return nil, err
 	}
+	if r.opts.TrainOnly {
+		return &Result{RunID: r.man.RunID, Manifest: r.man, Model: r.model}, nil
+	}
 
 	// 4 score: per-segment metrics in SQL.
 	for _, m := range []string{"marts/customer_segments", "marts/segment_summary", "marts/segment_channel_mix", "marts/segment_metrics"} {
@@ -207,6 +214,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		if err := s.check(ctx, c); err != nil {
 			return nil, stageError("score", err)
 		}
+	}
+	if err := r.drift(ctx); err != nil {
+		return nil, stageError("score", err)
 	}
 	if err := r.checkpoint("score"); err != nil {
 		return nil, err
@@ -227,6 +237,7 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return nil, stageError("publish", err)
 	}
 	res.Segments = reports
+	res.Model = r.model
 	return res, nil
 }
 
@@ -455,65 +466,6 @@ func (r *run) sparseWeight(dimension string) float64 {
 		}
 	}
 	return 0
-}
-
-// segment scales the features, runs k-means, orders and names the segments
-// and hands the assignment back to DuckDB.
-func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]segmentInfo, error) {
-	sg := r.cfg.Segmentation
-	n, _ := fm.x.Dims()
-	if n < sg.K {
-		return nil, &ConfigError{Problems: []string{fmt.Sprintf("segmentation.k: %d segments asked for, but the inputs have only %d customers", sg.K, n)}}
-	}
-	scaler, err := segment.FitScaler(fm.x, fm.specs, nil)
-	if err != nil {
-		return nil, stageError("segment", err)
-	}
-	z := &mat.Dense{}
-	scaler.Transform(z, fm.x)
-	km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads}
-	res, err := km.Fit(z, nil)
-	if err != nil {
-		return nil, stageError("segment", err)
-	}
-	r.man.Quality.Segmentation = SegmentationQuality{
-		K: sg.K, Customers: n, Features: len(fm.specs), Inertia: res.Inertia,
-		Iterations: res.Iterations, Converged: res.Converged, Restarts: len(res.Inertias),
-	}
-	r.log.Info("k-means fitted", "k", sg.K, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)
-	segs, segmentOf := profileSegments(fm, res, scaler, nNumeric)
-
-	dist := make([]float64, n)
-	for i, d2 := range res.Distances {
-		dist[i] = math.Sqrt(d2)
-	}
-	rdr, err := assignmentReader(r.opts.Allocator, segmentOf, dist)
-	if err != nil {
-		return nil, err
-	}
-	defer rdr.Release()
-
-	s := r.s
-	if err := s.exec(ctx, "CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)"); err != nil {
-		return nil, err
-	}
-	names := [][]driver.Value{{int32(0), "All customers"}}
-	for _, sg := range segs {
-		names = append(names, []driver.Value{int32(sg.ID), sg.Name})
-	}
-	if err := s.appendRows("segment_names", names); err != nil {
-		return nil, err
-	}
-	err = s.registerArrow(rdr, "segment_assignment", func() error {
-		return s.exec(ctx, `CREATE OR REPLACE TABLE customer_segment_map AS
-			SELECT a.cust_idx, a.segment_id, n.segment_name, a.distance
-			FROM segment_assignment AS a JOIN segment_names AS n ON a.segment_id = n.segment_id
-			ORDER BY a.cust_idx`)
-	})
-	if err != nil {
-		return nil, stageError("segment", err)
-	}
-	return segs, nil
 }
 
 // readSummaries reads segment_summary into the figures the target rules use.

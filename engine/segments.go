@@ -25,11 +25,10 @@ type segmentInfo struct {
 	top       []trait // most distinctive features first
 }
 
-// profileSegments orders the clusters into segment IDs 1..k by descending
-// mean historical value (ties by cluster index), names them, and describes
-// the traits that set each apart. It returns the segments in ID order and
-// the segment ID of every customer.
-func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Scaler, nNumeric int) ([]segmentInfo, []int32) {
+// profileSegments describes every cluster of a clustering, in cluster
+// order: size, mean value, centroid in original units, the traits that set
+// it apart and a generated name. IDs are given by the caller.
+func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Scaler, nNumeric int) []segmentInfo {
 	n, d := fm.x.Dims()
 	k, _ := res.Centroids.Dims()
 	sum := make([]float64, k)
@@ -79,20 +78,7 @@ func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Sca
 		s.Name = segmentName(s.MeanValue, popValue, active[c], newc[c], size[c])
 		segs[c] = s
 	}
-	slices.SortStableFunc(segs, func(a, b segmentInfo) int {
-		return cmp.Or(cmp.Compare(b.MeanValue, a.MeanValue), cmp.Compare(a.Cluster, b.Cluster))
-	})
-	idOf := make([]int32, k)
-	for i := range segs {
-		segs[i].ID = i + 1
-		idOf[segs[i].Cluster] = int32(i + 1)
-	}
-	disambiguate(segs, fm.specs)
-	segmentOf := make([]int32, n)
-	for i, c := range res.Labels {
-		segmentOf[i] = idOf[c]
-	}
-	return segs, segmentOf
+	return segs
 }
 
 // segmentName names a segment from its value and activity, by a fixed rule:
@@ -213,7 +199,9 @@ func traitWords(name string, z float64) string {
 // disambiguate gives segments that share a name their most distinctive
 // trait in words ("High-value active, broad range"), the first trait that
 // tells each apart from the others of that name; a number when none does.
-func disambiguate(segs []segmentInfo, specs []segment.FeatureSpec) {
+// A fixed name (kept from the previous model) is never changed: the others
+// that share it are told apart from it.
+func disambiguate(segs []segmentInfo, fixed []bool, specs []segment.FeatureSpec) {
 	byName := map[string][]int{}
 	var names []string
 	for i, s := range segs {
@@ -229,6 +217,9 @@ func disambiguate(segs []segmentInfo, specs []segment.FeatureSpec) {
 		}
 		used := map[string]bool{}
 		for n, i := range group {
+			if fixed[i] {
+				continue
+			}
 			label := ""
 			for _, t := range segs[i].top {
 				if w := traitWords(specs[t.j].Name, t.z); !used[w] {

@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/segment"
 )
 
 func main() {
@@ -52,6 +53,7 @@ const usage = `crmseg — customer segmentation and customer value, in batch
 Commands:
   run        run the whole pipeline on the configured inputs
   validate   check the configured inputs only and print a data-quality summary
+  train      fit the segmentation and write the model file, without publishing tables
   generate   write a synthetic demo dataset (Parquet) with its ground truth
   cluster    k-means on any table of numeric features (Parquet or CSV)
   demo       generate demo data, run the pipeline on it and print the segments
@@ -80,6 +82,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(ctx, args[1:], stdout, stderr)
 	case "cluster":
 		err = cmdCluster(ctx, args[1:], stdout, stderr)
+	case "train":
+		err = cmdTrain(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 		return engine.ExitOK
@@ -166,6 +170,7 @@ type runFlags struct {
 	fs                                                        *flag.FlagSet
 	lf                                                        logFlags
 	config, customers, transactions, products, out, asOf, cpu string
+	model, algorithm                                          string
 	k, threads                                                int
 	seed                                                      uint64
 }
@@ -184,6 +189,8 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
 	fs.IntVar(&f.threads, "threads", -1, "threads (0 = all cores)")
 	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
+	fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
+	fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
 	return f
 }
 
@@ -224,6 +231,15 @@ func (f *runFlags) parse(args []string) (engine.Config, error) {
 	}
 	if set["threads"] {
 		cfg.Threads = f.threads
+	}
+	if set["model"] {
+		cfg.Segmentation.Model = f.model
+	}
+	if set["algorithm"] {
+		cfg.Segmentation.Algorithm = f.algorithm
+	}
+	if cfg.Segmentation.Model != "" && (set["k"] || cfg.Segmentation.ChooseK != nil) {
+		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}
 	if f.config == "" && !set["transactions"] {
 		return cfg, &usageError{f.fs.Name() + " needs --config or --transactions"}
@@ -268,6 +284,77 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printSegments(stdout, res)
 	return nil
+}
+
+// cmdTrain fits the segmentation on the configured inputs (matching its
+// segments to the output root's latest model, if any) and writes the model
+// file, without publishing tables.
+func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newRunFlags("train", stderr)
+	modelOut := f.fs.String("model-out", "", "where to write the model file (JSON)")
+	cfg, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if *modelOut == "" {
+		return &usageError{"train needs --model-out"}
+	}
+	if cfg.Segmentation.Model != "" {
+		return &usageError{"train fits a model: --model (or segmentation.model) does not apply"}
+	}
+	log, err := f.lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true})
+	if err != nil {
+		return err
+	}
+	if err := res.Model.Write(*modelOut); err != nil {
+		return err
+	}
+	m := res.Model
+	fmt.Fprintf(stdout, "model: %d segments on %d customers, %d features; written to %s\n", len(m.Segments), m.Training.Rows, len(m.Scaler.Features), *modelOut)
+	for _, s := range m.Segments {
+		fmt.Fprintf(stdout, "  %3d  %-44s %8d  %5.1f%%\n", s.ID, s.Name, s.Size, 100*s.Share)
+	}
+	for _, c := range m.Changes {
+		if c.Change != "kept" && m.Changes[0].Change == "kept" || c.Change == "retired" {
+			fmt.Fprintf(stdout, "  segment %d %s\n", c.ID, describeChange(c))
+		}
+	}
+	printKSelection(stdout, m.Training.KSelection, m.Training.K, m.Training.KReason)
+	return nil
+}
+
+// describeChange says what happened to a segment at a retraining.
+func describeChange(c segment.SegmentChange) string {
+	switch {
+	case c.Change == "new" && c.From > 0:
+		return fmt.Sprintf("is new, split from segment %d", c.From)
+	case c.Change == "retired" && c.Into > 0:
+		return fmt.Sprintf("is retired, merged into segment %d", c.Into)
+	}
+	return "is " + c.Change
+}
+
+// printKSelection prints the figures per k tried, when more than one was.
+func printKSelection(w io.Writer, rows []segment.KRow, chosen int, reason string) {
+	if len(rows) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\nchoosing k (silhouette and Calinski-Harabasz: higher is better; Davies-Bouldin: lower):\n")
+	fmt.Fprintf(w, "  %3s %14s %11s %18s %15s %10s %15s\n", "k", "inertia", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability", "smallest share")
+	for _, r := range rows {
+		mark := " "
+		if r.K == chosen {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "%s %3d %14.1f %11.3f %18.1f %15.3f %10.3f %14.1f%%\n", mark, r.K, r.Inertia, r.Silhouette, r.CalinskiHarabasz, r.DaviesBouldin, r.Stability, 100*r.SmallestShare)
+	}
+	if reason != "" {
+		fmt.Fprintf(w, "  %s\n", reason)
+	}
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -339,7 +426,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("out", "demo-out", "directory for the demo data and outputs")
 	n := fs.Int("customers", 20000, "customers to generate")
 	seed := fs.Uint64("seed", 1, "random seed of the generator and the run")
-	k := fs.Int("k", 5, "number of segments")
+	k := fs.Int("k", 0, "number of segments; 0 chooses k from 3 to 8 and prints the figures per k")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -362,7 +449,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.Output = out2(*out, "out")
 	cfg.Seed = *seed
-	cfg.Segmentation.K = *k
+	if *k > 0 {
+		cfg.Segmentation.K = *k
+	} else {
+		cfg.Segmentation.ChooseK = &engine.ChooseK{Min: 3, Max: 8, MinSize: 0.03, Bootstraps: 5}
+	}
 	start = time.Now()
 	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
 	if err != nil {
@@ -370,5 +461,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "pipeline finished in %.1fs\n\n", time.Since(start).Seconds())
 	printSegments(stdout, res)
+	printKSelection(stdout, res.Model.Training.KSelection, res.Model.Training.K, res.Model.Training.KReason)
 	return nil
 }

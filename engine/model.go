@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/segment"
+)
+
+// segment scales the features and clusters the customers, or assigns them
+// with a given model; gives every cluster its segment ID (kept from the
+// previous run's model where a cluster matches one of its segments) and
+// name; and hands the assignment back to DuckDB. It leaves the model of
+// the run in r.model.
+func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]segmentInfo, error) {
+	sg := r.cfg.Segmentation
+	n, _ := fm.x.Dims()
+	algorithm := cmp.Or(sg.Algorithm, string(segment.Hamerly))
+	var (
+		z       *mat.Dense
+		scaler  *segment.Scaler
+		res     *segment.Result
+		ids     []int
+		names   []string
+		nextID  int
+		changes []segment.SegmentChange
+		kRows   []segment.KRow
+		chosen  int
+		kReason string
+		source  string
+		given   *segment.Model
+	)
+	if sg.Model != "" {
+		m, err := segment.ReadModel(sg.Model)
+		if err != nil {
+			return nil, &ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
+		}
+		given = m
+		if z, err = alignFeatures(fm, m.Scaler); err != nil {
+			return nil, &ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
+		}
+		scaler = m.Scaler
+		centroids := m.Centroids()
+		labels, dist := segment.Assign(nil, nil, z, centroids, r.cfg.Threads)
+		k := len(m.Segments)
+		res = &segment.Result{Centroids: centroids, Labels: labels, Distances: dist, Sizes: make([]int, k), Converged: true}
+		for i, l := range labels {
+			res.Sizes[l]++
+			res.Inertia += dist[i]
+		}
+		for _, s := range m.Segments {
+			ids = append(ids, s.ID)
+			names = append(names, s.Name)
+			changes = append(changes, segment.SegmentChange{ID: s.ID, Change: "kept", Name: s.Name})
+		}
+		nextID, source, algorithm = m.NextID, "model", "assign"
+		kRows = []segment.KRow{figures(z, labels, res.Inertia, k)}
+		chosen = k
+	} else {
+		var err error
+		if scaler, err = segment.FitScaler(fm.x, fm.specs, nil); err != nil {
+			return nil, stageError("segment", err)
+		}
+		z = &mat.Dense{}
+		scaler.Transform(z, fm.x)
+		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
+			Algorithm: segment.Algorithm(algorithm)}
+		if ck := sg.ChooseK; ck != nil {
+			choice, err := segment.ChooseK(z, nil, km, segment.ChooseOptions{MinK: ck.Min, MaxK: min(ck.Max, n-1), MinSize: ck.MinSize,
+				SilhouetteSample: ck.SilhouetteSample, Bootstraps: ck.Bootstraps, Seed: r.cfg.Seed})
+			if err != nil {
+				return nil, &RejectedError{Msg: "segmentation.choose_k: " + err.Error()}
+			}
+			res, kRows, chosen, kReason = choice.Result, choice.Rows, choice.Chosen, choice.Reason
+			r.log.Info("k chosen", "k", chosen, "reason", kReason)
+		} else {
+			if n < sg.K {
+				return nil, &ConfigError{Problems: []string{fmt.Sprintf("segmentation.k: %d segments asked for, but the inputs have only %d customers", sg.K, n)}}
+			}
+			if res, err = km.Fit(z, nil); err != nil {
+				return nil, stageError("segment", err)
+			}
+			chosen = sg.K
+			kRows = []segment.KRow{figures(z, res.Labels, res.Inertia, sg.K)}
+		}
+		if previous := r.previousModel(); previous != nil {
+			ids, names, nextID, changes = previous.Match(res.Centroids, scaler, sg.MatchMaxDistance)
+			source = "retrained"
+		} else {
+			source = "trained"
+		}
+	}
+	k, _ := res.Centroids.Dims()
+	r.man.Quality.Segmentation = SegmentationQuality{
+		K: k, Customers: n, Features: len(fm.specs), Inertia: res.Inertia, Iterations: res.Iterations,
+		Converged: res.Converged, Restarts: len(res.Inertias), Algorithm: algorithm, Source: source,
+	}
+	for _, row := range kRows {
+		if row.K == k {
+			r.man.Quality.Segmentation.Silhouette = nullFloat(round(row.Silhouette, 6))
+		}
+	}
+	r.log.Info("segments ready", "source", source, "k", k, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)
+
+	segs := profileSegments(fm, res, scaler, nNumeric)
+	if ids == nil {
+		// A first training: IDs by descending mean value.
+		order := make([]int, k)
+		for c := range order {
+			order[c] = c
+		}
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(segs[b].MeanValue, segs[a].MeanValue), cmp.Compare(a, b))
+		})
+		ids = make([]int, k)
+		for rank, c := range order {
+			ids[c] = rank + 1
+		}
+		names = make([]string, k)
+		nextID = k + 1
+		for c := range k {
+			changes = append(changes, segment.SegmentChange{ID: ids[c], Change: "new"})
+		}
+	}
+	fixed := make([]bool, k)
+	for c := range segs {
+		segs[c].ID = ids[c]
+		if names[c] != "" {
+			segs[c].Name, fixed[c] = names[c], true
+		}
+	}
+	disambiguate(segs, fixed, fm.specs)
+	nameOf := map[int]string{}
+	for _, s := range segs {
+		nameOf[s.ID] = s.Name
+	}
+	for i := range changes {
+		if changes[i].Name == "" {
+			changes[i].Name = nameOf[changes[i].ID]
+		}
+	}
+	idOf := make([]int32, k)
+	for c, s := range segs {
+		idOf[c] = int32(s.ID)
+	}
+	slices.SortStableFunc(segs, func(a, b segmentInfo) int { return cmp.Compare(a.ID, b.ID) })
+
+	model := &segment.Model{
+		Version: segment.ModelVersion, Software: r.opts.Version, RunID: r.man.RunID, Scaler: scaler, NextID: nextID,
+		Training: segment.TrainingRecord{Rows: n, K: k, NInit: sg.NInit, Seed: r.cfg.Seed, Algorithm: algorithm,
+			Inertia: res.Inertia, Iterations: res.Iterations, Converged: res.Converged, KSelection: kRows, KReason: kReason, Inertias: res.Inertias},
+		Changes: changes,
+	}
+	for _, s := range segs {
+		model.Segments = append(model.Segments, segment.ModelSegment{ID: s.ID, Name: s.Name, Size: s.Customers,
+			Share: round(s.Share, 6), Centroid: slices.Clone(res.Centroids.RawRowView(s.Cluster))})
+	}
+	if given != nil {
+		model = given // assigning leaves the model as it was
+	}
+	r.model = model
+
+	segmentOf := make([]int32, n)
+	dist := make([]float64, n)
+	for i, c := range res.Labels {
+		segmentOf[i] = idOf[c]
+		dist[i] = math.Sqrt(res.Distances[i])
+	}
+	if err := r.storeSegmentation(ctx, segs, segmentOf, dist, kRows, chosen, changes); err != nil {
+		return nil, stageError("segment", err)
+	}
+	return segs, nil
+}
+
+// figures computes the quality figures of one clustering (no stability:
+// that needs refits).
+func figures(z *mat.Dense, labels []int, inertia float64, k int) segment.KRow {
+	n, _ := z.Dims()
+	sizes := make([]int, k)
+	for _, l := range labels {
+		sizes[l]++
+	}
+	return segment.KRow{K: k, Inertia: inertia, Silhouette: segment.Silhouette(z, labels, k, 2000, 1),
+		CalinskiHarabasz: segment.CalinskiHarabasz(z, labels, k), DaviesBouldin: segment.DaviesBouldin(z, labels, k),
+		Stability: math.NaN(), SmallestShare: float64(slices.Min(sizes)) / float64(n), Eligible: true}
+}
+
+// previousModel reads the model of the output root's latest run, if there
+// is one. A model that cannot be read is logged and ignored: the run then
+// trains afresh and numbers its segments from 1.
+func (r *run) previousModel() *segment.Model {
+	path := filepath.Join(r.cfg.Output, "latest", "model.json")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	m, err := segment.ReadModel(path)
+	if err != nil {
+		r.log.Warn("previous model ignored: segment IDs start afresh", "path", path, "error", err)
+		return nil
+	}
+	return m
+}
+
+// alignFeatures builds the scaled matrix of the model's features from the
+// run's features, by name. A one-hot or share column the run does not have
+// is 0 for everyone; a numeric feature it does not have is an error.
+func alignFeatures(fm *featureMatrix, scaler *segment.Scaler) (*mat.Dense, error) {
+	n, _ := fm.x.Dims()
+	have := map[string]int{}
+	for j, s := range fm.specs {
+		have[s.Name] = j
+	}
+	x := mat.NewDense(n, len(scaler.Features), nil)
+	var missing []string
+	for j, f := range scaler.Features {
+		src, ok := have[f.Name]
+		if !ok {
+			if !strings.Contains(f.Name, "=") {
+				missing = append(missing, f.Name)
+			}
+			continue
+		}
+		for i := range n {
+			x.Set(i, j, fm.x.At(i, src))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the model needs features these inputs do not supply: %s", strings.Join(missing, ", "))
+	}
+	z := &mat.Dense{}
+	scaler.Transform(z, x)
+	return z, nil
+}
+
+// storeSegmentation writes the segment names, the customers' assignment,
+// the k-selection figures and the segment changes into DuckDB.
+func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segmentOf []int32, dist []float64, kRows []segment.KRow, chosen int, changes []segment.SegmentChange) error {
+	s := r.s
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)"); err != nil {
+		return err
+	}
+	names := [][]driver.Value{{int32(0), "All customers"}}
+	for _, sg := range segs {
+		names = append(names, []driver.Value{int32(sg.ID), sg.Name})
+	}
+	if err := s.appendRows("segment_names", names); err != nil {
+		return err
+	}
+	rdr, err := assignmentReader(r.opts.Allocator, segmentOf, dist)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	err = s.registerArrow(rdr, "segment_assignment", func() error {
+		return s.exec(ctx, `CREATE OR REPLACE TABLE customer_segment_map AS
+			SELECT a.cust_idx, a.segment_id, n.segment_name, a.distance
+			FROM segment_assignment AS a JOIN segment_names AS n ON a.segment_id = n.segment_id
+			ORDER BY a.cust_idx`)
+	})
+	if err != nil {
+		return err
+	}
+
+	if err := s.exec(ctx, `CREATE OR REPLACE TABLE k_selection (k INTEGER, inertia DOUBLE, silhouette DOUBLE,
+		calinski_harabasz DOUBLE, davies_bouldin DOUBLE, stability DOUBLE, smallest_share DOUBLE, eligible BOOLEAN, chosen BOOLEAN)`); err != nil {
+		return err
+	}
+	nullable := func(v float64) driver.Value {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	}
+	var rows [][]driver.Value
+	for _, kr := range kRows {
+		rows = append(rows, []driver.Value{int32(kr.K), nullable(kr.Inertia), nullable(kr.Silhouette), nullable(kr.CalinskiHarabasz),
+			nullable(kr.DaviesBouldin), nullable(kr.Stability), nullable(kr.SmallestShare), kr.Eligible, kr.K == chosen})
+	}
+	if err := s.appendRows("k_selection", rows); err != nil {
+		return err
+	}
+
+	if err := s.exec(ctx, `CREATE OR REPLACE TABLE segment_changes (segment_id INTEGER, segment_name VARCHAR, change VARCHAR,
+		from_segment_id INTEGER, into_segment_id INTEGER, centroid_shift DOUBLE)`); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, c := range changes {
+		var from, into driver.Value
+		if c.From > 0 {
+			from = int32(c.From)
+		}
+		if c.Into > 0 {
+			into = int32(c.Into)
+		}
+		rows = append(rows, []driver.Value{int32(c.ID), c.Name, c.Change, from, into, nullable(round(c.Shift, 9))})
+	}
+	return s.appendRows("segment_changes", rows)
+}
+
+// drift builds segment_drift: every segment of this run and every retired
+// one, with its change, centroid shift and the customers that stayed,
+// moved in and moved out since the output root's latest run; and records
+// the share of customers whose segment changed.
+func (r *run) drift(ctx context.Context) error {
+	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
+	path := filepath.Join(r.cfg.Output, "latest", "customer_segments.parquet")
+	if _, err := os.Stat(path); err == nil {
+		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, segment_id FROM read_parquet(" + quoteLiteral(path) + ")"
+	}
+	if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev); err != nil {
+		return err
+	}
+	if err := r.s.model(ctx, "marts/segment_drift"); err != nil {
+		return err
+	}
+	var compared, changed int64
+	row := r.s.conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE c.segment_id <> p.segment_id)
+		FROM customer_segments AS c JOIN previous_segments AS p ON CAST(c.customer_id AS VARCHAR) = p.customer_id`)
+	if err := row.Scan(&compared, &changed); err != nil {
+		return err
+	}
+	q := &r.man.Quality.Segmentation
+	q.Compared = compared
+	if compared > 0 {
+		q.ChangedShare = round(float64(changed)/float64(compared), 6)
+	}
+	r.log.Info("segment drift", "customers_compared", compared, "changed_share", q.ChangedShare)
+	return nil
+}

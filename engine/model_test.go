@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/segment"
+)
+
+// TestSegmentsHoldStill runs the nightly sequence: a first training, a run
+// that assigns with the first run's model (same customers, same segments,
+// nobody moves), and a retraining on another draw of the same population,
+// whose segments must all keep their IDs and names.
+func TestSegmentsHoldStill(t *testing.T) {
+	data := generatedData(t, 4000, 3)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+
+	first, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := first.Manifest.Quality.Segmentation; q.Source != "trained" || q.Compared != 0 || q.Algorithm != "hamerly" {
+		t.Errorf("first run: %+v", q)
+	}
+	if first.Model == nil || len(first.Model.Segments) != 5 || first.Model.NextID != 6 {
+		t.Fatalf("first model: %+v", first.Model)
+	}
+	if _, err := segment.ReadModel(filepath.Join(first.Dir, "model.json")); err != nil {
+		t.Fatalf("the run's model.json: %v", err)
+	}
+
+	// Assign with the model: the same customers land in the same segments.
+	assign := cfg
+	assign.Segmentation.Model = filepath.Join(first.Dir, "model.json")
+	second, err := Run(context.Background(), assign, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := second.Manifest.Quality.Segmentation
+	if q.Source != "model" || q.Compared != 4000 || q.ChangedShare != 0 {
+		t.Errorf("assigning with the model: %+v, want every customer compared and none changed", q)
+	}
+	rows := readTable(t, filepath.Join(second.Dir, "segment_drift.parquet"),
+		"SELECT count(*) FILTER (WHERE change <> 'kept' OR stayed <> customers OR moved_in + moved_out + arrived + left_customers <> 0) FROM $TABLE")
+	var bad int
+	rows.Next()
+	if err := rows.Scan(&bad); err != nil || bad != 0 {
+		t.Errorf("segment_drift after assigning with the model: %d rows with changes (%v)", bad, err)
+	}
+	rows.Close()
+
+	// Retrain on another night's draw of the same population.
+	other := t.TempDir()
+	if _, err := datasets.Generate(context.Background(), datasets.GenConfig{Customers: 5000, Seed: 8, Separation: 3}, other); err != nil {
+		t.Fatal(err)
+	}
+	third, err := Run(context.Background(), generatedConfig(t, other, out), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := third.Manifest.Quality.Segmentation; q.Source != "retrained" {
+		t.Errorf("third run: source %q, want retrained", q.Source)
+	}
+	byID := map[int]string{}
+	for _, s := range first.Model.Segments {
+		byID[s.ID] = s.Name
+	}
+	for _, c := range third.Model.Changes {
+		if c.Change != "kept" || byID[c.ID] != c.Name {
+			t.Errorf("retraining: segment %d %q %s (shift %.3f), want kept with its name %q", c.ID, c.Name, c.Change, c.Shift, byID[c.ID])
+		}
+	}
+	if third.Model.NextID != 6 {
+		t.Errorf("retraining: next ID %d, want 6", third.Model.NextID)
+	}
+}
