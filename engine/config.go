@@ -41,6 +41,7 @@ type Config struct {
 	Segmentation Segmentation `yaml:"segmentation" json:"segmentation"`
 	Targets      Targets      `yaml:"targets" json:"targets"`
 	Rejects      Rejects      `yaml:"rejects" json:"rejects"`
+	Value        Value        `yaml:"value" json:"value"`
 }
 
 // Inputs names the input files.
@@ -134,6 +135,12 @@ type Segmentation struct {
 	MatchMaxDistance float64 `yaml:"match_max_distance" json:"match_max_distance"`
 }
 
+// Value configures the customer-value predictions.
+type Value struct {
+	// MonthlyDiscountRate discounts each month of the 12-month CLV.
+	MonthlyDiscountRate float64 `yaml:"monthly_discount_rate" json:"monthly_discount_rate"`
+}
+
 // ChooseK is the range of k to try and the rule's settings.
 type ChooseK struct {
 	Min int `yaml:"min" json:"min"`
@@ -212,6 +219,7 @@ func DefaultConfig() Config {
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift()},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject"},
+		Value:   Value{MonthlyDiscountRate: 0.01},
 	}
 }
 
@@ -337,6 +345,9 @@ func (c *Config) Validate() error {
 		if s.Model != "" {
 			add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
 		}
+	}
+	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
+		add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
 	}
 	if !(s.MatchMaxDistance >= 0) {
 		add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)

@@ -25,6 +25,7 @@ type Manifest struct {
 	Inputs    []ManifestInput   `json:"inputs"`
 	Outputs   []ManifestOutput  `json:"outputs"`
 	Model     *ManifestFile     `json:"model,omitempty"` // the segmentation model, model.json
+	Models    []ModelRecord     `json:"models"`          // the customer-value models
 	Quality   Quality           `json:"quality"`
 	Timings   []Timing          `json:"timings"`
 	Versions  map[string]string `json:"versions"`
@@ -107,6 +108,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"rejects", "source_table, source_file, source_row"},
 	{"k_selection", "k"},
 	{"segment_drift", "segment_id"},
+	{"models", "model, parameter"},
 }
 
 // newRunID names a run by its start time (UTC, to the second) and a short

@@ -204,7 +204,10 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return &Result{RunID: r.man.RunID, Manifest: r.man, Model: r.model}, nil
 	}
 
-	// 4 score: per-segment metrics in SQL.
+	// 4 score: customer value in Go, per-segment metrics in SQL.
+	if err := r.customerValue(ctx); err != nil {
+		return nil, stageError("score", err)
+	}
 	for _, m := range []string{"marts/customer_segments", "marts/segment_summary", "marts/segment_channel_mix", "marts/segment_metrics"} {
 		if err := s.model(ctx, m); err != nil {
 			return nil, stageError("score", err)

@@ -9,6 +9,10 @@ assigned as (
     select * from customer_segment_map
 ),
 
+value as (
+    select * from customer_value
+),
+
 final as (
     select
         features.customer_id,
@@ -24,9 +28,15 @@ final as (
         features.first_order_date,
         features.last_order_date,
         features.tenure_days,
-        features.categories
+        features.categories,
+        value.expected_purchases_12m,
+        value.p_alive,
+        value.p_purchase_12m,
+        value.expected_spend,
+        value.predicted_clv_12m
     from features
     join assigned on features.cust_idx = assigned.cust_idx
+    left join value on features.cust_idx = value.cust_idx
 )
 
 select * from final order by customer_id

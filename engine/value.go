@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"math"
+
+	"github.com/crmseg/crmseg/scoring"
+)
+
+// Time units of the customer-value models: purchase histories are measured
+// in weeks; the 12-month horizon is a calendar year converted once.
+const (
+	weeksPerYear  = 365.25 / 7
+	weeksPerMonth = weeksPerYear / 12
+)
+
+// ModelRecord is one fitted customer-value model, as recorded in the
+// manifest and the models table.
+type ModelRecord struct {
+	Model     string             `json:"model"`
+	TimeUnit  string             `json:"time_unit"`
+	Customers float64            `json:"customers"`
+	Converged bool               `json:"converged"`
+	LogLik    nullFloat          `json:"log_likelihood"`
+	Params    map[string]float64 `json:"parameters"`
+	StdErrs   map[string]float64 `json:"std_errors"`
+	Error     string             `json:"error,omitempty"`
+}
+
+// customerValue fits BG/NBD (purchase and dropout) and Gamma-Gamma (spend
+// per purchase) to the customers' histories as of as_of, and writes each
+// customer's predictions into customer_value and the fits into models. A
+// purchase is a day with at least one order (same-day orders merged, as in
+// the literature); x is the number of purchase days after the first, t_x
+// the weeks from the first to the last, T the weeks from the first to
+// as_of; a purchase's value is the gross spend of the day. A model
+// that does not converge is recorded with its error and its predictions
+// are left empty: it is never used silently.
+func (r *run) customerValue(ctx context.Context) error {
+	s := r.s
+	rows, err := s.conn.QueryContext(ctx, `
+		with days as (
+			select cust_idx, date_trunc('day', order_ts) as day, sum(gross) as spend
+			from int_orders
+			where order_ts is not null and gross > 0
+			group by cust_idx, date_trunc('day', order_ts)
+		),
+		ranked as (
+			select *, row_number() over (partition by cust_idx order by day) as n from days
+		)
+		select
+			cust_idx,
+			count(*) - 1                                                           as x,
+			date_diff('day', min(day), max(day)) / 7.0                            as t_x,
+			date_diff('day', min(day), (select as_of from params)) / 7.0          as t,
+			coalesce(avg(spend) filter (where n > 1), 0)::double                  as zbar
+		from ranked
+		group by cust_idx
+		order by cust_idx`)
+	if err != nil {
+		return err
+	}
+	var (
+		idx   []int64
+		hist  []scoring.RFM
+		spend []scoring.Spend
+	)
+	for rows.Next() {
+		var i int64
+		var c scoring.RFM
+		var zbar float64
+		if err := rows.Scan(&i, &c.X, &c.TX, &c.T, &zbar); err != nil {
+			rows.Close()
+			return err
+		}
+		c.Weight = 1
+		idx = append(idx, i)
+		hist = append(hist, c)
+		spend = append(spend, scoring.Spend{X: c.X, ZBar: zbar, Weight: 1})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fitSpend := make([]scoring.Spend, 0, len(spend))
+	for _, sp := range spend {
+		if sp.X > 0 && sp.ZBar > 0 {
+			fitSpend = append(fitSpend, sp)
+		}
+	}
+
+	bg, bgFit, bgErr := scoring.FitBGNBD(hist)
+	gg, ggFit, ggErr := scoring.FitGammaGamma(fitSpend)
+	r.man.Models = []ModelRecord{record("bg_nbd", "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
+	for _, m := range r.man.Models {
+		if m.Error != "" {
+			r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
+		} else {
+			r.log.Info("customer-value model fitted", "model", m.Model, "log_likelihood", float64(m.LogLik), "customers", m.Customers)
+		}
+	}
+
+	if err := s.exec(ctx, `CREATE OR REPLACE TABLE models (model VARCHAR, parameter VARCHAR, value DOUBLE, std_error DOUBLE,
+		log_likelihood DOUBLE, customers DOUBLE, time_unit VARCHAR, converged BOOLEAN, error VARCHAR)`); err != nil {
+		return err
+	}
+	var mrows [][]driver.Value
+	for _, m := range r.man.Models {
+		if len(m.Params) == 0 {
+			mrows = append(mrows, []driver.Value{m.Model, nil, nil, nil, nil, m.Customers, m.TimeUnit, m.Converged, m.Error})
+			continue
+		}
+		fit := bgFit
+		if m.Model == "gamma_gamma" {
+			fit = ggFit
+		}
+		for j, name := range fit.Names {
+			mrows = append(mrows, []driver.Value{m.Model, name, finiteOrNil(fit.Params[j]), finiteOrNil(fit.StdErr[j]),
+				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})
+		}
+	}
+	if err := s.appendRows("models", mrows); err != nil {
+		return err
+	}
+
+	if err := s.exec(ctx, `CREATE OR REPLACE TABLE customer_value (cust_idx BIGINT, expected_purchases_12m DOUBLE,
+		p_alive DOUBLE, p_purchase_12m DOUBLE, expected_spend DOUBLE, predicted_clv_12m DOUBLE)`); err != nil {
+		return err
+	}
+	h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
+	vrows := make([][]driver.Value, len(idx))
+	for i, c := range hist {
+		row := []driver.Value{idx[i], nil, nil, nil, nil, nil}
+		if bgErr == nil {
+			row[1] = finiteOrNil(round(bg.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T), 6))
+			row[2] = finiteOrNil(round(bg.PAlive(c.X, c.TX, c.T), 6))
+			row[3] = finiteOrNil(round(bg.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T), 6))
+		}
+		if ggErr == nil {
+			row[4] = finiteOrNil(round(gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar), 2))
+			if bgErr == nil {
+				row[5] = finiteOrNil(round(scoring.DiscountedCLV(bg, gg, c, spend[i].ZBar, h), 2))
+			}
+		}
+		vrows[i] = row
+	}
+	return s.appendRows("customer_value", vrows)
+}
+
+// record turns a fit into its manifest record.
+func record(name, unit string, fit scoring.FitResult, err error) ModelRecord {
+	m := ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: nullFloat(fit.LogLik)}
+	if err != nil {
+		m.Error = err.Error()
+		m.LogLik = nullFloat(math.NaN())
+		return m
+	}
+	m.Params, m.StdErrs = map[string]float64{}, map[string]float64{}
+	for j, n := range fit.Names {
+		m.Params[n] = fit.Params[j]
+		if v := fit.StdErr[j]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			m.StdErrs[n] = v
+		}
+	}
+	return m
+}
+
+func finiteOrNil(v float64) driver.Value {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}
+
+func nilIfEmpty(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
