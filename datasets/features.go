@@ -3,7 +3,6 @@ package datasets
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
@@ -54,22 +53,11 @@ func ReadFeatures(path, idColumn string) (*FeatureTable, error) {
 }
 
 func readFeaturesParquet(path, idColumn string) (*FeatureTable, error) {
-	if _, _, err := InspectParquet(path); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
+	pf, f, err := openParquet(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrNotParquet, err)
-	}
 	t := &FeatureTable{IDColumn: idColumn, N: int(pf.NumRows())}
 	idIndex := -1
 	var cols []int // file column index of each feature
@@ -207,25 +195,6 @@ func readColumn(cc parquet.ColumnChunk, buf []parquet.Value, fn func(parquet.Val
 	}
 }
 
-func openMaybeGzip(path string) (io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.HasSuffix(strings.ToLower(path), ".gz") {
-		return f, nil
-	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w: %v", path, ErrNotText, err)
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, f}, nil
-}
-
 func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
 	// Count the records first so that the matrix is allocated once, at
 	// its final size.
@@ -233,12 +202,12 @@ func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := openMaybeGzip(path)
+	rd, closeFn, err := openText(path)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	r := csv.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	defer closeFn()
+	r := csv.NewReader(bufio.NewReaderSize(rd, 1<<20))
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
@@ -296,12 +265,12 @@ func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
 
 // countCSVRecords counts the data records of a CSV file (not the header).
 func countCSVRecords(path string) (int, error) {
-	rc, err := openMaybeGzip(path)
+	rd, closeFn, err := openText(path)
 	if err != nil {
 		return 0, err
 	}
-	defer rc.Close()
-	r := csv.NewReader(bufio.NewReaderSize(rc, 1<<20))
+	defer closeFn()
+	r := csv.NewReader(bufio.NewReaderSize(rd, 1<<20))
 	r.ReuseRecord = true
 	n := -1
 	for {
@@ -446,7 +415,7 @@ func WriteBlobs(dir string, cfg BlobsConfig) error {
 	for i, c := range truth {
 		fmt.Fprintf(&b, "%d,%d\n", i, c)
 	}
-	return writeAtomic(filepath.Join(dir, "truth.csv"), b.Bytes())
+	return WriteFileAtomic(filepath.Join(dir, "truth.csv"), b.Bytes())
 }
 
 // writeNpy writes a float64 matrix in NumPy's .npy format, version 1.0: a
@@ -462,5 +431,5 @@ func writeNpy(path string, x []float64, rows, cols int) error {
 	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
 	b.WriteString(header)
 	binary.Write(&b, binary.LittleEndian, x)
-	return writeAtomic(path, b.Bytes())
+	return WriteFileAtomic(path, b.Bytes())
 }

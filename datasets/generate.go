@@ -443,7 +443,7 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(paths["truth.json"], append(b, '\n')); err != nil {
+	if err := WriteFileAtomic(paths["truth.json"], append(b, '\n')); err != nil {
 		return nil, err
 	}
 	sum.FirstTS, sum.LastTS = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
@@ -658,10 +658,25 @@ func writeParquet[T any](path string, rows []T) error {
 	return os.Rename(f.Name(), path)
 }
 
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+// WriteFileAtomic writes data to path through a temporary file in the same
+// directory renamed into place, so that a reader sees the old file or the
+// new one, never a part.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -153,29 +153,11 @@ var ErrNotParquet = errors.New("not a readable Parquet file")
 // InspectParquet reads only the footer of a Parquet file and returns its
 // top-level columns and row count. Nothing else of the file is read.
 func InspectParquet(path string) ([]FileColumn, int64, error) {
-	f, err := os.Open(path)
+	pf, f, err := openParquet(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if st.IsDir() {
-		return nil, 0, fmt.Errorf("%s: %w: it is a directory", path, ErrNotParquet)
-	}
-	var head [4]byte
-	if _, err := f.ReadAt(head[:], 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, 0, err
-	}
-	if st.Size() < 12 || string(head[:]) != "PAR1" {
-		return nil, 0, fmt.Errorf("%s: %w: %d bytes, no Parquet header", path, ErrNotParquet, st.Size())
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w: %v", path, ErrNotParquet, err)
-	}
 	var cols []FileColumn
 	for _, fl := range pf.Schema().Fields() {
 		fc := FileColumn{Name: fl.Name()}
@@ -187,6 +169,39 @@ func InspectParquet(path string) ([]FileColumn, int64, error) {
 		cols = append(cols, fc)
 	}
 	return cols, pf.NumRows(), nil
+}
+
+// openParquet opens a Parquet file and reads its footer, after checking
+// that it is a regular file that starts like Parquet. The caller closes the
+// returned file.
+func openParquet(path string) (*parquet.File, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*parquet.File, *os.File, error) {
+		f.Close()
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if st.IsDir() {
+		return fail(fmt.Errorf("%s: %w: it is a directory", path, ErrNotParquet))
+	}
+	var head [4]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return fail(err)
+	}
+	if st.Size() < 12 || string(head[:]) != "PAR1" {
+		return fail(fmt.Errorf("%s: %w: %d bytes, no Parquet header", path, ErrNotParquet, st.Size()))
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w: %v", path, ErrNotParquet, err))
+	}
+	return pf, f, nil
 }
 
 func classify(t parquet.Type) (family, name string) {

@@ -92,6 +92,7 @@ func (r *run) customerValue(ctx context.Context) error {
 
 	bg, bgFit, bgErr := scoring.FitBGNBD(hist)
 	gg, ggFit, ggErr := scoring.FitGammaGamma(fitSpend)
+	fits := []scoring.FitResult{bgFit, ggFit}
 	r.man.Models = []ModelRecord{record("bg_nbd", "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 	for _, m := range r.man.Models {
 		if m.Error != "" {
@@ -106,15 +107,12 @@ func (r *run) customerValue(ctx context.Context) error {
 		return err
 	}
 	var mrows [][]driver.Value
-	for _, m := range r.man.Models {
+	for i, m := range r.man.Models {
 		if len(m.Params) == 0 {
 			mrows = append(mrows, []driver.Value{m.Model, nil, nil, nil, nil, m.Customers, m.TimeUnit, m.Converged, m.Error})
 			continue
 		}
-		fit := bgFit
-		if m.Model == "gamma_gamma" {
-			fit = ggFit
-		}
+		fit := fits[i]
 		for j, name := range fit.Names {
 			mrows = append(mrows, []driver.Value{m.Model, name, finiteOrNil(fit.Params[j]), finiteOrNil(fit.StdErr[j]),
 				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})

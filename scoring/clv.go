@@ -163,17 +163,23 @@ func GroupRFM(rows []RFM) []RFM {
 		}
 		out[i] = r
 	}
-	slices.SortFunc(out, cmpRFM)
+	return mergeSorted(out, cmpRFM, func(a *RFM, b RFM) { a.Weight += b.Weight })
+}
+
+// mergeSorted sorts rows by cmp and merges each run of equal rows into its
+// first with add.
+func mergeSorted[T any](rows []T, cmp func(a, b T) int, add func(into *T, r T)) []T {
+	slices.SortFunc(rows, cmp)
 	n := 0
-	for i, r := range out {
-		if i > 0 && cmpRFM(out[n-1], r) == 0 {
-			out[n-1].Weight += r.Weight
+	for i, r := range rows {
+		if i > 0 && cmp(rows[n-1], r) == 0 {
+			add(&rows[n-1], r)
 			continue
 		}
-		out[n] = r
+		rows[n] = r
 		n++
 	}
-	return slices.Clip(out[:n])
+	return slices.Clip(rows[:n])
 }
 
 func cmpSpend(a, b Spend) int {
@@ -192,17 +198,7 @@ func GroupSpend(rows []Spend) []Spend {
 		r.Weight = weightOf(r.Weight)
 		out[i] = r
 	}
-	slices.SortFunc(out, cmpSpend)
-	n := 0
-	for i, r := range out {
-		if i > 0 && cmpSpend(out[n-1], r) == 0 {
-			out[n-1].Weight += r.Weight
-			continue
-		}
-		out[n] = r
-		n++
-	}
-	return slices.Clip(out[:n])
+	return mergeSorted(out, cmpSpend, func(a *Spend, b Spend) { a.Weight += b.Weight })
 }
 
 // PurchaseModel is a fitted purchase-count model (BGNBD or ParetoNBD).

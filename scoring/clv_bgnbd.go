@@ -195,9 +195,8 @@ func (m BGNBD) LogLik(rows []RFM) (float64, error) {
 }
 
 // FitBGNBD fits the BG/NBD model by maximum likelihood (Fader, Hardie &
-// Lee 2005) to
-// customer summaries in one time unit of the caller's choice. Rows are
-// grouped first (see GroupRFM), so the cost grows with the number of
+// Lee 2005) to customer summaries in one time unit of the caller's choice.
+// Rows are grouped first (see GroupRFM), so the cost grows with the number of
 // distinct histories. It returns ErrNoData for no rows, ErrDegenerate when
 // no customer made a repeat purchase, ErrInvalidInput for a row out of the
 // domain, and ErrNotConverged (with FitResult.Converged false) when no

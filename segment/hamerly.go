@@ -3,8 +3,6 @@ package segment
 import (
 	"math"
 	"slices"
-
-	"gonum.org/v1/gonum/mat"
 )
 
 // boundSlack widens every bound comparison of the Hamerly iteration. The
@@ -79,16 +77,7 @@ func (p *problem) hamerly(centers []float64, maxIter int, tol float64) *Result {
 	// The final labels, distances and inertia, as lloyd's last assignment
 	// step computes them, skipping the searches the bounds make needless.
 	p.boundedAssign(centers, k, st, upper, lower, half, true)
-	res.Centroids = mat.NewDense(k, p.d, centers)
-	res.Labels = st.labels
-	res.Distances = st.dist
-	res.Sizes = make([]int, k)
-	for _, l := range st.labels {
-		res.Sizes[l]++
-	}
-	for _, v := range st.inert {
-		res.Inertia += v
-	}
+	p.collect(centers, k, st, res)
 	return res
 }
 

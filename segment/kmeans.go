@@ -359,14 +359,13 @@ func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
 	})
 	pot := p.sum(func(i int) float64 { return closest[i] }, partial)
 
-	cc := make([]float64, k)         // squared distances from the chosen candidate to the chosen centres
-	ccs := make([]float64, trials*k) // the same, per candidate
+	ccs := make([]float64, trials*k) // squared distances from each candidate to the chosen centres
 	trialSums := make([][]float64, trials)
 	for t := range trialSums {
 		trialSums[t] = make([]float64, p.chunks)
 	}
 	for c := 1; c < k; c++ {
-		bestPot, bestIdx := math.Inf(1), -1
+		bestPot := math.Inf(1)
 		// Candidates are drawn before any is evaluated, all against the
 		// same potential, as the greedy variant prescribes.
 		cands := make([]int, trials)
@@ -410,20 +409,19 @@ func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
 				trialSums[t][ch] = sums[t]
 			}
 		})
-		for t, cand := range cands {
+		bestT := 0
+		for t := range cands {
 			cp := 0.0
 			for _, s := range trialSums[t] {
 				cp += s
 			}
 			if cp < bestPot {
-				bestPot, bestIdx = cp, cand
+				bestPot, bestT = cp, t
 			}
 		}
-		cr := p.row(bestIdx)
+		cr := candRows[bestT]
+		cc := ccs[bestT*k : (bestT+1)*k]
 		copy(centers[c*d:(c+1)*d], cr)
-		for o := range c {
-			cc[o] = sqDist(cr, centers[o*d:(o+1)*d])
-		}
 		p.parallel(func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				o := owner[i]
@@ -662,6 +660,12 @@ func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
 // result's centroids, labels, distances, sizes and inertia.
 func (p *problem) finish(centers []float64, k int, st *stepState, res *Result) {
 	p.assign(centers, k, st)
+	p.collect(centers, k, st, res)
+}
+
+// collect fills in the result's centroids, labels, distances, sizes and
+// inertia from the state of a final assignment step.
+func (p *problem) collect(centers []float64, k int, st *stepState, res *Result) {
 	res.Centroids = mat.NewDense(k, p.d, centers)
 	res.Labels = st.labels
 	res.Distances = st.dist

@@ -155,7 +155,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(*out, "summary.json"), append(js, '\n')); err != nil {
+	if err := datasets.WriteFileAtomic(filepath.Join(*out, "summary.json"), append(js, '\n')); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -189,7 +189,7 @@ func writeCentroids(path string, columns []string, c *mat.Dense, sizes []int) er
 		}
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(b.String()))
+	return datasets.WriteFileAtomic(path, []byte(b.String()))
 }
 
 func csvField(s string) string {
@@ -197,25 +197,4 @@ func csvField(s string) string {
 		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 	}
 	return s
-}
-
-// writeFileAtomic writes through a temporary file renamed into place.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -318,9 +318,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range m.Segments {
 		fmt.Fprintf(stdout, "  %3d  %-44s %8d  %5.1f%%\n", s.ID, s.Name, s.Size, 100*s.Share)
 	}
-	for _, c := range m.Changes {
-		if c.Change != "kept" && m.Changes[0].Change == "kept" || c.Change == "retired" {
-			fmt.Fprintf(stdout, "  segment %d %s\n", c.ID, describeChange(c))
+	if res.Manifest.Quality.Segmentation.Source == "retrained" {
+		for _, c := range m.Changes {
+			if c.Change != "kept" {
+				fmt.Fprintf(stdout, "  segment %d %s\n", c.ID, describeChange(c))
+			}
 		}
 	}
 	printKSelection(stdout, m.Training.KSelection, m.Training.K, m.Training.KReason)
