@@ -324,35 +324,20 @@ func writeRows(path string, schema *parquet.Schema, n int, row func(i int, col f
 		index[p[0]] = lc.ColumnIndex
 	}
 	col := func(name string) int { return index[name] }
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.parquet")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	w := parquet.NewWriter(tmp, schema, parquet.Compression(&parquet.Zstd))
-	rows := make([]parquet.Row, 0, 4096)
-	for i := range n {
-		rows = append(rows, row(i, col))
-		if len(rows) == cap(rows) || i == n-1 {
-			if _, err := w.WriteRows(rows); err != nil {
-				tmp.Close()
-				return err
+	return writeFileWith(path, func(f io.Writer) error {
+		w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Zstd))
+		rows := make([]parquet.Row, 0, 4096)
+		for i := range n {
+			rows = append(rows, row(i, col))
+			if len(rows) == cap(rows) || i == n-1 {
+				if _, err := w.WriteRows(rows); err != nil {
+					return err
+				}
+				rows = rows[:0]
 			}
-			rows = rows[:0]
 		}
-	}
-	if err := w.Close(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		return w.Close()
+	})
 }
 
 // BlobsConfig describes Gaussian blobs for benchmarks and tests.

@@ -662,20 +662,28 @@ func writeParquet[T any](path string, rows []T) error {
 // directory renamed into place, so that a reader sees the old file or the
 // new one, never a part.
 func WriteFileAtomic(path string, data []byte) error {
+	return writeFileWith(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileWith writes path through a temporary file that fill writes,
+// renamed into place once fill succeeds.
+func writeFileWith(path string, fill func(w io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	err = tmp.Chmod(0o644)
+	if err == nil {
+		err = fill(tmp)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
