@@ -20,29 +20,33 @@ const boundSlack = 1e-9
 // changed cluster. After the centres move, u grows by the move of the row's
 // centre and l shrinks by the largest move of another centre.
 //
-// centers must come from seed, whose owners and bounds it starts from: the
-// owners are the labels lloyd's first step gives. The centre sums are
-// recomputed from the labels in every iteration, in the same chunks and row
-// order as lloyd, so the centres, and hence every later step, are
-// bit-identical to lloyd's.
-func (p *problem) hamerly(centers []float64, maxIter int, tol float64) *Result {
+// The scratch step state must hold the first assignment step from centers
+// (lloyd's first step), with upper the rows' distances to their centres and
+// lower 0, as begin leaves them. The centre sums are recomputed from the
+// labels in every iteration, in the same chunks and row order as lloyd, so
+// the centres, and hence every later step, are bit-identical to lloyd's.
+//
+// A step records every row's exact distance, which lloyd's result holds,
+// only when few rows moved in the step before: then it is likely the last,
+// and when its centres do not move the final labelling pass is not needed.
+func (p *problem) hamerly(centers, upper, lower []float64, maxIter int, tol float64) *Result {
 	k, d := len(centers)/p.d, p.d
-	sc := p.scratchFor(k)
-	st, upper, lower := sc.st, sc.upper, sc.lower
-	p.parallel(func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			st.labels[i] = int(sc.owner[i])
-			upper[i], lower[i] = math.Sqrt(sc.ownerDist[i]), sc.second[i]
-		}
-	})
-	half := make([]float64, k)  // s(c)
-	moves := make([]float64, k) // distance each centre moved in the last update
+	st := p.scratchFor(k).st
+	half := make([]float64, k) // s(c)
+	mv := centreMoves{moves: make([]float64, k)}
 	old := make([]float64, k*d)
 	res := &Result{}
+	// The first step, begin's, is exact; no row's label differs from the
+	// owner the seeding gave it.
+	exact, changed := true, 0
 	for it := 1; it <= maxIter; it++ {
-		p.boundedAssign(centers, k, st, upper, lower, half, false)
-		// The first step moves every label from "none" in lloyd.
-		moved := it == 1 || slices.Contains(st.moved, true)
+		moved := true // the first step moves every label from "none" in lloyd
+		if it > 1 {
+			exact = changed <= p.n/1000
+			p.boundedAssign(centers, k, st, upper, lower, half, &mv, exact)
+			changed = movedRows(st)
+			moved = changed > 0
+		}
 		copy(old, centers)
 		repairs := 0
 		var shift float64
@@ -50,12 +54,14 @@ func (p *problem) hamerly(centers []float64, maxIter int, tol float64) *Result {
 			// Empty-cluster repair needs every row's exact distance to its
 			// centre, as lloyd has it; the rows it moves sit on their new
 			// centre.
-			p.parallel(func(c, lo, hi int) {
-				for i := lo; i < hi; i++ {
-					a := st.labels[i]
-					st.dist[i] = sqDist(p.row(i), centers[a*d:(a+1)*d])
-				}
-			})
+			if !exact {
+				p.parallel(func(c, lo, hi int) {
+					for i := lo; i < hi; i++ {
+						a := st.labels[i]
+						st.dist[i] = sqDist(p.row(i), centers[a*d:(a+1)*d])
+					}
+				})
+			}
 			before := slices.Clone(st.labels)
 			shift, repairs = p.update(centers, k, st)
 			for i, a := range st.labels {
@@ -68,7 +74,14 @@ func (p *problem) hamerly(centers []float64, maxIter int, tol float64) *Result {
 			shift, _ = p.update(centers, k, st)
 		}
 		res.Iterations = it
-		p.moveBounds(old, centers, moves, st.labels, upper, lower)
+		if exact && repairs == 0 && slices.Equal(old, centers) {
+			// The centres did not move: the labels and distances of the
+			// step are those of a final one (as in lloyd).
+			res.Converged = true
+			p.collect(centers, k, st, res)
+			return res
+		}
+		mv.measure(old, centers, d)
 		if (!moved && repairs == 0) || shift <= tol {
 			res.Converged = true
 			break
@@ -76,17 +89,43 @@ func (p *problem) hamerly(centers []float64, maxIter int, tol float64) *Result {
 	}
 	// The final labels, distances and inertia, as lloyd's last assignment
 	// step computes them, skipping the searches the bounds make needless.
-	p.boundedAssign(centers, k, st, upper, lower, half, true)
+	p.boundedAssign(centers, k, st, upper, lower, half, &mv, true)
 	p.collect(centers, k, st, res)
 	return res
 }
 
-// boundedAssign is the assignment step of the Hamerly iteration: it labels
-// every row with its nearest centre (ties to the lowest index), searching
-// only where the bounds allow a change, and accumulates the per-chunk
-// sums for the next centres. With final, it also records every row's exact
-// squared distance and the per-chunk inertia, as lloyd's assign does.
-func (p *problem) boundedAssign(centers []float64, k int, st *stepState, upper, lower, half []float64, final bool) {
+// centreMoves is how far each centre moved in the last update, with the
+// largest move (of centre first) and the largest among the others.
+type centreMoves struct {
+	moves  []float64
+	first  int
+	second float64
+}
+
+// measure records the moves from old to centers.
+func (mv *centreMoves) measure(old, centers []float64, d int) {
+	mv.first, mv.second = -1, 0
+	for j := range mv.moves {
+		mv.moves[j] = math.Sqrt(sqDist(old[j*d:(j+1)*d], centers[j*d:(j+1)*d]))
+		switch {
+		case mv.first < 0 || mv.moves[j] > mv.moves[mv.first]:
+			if mv.first >= 0 {
+				mv.second = mv.moves[mv.first]
+			}
+			mv.first = j
+		case mv.moves[j] > mv.second:
+			mv.second = mv.moves[j]
+		}
+	}
+}
+
+// boundedAssign is the assignment step of the Hamerly iteration: it first
+// loosens every row's bounds by the centre moves mv, then labels the row
+// with its nearest centre (ties to the lowest index), searching only where
+// the bounds allow a change, and accumulates the per-chunk sums for the
+// next centres. With exact, it also records every row's exact squared
+// distance and the per-chunk inertia, as lloyd's assign does.
+func (p *problem) boundedAssign(centers []float64, k int, st *stepState, upper, lower, half []float64, mv *centreMoves, exact bool) {
 	d := p.d
 	for j := range k {
 		m := math.Inf(1)
@@ -97,42 +136,76 @@ func (p *problem) boundedAssign(centers []float64, k int, st *stepState, upper, 
 		}
 		half[j] = math.Sqrt(m) / 2
 	}
+	pb := newPointBlocks(k, d)
+	pb.setAll(centers)
 	p.parallel(func(c, lo, hi int) {
 		sums, ws := st.sums[c], st.wsum[c]
 		clear(sums)
 		clear(ws)
-		moved := false
+		var stack [resultStack]float64
+		buf, stride, batch := pb.resultBuf(stack[:]), pb.stride(), pb.batch()
+		// Per row of a batch (pb.batch() <= batchFloats/lanes): whether its
+		// bounds call for a search, and its distance to its centre, -1
+		// when not known.
+		var search [batchFloats / lanes]bool
+		var dds [batchFloats / lanes]float64
+		moved := 0
 		var inert float64
-		for i := lo; i < hi; i++ {
-			r := p.row(i)
-			a := st.labels[i]
-			bound := max(half[a], lower[i]) * (1 - boundSlack)
-			dd := -1.0 // squared distance to centre a, when known
-			if upper[i]*(1+boundSlack) >= bound {
-				dd = sqDist(r, centers[a*d:(a+1)*d])
-				upper[i] = math.Sqrt(dd)
-				if upper[i]*(1+boundSlack) >= bound {
-					best, bd, second := nearest2(r, centers, k, d)
+		for b0 := lo; b0 < hi; b0 += batch {
+			b1 := min(b0+batch, hi)
+			need := 0
+			for i := b0; i < b1; i++ {
+				a := st.labels[i]
+				u := upper[i] + mv.moves[a]
+				l := lower[i]
+				if a == mv.first {
+					l -= mv.second
+				} else {
+					l -= mv.moves[mv.first]
+				}
+				bound := max(half[a], l) * (1 - boundSlack)
+				dd := -1.0
+				if exact || u*(1+boundSlack) >= bound {
+					dd = sqDist(p.row(i), centers[a*d:(a+1)*d])
+				}
+				srch := false
+				if u*(1+boundSlack) >= bound {
+					u = math.Sqrt(dd)
+					srch = u*(1+boundSlack) >= bound
+				}
+				if srch {
+					need++
+				}
+				upper[i], lower[i] = u, l
+				search[i-b0], dds[i-b0] = srch, dd
+			}
+			// Many searches: one call of the block kernel for the batch.
+			whole := need*4 >= b1-b0
+			if whole {
+				pb.dists(buf, p.x[b0*d:b1*d])
+			}
+			for i := b0; i < b1; i++ {
+				r, a, dd := p.row(i), st.labels[i], dds[i-b0]
+				if search[i-b0] {
+					res := buf[(i-b0)*stride:][:stride]
+					if !whole {
+						pb.dists(res, r)
+					}
+					best, bd, second := nearest2(res[:k])
 					if best != a {
-						moved = true
+						moved++
 						st.labels[i], a = best, best
 					}
 					dd = bd
 					upper[i], lower[i] = math.Sqrt(bd), math.Sqrt(second)
 				}
-			}
-			w := p.weight(i)
-			if final {
-				if dd < 0 {
-					dd = sqDist(r, centers[a*d:(a+1)*d])
+				w := p.weight(i)
+				if exact {
+					st.dist[i] = dd
+					inert += w * dd
 				}
-				st.dist[i] = dd
-				inert += w * dd
-			}
-			ws[a] += w
-			s := sums[a*d : (a+1)*d]
-			for j, v := range r {
-				s[j] += w * v
+				ws[a] += w
+				addRow(sums[a*d:(a+1)*d], r, w)
 			}
 		}
 		st.moved[c], st.inert[c] = moved, inert
@@ -150,42 +223,11 @@ func (p *problem) clusterWeights(st *stepState, k int) []float64 {
 	return ws
 }
 
-// moveBounds loosens the bounds by how far the centres moved from old.
-func (p *problem) moveBounds(old, centers, moves []float64, labels []int, upper, lower []float64) {
-	d := p.d
-	k := len(moves)
-	first, second := -1, 0.0 // the largest move and the largest among the others
-	for j := range k {
-		moves[j] = math.Sqrt(sqDist(old[j*d:(j+1)*d], centers[j*d:(j+1)*d]))
-		switch {
-		case first < 0 || moves[j] > moves[first]:
-			if first >= 0 {
-				second = moves[first]
-			}
-			first = j
-		case moves[j] > second:
-			second = moves[j]
-		}
-	}
-	p.parallel(func(c, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			a := labels[i]
-			upper[i] += moves[a]
-			if a == first {
-				lower[i] -= second
-			} else {
-				lower[i] -= moves[first]
-			}
-		}
-	})
-}
-
-// nearest2 returns the nearest centre to r (ties to the lowest index), its
-// squared distance, and the squared distance to the second nearest.
-func nearest2(r, centers []float64, k, d int) (int, float64, float64) {
+// nearest2 returns the index of the least of dist (the lowest on ties),
+// its value, and the second least value.
+func nearest2(dist []float64) (int, float64, float64) {
 	best, bd, second := 0, math.Inf(1), math.Inf(1)
-	for j := range k {
-		dd := sqDist(r, centers[j*d:(j+1)*d])
+	for j, dd := range dist {
 		if dd < bd {
 			best, bd, second = j, dd, bd
 		} else if dd < second {

@@ -44,6 +44,10 @@ type KMeans struct {
 	// BatchSize is the number of rows per step of mini-batch k-means; 0
 	// means 1024. Other algorithms ignore it.
 	BatchSize int
+	// Progress, when set, is called after each restart with the number of
+	// restarts done and NInit, on the goroutine that called Fit. It is for
+	// progress displays and does not change the result.
+	Progress func(done, total int)
 }
 
 // Algorithm names an iteration scheme of k-means.
@@ -109,7 +113,7 @@ func (km KMeans) defaults() KMeans {
 // from its centroid. weights, one per row and non-negative, weigh rows in the
 // seeding, the means and the inertia; nil means uniform.
 func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
-	n, d := x.Dims()
+	n, _ := x.Dims()
 	if km.K < 1 {
 		return nil, fmt.Errorf("segment: k = %d, want at least 1", km.K)
 	}
@@ -137,42 +141,67 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 			}
 		}
 	}
-	raw := x.RawMatrix()
-	for i := range n {
-		for _, v := range raw.Data[i*raw.Stride : i*raw.Stride+d] {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("segment: row %d holds %v", i, v)
-			}
-		}
-	}
 	km = km.defaults()
 	p := newProblem(x, weights, km.Threads)
+	if i, j := p.firstNonFinite(); i >= 0 {
+		return nil, fmt.Errorf("segment: row %d holds %v", i, p.row(i)[j])
+	}
 	tol := km.Tol * p.meanVariance()
 
 	var best *Result
 	inertias := make([]float64, km.NInit)
-	for r := range km.NInit {
-		rng := rand.New(rand.NewPCG(km.Seed, uint64(r)))
-		var res *Result
-		switch km.Algorithm {
-		case Lloyd:
-			res = p.lloyd(p.seed(km.K, km.LocalTrials, rng), km.MaxIter, tol)
-		case Hamerly:
-			res = p.hamerly(p.seed(km.K, km.LocalTrials, rng), km.MaxIter, tol)
-		case MiniBatch:
-			res = p.miniBatch(km.K, km.LocalTrials, km.BatchSize, km.MaxIter, rng)
-		}
+	// The labels and distances of a result live in buffers the next
+	// restart reuses: a best restart that is not the last one labels the
+	// rows again at the end, rather than holding a copy all along.
+	keep := func(r int, res *Result) {
 		res.Restart = r
 		inertias[r] = res.Inertia
 		if best == nil || res.Inertia < best.Inertia {
-			// The labels and distances live in buffers the next restart
-			// reuses.
-			res.Labels, res.Distances = slices.Clone(res.Labels), slices.Clone(res.Distances)
 			best = res
 		}
+		if km.Progress != nil {
+			km.Progress(r+1, km.NInit)
+		}
 	}
-	best.Inertias = inertias
-	return best, nil
+	done := func() (*Result, error) {
+		if best.Restart != km.NInit-1 {
+			st := p.scratchFor(km.K).st
+			p.assign(best.Centroids.RawMatrix().Data, km.K, st)
+			best.Labels, best.Distances = st.labels, st.dist
+		}
+		best.Inertias = inertias
+		return best, nil
+	}
+	rng := func(r int) *rand.Rand { return rand.New(rand.NewPCG(km.Seed, uint64(r))) }
+	if km.Algorithm == MiniBatch {
+		for r := range km.NInit {
+			keep(r, p.miniBatch(km.K, km.LocalTrials, km.BatchSize, km.MaxIter, rng(r)))
+		}
+		return done()
+	}
+	// Restarts are seeded in groups that share their passes over the rows,
+	// then iterated one by one.
+	for r0 := 0; r0 < km.NInit; {
+		rngs := make([]*rand.Rand, min(maxGroup, km.NInit-r0))
+		for i := range rngs {
+			rngs[i] = rng(r0 + i)
+		}
+		sc := p.scratchFor(km.K)
+		sds := p.seedGroup(km.K, km.LocalTrials, rngs, p.seedRowsFor(len(rngs), km.K))
+		p.settleGroup(sds, km.K)
+		for i, sd := range sds {
+			if km.Algorithm == Lloyd {
+				p.begin(sd, sc.st, nil)
+				keep(r0+i, p.lloyd(sd.centers, km.MaxIter, tol, true))
+			} else {
+				lower := p.lowerFor()
+				p.begin(sd, sc.st, lower)
+				keep(r0+i, p.hamerly(sd.centers, sd.rows.dist, lower, km.MaxIter, tol))
+			}
+		}
+		r0 += len(rngs)
+	}
+	return done()
 }
 
 // problem is the data of one fit, laid out for the kernels.
@@ -232,88 +261,77 @@ func (p *problem) parallel(fn func(chunk, lo, hi int)) {
 	wg.Wait()
 }
 
-// meanVariance is the mean over features of the (unweighted) variance.
+// firstNonFinite returns the first row holding a NaN or an infinity and
+// the column of the first such value in it, or -1, -1.
+func (p *problem) firstNonFinite() (int, int) {
+	first := make([]int, p.chunks) // per chunk, its first such row or -1
+	p.parallel(func(c, lo, hi int) {
+		first[c] = -1
+		for i := lo; i < hi && first[c] < 0; i++ {
+			for _, v := range p.row(i) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					first[c] = i
+					break
+				}
+			}
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			for j, v := range p.row(i) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return i, j
+				}
+			}
+		}
+	}
+	return -1, -1
+}
+
+// meanVariance is the mean over features of the (unweighted) variance,
+// each sum made by chunks and added up in chunk order.
 func (p *problem) meanVariance() float64 {
-	mean := make([]float64, p.d)
-	for i := range p.n {
-		for j, v := range p.row(i) {
+	d := p.d
+	part := make([]float64, p.chunks*d) // per chunk: the sum of each feature
+	p.parallel(func(c, lo, hi int) {
+		s := part[c*d : (c+1)*d]
+		for i := lo; i < hi; i++ {
+			for j, v := range p.row(i) {
+				s[j] += v
+			}
+		}
+	})
+	mean := make([]float64, d)
+	for c := range p.chunks {
+		for j, v := range part[c*d : (c+1)*d] {
 			mean[j] += v
 		}
 	}
-	var total float64
 	for j := range mean {
 		mean[j] /= float64(p.n)
 	}
-	for i := range p.n {
-		for j, v := range p.row(i) {
-			total += (v - mean[j]) * (v - mean[j])
+	p.parallel(func(c, lo, hi int) {
+		var s float64
+		for i := lo; i < hi; i++ {
+			for j, v := range p.row(i) {
+				s += (v - mean[j]) * (v - mean[j])
+			}
 		}
+		part[c] = s
+	})
+	var total float64
+	for _, s := range part[:p.chunks] {
+		total += s
 	}
 	return total / float64(p.n) / float64(p.d)
 }
 
-// sqDist is the squared Euclidean distance of a and b (len(b) >= len(a)),
-// summed in four interleaved accumulators.
-func sqDist(a, b []float64) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		t0, t1, t2, t3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
-		s0 += t0 * t0
-		s1 += t1 * t1
-		s2 += t2 * t2
-		s3 += t3 * t3
-	}
-	for ; i < len(a); i++ {
-		t := a[i] - b[i]
-		s0 += t * t
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// sqDistBelow is sqDist, but gives up (returning +Inf) as soon as the
-// partial sum shows the result cannot be below bound (or equal to it, when
-// orEqual). Each accumulator only grows and floating-point addition is
-// monotone, so a partial sum at or over the bound means the full sum is too:
-// the answer is exactly that of comparing sqDist with bound.
-func sqDistBelow(a, b []float64, bound float64, orEqual bool) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		t0, t1, t2, t3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
-		s0 += t0 * t0
-		s1 += t1 * t1
-		s2 += t2 * t2
-		s3 += t3 * t3
-		if p := (s0 + s1) + (s2 + s3); p > bound || (!orEqual && p == bound) {
-			return math.Inf(1)
-		}
-	}
-	for ; i < len(a); i++ {
-		t := a[i] - b[i]
-		s0 += t * t
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // nearest returns the nearest centre to r and its squared distance, ties to
-// the lowest index. It starts from the centre guess (the row's previous
-// label), which is usually the answer, so that most other distances are
-// abandoned early; the result does not depend on the guess.
-func nearest(r, centers []float64, k, d, guess int) (int, float64) {
-	if guess < 0 || guess >= k {
-		guess = 0
-	}
-	best, bd := guess, sqDist(r, centers[guess*d:(guess+1)*d])
-	for j := range k {
-		if j == guess {
-			continue
-		}
-		// A lower index wins a tie, so it must be kept when equal.
-		dd := sqDistBelow(r, centers[j*d:(j+1)*d], bd, j < best)
-		if dd < bd || (dd == bd && j < best) {
+// the lowest index.
+func nearest(r, centers []float64, k, d int) (int, float64) {
+	best, bd := 0, sqDist(r, centers[:d])
+	for j := 1; j < k; j++ {
+		if dd := sqDist(r, centers[j*d:(j+1)*d]); dd < bd {
 			best, bd = j, dd
 		}
 	}
@@ -323,148 +341,440 @@ func nearest(r, centers []float64, k, d, guess int) (int, float64) {
 // maxTrials caps the candidates per centre of the greedy seeding.
 const maxTrials = 64
 
-// seedPruning lets the seeding skip distances the triangle inequality
-// makes needless; tests turn it off to compare with the exhaustive seeding.
-var seedPruning = true
+// maxGroup caps the restarts seeded together (see seedGroup). Each one
+// holds 9 bytes per row (12 past 256 clusters) while it waits for its
+// iterations.
+const maxGroup = 3
 
-// seed picks k initial centres by greedy k-means++.
-//
-// Every row keeps its nearest chosen centre (its owner, lowest index on
-// ties) and its squared distance to it. A candidate at least twice as far
-// from the owner as the row is cannot be nearer to the row than the owner
-// (triangle inequality), so the row's distance to it is not computed: the
-// row's contribution is the same as if it were, and the seeding the same as
-// an exhaustive one. The owners are the labels a first assignment step
-// would give; with a lower bound on each row's distance to its other
-// centres, kept along the way, they let the Hamerly iteration start without
-// a full search.
-func (p *problem) seed(k, trials int, rng *rand.Rand) []float64 {
-	d := p.d
-	sc := p.scratchFor(k)
-	centers := make([]float64, k*d)
-	closest := sc.closest // weighted squared distance to the nearest chosen centre
-	owner, ownerDist, second := sc.owner, sc.ownerDist, sc.second
-	partial := make([]float64, p.chunks)
+// seedRows is what the seeding of one restart knows of every row: its
+// owner, the nearest chosen centre (lowest index on ties), and its squared
+// distance to it. The owners are the labels, and the distances those, a
+// first assignment step from the chosen centres gives.
+type seedRows struct {
+	owner owners
+	dist  []float64
+}
 
-	// The first centre: a row drawn with probability proportional to weight.
-	first := p.draw(rng.Float64()*p.sum(func(i int) float64 { return p.weight(i) }, partial), partial, func(i int) float64 { return p.weight(i) })
-	copy(centers[:d], p.row(first))
-	p.parallel(func(c, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			owner[i] = 0
-			ownerDist[i] = sqDist(p.row(i), centers[:d])
-			second[i] = math.Inf(1)
-			closest[i] = p.weight(i) * ownerDist[i]
-		}
-	})
-	pot := p.sum(func(i int) float64 { return closest[i] }, partial)
+// owners holds a cluster index per row: in a byte when there are at most
+// 256 clusters, which keeps the seeding's memory down.
+type owners struct {
+	small []uint8
+	wide  []int32
+}
 
-	ccs := make([]float64, trials*k) // squared distances from each candidate to the chosen centres
-	trialSums := make([][]float64, trials)
-	for t := range trialSums {
-		trialSums[t] = make([]float64, p.chunks)
+func newOwners(n, k int) owners {
+	if k <= 256 {
+		return owners{small: make([]uint8, n)}
 	}
-	for c := 1; c < k; c++ {
-		bestPot := math.Inf(1)
-		// Candidates are drawn before any is evaluated, all against the
-		// same potential, as the greedy variant prescribes.
-		cands := make([]int, trials)
-		for t := range cands {
-			if pot > 0 {
-				cands[t] = p.draw(rng.Float64()*pot, partial, func(i int) float64 { return closest[i] })
-			} else {
-				cands[t] = rng.IntN(p.n) // every row sits on a centre already
+	return owners{wide: make([]int32, n)}
+}
+
+func (o owners) get(i int) int {
+	if o.small != nil {
+		return int(o.small[i])
+	}
+	return int(o.wide[i])
+}
+
+func (o owners) set(i, c int) {
+	if o.small != nil {
+		o.small[i] = uint8(c)
+		return
+	}
+	o.wide[i] = int32(c)
+}
+
+// seeding is one restart's greedy k-means++ under way.
+type seeding struct {
+	rng       *rand.Rand
+	rows      *seedRows
+	centers   []float64 // k × d; the first c are chosen
+	pending   int       // the centre chosen last, whose update the rows still await; -1 if none
+	partial   []float64 // chunk sums of the potential, the pending centre included
+	pot       float64   // their total
+	cands     []int     // the candidates for the next centre
+	trialSums [][]float64
+	first     *stepState // the first assignment step's chunk sums, once settled
+	laneDist  []float64  // for pruning: see measureLanes
+}
+
+// seed picks k initial centres by greedy k-means++ (see seedGroup), leaving
+// every row's owner and distance in the problem's scratch. With st, it
+// also makes into st the first assignment step from the centres, as assign
+// would (labels, distances, chunk sums and inertia).
+func (p *problem) seed(k, trials int, rng *rand.Rand, st *stepState) []float64 {
+	sds := p.seedGroup(k, trials, []*rand.Rand{rng}, p.seedRowsFor(1, k))
+	p.settleGroup(sds, k)
+	if st != nil {
+		p.begin(sds[0], st, nil)
+	}
+	return sds[0].centers
+}
+
+// seedGroup picks k initial centres for each of len(rngs) restarts by
+// greedy k-means++: the first centre is a row drawn with probability
+// proportional to its weight; each next one is the best of trials
+// candidates, drawn with probability proportional to the potential, the
+// weighted squared distance to the nearest chosen centre, the one whose
+// choice leaves the least total potential (Arthur & Vassilvitskii 2007;
+// the greedy variant is scikit-learn's).
+//
+// A row's potential is w·dist, dist being the distance to its owner (the
+// minimum of w times the distances, since rounding a product by w ≥ 0 is
+// monotone). One pass over the rows serves each new centre of every
+// restart of the group, all measured in the lanes of one block kernel: it
+// moves the rows to the centre chosen last, and scores the candidates for
+// the next one. The winner's per-chunk sums are the chunk sums of the
+// potential once it is added, which is all the next draws need besides the
+// rows of the one chunk they land in, so the winner's update waits for the
+// next pass; settleGroup makes the last one. Restarts seeded together share
+// every read of the rows; each draws from its own rng as it would alone,
+// so the centres are the same whatever the group.
+func (p *problem) seedGroup(k, trials int, rngs []*rand.Rand, rows []*seedRows) []*seeding {
+	d := p.d
+	g := len(rngs)
+	sds := make([]*seeding, g)
+	wsum := make([]float64, p.chunks)
+	totalW := p.sum(p.weight, wsum)
+	first := newPointBlocks(g, d)
+	for r, rng := range rngs {
+		sd := &seeding{rng: rng, rows: rows[r], centers: make([]float64, k*d), pending: -1,
+			partial: make([]float64, p.chunks), cands: make([]int, trials), trialSums: make([][]float64, trials)}
+		for t := range sd.trialSums {
+			sd.trialSums[t] = make([]float64, p.chunks)
+		}
+		// The first centre: a row drawn with probability proportional to weight.
+		copy(sd.centers[:d], p.row(p.draw(rng.Float64()*totalW, wsum, p.weight)))
+		first.set(r, sd.centers[:d])
+		sds[r] = sd
+	}
+	p.parallel(func(ch, lo, hi int) {
+		var sums [maxGroup]float64
+		var stack [resultStack]float64
+		buf, stride := first.resultBuf(stack[:]), first.stride()
+		for b0 := lo; b0 < hi; b0 += first.batch() {
+			b1 := min(b0+first.batch(), hi)
+			first.dists(buf, p.x[b0*d:b1*d])
+			for i := b0; i < b1; i++ {
+				for r, dd := range buf[(i-b0)*stride:][:g] {
+					rows[r].owner.set(i, 0)
+					rows[r].dist[i] = dd
+					sums[r] += p.weighted(i, dd)
+				}
 			}
 		}
-		// All candidates are evaluated in one pass over the rows, each
-		// summed in its own per-chunk partials. draw reuses partial: its
-		// chunk sums of closest are recomputed for the next draw below.
-		candRows := make([][]float64, trials)
-		for t, cand := range cands {
-			cr := p.row(cand)
-			candRows[t] = cr
-			for o := range c {
-				ccs[t*k+o] = sqDist(cr, centers[o*d:(o+1)*d])
+		for r, sd := range sds {
+			sd.partial[ch] = sums[r]
+		}
+	})
+	for _, sd := range sds {
+		for _, s := range sd.partial {
+			sd.pot += s
+		}
+	}
+
+	// Restart r's lanes: r·(1+trials) holds its pending centre, the next
+	// trials its candidates.
+	per := 1 + trials
+	pb := newPointBlocks(g*per, d)
+	prune := simdLevel == 0
+	for c := 1; c < k; c++ {
+		for r, sd := range sds {
+			sd.drawCandidates(p, c)
+			if sd.pending >= 0 {
+				pb.set(r*per, sd.centers[sd.pending*d:(sd.pending+1)*d])
+			}
+			for t, cand := range sd.cands {
+				pb.set(r*per+1+t, p.row(cand))
+			}
+			if prune {
+				sd.measureLanes(p, c)
 			}
 		}
 		p.parallel(func(ch, lo, hi int) {
-			var sums [maxTrials]float64
-			for i := lo; i < hi; i++ {
-				r, o, w := p.row(i), owner[i], p.weight(i)
-				bound := 4 * ownerDist[i] * (1 + boundSlack)
-				if !seedPruning {
-					bound = math.Inf(1)
+			var sums [maxGroup * maxTrials]float64
+			var stack [resultStack]float64
+			buf, stride := pb.resultBuf(stack[:]), pb.stride()
+			for b0 := lo; b0 < hi; b0 += pb.batch() {
+				b1 := min(b0+pb.batch(), hi)
+				if prune {
+					for r, sd := range sds {
+						sd.prunedDists(p, buf, stride, r*per, b0, b1)
+					}
+				} else {
+					pb.dists(buf, p.x[b0*d:b1*d])
 				}
-				for t, cr := range candRows {
-					v := closest[i]
-					if ccs[t*k+int(o)] <= bound {
-						if dd := w * sqDist(r, cr); dd < v {
-							v = dd
+				for r, sd := range sds {
+					sd.score(p, buf, stride, r*per, b0, b1, sums[r*trials:(r+1)*trials])
+				}
+			}
+			for r, sd := range sds {
+				for t := range trials {
+					sd.trialSums[t][ch] = sums[r*trials+t]
+				}
+			}
+		})
+		for _, sd := range sds {
+			sd.choose(p, c)
+		}
+	}
+	return sds
+}
+
+// measureLanes sets laneDist to the squared distances from the points of
+// the restart's lanes (its pending centre, then its candidates) to its c
+// chosen centres, lane by lane.
+func (sd *seeding) measureLanes(p *problem, c int) {
+	d := p.d
+	sd.laneDist = sd.laneDist[:0]
+	for l := range 1 + len(sd.cands) {
+		var pt []float64
+		switch {
+		case l > 0:
+			pt = p.row(sd.cands[l-1])
+		case sd.pending >= 0:
+			pt = sd.centers[sd.pending*d : (sd.pending+1)*d]
+		}
+		for o := range c {
+			dd := math.Inf(1)
+			if pt != nil {
+				dd = sqDist(pt, sd.centers[o*d:(o+1)*d])
+			}
+			sd.laneDist = append(sd.laneDist, dd)
+		}
+	}
+}
+
+// prunedDists stands in for the block kernel in scalar builds: it fills
+// the restart's lanes of buf for rows b0 to b1 as the kernel would, except
+// that it leaves +Inf where the row's owner is nearer than the lane's point
+// for sure, which score takes exactly as it would the distance. A point at
+// least twice as far from the owner as the row cannot be nearer to the row
+// than the owner (triangle inequality; boundSlack covers the rounding). The
+// owner is the one the pending centre leaves, as score will find it.
+func (sd *seeding) prunedDists(p *problem, buf []float64, stride, lane, b0, b1 int) {
+	d, c, nl := p.d, len(sd.laneDist)/(1+len(sd.cands)), 1+len(sd.cands)
+	for i := b0; i < b1; i++ {
+		r, o, od := p.row(i), sd.rows.owner.get(i), sd.rows.dist[i]
+		res := buf[(i-b0)*stride+lane:][:nl]
+		for l := range res {
+			res[l] = math.Inf(1)
+			if sd.laneDist[l*c+o] > 4*od*(1+boundSlack) {
+				continue
+			}
+			if l == 0 {
+				res[0] = sqDist(r, sd.centers[sd.pending*d:(sd.pending+1)*d])
+				if res[0] < od {
+					o, od = sd.pending, res[0]
+				}
+			} else {
+				res[l] = sqDist(r, p.row(sd.cands[l-1]))
+			}
+		}
+	}
+}
+
+// score takes the block kernel's results for rows b0 to b1 (row i's from
+// buf[(i-b0)*stride+lane]: its distance to the pending centre in lane
+// lane, to the candidates in the next ones), moves the rows to the pending
+// centre and adds each row's potential with each candidate to sums, in row
+// order.
+func (sd *seeding) score(p *problem, buf []float64, stride, lane, b0, b1 int, sums []float64) {
+	od := sd.rows.dist[b0:b1]
+	if sd.pending >= 0 {
+		for i := range od {
+			if dd := buf[i*stride+lane]; dd < od[i] {
+				sd.rows.owner.set(b0+i, sd.pending)
+				od[i] = dd
+			}
+		}
+	}
+	var w []float64
+	if p.w != nil {
+		w = p.w[b0:b1]
+	}
+	addMins(sums, od, w, buf, stride, lane+1)
+}
+
+// drawCandidates draws the candidates for centre c: all against the same
+// potential, before any is evaluated, as the greedy variant prescribes.
+func (sd *seeding) drawCandidates(p *problem, c int) {
+	d := p.d
+	// The potential of row i, once the pending centre is added.
+	potential := func(i int) float64 { return p.weighted(i, sd.rows.dist[i]) }
+	if sd.pending >= 0 {
+		pc := sd.centers[sd.pending*d : (sd.pending+1)*d]
+		potential = func(i int) float64 { return p.weighted(i, min(sd.rows.dist[i], sqDist(p.row(i), pc))) }
+	}
+	for t := range sd.cands {
+		if sd.pot > 0 {
+			sd.cands[t] = p.draw(sd.rng.Float64()*sd.pot, sd.partial, potential)
+		} else {
+			sd.cands[t] = sd.rng.IntN(p.n) // every row sits on a centre already
+		}
+	}
+}
+
+// choose makes the candidate whose potential is least (the earliest on
+// ties) centre c.
+func (sd *seeding) choose(p *problem, c int) {
+	d := p.d
+	best, bestPot := 0, math.Inf(1)
+	for t, sums := range sd.trialSums {
+		cp := 0.0
+		for _, s := range sums {
+			cp += s
+		}
+		if cp < bestPot {
+			best, bestPot = t, cp
+		}
+	}
+	copy(sd.centers[c*d:(c+1)*d], p.row(sd.cands[best]))
+	sd.pot, sd.pending = bestPot, c
+	// The winner's chunk sums are the potential's from now on.
+	sd.partial, sd.trialSums[best] = sd.trialSums[best], sd.partial
+}
+
+// settleGroup moves the rows of every restart of the group to the centre
+// it chose last, in one pass, which also makes for each restart the chunk
+// sums, weights and inertia of the first assignment step from its centres
+// (sd.first): the owners are that step's labels, and their distances its
+// distances.
+func (p *problem) settleGroup(sds []*seeding, k int) {
+	d := p.d
+	firsts := p.firstsFor(len(sds), k)
+	pb := newPointBlocks(len(sds), d)
+	pending := false
+	for r, sd := range sds {
+		sd.first = firsts[r]
+		if sd.pending >= 0 {
+			pb.set(r, sd.centers[sd.pending*d:(sd.pending+1)*d])
+			pending = true
+		}
+	}
+	p.parallel(func(c, lo, hi int) {
+		var inert [maxGroup]float64
+		for _, sd := range sds {
+			clear(sd.first.sums[c])
+			clear(sd.first.wsum[c])
+		}
+		var stack [resultStack]float64
+		buf, stride := pb.resultBuf(stack[:]), pb.stride()
+		for b0 := lo; b0 < hi; b0 += pb.batch() {
+			b1 := min(b0+pb.batch(), hi)
+			if pending {
+				pb.dists(buf, p.x[b0*d:b1*d])
+			}
+			for r, sd := range sds {
+				owner, od := sd.rows.owner, sd.rows.dist
+				sums, ws := sd.first.sums[c], sd.first.wsum[c]
+				for i := b0; i < b1; i++ {
+					if sd.pending >= 0 {
+						if dd := buf[(i-b0)*stride+r]; dd < od[i] {
+							owner.set(i, sd.pending)
+							od[i] = dd
 						}
 					}
-					sums[t] += v
+					a, w := owner.get(i), p.weight(i)
+					inert[r] += w * od[i]
+					ws[a] += w
+					addRow(sums[a*d:(a+1)*d], p.row(i), w)
 				}
-			}
-			for t := range cands {
-				trialSums[t][ch] = sums[t]
-			}
-		})
-		bestT := 0
-		for t := range cands {
-			cp := 0.0
-			for _, s := range trialSums[t] {
-				cp += s
-			}
-			if cp < bestPot {
-				bestPot, bestT = cp, t
 			}
 		}
-		cr := candRows[bestT]
-		cc := ccs[bestT*k : (bestT+1)*k]
-		copy(centers[c*d:(c+1)*d], cr)
-		p.parallel(func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				o := owner[i]
-				if seedPruning && cc[o] > 4*ownerDist[i]*(1+boundSlack) {
-					// The new centre is at least this far from the row.
-					second[i] = min(second[i], math.Sqrt(cc[o])-math.Sqrt(ownerDist[i]))
-					continue
-				}
-				dd := sqDist(p.row(i), cr)
-				if w := p.weight(i) * dd; w < closest[i] {
-					closest[i] = w
-				}
-				if dd < ownerDist[i] {
-					second[i] = min(second[i], math.Sqrt(ownerDist[i]))
-					owner[i], ownerDist[i] = int32(c), dd
-				} else {
-					second[i] = min(second[i], math.Sqrt(dd))
-				}
+		for r, sd := range sds {
+			// Every label moves from "none", as in assign's first step.
+			sd.first.inert[c], sd.first.moved[c] = inert[r], hi-lo
+		}
+	})
+}
+
+// begin makes st the first assignment step of a settled restart: its chunk
+// sums, and the owners and their distances as the labels and distances.
+// With lower, it also turns the restart's squared distances into
+// distances, the upper bounds of the Hamerly iteration, and sets the lower
+// bounds to 0.
+func (p *problem) begin(sd *seeding, st *stepState, lower []float64) {
+	st.sums, sd.first.sums = sd.first.sums, st.sums
+	st.wsum, sd.first.wsum = sd.first.wsum, st.wsum
+	st.inert, sd.first.inert = sd.first.inert, st.inert
+	st.moved, sd.first.moved = sd.first.moved, st.moved
+	owner, od := sd.rows.owner, sd.rows.dist
+	p.parallel(func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			st.labels[i], st.dist[i] = owner.get(i), od[i]
+			if lower != nil {
+				od[i], lower[i] = math.Sqrt(od[i]), 0
 			}
-		})
-		pot = p.sum(func(i int) float64 { return closest[i] }, partial)
+		}
+	})
+}
+
+// weighted is w_i·v, v itself for unit weights.
+func (p *problem) weighted(i int, v float64) float64 {
+	if p.w == nil {
+		return v
 	}
-	return centers
+	return p.w[i] * v
 }
 
-// scratch holds the per-row buffers of one restart, reused by the next.
+// scratch holds the per-row buffers of the restarts, reused from one to
+// the next.
 type scratch struct {
-	closest, ownerDist, second []float64
-	owner                      []int32
-	upper, lower               []float64
-	st                         *stepState
+	seeds  []*seedRows
+	firsts []*stepState // chunk sums only, for the first steps of a group
+	lower  []float64    // the Hamerly iteration's lower bounds
+	st     *stepState
 }
 
-// scratchFor returns the problem's scratch buffers, allocating them once.
+// scratchFor returns the problem's scratch buffers for k clusters,
+// allocating the step state once.
 func (p *problem) scratchFor(k int) *scratch {
-	if p.scr == nil || len(p.scr.st.wsum[0]) != k {
-		p.scr = &scratch{
-			closest: make([]float64, p.n), ownerDist: make([]float64, p.n), second: make([]float64, p.n),
-			owner: make([]int32, p.n), upper: make([]float64, p.n), lower: make([]float64, p.n),
-			st: p.newState(k),
-		}
+	if p.scr == nil {
+		p.scr = &scratch{}
+	}
+	if p.scr.st == nil || len(p.scr.st.wsum[0]) != k {
+		p.scr.st = p.newState(k)
 	}
 	return p.scr
+}
+
+// firstsFor returns g chunk-sum states for k clusters, allocating those
+// missing.
+func (p *problem) firstsFor(g, k int) []*stepState {
+	if p.scr == nil {
+		p.scr = &scratch{}
+	}
+	if len(p.scr.firsts) > 0 && len(p.scr.firsts[0].wsum[0]) != k {
+		p.scr.firsts = nil
+	}
+	for len(p.scr.firsts) < g {
+		p.scr.firsts = append(p.scr.firsts, p.newChunkState(k))
+	}
+	return p.scr.firsts[:g]
+}
+
+// lowerFor returns the buffer of the Hamerly lower bounds.
+func (p *problem) lowerFor() []float64 {
+	if len(p.scr.lower) != p.n {
+		p.scr.lower = make([]float64, p.n)
+	}
+	return p.scr.lower
+}
+
+// seedRowsFor returns g seeding row states for k clusters, allocating those
+// missing.
+func (p *problem) seedRowsFor(g, k int) []*seedRows {
+	if p.scr == nil {
+		p.scr = &scratch{}
+	}
+	if len(p.scr.seeds) > 0 && (p.scr.seeds[0].owner.small != nil) != (k <= 256) {
+		p.scr.seeds = nil
+	}
+	for len(p.scr.seeds) < g {
+		p.scr.seeds = append(p.scr.seeds, &seedRows{owner: newOwners(p.n, k), dist: make([]float64, p.n)})
+	}
+	return p.scr.seeds[:g]
 }
 
 // sum adds f over all rows in chunk order, leaving each chunk's sum in partial.
@@ -525,54 +835,81 @@ type stepState struct {
 	sums   [][]float64 // per chunk: k×d weighted coordinate sums
 	wsum   [][]float64 // per chunk: k weights
 	inert  []float64   // per chunk: weighted inertia
-	moved  []bool      // per chunk: whether any label changed
+	moved  []int       // per chunk: rows whose label changed
 }
 
 func (p *problem) newState(k int) *stepState {
-	st := &stepState{
-		labels: make([]int, p.n),
-		dist:   make([]float64, p.n),
-		sums:   make([][]float64, p.chunks),
-		wsum:   make([][]float64, p.chunks),
-		inert:  make([]float64, p.chunks),
-		moved:  make([]bool, p.chunks),
-	}
-	for c := range p.chunks {
-		st.sums[c] = make([]float64, k*p.d)
-		st.wsum[c] = make([]float64, k)
-	}
+	st := p.newChunkState(k)
+	st.labels, st.dist = make([]int, p.n), make([]float64, p.n)
 	for i := range st.labels {
 		st.labels[i] = -1
 	}
 	return st
 }
 
+// newChunkState is a step state with its per-chunk parts only.
+func (p *problem) newChunkState(k int) *stepState {
+	st := &stepState{
+		sums:  make([][]float64, p.chunks),
+		wsum:  make([][]float64, p.chunks),
+		inert: make([]float64, p.chunks),
+		moved: make([]int, p.chunks),
+	}
+	for c := range p.chunks {
+		st.sums[c] = make([]float64, k*p.d)
+		st.wsum[c] = make([]float64, k)
+	}
+	return st
+}
+
+// assign is one assignment step of Lloyd's iteration into st: it measures
+// every row against all the centres with the block kernel, a batch of rows
+// at a time.
 func (p *problem) assign(centers []float64, k int, st *stepState) {
 	d := p.d
+	pb := newPointBlocks(k, d)
+	pb.setAll(centers)
 	p.parallel(func(c, lo, hi int) {
 		sums, ws := st.sums[c], st.wsum[c]
 		clear(sums)
 		clear(ws)
+		var stack [resultStack]float64
+		buf, stride := pb.resultBuf(stack[:]), pb.stride()
 		var inert float64
-		moved := false
-		for i := lo; i < hi; i++ {
-			r := p.row(i)
-			best, bd := nearest(r, centers, k, d, st.labels[i])
-			if st.labels[i] != best {
-				moved = true
-				st.labels[i] = best
-			}
-			st.dist[i] = bd
-			w := p.weight(i)
-			inert += w * bd
-			ws[best] += w
-			s := sums[best*d : (best+1)*d]
-			for j, v := range r {
-				s[j] += w * v
+		moved := 0
+		for b0 := lo; b0 < hi; b0 += pb.batch() {
+			b1 := min(b0+pb.batch(), hi)
+			pb.dists(buf, p.x[b0*d:b1*d])
+			for i := b0; i < b1; i++ {
+				dist := buf[(i-b0)*stride:][:k]
+				best, bd := 0, dist[0]
+				for j, dd := range dist {
+					if dd < bd {
+						best, bd = j, dd
+					}
+				}
+				if st.labels[i] != best {
+					moved++
+					st.labels[i] = best
+				}
+				st.dist[i] = bd
+				w := p.weight(i)
+				inert += w * bd
+				ws[best] += w
+				addRow(sums[best*d:(best+1)*d], p.row(i), w)
 			}
 		}
 		st.inert[c], st.moved[c] = inert, moved
 	})
+}
+
+// movedRows is the number of rows whose label the last step changed.
+func movedRows(st *stepState) int {
+	n := 0
+	for _, m := range st.moved {
+		n += m
+	}
+	return n
 }
 
 // update computes the new centres from the chunk sums, re-seeding empty
@@ -634,19 +971,34 @@ func (p *problem) update(centers []float64, k int, st *stepState) (shift float64
 }
 
 // lloyd iterates from the given centres and returns the fitted result.
-func (p *problem) lloyd(centers []float64, maxIter int, tol float64) *Result {
+// With assigned, the scratch step state already holds the first
+// assignment step (begin put it there).
+func (p *problem) lloyd(centers []float64, maxIter int, tol float64, assigned bool) *Result {
 	k := len(centers) / p.d
 	st := p.scratchFor(k).st
-	for i := range st.labels {
-		st.labels[i] = -1
+	if !assigned {
+		for i := range st.labels {
+			st.labels[i] = -1
+		}
 	}
 	res := &Result{}
+	old := make([]float64, len(centers))
 	for it := 1; it <= maxIter; it++ {
-		p.assign(centers, k, st)
-		moved := slices.Contains(st.moved, true)
+		if it > 1 || !assigned {
+			p.assign(centers, k, st)
+		}
+		moved := movedRows(st) > 0
+		copy(old, centers)
 		shift, repairs := p.update(centers, k, st)
 		res.EmptyRepairs += repairs
 		res.Iterations = it
+		if repairs == 0 && slices.Equal(old, centers) {
+			// The centres did not move: the labels and distances of the
+			// step are those of a final one.
+			res.Converged = true
+			p.collect(centers, k, st, res)
+			return res
+		}
 		if (!moved && repairs == 0) || shift <= tol {
 			res.Converged = true
 			break
@@ -699,7 +1051,7 @@ func Assign(labels []int, dist []float64, x, centroids *mat.Dense, threads int) 
 	p := newProblem(x, nil, threads)
 	centers := newProblem(centroids, nil, 1).x
 	st := &stepState{labels: labels[:n], dist: dist[:n], sums: make([][]float64, p.chunks), wsum: make([][]float64, p.chunks),
-		inert: make([]float64, p.chunks), moved: make([]bool, p.chunks)}
+		inert: make([]float64, p.chunks), moved: make([]int, p.chunks)}
 	for c := range p.chunks {
 		st.sums[c] = make([]float64, k*d)
 		st.wsum[c] = make([]float64, k)

@@ -162,7 +162,7 @@ func TestEmptyClusterRepair(t *testing.T) {
 	// at distance 1, the lower index.
 	x := mat.NewDense(6, 1, []float64{0, 0, 1, 10, 10, 11})
 	p := newProblem(x, nil, 1)
-	res := p.lloyd([]float64{0, 10, 1000}, 100, 0)
+	res := p.lloyd([]float64{0, 10, 1000}, 100, 0, false)
 	if res.EmptyRepairs != 1 {
 		t.Errorf("%d repairs, want 1", res.EmptyRepairs)
 	}
@@ -437,25 +437,5 @@ func TestMiniBatch(t *testing.T) {
 	runtime.GOMAXPROCS(2)
 	if again := fit(2); !slices.Equal(again.Labels, mb.Labels) || again.Inertia != mb.Inertia {
 		t.Error("mini-batch result depends on the number of threads")
-	}
-}
-
-// TestSeedPruningIsExact checks the seeding that skips distances gives the
-// centres of the exhaustive seeding.
-func TestSeedPruningIsExact(t *testing.T) {
-	x, _ := blobs(3*chunkRows+11, 9, 4, 6, 13)
-	w := make([]float64, x.RawMatrix().Rows)
-	for i := range w {
-		w[i] = float64(i%5) / 2
-	}
-	for _, weights := range [][]float64{nil, w} {
-		p := newProblem(x, weights, 2)
-		pruned := p.seed(12, 5, rand.New(rand.NewPCG(3, 4)))
-		seedPruning = false
-		full := p.seed(12, 5, rand.New(rand.NewPCG(3, 4)))
-		seedPruning = true
-		if !slices.Equal(pruned, full) {
-			t.Errorf("weighted %v: pruned seeding differs from the exhaustive one", weights != nil)
-		}
 	}
 }

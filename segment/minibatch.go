@@ -46,7 +46,7 @@ func (p *problem) miniBatch(k, trials, batch, maxIter int, rng *rand.Rand) *Resu
 	if sub.sum(func(i int) float64 { return sub.weight(i) }, make([]float64, sub.chunks)) == 0 {
 		sub = newProblem(sample, nil, p.threads) // every sampled row has weight 0
 	}
-	centers := sub.seed(k, trials, rng)
+	centers := sub.seed(k, trials, rng, nil)
 
 	counts := make([]float64, k)
 	idx := make([]int, batch)
@@ -65,7 +65,7 @@ func (p *problem) miniBatch(k, trials, batch, maxIter int, rng *rand.Rand) *Resu
 		bp := &problem{n: batch, threads: p.threads, chunks: chunks}
 		bp.parallel(func(_, lo, hi int) {
 			for b := lo; b < hi; b++ {
-				labels[b], dist[b] = nearest(p.row(idx[b]), centers, k, d, -1)
+				labels[b], dist[b] = nearest(p.row(idx[b]), centers, k, d)
 			}
 		})
 		clear(sums)

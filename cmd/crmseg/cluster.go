@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,11 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fit := time.Since(fitStart)
+	// The fit's scratch space is garbage now; collect it and keep the heap
+	// close to what is live while the assignments are written, so that
+	// writing does not raise the peak memory the fit set.
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
+	runtime.GC()
 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
