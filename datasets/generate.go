@@ -59,6 +59,9 @@ type GenConfig struct {
 	Years      float64   `json:"years"`      // length of the history; 0 means 3
 	Separation float64   `json:"separation"` // 0 means 1 (realistic overlap between groups)
 	Threads    int       `json:"-"`          // 0 means GOMAXPROCS; the output is the same for every value
+	// Progress, when set, is called after each chunk of customers is
+	// written with the chunks done and their total, for progress displays.
+	Progress func(done, total int) `json:"-"`
 }
 
 // GenSummary counts what Generate wrote.
@@ -415,6 +418,9 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 			truth.Customers[i] += n
 		}
 		first, last = min(first, ch.first), max(last, ch.last)
+		if cfg.Progress != nil {
+			cfg.Progress(c+1, nChunks)
+		}
 	}
 	// Stop the dispatcher; workers finish their chunk into its buffered
 	// result and exit.

@@ -27,6 +27,14 @@ type Config struct {
 	// Output is the output root: each run writes runs/<run_id>/ below it and
 	// then points latest at it.
 	Output string `yaml:"output" json:"output"`
+	// KeepRuns is how many run directories the output root keeps: after a
+	// run is published, older ones are removed until this many remain (the
+	// one latest points at always stays). 0 keeps every run.
+	KeepRuns int `yaml:"keep_runs" json:"keep_runs"`
+	// MetricsFile, when set, is where a run writes its outcome for
+	// Prometheus (node_exporter's textfile collector), on success and on
+	// failure. Its directory must exist.
+	MetricsFile string `yaml:"metrics_file" json:"metrics_file,omitempty"`
 	// AsOf is the end of the observation window (YYYY-MM-DD, inclusive).
 	// Empty means the date of the latest accepted transaction.
 	AsOf string `yaml:"as_of" json:"as_of"`
@@ -133,12 +141,22 @@ type Segmentation struct {
 	// units) from every previous one unmatched, so it gets a new ID; 0
 	// means no limit.
 	MatchMaxDistance float64 `yaml:"match_max_distance" json:"match_max_distance"`
+	// Hysteresis keeps a customer in the segment the previous run gave
+	// them unless the nearest centroid is closer than that segment's by
+	// more than this share: the customer moves only when
+	// d_previous > (1 + Hysteresis) * d_nearest. It applies when the
+	// previous segment still exists; 0 turns it off.
+	Hysteresis float64 `yaml:"hysteresis" json:"hysteresis"`
 }
 
 // Value configures the customer-value predictions.
 type Value struct {
 	// MonthlyDiscountRate discounts each month of the 12-month CLV.
 	MonthlyDiscountRate float64 `yaml:"monthly_discount_rate" json:"monthly_discount_rate"`
+	// BacktestHoldout, when set, refits the models as of as_of less this
+	// calendar span (days d, weeks w or months m: 39w, 6m, 90d) and
+	// compares their predictions for the span with what happened.
+	BacktestHoldout string `yaml:"backtest_holdout" json:"backtest_holdout,omitempty"`
 }
 
 // ChooseK is the range of k to try and the rule's settings.
@@ -160,6 +178,11 @@ type Targets struct {
 	// Uplift per objective and metric: a relative change for counts and
 	// money, an absolute change in share points for rates.
 	Uplift map[string]map[string]float64 `yaml:"uplift" json:"uplift"`
+	// Baseline is where the baselines of revenue, orders and active
+	// customers come from: "model" (the default: the customer-value models'
+	// forecast of the segment's customers, with a band from parameter
+	// uncertainty) or "last_12m" (the last 12 months repeated).
+	Baseline string `yaml:"baseline" json:"baseline"`
 }
 
 // Rejects configures row-level validation.
@@ -171,6 +194,11 @@ type Rejects struct {
 	// not in the customers file: "reject" them (the default), or "keep"
 	// them, adding their customers without demographics.
 	UnknownCustomers string `yaml:"unknown_customers" json:"unknown_customers"`
+	// ZeroAmounts says what becomes of transaction rows with an amount of
+	// exactly zero: "reject" them (the default), or "keep" them as
+	// purchases of no value (free goods, as in the CDNOW data the
+	// customer-value literature uses).
+	ZeroAmounts string `yaml:"zero_amounts" json:"zero_amounts"`
 }
 
 // DefaultFeatures is the feature set used when the config names none.
@@ -205,8 +233,9 @@ var CustomerFeatures = map[string]string{
 // DefaultConfig returns a configuration with every default set and no inputs.
 func DefaultConfig() Config {
 	return Config{
-		Output: "crmseg-out",
-		Seed:   1,
+		Output:   "crmseg-out",
+		KeepRuns: 14,
+		Seed:     1,
 		Segmentation: Segmentation{
 			K: 6, NInit: 10, MaxIter: 300,
 			// What customers buy and where weigh most: a complete switch of
@@ -217,8 +246,8 @@ func DefaultConfig() Config {
 			Demographics:      []string{"gender", "region", "income_band", "acquisition_channel"},
 			DemographicWeight: 1,
 		},
-		Targets: Targets{Uplift: scoring.DefaultUplift()},
-		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject"},
+		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
+		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
 		Value:   Value{MonthlyDiscountRate: 0.01},
 	}
 }
@@ -236,7 +265,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output, &cfg.Segmentation.Model} {
+	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -306,8 +335,24 @@ func (c *Config) Validate() error {
 	default:
 		add("rejects.unknown_customers: expected reject or keep, found %q", c.Rejects.UnknownCustomers)
 	}
+	switch c.Targets.Baseline {
+	case "model", "last_12m":
+	default:
+		add("targets.baseline: expected model or last_12m, found %q", c.Targets.Baseline)
+	}
+	switch c.Rejects.ZeroAmounts {
+	case "reject", "keep":
+	default:
+		add("rejects.zero_amounts: expected reject or keep, found %q", c.Rejects.ZeroAmounts)
+	}
 	if c.Output == "" {
 		add("output: required (the output root directory)")
+	}
+	if c.KeepRuns < 0 {
+		add("keep_runs: expected 0 (keep every run) or more, found %d", c.KeepRuns)
+	}
+	if c.MetricsFile != "" && !strings.HasSuffix(c.MetricsFile, ".prom") {
+		add("metrics_file: expected a file name ending in .prom (the textfile collector reads only those), found %q", c.MetricsFile)
 	}
 	if c.AsOf != "" {
 		if _, err := time.Parse(time.DateOnly, c.AsOf); err != nil {
@@ -346,11 +391,19 @@ func (c *Config) Validate() error {
 			add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
 		}
 	}
+	if h := c.Value.BacktestHoldout; h != "" {
+		if _, _, ok := parseSpan(h); !ok {
+			add("value.backtest_holdout: expected a span of days, weeks or months such as 90d, 39w or 6m, found %q", h)
+		}
+	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
 		add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
 	}
 	if !(s.MatchMaxDistance >= 0) {
 		add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)
+	}
+	if !(s.Hysteresis >= 0 && s.Hysteresis <= 10) {
+		add("segmentation.hysteresis: expected a relative margin from 0 (off) to 10, found %g", s.Hysteresis)
 	}
 	seen := map[string]bool{}
 	for i, f := range s.Features {

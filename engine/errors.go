@@ -15,6 +15,12 @@ const (
 	ExitFailure  = 1 // anything else: I/O, DuckDB, internal
 	ExitUsage    = 2 // bad flags or configuration
 	ExitRejected = 3 // the input data was rejected
+	// ExitHistory: the run was published (latest points at it, its tables
+	// are good) but it could not be recorded in the run history.
+	ExitHistory = 4
+	// ExitLocked: another run holds the output root (sysexits' EX_TEMPFAIL,
+	// "try again later"); this run did nothing.
+	ExitLocked = 75
 )
 
 // ConfigError reports every problem found in a configuration at once.
@@ -89,6 +95,48 @@ func (e *RejectedError) Error() string {
 		e.Rejected, e.Read, 100*float64(e.Rejected)/float64(max(e.Read, 1)), 100*e.MaxShare)
 }
 
+// LockedError is returned when another run holds the output root's lock.
+// The run stopped before writing anything.
+type LockedError struct {
+	Root   string      // the output root
+	Path   string      // its lock file
+	Holder *LockHolder // nil when the holder has not written who it is
+}
+
+func (e *LockedError) Error() string {
+	who := "a process that has not said who it is"
+	if e.Holder != nil {
+		who = e.Holder.String()
+	}
+	return fmt.Sprintf("output root %s is in use by another run (%s; lock file %s): try again when it has finished", e.Root, who, e.Path)
+}
+
+// HistoryError is a run history file that cannot be opened, read or
+// written. A run that is published but not recorded carries it in
+// Result.HistoryErr.
+type HistoryError struct {
+	Path string // the history file
+	Op   string // what was being done: open, record, read
+	// Published says the run itself succeeded: latest points at it and
+	// only its history record is missing.
+	Published bool
+	Err       error
+}
+
+func (e *HistoryError) Error() string {
+	msg := fmt.Sprintf("run history %s: cannot %s: %v", e.Path, e.Op, e.Err)
+	if e.Published {
+		msg += " (the run itself was published; only its history record is missing)"
+	}
+	return msg
+}
+
+func (e *HistoryError) Unwrap() error { return e.Err }
+
+// ErrRunNotInHistory is returned by ShowHistory for a run ID the history
+// does not have.
+var ErrRunNotInHistory = errors.New("no such run in the run history")
+
 // ExitCode maps an error returned by this package to the command's exit code.
 func ExitCode(err error) int {
 	if err == nil {
@@ -97,7 +145,13 @@ func ExitCode(err error) int {
 	var ce *ConfigError
 	var ie *InputError
 	var re *RejectedError
+	var le *LockedError
+	var he *HistoryError
 	switch {
+	case errors.As(err, &le):
+		return ExitLocked
+	case errors.As(err, &he) && he.Published:
+		return ExitHistory
 	case errors.As(err, &ce):
 		return ExitUsage
 	case errors.As(err, &ie), errors.As(err, &re):

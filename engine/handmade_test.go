@@ -114,12 +114,18 @@ func TestHandmadeMetrics(t *testing.T) {
 	cfg.Segmentation.K = 1
 	cfg.Segmentation.Demographics = nil
 	cfg.Rejects.MaxShare = 0.5
+	cfg.Targets.Baseline = "last_12m" // the hand-worked baselines below
 	res, err := Run(context.Background(), cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Manifest.AsOf != "2025-12-31" {
 		t.Errorf("as_of = %s, want the latest transaction date 2025-12-31", res.Manifest.AsOf)
+	}
+	// C09's first and only purchase is on as_of (T = 0): predicted, not
+	// fitted, so the 10 other buyers make up the BG/NBD fit.
+	if m := res.Manifest.Models[0]; m.Model != "bg_nbd" || m.Customers != 10 || strings.Contains(m.Error, "invalid") {
+		t.Errorf("BG/NBD record %+v, want a fit on the 10 buyers with T > 0", m)
 	}
 
 	got := map[string]float64{}
@@ -137,33 +143,66 @@ func TestHandmadeMetrics(t *testing.T) {
 		got[m] = v
 	}
 	want := map[string]float64{
-		"customers":               12,
-		"customer_share":          1,
-		"revenue_12m":             875,
-		"orders_12m":              8,
-		"avg_order_value_12m":     875.0 / 8,
-		"purchase_frequency_12m":  8.0 / 7,
-		"historical_ltv":          2300.0 / 12,
-		"active_customers_12m":    7,
-		"retention_12m":           3.0 / 5,
-		"churn_rate":              2.0 / 5,
-		"repeat_purchase_rate":    5.0 / 11,
-		"categories_per_customer": 14.0 / 11,
-		"multi_category_share":    3.0 / 11,
-		"new_customers_12m":       4,
-		"return_rate":             30.0 / 2330,
-		"digital_share":           405.0 / 905,
-		"channel_share:web":       380.0 / 905,
-		"channel_share:app":       25.0 / 905,
-		"channel_share:store":     500.0 / 905,
+		"customers":           12,
+		"customer_share":      1,
+		"revenue_12m":         875,
+		"orders_12m":          8,
+		"avg_order_value_12m": 875.0 / 8,
+		// 2024: 395 over 7 orders; of C01, C05 and C11 (orders in both
+		// years), only C05 raised its order value (40 to 60).
+		"avg_order_value_prev_12m": 395.0 / 7,
+		"aov_change":               (875.0/8)/(395.0/7) - 1,
+		"aov_increase_share":       1.0 / 3,
+		"purchase_frequency_12m":   8.0 / 7,
+		"historical_ltv":           2300.0 / 12,
+		"active_customers_12m":     7,
+		"retention_12m":            3.0 / 5,
+		"churn_rate":               2.0 / 5,
+		"repeat_purchase_rate":     5.0 / 11,
+		"categories_per_customer":  14.0 / 11,
+		"multi_category_share":     3.0 / 11,
+		"new_customers_12m":        4,
+		"return_rate":              30.0 / 2330,
+		"digital_share":            405.0 / 905,
+		"channel_share:web":        380.0 / 905,
+		"channel_share:app":        25.0 / 905,
+		"channel_share:store":      500.0 / 905,
 	}
+	// The value roll-ups are those of the customers' own predictions.
+	vrows := readTable(t, filepath.Join(res.Dir, "customer_segments.parquet"),
+		"SELECT predicted_clv_12m, expected_purchases_12m, expected_spend, p_purchase_12m, p_alive FROM $TABLE WHERE predicted_clv_12m IS NOT NULL ORDER BY predicted_clv_12m")
+	var clvs []float64
+	var sumClv, sumPurchases, sumRevenue, sumActive, sumAlive float64
+	for vrows.Next() {
+		var clv, ep, es, pp, pa float64
+		if err := vrows.Scan(&clv, &ep, &es, &pp, &pa); err != nil {
+			t.Fatal(err)
+		}
+		clvs = append(clvs, clv)
+		sumClv, sumPurchases, sumRevenue, sumActive, sumAlive = sumClv+clv, sumPurchases+ep, sumRevenue+ep*es, sumActive+pp, sumAlive+pa
+	}
+	vrows.Close()
+	if len(clvs) != 11 {
+		t.Fatalf("%d customers with a predicted CLV, want the 11 buyers", len(clvs))
+	}
+	want["predicted_clv_12m_mean"] = sumClv / 11
+	want["predicted_clv_12m_median"] = clvs[5]
+	want["predicted_clv_12m_total"] = sumClv
+	want["expected_purchases_12m"] = sumPurchases
+	want["expected_revenue_12m"] = sumRevenue
+	want["expected_active_12m"] = sumActive
+	want["share_alive"] = sumAlive / 11
 	for m, w := range want {
 		g, ok := got[m]
 		if !ok {
 			t.Errorf("metric %s missing", m)
 			continue
 		}
-		if math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+		tol := 1e-9 * math.Max(1, math.Abs(w))
+		if m == "expected_revenue_12m" {
+			tol = 11 * 5e-7 // each customer's product rounded to 6 decimals
+		}
+		if math.Abs(g-w) > tol {
 			t.Errorf("%s = %.10g, want %.10g", m, g, w)
 		}
 	}

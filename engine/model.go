@@ -40,6 +40,9 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		source  string
 		given   *segment.Model
 	)
+	if err := r.previousSegments(ctx); err != nil {
+		return nil, stageError("segment", err)
+	}
 	if sg.Model != "" {
 		m, err := segment.ReadModel(sg.Model)
 		if err != nil {
@@ -75,6 +78,16 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		scaler.Transform(z, fm.x)
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 			Algorithm: segment.Algorithm(algorithm)}
+		step, restarts := StepRestarts, sg.NInit
+		if ck := sg.ChooseK; ck != nil {
+			// Every k is fitted, refitted on each bootstrap (10 by
+			// default), and the chosen k once more.
+			boots := cmp.Or(ck.Bootstraps, 10)
+			step, restarts = StepChooseK, max(0, sg.NInit*((min(ck.Max, n-1)-ck.Min+1)*(1+boots)+1))
+		}
+		p := r.progress(step, restarts)
+		km.Progress = func(int, int) { p.Add(1) }
+		defer p.Done()
 		if ck := sg.ChooseK; ck != nil {
 			choice, err := segment.ChooseK(z, nil, km, segment.ChooseOptions{MinK: ck.Min, MaxK: min(ck.Max, n-1), MinSize: ck.MinSize,
 				SilhouetteSample: ck.SilhouetteSample, Bootstraps: ck.Bootstraps, Seed: r.cfg.Seed})
@@ -100,10 +113,21 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 			source = "trained"
 		}
 	}
+	// Hysteresis needs comparable segment IDs: the previous model's, kept
+	// by matching or by assigning with a model.
+	var kept int64
+	if sg.Hysteresis > 0 && ids != nil {
+		var err error
+		if kept, err = r.hysteresis(ctx, z, res.Centroids, res.Labels, res.Distances, ids, sg.Hysteresis); err != nil {
+			return nil, stageError("segment", err)
+		}
+		r.log.Info("hysteresis applied", "margin", sg.Hysteresis, "customers_kept", kept)
+	}
 	k, _ := res.Centroids.Dims()
 	r.man.Quality.Segmentation = SegmentationQuality{
 		K: k, Customers: n, Features: len(fm.specs), Inertia: res.Inertia, Iterations: res.Iterations,
 		Converged: res.Converged, Restarts: len(res.Inertias), Algorithm: algorithm, Source: source,
+		HysteresisKept: kept,
 	}
 	for _, row := range kRows {
 		if row.K == k {
@@ -310,17 +334,11 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 
 // drift builds segment_drift: every segment of this run and every retired
 // one, with its change, centroid shift and the customers that stayed,
-// moved in and moved out since the output root's latest run; and records
-// the share of customers whose segment changed.
+// moved in and moved out since the output root's latest run (the
+// previous_segments view of the segment stage); records the share of
+// customers whose segment changed; and builds the customer delta and the
+// segment migration.
 func (r *run) drift(ctx context.Context) error {
-	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
-	path := filepath.Join(r.cfg.Output, "latest", "customer_segments.parquet")
-	if _, err := os.Stat(path); err == nil {
-		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, segment_id FROM read_parquet(" + quoteLiteral(path) + ")"
-	}
-	if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev); err != nil {
-		return err
-	}
 	if err := r.s.model(ctx, "marts/segment_drift"); err != nil {
 		return err
 	}
@@ -336,5 +354,5 @@ func (r *run) drift(ctx context.Context) error {
 		q.ChangedShare = round(float64(changed)/float64(compared), 6)
 	}
 	r.log.Info("segment drift", "customers_compared", compared, "changed_share", q.ChangedShare)
-	return nil
+	return r.delta(ctx)
 }

@@ -17,19 +17,23 @@ import (
 // out, and how well it went. It is written as manifest.json in the run's
 // directory.
 type Manifest struct {
-	RunID     string            `json:"run_id"`
-	Status    string            `json:"status"`
-	AsOf      string            `json:"as_of"`
-	StartedAt string            `json:"started_at"`
-	Seed      uint64            `json:"seed"`
-	Inputs    []ManifestInput   `json:"inputs"`
-	Outputs   []ManifestOutput  `json:"outputs"`
-	Model     *ManifestFile     `json:"model,omitempty"` // the segmentation model, model.json
-	Models    []ModelRecord     `json:"models"`          // the customer-value models
-	Quality   Quality           `json:"quality"`
-	Timings   []Timing          `json:"timings"`
-	Versions  map[string]string `json:"versions"`
-	Config    Config            `json:"config"`
+	RunID string `json:"run_id"`
+	// PreviousRunID is the run the delta and migration compare with (the
+	// output root's latest when this run segmented); empty for a first run.
+	PreviousRunID string            `json:"previous_run_id,omitempty"`
+	Status        string            `json:"status"`
+	AsOf          string            `json:"as_of"`
+	StartedAt     string            `json:"started_at"`
+	Seed          uint64            `json:"seed"`
+	Inputs        []ManifestInput   `json:"inputs"`
+	Outputs       []ManifestOutput  `json:"outputs"`
+	Model         *ManifestFile     `json:"model,omitempty"` // the segmentation model, model.json
+	Models        []ModelRecord     `json:"models"`          // the customer-value models
+	Backtest      *Backtest         `json:"backtest,omitempty"`
+	Quality       Quality           `json:"quality"`
+	Timings       []Timing          `json:"timings"`
+	Versions      map[string]string `json:"versions"`
+	Config        Config            `json:"config"`
 }
 
 // ManifestInput is one input file as read.
@@ -62,6 +66,14 @@ type Quality struct {
 	TransactionsAccepted int64               `json:"transactions_accepted"`
 	Rejects              []RejectCount       `json:"rejects"`
 	Segmentation         SegmentationQuality `json:"segmentation"`
+	Delta                DeltaCounts         `json:"delta"`
+}
+
+// DeltaCounts are the rows of customer_segments_delta by change.
+type DeltaCounts struct {
+	New     int64 `json:"new"`
+	Changed int64 `json:"changed"`
+	Exit    int64 `json:"exit"`
 }
 
 // RejectCount is the number of rows of a table rejected for one reason.
@@ -91,6 +103,9 @@ type SegmentationQuality struct {
 	// (0 when there is no previous run).
 	ChangedShare float64 `json:"changed_share"`
 	Compared     int64   `json:"compared"`
+	// HysteresisKept counts the customers segmentation.hysteresis kept in
+	// their previous segment although another centroid was nearer.
+	HysteresisKept int64 `json:"hysteresis_kept"`
 }
 
 // Timing is the wall time of one stage.
@@ -108,7 +123,12 @@ var outputTables = []struct{ name, orderBy string }{
 	{"rejects", "source_table, source_file, source_row"},
 	{"k_selection", "k"},
 	{"segment_drift", "segment_id"},
+	{"customer_segments_delta", "customer_id"},
+	{"segment_migration", "from_segment_id NULLS FIRST, to_segment_id NULLS LAST"},
 	{"models", "model, parameter"},
+	{"model_backtest", "grouping, group_value"},
+	{"cohort_retention", "segment_id, cohort_month, months_since"},
+	{"category_pairs", "segment_id, pair_rank"},
 }
 
 // newRunID names a run by its start time (UTC, to the second) and a short
@@ -148,6 +168,8 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		}
 	}()
 
+	p := r.progress(StepWrite, len(outputTables))
+	defer p.Done()
 	for _, t := range outputTables {
 		out := ManifestOutput{Table: t.name}
 		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+quoteIdent(t.name))
@@ -175,7 +197,9 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		if err := r.failpoint("publish:" + t.name); err != nil {
 			return nil, err
 		}
+		p.Add(1)
 	}
+	p.Done()
 	r.done("publish")
 
 	if r.model != nil {
@@ -228,7 +252,9 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	}
 	switched = true
 	if err := fsyncPath(root); err != nil {
-		return nil, err
+		// latest points at the run already: it is published, and saying
+		// otherwise would be wrong. The switch may not survive a crash.
+		r.log.Warn("latest switched but not synced to disk", "path", root, "error", err)
 	}
 	r.log.Info("published", "dir", final, "latest", latest)
 	return &Result{RunID: id, Dir: final, Latest: latest, Manifest: r.man}, nil

@@ -28,6 +28,10 @@ type Options struct {
 	// TrainOnly stops the run once the segments are fitted: the Result
 	// carries the model and nothing is published.
 	TrainOnly bool
+	// Progress, when set, is called as each long step starts (the Step*
+	// constants) with its total units, 0 when not known; the run reports
+	// to the Progress it returns. nil shows nothing.
+	Progress func(step string, total int) Progress
 
 	failAt string // tests: fail the run at this checkpoint
 }
@@ -43,6 +47,9 @@ type Result struct {
 	Manifest *Manifest
 	Segments []SegmentReport
 	Model    *segment.Model // the segmentation model of the run
+	// HistoryErr is why the run, published, could not be recorded in the
+	// output root's run history (a *HistoryError); nil when it was.
+	HistoryErr error
 }
 
 // SegmentReport is the short summary of one segment printed after a run.
@@ -69,6 +76,10 @@ type run struct {
 	started time.Time
 	stage   time.Time
 	model   *segment.Model // the run's segmentation model
+	value   *valueFit      // the customer-value models and their histories
+	// previous is the customer_segments.parquet of the output root's
+	// latest run when the segment stage began; empty when there is none.
+	previous string
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
@@ -76,10 +87,15 @@ type run struct {
 // atomically under cfg.Output. Nothing is written to the output root before
 // the inputs have passed their schema checks, and a failed run leaves every
 // earlier run and the latest link as they were.
-func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+//
+// One run at a time owns an output root: Run takes its lock (see
+// lockOutput) before writing there and returns a *LockedError at once when
+// another process holds it. Holding the lock, it removes what killed runs
+// left behind and, once the new run is published, prunes old runs down to
+// cfg.KeepRuns. With cfg.MetricsFile set, a run (not a TrainOnly one) that
+// got the lock, or stopped before needing it, writes its outcome there,
+// failed or not.
+func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +105,18 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
+	if err := cfg.Validate(); err != nil {
+		opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
+		return nil, err
+	}
+	if cfg.MetricsFile != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.MetricsFile)); err != nil || !st.IsDir() {
+			err := &ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}
+			opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
+			return nil, err
+		}
+	}
+	clock := time.Now()
 	r := &run{cfg: cfg, opts: opts, started: opts.Now().UTC()}
 	r.man = &Manifest{
 		Status:    "succeeded",
@@ -101,15 +129,54 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	r.log = opts.Logger.With("run_id", r.man.RunID)
 	r.log.Info("run started", "transactions", cfg.Inputs.Transactions.Path, "customers", cfg.Inputs.Customers.Path, "output", cfg.Output)
 
+	var lock *outputLock
+	defer func() {
+		if err := lock.release(); err != nil {
+			r.log.Warn("output root lock not released cleanly", "error", err)
+		}
+	}()
+	defer func() {
+		var le *LockedError
+		switch {
+		case errors.As(err, &le):
+			// The holder's run owns the history and the metrics file.
+			r.log.Error("output root locked", "error", err, "exit_code", ExitCode(err))
+			return
+		case err != nil:
+			r.log.Error("run failed", "error", err, "exit_code", ExitCode(err))
+		case res != nil:
+			r.log.Info("run finished", "dir", res.Dir, "seconds", time.Since(clock).Seconds())
+		}
+		if opts.TrainOnly || (err == nil && res == nil) { // res nil: panicking
+			return
+		}
+		if err != nil && lock == nil {
+			// Failed before taking the lock: record the failure only if the
+			// lock is free now, so that a run in progress keeps the history
+			// and metrics file to itself.
+			if lock = r.lockForRecord(); lock == nil {
+				return
+			}
+		}
+		if err != nil {
+			r.recordFailure(ctx, err)
+		}
+		if cfg.MetricsFile != "" {
+			r.writeMetrics(err, time.Since(clock))
+		}
+	}()
+
 	r.stage = time.Now()
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
-		r.log.Error("inputs rejected", "error", err)
 		return nil, err
 	}
 	r.inputs = inputs
 	r.done("inspect")
 
+	if lock, err = r.lockOutput(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Output, "runs"), 0o755); err != nil {
 		return nil, fmt.Errorf("output root: %w", err)
 	}
@@ -128,13 +195,76 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		r.man.Versions["duckdb"] = v
 	}
 
-	res, err := r.pipeline(ctx)
-	if err != nil {
-		r.log.Error("run failed", "error", err)
+	if res, err = r.pipeline(ctx); err != nil {
 		return nil, err
 	}
-	r.log.Info("run finished", "dir", res.Dir, "seconds", time.Since(r.started).Seconds())
+	if !opts.TrainOnly {
+		// Published: the history write can no longer endanger the run.
+		res.HistoryErr = r.recordSuccess(ctx)
+		r.prune()
+	}
 	return res, nil
+}
+
+// lockOutput creates the output root, takes its lock and removes what
+// killed runs left there.
+func (r *run) lockOutput() (*outputLock, error) {
+	root := r.cfg.Output
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("output root: %w", err)
+	}
+	lock, stale, err := lockOutput(root, r.lockHolder())
+	if err != nil {
+		return nil, err
+	}
+	if stale != nil {
+		r.log.Warn("lock of a run that ended without releasing it taken over", "holder_pid", stale.PID, "holder_host", stale.Host,
+			"holder_started_at", stale.StartedAt, "holder_run_id", stale.RunID)
+	}
+	removed, err := removeLeftovers(root)
+	for _, p := range removed {
+		r.log.Info("leftover of an unfinished run removed", "path", p)
+	}
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("output root: removing leftovers of unfinished runs: %w", err)
+	}
+	return lock, nil
+}
+
+// lockHolder describes this run in the lock file.
+func (r *run) lockHolder() LockHolder {
+	host, _ := os.Hostname()
+	command := "run"
+	if r.opts.TrainOnly {
+		command = "train"
+	}
+	return LockHolder{PID: os.Getpid(), Host: host, StartedAt: r.man.StartedAt, RunID: r.man.RunID, Command: command}
+}
+
+// prune removes old runs down to cfg.KeepRuns. The run is published by
+// then, so a failure here is logged, not returned.
+func (r *run) prune() {
+	removed, err := pruneRuns(r.cfg.Output, r.cfg.KeepRuns)
+	for _, id := range removed {
+		r.log.Info("old run pruned", "pruned_run_id", id, "keep_runs", r.cfg.KeepRuns)
+	}
+	if err != nil {
+		r.log.Warn("old runs not pruned", "error", err)
+	}
+}
+
+// writeMetrics writes the run's outcome to the metrics file; a failure to
+// write it is logged and does not change the run's outcome.
+func (r *run) writeMetrics(err error, d time.Duration) {
+	o := runOutcome{man: r.man, version: r.opts.Version, exitCode: ExitCode(err), ended: r.opts.Now().UTC(), duration: d,
+		previous: readMetricSamples(r.cfg.MetricsFile)}
+	if st, err := os.Lstat(filepath.Join(r.cfg.Output, "latest")); err == nil {
+		o.latestChanged = st.ModTime()
+	}
+	if err := writeMetrics(r.cfg.MetricsFile, metricsText(o)); err != nil {
+		r.log.Error("metrics file not written", "path", r.cfg.MetricsFile, "error", err)
+	}
 }
 
 // checkpoint ends a stage and fails the run there when a test asks for it.
@@ -208,7 +338,12 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.customerValue(ctx); err != nil {
 		return nil, stageError("score", err)
 	}
-	for _, m := range []string{"marts/customer_segments", "marts/segment_summary", "marts/segment_channel_mix", "marts/segment_metrics"} {
+	if err := r.backtest(ctx); err != nil {
+		return nil, stageError("score", err)
+	}
+	for _, m := range []string{"intermediate/int_customer_categories", "intermediate/int_category_pairs", "intermediate/int_next_best_category",
+		"marts/customer_segments", "marts/segment_summary", "marts/segment_value", "marts/model_backtest", "marts/segment_channel_mix", "marts/segment_metrics",
+		"marts/category_pairs", "marts/cohort_retention"} {
 		if err := s.model(ctx, m); err != nil {
 			return nil, stageError("score", err)
 		}
@@ -250,11 +385,21 @@ func (r *run) ingest(ctx context.Context) error {
 	s, cfg := r.s, &r.cfg
 	hashes := make(chan error, 1)
 	go func() { hashes <- r.hashInputs() }()
+	staging := []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"}
+	loads := 0
+	for _, in := range r.inputs {
+		if in != nil {
+			loads++
+		}
+	}
+	p := r.progress(StepLoad, loads+len(staging))
+	defer p.Done()
 	for _, name := range []string{"transactions", "customers", "products"} {
 		if in := r.inputs[name]; in != nil {
 			if err := s.loadSource(ctx, in); err != nil {
 				return err
 			}
+			p.Add(1)
 		}
 	}
 	switch {
@@ -289,14 +434,15 @@ func (r *run) ingest(ctx context.Context) error {
 	if cfg.AsOf != "" {
 		asOf = cfg.AsOf
 	}
-	for _, m := range []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"} {
+	for _, m := range staging {
 		args := []any{}
 		if m == "staging/params" {
-			args = append(args, asOf)
+			args = append(args, asOf, cfg.Rejects.ZeroAmounts == "keep")
 		}
 		if err := s.model(ctx, m, args...); err != nil {
 			return stageError("ingest", err)
 		}
+		p.Add(1)
 	}
 	if err := <-hashes; err != nil {
 		return err
@@ -531,6 +677,13 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		uplift DOUBLE, objective VARCHAR, method VARCHAR)`); err != nil {
 		return nil, err
 	}
+	var forecasts map[int]scoring.Forecast
+	var conversions map[int]scoring.Conversions
+	if r.usesModelBaselines() {
+		if forecasts, conversions, err = r.segmentForecasts(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var segRows, tgtRows [][]driver.Value
 	var reports []SegmentReport
 	for _, sg := range segs {
@@ -547,9 +700,14 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		segRows = append(segRows, row)
 		rep := SegmentReport{ID: sg.ID, Name: sg.Name, Objective: string(obj), Customers: int64(sum.Customers),
 			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m}
-		for _, t := range scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift) {
+		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
+		if f, ok := forecasts[sg.ID]; ok {
+			targets = scoring.FromForecast(targets, f, conversions[sg.ID])
+		}
+		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
-				round(t.Baseline, 4), round(t.Low, 4), round(t.High, 4), round(t.Target, 4), t.Uplift, string(t.Objective), t.Method})
+				finiteOrNil(round(t.Baseline, 4)), finiteOrNil(round(t.Low, 4)), finiteOrNil(round(t.High, 4)),
+				finiteOrNil(round(t.Target, 4)), t.Uplift, string(t.Objective), t.Method})
 			if t.Metric == scoring.MetricRevenue {
 				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
 				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High

@@ -29,69 +29,31 @@ type ModelRecord struct {
 }
 
 // customerValue fits BG/NBD (purchase and dropout) and Gamma-Gamma (spend
-// per purchase) to the customers' histories as of as_of, and writes each
-// customer's predictions into customer_value and the fits into models. A
-// purchase is a day with at least one order (same-day orders merged, as in
-// the literature); x is the number of purchase days after the first, t_x
-// the weeks from the first to the last, T the weeks from the first to
-// as_of; a purchase's value is the gross spend of the day. A model
+// per purchase) to the customers' histories as of as_of (see
+// purchaseHistories), and writes each customer's predictions into
+// customer_value and the fits into models. A model
 // that does not converge is recorded with its error and its predictions
 // are left empty: it is never used silently.
 func (r *run) customerValue(ctx context.Context) error {
 	s := r.s
-	rows, err := s.conn.QueryContext(ctx, `
-		with days as (
-			select cust_idx, date_trunc('day', order_ts) as day, sum(gross) as spend
-			from int_orders
-			where order_ts is not null and gross > 0
-			group by cust_idx, date_trunc('day', order_ts)
-		),
-		ranked as (
-			select *, row_number() over (partition by cust_idx order by day) as n from days
-		)
-		select
-			cust_idx,
-			count(*) - 1                                                           as x,
-			date_diff('day', min(day), max(day)) / 7.0                            as t_x,
-			date_diff('day', min(day), (select as_of from params)) / 7.0          as t,
-			coalesce(avg(spend) filter (where n > 1), 0)::double                  as zbar
-		from ranked
-		group by cust_idx
-		order by cust_idx`)
+	day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params")
 	if err != nil {
 		return err
 	}
-	var (
-		idx   []int64
-		hist  []scoring.RFM
-		spend []scoring.Spend
-	)
-	for rows.Next() {
-		var i int64
-		var c scoring.RFM
-		var zbar float64
-		if err := rows.Scan(&i, &c.X, &c.TX, &c.T, &zbar); err != nil {
-			rows.Close()
-			return err
-		}
-		c.Weight = 1
-		idx = append(idx, i)
-		hist = append(hist, c)
-		spend = append(spend, scoring.Spend{X: c.X, ZBar: zbar, Weight: 1})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	past, err := r.purchaseHistories(ctx, day)
+	if err != nil {
 		return err
 	}
-	fitSpend := make([]scoring.Spend, 0, len(spend))
-	for _, sp := range spend {
-		if sp.X > 0 && sp.ZBar > 0 {
-			fitSpend = append(fitSpend, sp)
-		}
-	}
+	idx, hist, spend := past.idx, past.hist, past.spend
+	fitHist, fitSpend := past.fitRows()
 
-	bg, bgFit, bgErr := scoring.FitBGNBD(hist)
+	fitting := r.progress(StepFit, 2)
+	bg, bgFit, bgErr := scoring.FitBGNBD(fitHist)
+	fitting.Add(1)
 	gg, ggFit, ggErr := scoring.FitGammaGamma(fitSpend)
+	fitting.Add(1)
+	fitting.Done()
+	r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
 	fits := []scoring.FitResult{bgFit, ggFit}
 	r.man.Models = []ModelRecord{record("bg_nbd", "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 	for _, m := range r.man.Models {
@@ -106,18 +68,7 @@ func (r *run) customerValue(ctx context.Context) error {
 		log_likelihood DOUBLE, customers DOUBLE, time_unit VARCHAR, converged BOOLEAN, error VARCHAR)`); err != nil {
 		return err
 	}
-	var mrows [][]driver.Value
-	for i, m := range r.man.Models {
-		if len(m.Params) == 0 {
-			mrows = append(mrows, []driver.Value{m.Model, nil, nil, nil, nil, m.Customers, m.TimeUnit, m.Converged, m.Error})
-			continue
-		}
-		fit := fits[i]
-		for j, name := range fit.Names {
-			mrows = append(mrows, []driver.Value{m.Model, name, finiteOrNil(fit.Params[j]), finiteOrNil(fit.StdErr[j]),
-				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})
-		}
-	}
+	mrows := modelRows("", r.man.Models, fits)
 	if err := s.appendRows("models", mrows); err != nil {
 		return err
 	}
@@ -144,6 +95,116 @@ func (r *run) customerValue(ctx context.Context) error {
 		vrows[i] = row
 	}
 	return s.appendRows("customer_value", vrows)
+}
+
+// modelRows returns the rows of the models table for fitted models, one
+// per parameter (one row without parameters for a model that failed), each
+// model's name prefixed.
+func modelRows(prefix string, records []ModelRecord, fits []scoring.FitResult) [][]driver.Value {
+	var rows [][]driver.Value
+	for i, m := range records {
+		name := prefix + m.Model
+		if len(m.Params) == 0 {
+			rows = append(rows, []driver.Value{name, nil, nil, nil, nil, m.Customers, m.TimeUnit, m.Converged, m.Error})
+			continue
+		}
+		fit := fits[i]
+		for j, p := range fit.Names {
+			rows = append(rows, []driver.Value{name, p, finiteOrNil(fit.Params[j]), finiteOrNil(fit.StdErr[j]),
+				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})
+		}
+	}
+	return rows
+}
+
+// histories are the customers' purchase histories up to an end date,
+// ordered by cust_idx, with (for a backtest) their purchases after it.
+type histories struct {
+	idx     []int64
+	hist    []scoring.RFM
+	spend   []scoring.Spend
+	actualN []int64   // purchase days after the end date
+	actualR []float64 // their gross spend
+}
+
+// purchaseHistories reads every customer's history as of end (a date,
+// YYYY-MM-DD) from int_orders: a purchase is a day with at least one order
+// (same-day orders merged, as in the literature); x is the number of
+// purchase days after the first up to end, t_x the weeks from the first to
+// the last, T the weeks from the first to end, and z̄ the mean gross spend
+// of the repeat purchase days. Customers whose first purchase is after end
+// are left out.
+func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, error) {
+	rows, err := r.s.conn.QueryContext(ctx, `
+		with days as (
+			select cust_idx, date_trunc('day', order_ts)::date as day, sum(gross) as spend
+			from int_orders
+			where order_ts is not null
+			group by all
+		),
+		ranked as (
+			select *, row_number() over (partition by cust_idx order by day) as n
+			from days
+			where day <= $1::date
+		),
+		calibration as (
+			select
+				cust_idx,
+				count(*) - 1                                          as x,
+				date_diff('day', min(day), max(day)) / 7.0           as t_x,
+				date_diff('day', min(day), $1::date) / 7.0           as t,
+				coalesce(avg(spend) filter (where n > 1), 0)::double as zbar
+			from ranked
+			group by cust_idx
+		),
+		after as (
+			select cust_idx, count(*) as purchases, sum(spend) as revenue
+			from days
+			where day > $1::date
+			group by cust_idx
+		)
+		select calibration.*, coalesce(after.purchases, 0), coalesce(after.revenue, 0)::double
+		from calibration
+		left join after on calibration.cust_idx = after.cust_idx
+		order by calibration.cust_idx`, end)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	h := &histories{}
+	for rows.Next() {
+		var i, n int64
+		var c scoring.RFM
+		var zbar, rev float64
+		if err := rows.Scan(&i, &c.X, &c.TX, &c.T, &zbar, &n, &rev); err != nil {
+			return nil, err
+		}
+		c.Weight = 1
+		h.idx, h.hist, h.actualN, h.actualR = append(h.idx, i), append(h.hist, c), append(h.actualN, n), append(h.actualR, rev)
+		h.spend = append(h.spend, scoring.Spend{X: c.X, ZBar: zbar, Weight: 1})
+	}
+	return h, rows.Err()
+}
+
+// fitRows returns the histories the models are fitted on. A customer whose
+// first purchase falls on the end date has T = 0: the likelihood of that
+// history is 1 whatever the parameters, so it carries no information and
+// is outside the fit's domain; such customers are predicted, not fitted.
+// Gamma-Gamma is fitted on the repeat buyers with a positive mean spend.
+func (h *histories) fitRows() ([]scoring.RFM, []scoring.Spend) {
+	fitHist := make([]scoring.RFM, 0, len(h.hist))
+	for _, c := range h.hist {
+		if c.T > 0 {
+			fitHist = append(fitHist, c)
+		}
+	}
+	fitSpend := make([]scoring.Spend, 0, len(h.spend))
+	for _, sp := range h.spend {
+		if sp.X > 0 && sp.ZBar > 0 {
+			fitSpend = append(fitSpend, sp)
+		}
+	}
+	return fitHist, fitSpend
 }
 
 // record turns a fit into its manifest record.

@@ -81,6 +81,9 @@ type FitResult struct {
 	// log-likelihood with respect to the natural parameters. NaN when that
 	// Hessian is singular or not positive definite.
 	StdErr []float64
+	// Cov is that inverse Hessian, the asymptotic covariance matrix of
+	// Params (row-major, len(Params) rows); nil when StdErr is NaN.
+	Cov [][]float64
 	// Converged reports whether the optimiser ended at a point where the
 	// gradient vanishes. A fit that did not converge also returns
 	// ErrNotConverged.

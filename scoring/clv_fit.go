@@ -335,7 +335,7 @@ func fitMLE(prob *mleProblem) ([]float64, FitResult, error) {
 		}
 	}
 	res.Converged = true
-	res.StdErr = stdErrors(prob, p)
+	res.StdErr, res.Cov = stdErrors(prob, p)
 	return p, res, nil
 }
 
@@ -361,12 +361,13 @@ func nanFloats(d int) []float64 {
 	return s
 }
 
-// stdErrors returns the square roots of the diagonal of the inverse of the
-// Hessian of the negative log-likelihood in the natural parameters,
-// differentiating the gradient numerically with relative steps
-// mleHessStep; NaN when the Hessian is not positive definite or is
+// stdErrors returns the inverse of the Hessian of the negative
+// log-likelihood in the natural parameters (the asymptotic covariance) and
+// the square roots of its diagonal, differentiating the gradient
+// numerically with relative steps mleHessStep; NaN standard errors and a
+// nil covariance when the Hessian is not positive definite or is
 // numerically singular.
-func stdErrors(prob *mleProblem, p []float64) []float64 {
+func stdErrors(prob *mleProblem, p []float64) ([]float64, [][]float64) {
 	d := len(p)
 	o := newObjective(prob)
 	gradP := func(q []float64) []float64 {
@@ -402,19 +403,24 @@ func stdErrors(prob *mleProblem, p []float64) []float64 {
 	}
 	var chol mat.Cholesky
 	if !chol.Factorize(h) || chol.Cond() > 1e14 {
-		return nanFloats(d)
+		return nanFloats(d), nil
 	}
 	var cov mat.SymDense
 	if err := chol.InverseTo(&cov); err != nil {
-		return nanFloats(d)
+		return nanFloats(d), nil
 	}
 	se := make([]float64, d)
+	rows := make([][]float64, d)
 	for i := range se {
 		v := cov.At(i, i)
 		if !(v > 0) || math.IsInf(v, 0) {
-			return nanFloats(d)
+			return nanFloats(d), nil
 		}
 		se[i] = math.Sqrt(v)
+		rows[i] = make([]float64, d)
+		for j := range d {
+			rows[i][j] = cov.At(i, j)
+		}
 	}
-	return se
+	return se, rows
 }

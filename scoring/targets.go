@@ -193,6 +193,56 @@ func ProjectLastYear(s SegmentSummary, obj Objective, uplift map[string]map[stri
 	return out
 }
 
+// Baseline methods of the model-based targets.
+const (
+	MethodPurchaseModel = "bg_nbd"             // orders and active customers
+	MethodValueModel    = "bg_nbd_gamma_gamma" // revenue
+)
+
+// Conversions turn the purchase models' units into those of the targets:
+// the models count purchase days and predict gross spend, the targets count
+// orders and net revenue. Both ratios are the segment's own over the last
+// 12 months, 1 when it has none.
+type Conversions struct {
+	OrdersPerPurchase float64 // orders per purchase day
+	NetPerGross       float64 // net revenue (returns deducted) per gross spend
+}
+
+// FromForecast sets the baselines of revenue, orders and active customers
+// in targets from a model forecast of the segment's customers over the
+// horizon (ForecastSegments), with the band P10 to P90 at ± zP90 times the
+// forecast's standard deviation from parameter uncertainty (NaN when that is
+// unknown), and moves each target with the baseline. Revenue needs the
+// spend forecast and keeps its last-year baseline without one. The other
+// metrics are left as they are.
+func FromForecast(targets []Target, f Forecast, c Conversions) []Target {
+	out := slices.Clone(targets)
+	for i := range out {
+		t := &out[i]
+		var base, sd float64
+		switch t.Metric {
+		case MetricRevenue:
+			if math.IsNaN(f.Spend) {
+				continue
+			}
+			base, sd, t.Method = f.Spend*c.NetPerGross, f.SpendSD*math.Abs(c.NetPerGross), MethodValueModel
+		case MetricOrders:
+			base, sd, t.Method = f.Purchases*c.OrdersPerPurchase, f.PurchasesSD*c.OrdersPerPurchase, MethodPurchaseModel
+		case MetricActiveCustomers:
+			base, sd, t.Method = f.Active, f.ActiveSD, MethodPurchaseModel
+		default:
+			continue
+		}
+		t.Baseline = base
+		t.Low, t.High = math.Max(base-zP90*sd, 0), base+zP90*sd
+		if math.IsNaN(sd) {
+			t.Low, t.High = math.NaN(), math.NaN()
+		}
+		t.Target = base * (1 + t.Uplift)
+	}
+	return out
+}
+
 // ValidObjective reports whether name is a known objective.
 func ValidObjective(name string) bool {
 	return slices.Contains(Objectives, Objective(name))

@@ -134,3 +134,57 @@ func TestUnknownFiguresSkipRulesAndTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestFromForecast(t *testing.T) {
+	sum := SegmentSummary{Customers: 100, Revenue12m: 5000, RevenueSD12m: 20, Orders12m: 250, OrdersSD12m: 1,
+		Active12m: 60, ActivePrev12m: 50, Retention12m: 0.7, HistoricalLTV: 80, MultiCategoryShare: math.NaN(),
+		DigitalShare: math.NaN(), NewCustomers12m: 10}
+	uplift := map[string]map[string]float64{"retention": {MetricRevenue: 0.1, MetricOrders: 0.05}}
+	last := ProjectLastYear(sum, ObjectiveRetention, uplift)
+	f := Forecast{Customers: 100, Purchases: 200, Active: 55, Spend: 6000, PurchasesSD: 10, ActiveSD: 2, SpendSD: 300}
+	got := FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerGross: 0.9})
+	if len(got) != len(last) {
+		t.Fatalf("%d targets, want %d", len(got), len(last))
+	}
+	want := map[string]Target{
+		// 6000 × 0.9 = 5400, sd 300 × 0.9 = 270, target +10%.
+		MetricRevenue: {Baseline: 5400, Low: 5400 - zP90*270, High: 5400 + zP90*270, Target: 5940, Method: MethodValueModel},
+		// 200 × 1.1 = 220, sd 11, target +5%.
+		MetricOrders:          {Baseline: 220, Low: 220 - zP90*11, High: 220 + zP90*11, Target: 231, Method: MethodPurchaseModel},
+		MetricActiveCustomers: {Baseline: 55, Low: 55 - zP90*2, High: 55 + zP90*2, Target: 55, Method: MethodPurchaseModel},
+	}
+	for i, g := range got {
+		w, ok := want[g.Metric]
+		if !ok {
+			if g != last[i] {
+				t.Errorf("%s changed: %+v, was %+v", g.Metric, g, last[i])
+			}
+			continue
+		}
+		for _, c := range [][2]float64{{g.Baseline, w.Baseline}, {g.Low, w.Low}, {g.High, w.High}, {g.Target, w.Target}} {
+			if math.Abs(c[0]-c[1]) > 1e-9 {
+				t.Errorf("%s: %+v, want %+v", g.Metric, g, w)
+				break
+			}
+		}
+		if g.Method != w.Method {
+			t.Errorf("%s: method %s, want %s", g.Metric, g.Method, w.Method)
+		}
+	}
+	// Without a spend forecast revenue keeps its last-year baseline; an
+	// unknown standard deviation leaves the band empty.
+	f.Spend, f.PurchasesSD = math.NaN(), math.NaN()
+	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 1})
+	for i, g := range got {
+		switch g.Metric {
+		case MetricRevenue:
+			if g != last[i] {
+				t.Errorf("revenue changed without a spend forecast: %+v", g)
+			}
+		case MetricOrders:
+			if !math.IsNaN(g.Low) || !math.IsNaN(g.High) || g.Baseline != 200 {
+				t.Errorf("orders without a standard deviation: %+v", g)
+			}
+		}
+	}
+}

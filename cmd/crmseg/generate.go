@@ -8,15 +8,33 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine"
 )
 
 func out2(dir, name string) string { return filepath.Join(dir, name) }
 
-func generate(ctx context.Context, n int, seed uint64, dir string) (*datasets.GenSummary, error) {
+// generate writes a demo dataset, with a progress bar over its chunks of
+// customers when progress is set.
+func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*datasets.GenSummary, error) {
 	if n <= 0 {
 		return nil, &usageError{fmt.Sprintf("--customers: expected a positive number, found %d", n)}
 	}
-	return datasets.Generate(ctx, datasets.GenConfig{Customers: n, Seed: seed}, dir)
+	cfg := datasets.GenConfig{Customers: n, Seed: seed}
+	var bar engine.Progress
+	if progress != nil {
+		cfg.Progress = func(done, total int) {
+			if bar == nil {
+				bar = progress("generating customers", total)
+			}
+			bar.Add(1)
+		}
+		defer func() {
+			if bar != nil {
+				bar.Done()
+			}
+		}()
+	}
+	return datasets.Generate(ctx, cfg, dir)
 }
 
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,6 +46,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	rows := fs.Int("rows", 1_000_000, "with --blobs: rows")
 	dims := fs.Int("dims", 12, "with --blobs: features")
 	centers := fs.Int("centers", 8, "with --blobs: blobs")
+	noProgress := fs.Bool("no-progress", false, "show no progress bar (it is shown only when stderr is a terminal)")
 	spread := fs.Float64("spread", 3, "with --blobs: standard deviation of the centres' coordinates (points have 1)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -44,7 +63,11 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "wrote %d rows × %d features around %d centres to %s in %.1fs\n", *rows, *dims, *centers, *out, time.Since(start).Seconds())
 		return nil
 	}
-	sum, err := generate(ctx, *n, *seed, *out)
+	var progress func(string, int) engine.Progress
+	if showProgress(stderr, *noProgress) {
+		progress = (&console{w: stderr}).progress
+	}
+	sum, err := generate(ctx, *n, *seed, *out, progress)
 	if err != nil {
 		return err
 	}

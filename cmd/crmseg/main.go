@@ -10,10 +10,13 @@
 //	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg generate --customers N --seed S --out DIR
 //	crmseg demo [--out DIR] [--customers N]
+//	crmseg history --out DIR [--json] [RUN_ID]
 //	crmseg version
 //
 // Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input
-// data rejected.
+// data rejected, 4 run published but not recorded in the run history, 75
+// the output root is in use by another run (try again later; nothing was
+// done).
 package main
 
 import (
@@ -57,10 +60,12 @@ Commands:
   generate   write a synthetic demo dataset (Parquet) with its ground truth
   cluster    k-means on any table of numeric features (Parquet or CSV)
   demo       generate demo data, run the pipeline on it and print the segments
+  history    list the runs of an output root, or show one
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags.
-Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input data rejected.
+Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input data rejected,
+  4 run published but not recorded in the run history, 75 the output root is in use by another run (try again later; nothing was done).
 `
 
 // Main runs the command line args and returns the exit code. It writes
@@ -84,6 +89,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCluster(ctx, args[1:], stdout, stderr)
 	case "train":
 		err = cmdTrain(ctx, args[1:], stdout, stderr)
+	case "history":
+		err = cmdHistory(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 		return engine.ExitOK
@@ -104,7 +111,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
 		return engine.ExitUsage
 	}
-	fmt.Fprintf(stderr, "crmseg: %v\n", err)
+	var le *loggedError
+	if !errors.As(err, &le) {
+		fmt.Fprintf(stderr, "crmseg: %v\n", err)
+	}
 	var ie *inputError
 	if errors.As(err, &ie) {
 		return engine.ExitRejected
@@ -122,11 +132,61 @@ func version() string {
 // logFlags are the logging flags every command has.
 type logFlags struct {
 	format, level string
+	noProgress    bool
 }
 
 func (l *logFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&l.noProgress, "no-progress", false, "show no progress bars (they are shown only when stderr is a terminal)")
+}
+
+// setup builds the logger writing to w and, when w is a terminal and bars
+// are not turned off, the progress bars drawn below the log (nil otherwise).
+func (l *logFlags) setup(w io.Writer) (*slog.Logger, func(step string, total int) engine.Progress, error) {
+	var progress func(string, int) engine.Progress
+	if showProgress(w, l.noProgress) {
+		c := &console{w: w}
+		w, progress = c, c.progress
+	}
+	log, err := l.logger(w)
+	return log, progress, err
+}
+
+// loggedError is an error already written to a JSON log as a record of its
+// own: Main does not print it again as a line of plain text.
+type loggedError struct{ err error }
+
+func (e *loggedError) Error() string { return e.err.Error() }
+func (e *loggedError) Unwrap() error { return e.err }
+
+// logged marks an error the engine has logged (engine.Run logs every
+// failure with its run_id and exit code), when the log is JSON. With text
+// logs the final plain line stays, for people.
+func (l *logFlags) logged(err error) error {
+	if err == nil || l.format != "json" {
+		return err
+	}
+	return &loggedError{err}
+}
+
+// report logs an error the engine has not logged and marks it logged, when
+// the log is JSON, so that every line on stderr is a JSON record.
+func (l *logFlags) report(log *slog.Logger, err error) error {
+	if err == nil || l.format != "json" || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	var ue *usageError
+	code := engine.ExitCode(err)
+	var ie *inputError
+	switch {
+	case errors.As(err, &ue):
+		code = engine.ExitUsage
+	case errors.As(err, &ie):
+		code = engine.ExitRejected
+	}
+	log.Error("command failed", "error", err, "exit_code", code)
+	return &loggedError{err}
 }
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -170,8 +230,8 @@ type runFlags struct {
 	fs                                                        *flag.FlagSet
 	lf                                                        logFlags
 	config, customers, transactions, products, out, asOf, cpu string
-	model, algorithm                                          string
-	k, threads                                                int
+	model, algorithm, metricsFile                             string
+	k, threads, keepRuns                                      int
 	seed                                                      uint64
 }
 
@@ -191,6 +251,8 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
 	fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
 	fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's outcome for Prometheus' node_exporter textfile collector to this .prom file")
+	fs.IntVar(&f.keepRuns, "keep-runs", 14, "run directories to keep in the output root (0 = all)")
 	return f
 }
 
@@ -238,6 +300,12 @@ func (f *runFlags) parse(args []string) (engine.Config, error) {
 	if set["algorithm"] {
 		cfg.Segmentation.Algorithm = f.algorithm
 	}
+	if set["metrics-file"] {
+		cfg.MetricsFile = f.metricsFile
+	}
+	if set["keep-runs"] {
+		cfg.KeepRuns = f.keepRuns
+	}
 	if cfg.Segmentation.Model != "" && (set["k"] || cfg.Segmentation.ChooseK != nil) {
 		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}
@@ -269,21 +337,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	log, err := f.lf.logger(stderr)
+	log, progress, err := f.lf.setup(stderr)
 	if err != nil {
 		return err
 	}
 	stop, err := f.profile()
 	if err != nil {
-		return err
+		return f.lf.report(log, err)
 	}
 	defer stop()
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress})
 	if err != nil {
-		return err
+		return f.lf.logged(err)
 	}
 	printSegments(stdout, res)
-	return nil
+	return f.lf.logged(res.HistoryErr) // published, but not recorded: exit 4
 }
 
 // cmdTrain fits the segmentation on the configured inputs (matching its
@@ -302,16 +370,16 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Segmentation.Model != "" {
 		return &usageError{"train fits a model: --model (or segmentation.model) does not apply"}
 	}
-	log, err := f.lf.logger(stderr)
+	log, progress, err := f.lf.setup(stderr)
 	if err != nil {
 		return err
 	}
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true})
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true, Progress: progress})
 	if err != nil {
-		return err
+		return f.lf.logged(err)
 	}
 	if err := res.Model.Write(*modelOut); err != nil {
-		return err
+		return f.lf.report(log, err)
 	}
 	m := res.Model
 	fmt.Fprintf(stdout, "model: %d segments on %d customers, %d features; written to %s\n", len(m.Segments), m.Training.Rows, len(m.Scaler.Features), *modelOut)
@@ -365,15 +433,15 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	log, err := f.lf.logger(stderr)
+	log, progress, err := f.lf.setup(stderr)
 	if err != nil {
 		return err
 	}
-	v, err := engine.Validate(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	v, err := engine.Validate(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress})
 	if v != nil {
 		printValidation(stdout, v)
 	}
-	return err
+	return f.lf.report(log, err)
 }
 
 // printValidation prints the data-quality summary of validate.
@@ -418,7 +486,24 @@ func printSegments(w io.Writer, res *engine.Result) {
 		fmt.Fprintf(w, "%-3d %-*s %-17s %9d %13.0f %10.2f %7s %14.0f %14.0f\n", s.ID, width, s.Name, s.Objective,
 			s.Customers, s.Revenue12m, s.HistoricalLTV, retain, s.RevenueBaseline, s.RevenueTarget)
 	}
+	if bt := m.Backtest; bt != nil {
+		if bt.Error != "" {
+			fmt.Fprintf(w, "\nbacktest (%s holdout): %s\n", bt.Holdout, bt.Error)
+		} else {
+			fmt.Fprintf(w, "\nbacktest over the %s to %s, models fitted to %s on its %d customers: predicted %.0f purchases and %.0f revenue, actual %d and %.0f (%+.1f%%, %+.1f%%)\n",
+				bt.Holdout, bt.HoldoutEnd, bt.CalibrationEnd, bt.Customers, bt.PredictedPurchases, bt.PredictedRevenue,
+				bt.ActualPurchases, bt.ActualRevenue, relDiff(bt.PredictedPurchases, float64(bt.ActualPurchases)), relDiff(bt.PredictedRevenue, bt.ActualRevenue))
+		}
+	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
+}
+
+// relDiff is how far predicted is from actual, in percent of actual.
+func relDiff(predicted, actual float64) float64 {
+	if actual == 0 {
+		return math.NaN()
+	}
+	return 100 * (predicted/actual - 1)
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -432,15 +517,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log, err := lf.logger(stderr)
+	log, progress, err := lf.setup(stderr)
 	if err != nil {
 		return err
 	}
 	dataDir := out2(*out, "data")
 	start := time.Now()
-	sum, err := generate(ctx, *n, *seed, dataDir)
+	sum, err := generate(ctx, *n, *seed, dataDir, progress)
 	if err != nil {
-		return err
+		return lf.report(log, err)
 	}
 	fmt.Fprintf(stdout, "generated %d customers, %d order lines in %s (%.1fs)\n", sum.Customers, sum.Lines, dataDir, time.Since(start).Seconds())
 	cfg := engine.DefaultConfig()
@@ -456,13 +541,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else {
 		cfg.Segmentation.ChooseK = &engine.ChooseK{Min: 3, Max: 8, MinSize: 0.03, Bootstraps: 5}
 	}
+	cfg.Value.BacktestHoldout = "26w"
 	start = time.Now()
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version()})
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress})
 	if err != nil {
-		return err
+		return lf.logged(err)
 	}
 	fmt.Fprintf(stdout, "pipeline finished in %.1fs\n\n", time.Since(start).Seconds())
 	printSegments(stdout, res)
 	printKSelection(stdout, res.Model.Training.KSelection, res.Model.Training.K, res.Model.Training.KReason)
-	return nil
+	return lf.logged(res.HistoryErr)
 }

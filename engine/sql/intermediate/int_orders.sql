@@ -1,6 +1,8 @@
--- int_orders: order lines rolled up to orders. An order counts as an order
--- when it has a positive line; its time is that of its first positive line.
--- Returns stay in the order's net value.
+-- int_orders: order lines rolled up to orders. An order is a purchase when it
+-- has a line that is not a return (a positive line, or a zero-amount line
+-- when rejects.zero_amounts is keep); its time is that of its first such
+-- line, and it is null for an order of returns only. Returns stay in the
+-- order's net value.
 -- grain: order; key: (cust_idx, order_id).
 with lines as (
     select * from int_lines
@@ -10,7 +12,7 @@ final as (
     select
         cust_idx,
         order_id,
-        min(ts) filter (where amount > 0)                  as order_ts,
+        min(ts) filter (where amount >= 0)                 as order_ts,
         coalesce(sum(amount) filter (where amount > 0), 0) as gross,
         coalesce(sum(amount) filter (where amount < 0), 0) as returned,
         sum(amount)                                        as net

@@ -15,7 +15,7 @@ lines as (
 ),
 
 orders as (
-    select * from int_orders where gross > 0
+    select * from int_orders where order_ts is not null
 ),
 
 line_agg as (
@@ -26,6 +26,8 @@ line_agg as (
         coalesce(sum(lines.amount) filter (where lines.amount > 0), 0)          as gross_revenue,
         coalesce(-sum(lines.amount) filter (where lines.amount < 0), 0)         as returned_value,
         coalesce(sum(lines.amount) filter (where lines.ts >= params.w12_start), 0) as revenue_12m,
+        coalesce(sum(lines.amount) filter (where lines.ts >= params.w24_start
+                                             and lines.ts < params.w12_start), 0) as revenue_prev_12m,
         sum(lines.cost)                                                         as cost
     from lines, params
     group by lines.cust_idx
@@ -78,6 +80,7 @@ joined as (
         coalesce(line_agg.gross_revenue, 0)                           as gross_revenue,
         coalesce(line_agg.returned_value, 0)                          as returned_value,
         coalesce(line_agg.revenue_12m, 0)                             as revenue_12m,
+        coalesce(line_agg.revenue_prev_12m, 0)                        as revenue_prev_12m,
         line_agg.cost                                                 as cost,
         coalesce(category_agg.categories, 0)                          as categories
     from customers
@@ -112,6 +115,7 @@ final as (
         joined.gross_revenue,
         joined.returned_value,
         joined.revenue_12m,
+        joined.revenue_prev_12m,
         case when joined.orders > 0 then joined.net_revenue / joined.orders else 0 end
                                                                             as avg_order_value,
         case when joined.gross_revenue > 0 then joined.returned_value / joined.gross_revenue else 0 end

@@ -13,6 +13,10 @@ value as (
     select * from customer_value
 ),
 
+next_best as (
+    select * from int_next_best_category
+),
+
 final as (
     select
         features.customer_id,
@@ -29,6 +33,7 @@ final as (
         features.last_order_date,
         features.tenure_days,
         features.categories,
+        next_best.next_best_category,
         value.expected_purchases_12m,
         value.p_alive,
         value.p_purchase_12m,
@@ -37,6 +42,7 @@ final as (
     from features
     join assigned on features.cust_idx = assigned.cust_idx
     left join value on features.cust_idx = value.cust_idx
+    left join next_best on features.cust_idx = next_best.cust_idx
 )
 
 select * from final order by customer_id

@@ -6,6 +6,10 @@ with summary as (
     select * from segment_summary
 ),
 
+value as (
+    select * from segment_value
+),
+
 names as (
     select segment_id, segment_name from segment_names
 ),
@@ -17,30 +21,43 @@ metric_list (metric, unit, position) as (
         ('revenue_12m', 'currency', 3),
         ('orders_12m', 'orders', 4),
         ('avg_order_value_12m', 'currency', 5),
-        ('purchase_frequency_12m', 'orders per active customer', 6),
-        ('historical_ltv', 'currency per customer', 7),
-        ('active_customers_12m', 'customers', 8),
-        ('retention_12m', 'share', 9),
-        ('churn_rate', 'share', 10),
-        ('repeat_purchase_rate', 'share', 11),
-        ('categories_per_customer', 'categories', 12),
-        ('multi_category_share', 'share', 13),
-        ('new_customers_12m', 'customers', 14),
-        ('return_rate', 'share', 15),
-        ('digital_share', 'share', 16),
-        ('avg_acquisition_cost', 'currency per customer', 17),
-        ('ltv_to_cac', 'ratio', 18),
-        ('channel_share', 'share', 19)
+        ('avg_order_value_prev_12m', 'currency', 6),
+        ('aov_change', 'relative change', 7),
+        ('aov_increase_share', 'share', 8),
+        ('purchase_frequency_12m', 'orders per active customer', 9),
+        ('historical_ltv', 'currency per customer', 10),
+        ('active_customers_12m', 'customers', 11),
+        ('retention_12m', 'share', 12),
+        ('churn_rate', 'share', 13),
+        ('repeat_purchase_rate', 'share', 14),
+        ('categories_per_customer', 'categories', 15),
+        ('multi_category_share', 'share', 16),
+        ('new_customers_12m', 'customers', 17),
+        ('return_rate', 'share', 18),
+        ('digital_share', 'share', 19),
+        ('avg_acquisition_cost', 'currency per customer', 20),
+        ('ltv_to_cac', 'ratio', 21),
+        ('predicted_clv_12m_mean', 'currency per customer', 22),
+        ('predicted_clv_12m_median', 'currency per customer', 23),
+        ('predicted_clv_12m_total', 'currency', 24),
+        ('expected_purchases_12m', 'purchases', 25),
+        ('expected_revenue_12m', 'currency', 26),
+        ('expected_active_12m', 'customers', 27),
+        ('share_alive', 'share', 28),
+        ('channel_share', 'share', 29)
 ),
 
 wide as (
     select
-        segment_id,
+        summary.segment_id,
         customers::double              as customers,
         customer_share::double         as customer_share,
         revenue_12m::double            as revenue_12m,
         orders_12m::double             as orders_12m,
         avg_order_value_12m::double    as avg_order_value_12m,
+        avg_order_value_prev_12m::double as avg_order_value_prev_12m,
+        aov_change::double             as aov_change,
+        aov_increase_share::double     as aov_increase_share,
         purchase_frequency_12m::double as purchase_frequency_12m,
         historical_ltv::double         as historical_ltv,
         active_12m::double             as active_customers_12m,
@@ -53,8 +70,16 @@ wide as (
         return_rate::double            as return_rate,
         digital_share::double          as digital_share,
         avg_acquisition_cost::double   as avg_acquisition_cost,
-        ltv_to_cac::double             as ltv_to_cac
+        ltv_to_cac::double             as ltv_to_cac,
+        value.predicted_clv_12m_mean,
+        value.predicted_clv_12m_median,
+        value.predicted_clv_12m_total,
+        value.expected_purchases_12m,
+        value.expected_revenue_12m,
+        value.expected_active_12m,
+        value.share_alive
     from summary
+    left join value on summary.segment_id = value.segment_id
 ),
 
 long as (

@@ -37,6 +37,13 @@ per_segment as (
         sum(revenue_12m * revenue_12m)                             as revenue_12m_sq,
         sum(orders_12m)                                            as orders_12m,
         sum(orders_12m * orders_12m)                               as orders_12m_sq,
+        sum(revenue_prev_12m)                                      as revenue_prev_12m,
+        sum(orders_prev_12m)                                       as orders_prev_12m,
+        count(*) filter (where orders_12m > 0 and orders_prev_12m > 0) as active_both_12m,
+        -- average order value up: revenue_12m / orders_12m above
+        -- revenue_prev_12m / orders_prev_12m, compared exactly.
+        count(*) filter (where orders_12m > 0 and orders_prev_12m > 0
+            and revenue_12m * orders_prev_12m > revenue_prev_12m * orders_12m) as aov_increased,
         count(*) filter (where active_12m)                         as active_12m,
         count(*) filter (where active_prev_12m)                    as active_prev_12m,
         count(*) filter (where active_prev_12m and active_12m)     as retained_12m,
@@ -69,6 +76,13 @@ final as (
             - (per_segment.orders_12m::double / per_segment.customers) ** 2, 0))
                                                                              as orders_12m_sd,
         per_segment.revenue_12m::double / nullif(per_segment.orders_12m, 0)  as avg_order_value_12m,
+        per_segment.revenue_prev_12m::double / nullif(per_segment.orders_prev_12m, 0)
+                                                                             as avg_order_value_prev_12m,
+        (per_segment.revenue_12m::double / nullif(per_segment.orders_12m, 0))
+            / case when per_segment.revenue_prev_12m > 0
+                then per_segment.revenue_prev_12m::double / per_segment.orders_prev_12m end
+            - 1                                                              as aov_change,
+        per_segment.aov_increased / nullif(per_segment.active_both_12m, 0)   as aov_increase_share,
         per_segment.orders_12m / nullif(per_segment.active_12m, 0)           as purchase_frequency_12m,
         per_segment.net_revenue::double / per_segment.customers              as historical_ltv,
         per_segment.active_12m,

@@ -70,7 +70,7 @@ final as (
             when amount_missing then 'missing amount'
             when amount is null and amount_not_number then 'amount not a number'
             when amount is null then 'amount not finite or out of range'
-            when amount = 0 then 'zero amount'
+            when amount = 0 and not params.keep_zero_amounts then 'zero amount'
             when quantity_bad then 'quantity not an integer'
             when sign(quantity) * sign(amount) < 0 then 'quantity contradicts amount sign'
             when cust_idx is null then 'unknown customer'
@@ -79,7 +79,7 @@ final as (
         case
             when customer_id is null then 'customer_id'
             when ts_missing or ts is null or ts >= params.window_end then 'ts'
-            when amount_missing or amount is null or amount = 0 then 'amount'
+            when amount_missing or amount is null or (amount = 0 and not params.keep_zero_amounts) then 'amount'
             when quantity_bad or sign(quantity) * sign(amount) < 0 then 'quantity'
             when cust_idx is null then 'customer_id'
             when duplicate_id then 'transaction_id'

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/crmseg/crmseg/engine"
+)
+
+// cmdHistory lists the runs recorded in an output root's run history, or
+// shows one of them: its figures, segments, targets and migration.
+//
+//	crmseg history --out ROOT [--json]
+//	crmseg history --out ROOT [--json] RUN_ID    (or --run RUN_ID)
+func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("history", stderr)
+	out := fs.String("out", "", "output root (the directory holding history.duckdb)")
+	config := fs.String("config", "", "take the output root from this config file")
+	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	// Flags and one run ID, in any order.
+	var ids []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		ids = append(ids, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if *runID != "" {
+		ids = append(ids, *runID)
+	}
+	if len(ids) > 1 {
+		return &usageError{fmt.Sprintf("history shows one run at a time, found %s", strings.Join(ids, ", "))}
+	}
+	root := *out
+	if root == "" && *config != "" {
+		cfg, err := engine.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		root = cfg.Output
+	}
+	if root == "" {
+		return &usageError{"history needs --out (the output root) or --config"}
+	}
+
+	if len(ids) == 0 {
+		runs, err := engine.ListHistory(ctx, root)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, struct {
+				Runs []engine.HistoryRun `json:"runs"`
+			}{runs})
+		}
+		printHistory(stdout, runs)
+		return nil
+	}
+	d, err := engine.ShowHistory(ctx, root, ids[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, d)
+	}
+	printHistoryRun(stdout, d)
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// orDash formats a figure a failed run may lack.
+func orDash[T int64 | float64](v *T, format string) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+// printHistory prints one line per run, oldest first.
+func printHistory(w io.Writer, runs []engine.HistoryRun) {
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no runs recorded")
+		return
+	}
+	fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8s\n",
+		"run", "status", "as of", "customers", "k", "rejected", "moved", "delta new/chg/exit", "seconds")
+	for _, r := range runs {
+		delta := "–"
+		if r.DeltaNew != nil {
+			delta = fmt.Sprintf("%d/%d/%d", *r.DeltaNew, *r.DeltaChanged, *r.DeltaExit)
+		}
+		moved := "–"
+		if r.ChangedShare != nil && r.Compared != nil && *r.Compared > 0 {
+			moved = fmt.Sprintf("%.1f%%", 100**r.ChangedShare)
+		}
+		fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8.1f", r.RunID, r.Status, cmp.Or(r.AsOf, "–"),
+			orDash(r.Customers, "%d"), orDash(r.K, "%d"), orDash(r.RejectedRows, "%d"), moved, delta, r.Seconds)
+		if r.Status != "succeeded" {
+			fmt.Fprintf(w, "  %s: %s", r.FailedStage, firstLine(r.Error))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// printHistoryRun prints what the history keeps of one run.
+func printHistoryRun(w io.Writer, d *engine.HistoryDetail) {
+	r := d.Run
+	fmt.Fprintf(w, "run            %s\n", r.RunID)
+	fmt.Fprintf(w, "status         %s (exit %d)\n", r.Status, r.ExitCode)
+	if r.Status != "succeeded" {
+		fmt.Fprintf(w, "failed in      %s: %s\n", r.FailedStage, r.Error)
+	}
+	fmt.Fprintf(w, "as of          %s\n", cmp.Or(r.AsOf, "–"))
+	fmt.Fprintf(w, "started        %s, %.1f s\n", r.StartedAt, r.Seconds)
+	if r.Directory != "" {
+		fmt.Fprintf(w, "directory      %s\n", r.Directory)
+	}
+	if r.TransactionsRead != nil {
+		fmt.Fprintf(w, "transactions   %d read, %d accepted; %d rows rejected\n", *r.TransactionsRead, *r.TransactionsAccepted, *r.RejectedRows)
+	}
+	if r.K != nil {
+		fmt.Fprintf(w, "segmentation   k %d (%s), %d customers, inertia %s, silhouette %s, hysteresis kept %s\n", *r.K, r.Source,
+			*r.Customers, orDash(r.Inertia, "%.1f"), orDash(r.Silhouette, "%.3f"), orDash(r.HysteresisKept, "%d"))
+	}
+	if r.Compared != nil {
+		fmt.Fprintf(w, "previous run   %d customers compared, %s changed segment\n", *r.Compared, orDash(r.ChangedShare, "%.4f"))
+		fmt.Fprintf(w, "delta          %s new, %s changed, %s exit\n", orDash(r.DeltaNew, "%d"), orDash(r.DeltaChanged, "%d"), orDash(r.DeltaExit, "%d"))
+	}
+	if len(d.Timings) > 0 {
+		var parts []string
+		for _, t := range d.Timings {
+			parts = append(parts, fmt.Sprintf("%s %.2fs", t.Stage, t.Seconds))
+		}
+		fmt.Fprintf(w, "timings        %s\n", strings.Join(parts, ", "))
+	}
+	for _, in := range d.Inputs {
+		fmt.Fprintf(w, "input          %-12s %10d rows  %s\n", in.Table, in.Rows, in.Path)
+	}
+	for _, rc := range d.Rejects {
+		fmt.Fprintf(w, "rejected       %-12s %-30s %8d\n", rc.Table, rc.Reason, rc.Rows)
+	}
+	if len(d.Segments) > 0 {
+		fmt.Fprintf(w, "\nsegments:\n  %3s  %-44s %9s %7s %10s  %s\n", "id", "segment", "customers", "share", "hist. LTV", "objective")
+		for _, s := range d.Segments {
+			fmt.Fprintf(w, "  %3d  %-44s %9d %6.1f%% %10.2f  %s\n", s.ID, s.Name, s.Customers, 100*s.Share, s.HistoricalLTV, s.Objective)
+		}
+	}
+	if len(d.Targets) > 0 {
+		fmt.Fprintf(w, "\ntargets (next 12 months):\n  %3s  %-24s %14s %14s %14s %14s\n", "id", "metric", "baseline", "low", "high", "target")
+		for _, t := range d.Targets {
+			fmt.Fprintf(w, "  %3d  %-24s %14s %14s %14s %14s\n", t.SegmentID, t.Metric,
+				orDash(t.Baseline, "%.4f"), orDash(t.Low, "%.4f"), orDash(t.High, "%.4f"), orDash(t.Target, "%.4f"))
+		}
+	}
+	if len(d.Migration) > 0 {
+		fmt.Fprintf(w, "\nmigration since the previous run:\n  %6s %6s %9s\n", "from", "to", "customers")
+		for _, m := range d.Migration {
+			fmt.Fprintf(w, "  %6s %6s %9d\n", orDash(m.From, "%d"), orDash(m.To, "%d"), m.Customers)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crmseg/crmseg/engine"
+)
+
+// TestHistoryCommand records a good run and a run failing on a missing
+// file, then lists and shows them.
+func TestHistoryCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := run(t, "generate", "--customers", "300", "--seed", "3", "--out", data); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	root := filepath.Join(dir, "out")
+	tx := filepath.Join(data, "transactions.parquet")
+	code, stdout, stderr := run(t, "run", "--transactions", tx, "--customers", filepath.Join(data, "customers.parquet"),
+		"--out", root, "--k", "3")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	goodID := strings.Fields(stdout)[1] // "run <id> as of ..."
+	missing := filepath.Join(dir, "missing.parquet")
+	if code, _, _ := run(t, "run", "--transactions", missing, "--out", root); code != engine.ExitRejected {
+		t.Fatalf("run on a missing file: exit %d, want %d", code, engine.ExitRejected)
+	}
+
+	code, stdout, stderr = run(t, "history", "--out", root)
+	if code != 0 {
+		t.Fatalf("history: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "run ") {
+		t.Fatalf("history lists %d lines, want a header and 2 runs:\n%s", len(lines), stdout)
+	}
+	if f := strings.Fields(lines[1]); f[0] != goodID || f[1] != "succeeded" || f[3] != "300" || f[4] != "3" || f[7] != "300/0/0" {
+		t.Errorf("good run listed as %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); f[1] != "failed" || !strings.Contains(lines[2], "inspect: "+missing) {
+		t.Errorf("failed run listed as %q", lines[2])
+	}
+
+	code, stdout, _ = run(t, "history", "--out", root, "--json")
+	var list struct{ Runs []engine.HistoryRun }
+	if err := json.Unmarshal([]byte(stdout), &list); code != 0 || err != nil {
+		t.Fatalf("history --json: exit %d, %v:\n%s", code, err, stdout)
+	}
+	if len(list.Runs) != 2 || list.Runs[0].RunID != goodID || list.Runs[1].ExitCode != engine.ExitRejected || list.Runs[1].Customers != nil {
+		t.Errorf("history --json: %+v", list.Runs)
+	}
+
+	// One run, by argument (before or after the flags) or by --run.
+	for _, args := range [][]string{{"history", "--out", root, goodID}, {"history", goodID, "--out", root}} {
+		code, stdout, stderr = run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, w := range []string{"run            " + goodID, "status         succeeded (exit 0)", "segmentation   k 3 (trained), 300 customers",
+			"delta          300 new, 0 changed, 0 exit", "segments:", "targets (next 12 months):", "revenue_12m", "migration since the previous run:"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%v lacks %q:\n%s", args, w, stdout)
+			}
+		}
+		segs, _, _ := strings.Cut(stdout[strings.Index(stdout, "\nsegments:"):], "\ntargets")
+		if n := len(strings.Split(strings.TrimSpace(segs), "\n")); n != 2+3 {
+			t.Errorf("%v: %d lines of segments, want a header and 3:\n%s", args, n-2, stdout)
+		}
+	}
+	code, stdout, _ = run(t, "history", "--out", root, "--run", list.Runs[1].RunID, "--json")
+	var d engine.HistoryDetail
+	if err := json.Unmarshal([]byte(stdout), &d); code != 0 || err != nil {
+		t.Fatalf("history --run --json: exit %d, %v:\n%s", code, err, stdout)
+	}
+	if d.Run.Status != "failed" || d.Run.FailedStage != "inspect" || !strings.Contains(d.Run.Error, missing) || len(d.Segments) != 0 {
+		t.Errorf("failed run shown as %+v", d.Run)
+	}
+
+	if code, _, stderr := run(t, "history", "--out", root, "20990101T000000Z-abcdef"); code != engine.ExitFailure ||
+		!strings.Contains(stderr, "no such run") {
+		t.Errorf("unknown run: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "history"); code != engine.ExitUsage || !strings.Contains(stderr, "history needs --out") {
+		t.Errorf("history without a root: exit %d, %s", code, stderr)
+	}
+}
+
+// TestHistoryUnusableFile: a run whose history file is not a DuckDB file
+// is published but exits 4, naming the file; history then fails, naming it.
+func TestHistoryUnusableFile(t *testing.T) {
+	dir := t.TempDir()
+	tx := filepath.Join(dir, "tx.csv")
+	if err := os.WriteFile(tx, []byte("customer_id,ts,amount\nC1,2025-01-01,10\nC2,2025-01-02,12.5\nC3,2025-02-03,4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "out")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	history := filepath.Join(root, engine.HistoryFile)
+	if err := os.WriteFile(history, []byte(strings.Repeat("garbage ", 1000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1")
+	if code != engine.ExitHistory || !strings.Contains(stderr, history) || !strings.Contains(stdout, "outputs:") {
+		t.Errorf("run with a bad history file: exit %d, want %d; stderr %s", code, engine.ExitHistory, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "latest", "customer_segments.parquet")); err != nil {
+		t.Errorf("run not published: %v", err)
+	}
+	if code, _, stderr := run(t, "history", "--out", root); code != engine.ExitFailure || !strings.Contains(stderr, history) {
+		t.Errorf("history of a bad file: exit %d, stderr %s", code, stderr)
+	}
+}

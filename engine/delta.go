@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"gonum.org/v1/gonum/mat"
+)
+
+// previousSegments points the view previous_published at the
+// customer_segments table of the output root's latest run, as it is when the
+// run reaches its segment stage, and previous_segments at its customer_id
+// (as text) and segment_id. Without a previous run both are empty. The
+// file is resolved through the latest link once, so every later read sees
+// the same run.
+func (r *run) previousSegments(ctx context.Context) error {
+	r.previous = ""
+	if dir, err := filepath.EvalSymlinks(filepath.Join(r.cfg.Output, "latest")); err == nil {
+		path := filepath.Join(dir, "customer_segments.parquet")
+		if _, err := os.Stat(path); err == nil {
+			r.previous = path
+			r.man.PreviousRunID = filepath.Base(dir)
+		}
+	}
+	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
+	if r.previous != "" {
+		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+quoteLiteral(r.previous)+")"); err != nil {
+			return fmt.Errorf("previous run's %s: %w", r.previous, err)
+		}
+		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id FROM previous_published"
+	}
+	return r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
+}
+
+// previousCustomerSegments defines previous_customer_segments: the previous
+// run's customer_segments with this run's columns and types. A column the
+// previous file lacks (a table written by an older version) is null, so it
+// counts as changed; without a previous run the view is empty.
+func (r *run) previousCustomerSegments(ctx context.Context) error {
+	cols, err := r.columns(ctx, "SELECT * FROM customer_segments")
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	if r.previous != "" {
+		prev, err := r.columns(ctx, "SELECT * FROM previous_published")
+		if err != nil {
+			return err
+		}
+		for _, c := range prev {
+			have[c.name] = true
+		}
+	}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		id := quoteIdent(c.name)
+		if have[c.name] {
+			fmt.Fprintf(&b, "TRY_CAST(%s AS %s) AS %s", id, c.typ, id)
+		} else {
+			fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.typ, id)
+		}
+	}
+	if r.previous != "" {
+		b.WriteString(" FROM previous_published")
+	} else {
+		b.WriteString(" WHERE false")
+	}
+	return r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_customer_segments AS "+b.String())
+}
+
+type column struct{ name, typ string }
+
+// columns describes the columns of a query, in order.
+func (r *run) columns(ctx context.Context, query string) ([]column, error) {
+	rows, err := r.s.conn.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE "+query+")")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// delta builds customer_segments_delta and segment_migration against the
+// previous run and counts the delta's rows into the manifest.
+func (r *run) delta(ctx context.Context) error {
+	if err := r.previousCustomerSegments(ctx); err != nil {
+		return err
+	}
+	for _, m := range []string{"marts/customer_segments_delta", "marts/segment_migration"} {
+		if err := r.s.model(ctx, m); err != nil {
+			return err
+		}
+	}
+	rows, err := r.s.conn.QueryContext(ctx, "SELECT change, count(*) FROM customer_segments_delta GROUP BY change")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	d := &r.man.Quality.Delta
+	*d = DeltaCounts{}
+	for rows.Next() {
+		var change string
+		var n int64
+		if err := rows.Scan(&change, &n); err != nil {
+			return err
+		}
+		switch change {
+		case "new":
+			d.New = n
+		case "changed":
+			d.Changed = n
+		case "exit":
+			d.Exit = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	r.log.Info("customer delta", "new", d.New, "changed", d.Changed, "exit", d.Exit)
+	return nil
+}
+
+// hysteresis keeps customers in the segment the previous run gave them
+// unless their nearest centroid is closer than that segment's by more than
+// the relative margin: a customer moves only when
+//
+//	d_previous > (1 + margin) · d_nearest
+//
+// (Euclidean distances in the scaled space). Customers whose previous
+// segment has no centroid in this run (a retired segment), and customers
+// new to this run, keep their nearest centroid. labels (cluster indices)
+// and sqDist (squared distances) are updated in place; ids gives the
+// segment ID of each cluster. It returns the number of customers kept.
+// Each customer is decided on its own, so the result does not depend on
+// the order or the number of threads.
+func (r *run) hysteresis(ctx context.Context, z, centroids *mat.Dense, labels []int, sqDist []float64, ids []int, margin float64) (int64, error) {
+	cluster := map[int]int{}
+	for c, id := range ids {
+		cluster[id] = c
+	}
+	q, err := modelSQL("intermediate/previous_assignment")
+	if err != nil {
+		return 0, err
+	}
+	limit := (1 + margin) * (1 + margin)
+	var kept int64
+	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			idx, ok1 := rec.Column(0).(*array.Int64)
+			prev, ok2 := rec.Column(1).(*array.Int64)
+			if !ok1 || !ok2 {
+				return errors.New("previous_assignment: unexpected Arrow types")
+			}
+			for j := range idx.Len() {
+				if prev.IsNull(j) {
+					continue
+				}
+				c, ok := cluster[int(prev.Value(j))]
+				i := int(idx.Value(j)) - 1
+				if !ok || labels[i] == c {
+					continue
+				}
+				d2 := sqDistance(z.RawRowView(i), centroids.RawRowView(c))
+				if d2 <= limit*sqDist[i] {
+					labels[i], sqDist[i] = c, d2
+					kept++
+				}
+			}
+		}
+		return nil
+	})
+	return kept, err
+}
+
+func sqDistance(a, b []float64) float64 {
+	s := 0.0
+	for j, v := range a {
+		d := v - b[j]
+		s += d * d
+	}
+	return s
+}

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/crmseg/crmseg/scoring"
+)
+
+// valueFit holds the run's customer-value models and the purchase
+// histories they were fitted on, ordered by cust_idx, for the model-based
+// targets.
+type valueFit struct {
+	idx   []int64
+	hist  []scoring.RFM
+	spend []scoring.Spend
+	bg    scoring.BGNBD
+	bgFit scoring.FitResult
+	bgErr error
+	gg    scoring.GammaGamma
+	ggFit scoring.FitResult
+	ggErr error
+}
+
+// segmentForecasts forecasts each segment's purchases, active customers
+// and spend over the 12 months after as_of from the fitted models, and
+// reads the conversions from the models' units (purchase days, gross
+// spend) to the targets' (orders, net revenue). It returns nil maps when
+// the purchase model is unusable.
+func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, map[int]scoring.Conversions, error) {
+	v := r.value
+	if v == nil || v.bgErr != nil {
+		return nil, nil, nil
+	}
+	segOf := map[int64]int{}
+	rows, err := r.s.conn.QueryContext(ctx, "SELECT cust_idx, segment_id FROM customer_segment_map")
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var i int64
+		var sg int
+		if err := rows.Scan(&i, &sg); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		segOf[i] = sg
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	groups := make([]scoring.ForecastGroup, 0, len(v.idx))
+	for i, c := range v.hist {
+		sg, ok := segOf[v.idx[i]]
+		if !ok {
+			continue
+		}
+		groups = append(groups, scoring.ForecastGroup{Segment: sg, RFM: c, ZBarSum: v.spend[i].ZBar})
+	}
+	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov}
+	if v.ggErr == nil {
+		gg := v.gg
+		m.Spend, m.SpendCov = &gg, v.ggFit.Cov
+	}
+	segs, per, _ := scoring.ForecastSegments(m, scoring.GroupForecast(groups), weeksPerYear)
+	forecasts := make(map[int]scoring.Forecast, len(segs))
+	for i, sg := range segs {
+		forecasts[sg] = per[i]
+	}
+
+	conv := map[int]scoring.Conversions{}
+	crows, err := r.s.conn.QueryContext(ctx, `
+		with params as (select * from params),
+		purchases as (
+			select cust_idx, count(distinct date_trunc('day', order_ts)) as days, count(*) as orders
+			from int_orders, params
+			where order_ts >= params.w12_start
+			group by cust_idx
+		),
+		spend as (
+			select cust_idx, sum(amount) as net, sum(amount) filter (where amount > 0) as gross
+			from int_lines, params
+			where ts >= params.w12_start
+			group by cust_idx
+		)
+		select map.segment_id, sum(purchases.days), sum(purchases.orders), sum(spend.net)::DOUBLE, sum(spend.gross)::DOUBLE
+		from customer_segment_map as map
+		left join purchases on map.cust_idx = purchases.cust_idx
+		left join spend on map.cust_idx = spend.cust_idx
+		group by map.segment_id
+		order by map.segment_id`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var sg int
+		var days, orders *int64
+		var net, gross *float64
+		if err := crows.Scan(&sg, &days, &orders, &net, &gross); err != nil {
+			return nil, nil, err
+		}
+		c := scoring.Conversions{OrdersPerPurchase: 1, NetPerGross: 1}
+		if days != nil && orders != nil && *days > 0 {
+			c.OrdersPerPurchase = float64(*orders) / float64(*days)
+		}
+		if net != nil && gross != nil && *gross > 0 {
+			c.NetPerGross = *net / *gross
+		}
+		conv[sg] = c
+	}
+	return forecasts, conv, crows.Err()
+}
+
+// usesModelBaselines reports whether the targets' baselines come from the
+// models (targets.baseline: model, the default).
+func (r *run) usesModelBaselines() bool {
+	return r.cfg.Targets.Baseline != "last_12m"
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// historyLines queries the history file of an output root, one line per row.
+func historyLines(t *testing.T, root, query string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ATTACH " + quoteLiteral(filepath.Join(root, HistoryFile)) + " AS h (READ_ONLY)"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestHistoryRecordsRuns records a good run, a run failing on bad input,
+// one failing while publishing and one refused by the lock, and reads
+// them back.
+func TestHistoryRecordsRuns(t *testing.T) {
+	dir := t.TempDir()
+	custPath, tx := writeHandmade(t, dir)
+	out := filepath.Join(dir, "out")
+	cfg := DefaultConfig()
+	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg.Output = out
+	cfg.Segmentation.K = 2
+	cfg.Segmentation.Demographics = nil
+	cfg.Rejects.MaxShare = 0.5
+	good, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if good.HistoryErr != nil {
+		t.Fatalf("good run not recorded: %v", good.HistoryErr)
+	}
+
+	bad := cfg
+	bad.Inputs.Transactions.Path = filepath.Join(dir, "nope.parquet")
+	if _, err := Run(context.Background(), bad, Options{}); ExitCode(err) != ExitRejected {
+		t.Fatalf("run on a missing file: %v, want exit %d", err, ExitRejected)
+	}
+	// Failing while writing the tables, with everything computed.
+	if _, err := Run(context.Background(), cfg, Options{failAt: "publish:segments"}); !errors.Is(err, errInjected) {
+		t.Fatalf("run failing in publish: %v", err)
+	}
+	// A run refused by the lock leaves no trace in the history.
+	held, _, err := lockOutput(out, LockHolder{PID: 1, Host: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *LockedError
+	if _, err := Run(context.Background(), cfg, Options{}); !errors.As(err, &le) {
+		t.Errorf("run with the lock held: %v, want a LockedError", err)
+	}
+	held.release()
+
+	checkLines(t, "runs", historyLines(t, out, `SELECT concat_ws(' ', status, coalesce(failed_stage, '-'), exit_code,
+		coalesce(CAST(as_of AS VARCHAR), '-'), coalesce(CAST(transactions_read AS VARCHAR), '-'), coalesce(CAST(k AS VARCHAR), '-'),
+		coalesce(CAST(delta_new AS VARCHAR), '-'), coalesce(directory, '-'))
+		FROM h.runs ORDER BY started_at, run_id`), []string{
+		"succeeded - 0 2025-12-31 21 2 12 runs/" + good.RunID,
+		"failed inspect 3 - - - - -",
+		"failed publish 1 2025-12-31 21 2 0 -", // same customers as the good run: nobody new
+	})
+	errs := historyLines(t, out, "SELECT error FROM h.runs WHERE status = 'failed' ORDER BY started_at, run_id")
+	if len(errs) != 2 || !strings.Contains(errs[0], "nope.parquet") || !strings.Contains(errs[1], "injected failure") {
+		t.Errorf("errors of the failed runs: %q", errs)
+	}
+	checkLines(t, "schema version", historyLines(t, out, "SELECT key || '=' || value FROM h.meta"), []string{"schema_version=1"})
+
+	// The good run's segments, metrics and targets are those it published.
+	const segCols = "segment_id, segment_name, customers, customer_share, historical_ltv, objective, traits"
+	want := tableLines(t, good.Dir, "segments", segCols, "segment_id")
+	if len(want) != 2 {
+		t.Fatalf("published segments: %q", want)
+	}
+	checkLines(t, "run_segments", historyLines(t, out, "SELECT concat_ws(' ', "+segCols+") FROM h.run_segments WHERE run_id = "+quoteLiteral(good.RunID)+" ORDER BY segment_id"), want)
+	for table, file := range map[string]string{"run_metrics": "segment_metrics", "run_targets": "segment_targets", "run_migration": "segment_migration"} {
+		n := historyLines(t, out, "SELECT count(*)::VARCHAR FROM h."+table+" WHERE run_id = "+quoteLiteral(good.RunID))
+		rows := readTable(t, filepath.Join(good.Dir, file+".parquet"), "SELECT count(*)::VARCHAR FROM $TABLE")
+		var published string
+		if !rows.Next() || rows.Scan(&published) != nil || n[0] != published || published == "0" {
+			t.Errorf("%s holds %s rows of the good run, %s has %s", table, n[0], file, published)
+		}
+	}
+
+	// The reading API.
+	runs, err := ListHistory(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].RunID != good.RunID || runs[0].Status != "succeeded" || *runs[0].Customers != 12 ||
+		runs[1].Status != "failed" || runs[1].FailedStage != "inspect" || runs[1].Customers != nil {
+		t.Errorf("ListHistory: %+v", runs)
+	}
+	d, err := ShowHistory(context.Background(), out, good.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets, shown []string
+	rows := readTable(t, filepath.Join(good.Dir, "segment_targets.parquet"), "SELECT segment_id, metric, baseline, target FROM $TABLE ORDER BY segment_id, metric")
+	for rows.Next() {
+		var tg HistoryTarget
+		var b, v float64
+		if err := rows.Scan(&tg.SegmentID, &tg.Metric, &b, &v); err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, fmt.Sprintf("%d %s %g %g", tg.SegmentID, tg.Metric, b, v))
+	}
+	for _, tg := range d.Targets {
+		shown = append(shown, fmt.Sprintf("%d %s %g %g", tg.SegmentID, tg.Metric, *tg.Baseline, *tg.Target))
+	}
+	checkLines(t, "ShowHistory targets", shown, targets)
+	if len(d.Segments) != 2 || d.Segments[0].ID != 1 || len(d.Rejects) != 2 || len(d.Inputs) != 2 ||
+		len(d.Timings) == 0 || !strings.Contains(string(d.Manifest), `"run_id":"`+good.RunID+`"`) {
+		t.Errorf("ShowHistory: %d segments, %d rejects, %d inputs, %d timings", len(d.Segments), len(d.Rejects), len(d.Inputs), len(d.Timings))
+	}
+	if _, err := ShowHistory(context.Background(), out, "20990101T000000Z-000000"); !errors.Is(err, ErrRunNotInHistory) {
+		t.Errorf("ShowHistory of an unknown run: %v", err)
+	}
+}
+
+// TestHistoryUnusable: a history file that is not a DuckDB database does
+// not stop a run from being published, but the run reports it, naming the
+// file, and reading the history fails with the same clear error.
+func TestHistoryUnusable(t *testing.T) {
+	dir := t.TempDir()
+	custPath, tx := writeHandmade(t, dir)
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, HistoryFile)
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 400)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg.Output = out
+	cfg.Segmentation.K = 1
+	cfg.Rejects.MaxShare = 0.5
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatalf("a bad history file failed the run: %v", err)
+	}
+	if target, _ := os.Readlink(filepath.Join(out, "latest")); target != filepath.Join("runs", res.RunID) {
+		t.Errorf("latest -> %q, want the run, published", target)
+	}
+	var he *HistoryError
+	if !errors.As(res.HistoryErr, &he) || he.Path != path || !he.Published || !strings.Contains(res.HistoryErr.Error(), path) {
+		t.Fatalf("HistoryErr = %v, want a HistoryError naming %s", res.HistoryErr, path)
+	}
+	if code := ExitCode(res.HistoryErr); code != ExitHistory {
+		t.Errorf("exit code %d, want %d", code, ExitHistory)
+	}
+	_, err = ListHistory(context.Background(), out)
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), path) || ExitCode(err) != ExitFailure {
+		t.Errorf("reading a bad history: %v (exit %d), want an error naming %s", err, ExitCode(err), path)
+	}
+}
