@@ -1,4 +1,4 @@
-insert into run_history.run_metrics
+insert into run_history.run_metrics by name
 select
     $1::varchar as run_id,
     segment_id,

@@ -1,4 +1,4 @@
-insert into run_history.run_migration
+insert into run_history.run_migration by name
 select
     $1::varchar as run_id,
     from_segment_id,
