@@ -147,6 +147,13 @@ type Segmentation struct {
 	// d_previous > (1 + Hysteresis) * d_nearest. It applies when the
 	// previous segment still exists; 0 turns it off.
 	Hysteresis float64 `yaml:"hysteresis" json:"hysteresis"`
+	// WarmStart, when a run retrains with the same k as the output root's
+	// latest model, adds one more k-means start from the previous
+	// centroids and keeps it unless a fresh restart's inertia is lower by
+	// more than WarmStartMargin (relative), so that a refit on slightly
+	// changed data stays with the segments it had.
+	WarmStart       bool    `yaml:"warm_start" json:"warm_start"`
+	WarmStartMargin float64 `yaml:"warm_start_margin" json:"warm_start_margin"`
 }
 
 // Value configures the customer-value predictions.
@@ -245,6 +252,8 @@ func DefaultConfig() Config {
 			ChannelMixWeight:  2,
 			Demographics:      []string{"gender", "region", "income_band", "acquisition_channel"},
 			DemographicWeight: 1,
+			WarmStart:         true,
+			WarmStartMargin:   0.01,
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
@@ -401,6 +410,9 @@ func (c *Config) Validate() error {
 	}
 	if !(s.MatchMaxDistance >= 0) {
 		add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)
+	}
+	if !(s.WarmStartMargin >= 0 && s.WarmStartMargin <= 1) {
+		add("segmentation.warm_start_margin: expected a share of inertia from 0 to 1, found %g", s.WarmStartMargin)
 	}
 	if !(s.Hysteresis >= 0 && s.Hysteresis <= 10) {
 		add("segmentation.hysteresis: expected a relative margin from 0 (off) to 10, found %g", s.Hysteresis)

@@ -39,6 +39,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		kReason string
 		source  string
 		given   *segment.Model
+		warm    bool // the fit kept the start from the previous centroids
 	)
 	if err := r.previousSegments(ctx); err != nil {
 		return nil, stageError("segment", err)
@@ -78,7 +79,13 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		scaler.Transform(z, fm.x)
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 			Algorithm: segment.Algorithm(algorithm)}
+		if previous := r.previousModel(); sg.ChooseK == nil && sg.WarmStart && previous != nil && len(previous.Segments) == sg.K {
+			km.Init, km.InitMargin = previous.Express(scaler), sg.WarmStartMargin
+		}
 		step, restarts := StepRestarts, sg.NInit
+		if km.Init != nil {
+			restarts++
+		}
 		if ck := sg.ChooseK; ck != nil {
 			// Every k is fitted, refitted on each bootstrap (10 by
 			// default), and the chosen k once more.
@@ -102,6 +109,11 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 			}
 			if res, err = km.Fit(z, nil); err != nil {
 				return nil, stageError("segment", err)
+			}
+			if km.Init != nil {
+				warm = res.Restart == km.NInit
+				r.log.Info("warm start from the previous centroids", "kept", res.Restart == km.NInit,
+					"inertia", res.Inertias[km.NInit], "best_fresh_inertia", slices.Min(res.Inertias[:km.NInit]))
 			}
 			chosen = sg.K
 			kRows = []segment.KRow{figures(z, res.Labels, res.Inertia, sg.K)}
@@ -127,7 +139,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	r.man.Quality.Segmentation = SegmentationQuality{
 		K: k, Customers: n, Features: len(fm.specs), Inertia: res.Inertia, Iterations: res.Iterations,
 		Converged: res.Converged, Restarts: len(res.Inertias), Algorithm: algorithm, Source: source,
-		HysteresisKept: kept,
+		HysteresisKept: kept, WarmStart: warm,
 	}
 	for _, row := range kRows {
 		if row.K == k {

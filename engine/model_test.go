@@ -64,6 +64,11 @@ func TestSegmentsHoldStill(t *testing.T) {
 	if q := third.Manifest.Quality.Segmentation; q.Source != "retrained" {
 		t.Errorf("third run: source %q, want retrained", q.Source)
 	}
+	// The retraining started once more from the previous centroids and,
+	// the population being the same, kept that start.
+	if q := third.Manifest.Quality.Segmentation; q.Restarts != cfg.Segmentation.NInit+1 || !q.WarmStart {
+		t.Errorf("third run: %d restarts, warm start kept %v; want %d and true", q.Restarts, q.WarmStart, cfg.Segmentation.NInit+1)
+	}
 	byID := map[int]string{}
 	for _, s := range first.Model.Segments {
 		byID[s.ID] = s.Name

@@ -106,6 +106,9 @@ type SegmentationQuality struct {
 	// HysteresisKept counts the customers segmentation.hysteresis kept in
 	// their previous segment although another centroid was nearer.
 	HysteresisKept int64 `json:"hysteresis_kept"`
+	// WarmStart reports whether the fit kept the start from the previous
+	// run's centroids (segmentation.warm_start).
+	WarmStart bool `json:"warm_start"`
 }
 
 // Timing is the wall time of one stage.

@@ -45,9 +45,20 @@ type KMeans struct {
 	// means 1024. Other algorithms ignore it.
 	BatchSize int
 	// Progress, when set, is called after each restart with the number of
-	// restarts done and NInit, on the goroutine that called Fit. It is for
-	// progress displays and does not change the result.
+	// restarts done and their total (NInit, plus one with Init), on the
+	// goroutine that called Fit. It is for progress displays and does not
+	// change the result.
 	Progress func(done, total int)
+	// Init, when set (K rows of the data's width), is one more start after
+	// the seeded restarts: Lloyd's iterations from these centres, such as
+	// the previous night's centroids. It is restart NInit. Its result is
+	// kept unless a seeded restart's inertia is lower by more than
+	// InitMargin, relative (0: the lowest inertia wins, as for any
+	// restart), so that a refit on slightly changed data can stay with the
+	// previous solution rather than jump to another local optimum of
+	// about the same quality.
+	Init       *mat.Dense
+	InitMargin float64
 }
 
 // Algorithm names an iteration scheme of k-means.
@@ -131,6 +142,14 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 	if n < km.K {
 		return nil, fmt.Errorf("segment: %d rows for k = %d clusters", n, km.K)
 	}
+	if km.Init != nil {
+		if r, c := km.Init.Dims(); r != km.K || c != x.RawMatrix().Cols {
+			return nil, fmt.Errorf("segment: initial centres are %d×%d, want %d×%d", r, c, km.K, x.RawMatrix().Cols)
+		}
+		if !(km.InitMargin >= 0) || math.IsInf(km.InitMargin, 0) {
+			return nil, fmt.Errorf("segment: InitMargin = %v, want a finite value >= 0", km.InitMargin)
+		}
+	}
 	if weights != nil {
 		if len(weights) != n {
 			return nil, fmt.Errorf("segment: %d weights for %d rows", len(weights), n)
@@ -149,7 +168,11 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 	tol := km.Tol * p.meanVariance()
 
 	var best *Result
-	inertias := make([]float64, km.NInit)
+	total := km.NInit
+	if km.Init != nil {
+		total++
+	}
+	inertias := make([]float64, total)
 	// The labels and distances of a result live in buffers the next
 	// restart reuses: a best restart that is not the last one labels the
 	// rows again at the end, rather than holding a copy all along.
@@ -160,11 +183,22 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 			best = res
 		}
 		if km.Progress != nil {
-			km.Progress(r+1, km.NInit)
+			km.Progress(r+1, total)
 		}
 	}
 	done := func() (*Result, error) {
-		if best.Restart != km.NInit-1 {
+		if km.Init != nil {
+			init := p.lloyd(slices.Clone(mat.DenseCopyOf(km.Init).RawMatrix().Data), km.MaxIter, tol, false)
+			init.Restart = km.NInit
+			inertias[km.NInit] = init.Inertia
+			if best == nil || init.Inertia <= best.Inertia*(1+km.InitMargin) {
+				best = init
+			}
+			if km.Progress != nil {
+				km.Progress(total, total)
+			}
+		}
+		if best.Restart != total-1 {
 			st := p.scratchFor(km.K).st
 			p.assign(best.Centroids.RawMatrix().Data, km.K, st)
 			best.Labels, best.Distances = st.labels, st.dist

@@ -439,3 +439,65 @@ func TestMiniBatch(t *testing.T) {
 		t.Error("mini-batch result depends on the number of threads")
 	}
 }
+
+// A start from given centres joins the restarts as the last one and is
+// kept unless a seeded restart is better by more than the margin.
+func TestInitialCentres(t *testing.T) {
+	// Three tight groups on a line at 0, 10 and 20.
+	var rows []float64
+	for g := range 3 {
+		for i := range 50 {
+			rows = append(rows, float64(10*g)+0.01*float64(i%7), 0.01*float64(i%5))
+		}
+	}
+	x := mat.NewDense(len(rows)/2, 2, rows)
+	good := mat.NewDense(3, 2, []float64{0, 0, 10, 0, 20, 0})
+	// Two centres in the first group and one between the others: Lloyd
+	// keeps the first group split and the other two merged, a far worse
+	// optimum.
+	poor := mat.NewDense(3, 2, []float64{-0.01, 0, 0.05, 0, 15, 0})
+	plain, err := KMeans{K: 3, NInit: 4, Seed: 1}.Fit(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		init     *mat.Dense
+		margin   float64
+		wantInit bool
+	}{
+		{"good start", good, 0, true},
+		{"poor start", poor, 0.01, false},
+		{"poor start, huge margin", poor, 1e6, true},
+	} {
+		var calls []int
+		km := KMeans{K: 3, NInit: 4, Seed: 1, Init: c.init, InitMargin: c.margin, Progress: func(done, total int) { calls = append(calls, done, total) }}
+		res, err := km.Fit(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Inertias) != 5 || !slices.Equal(res.Inertias[:4], plain.Inertias) {
+			t.Errorf("%s: inertias %v, want the 4 seeded ones %v and the start's", c.name, res.Inertias, plain.Inertias)
+		}
+		if got := res.Restart == 4; got != c.wantInit {
+			t.Errorf("%s: kept restart %d (inertias %v)", c.name, res.Restart, res.Inertias)
+		}
+		if c.init == poor && !(res.Inertias[4] > 10*plain.Inertia) {
+			t.Errorf("%s: the start's inertia %v is not the worse optimum (best %v)", c.name, res.Inertias[4], plain.Inertia)
+		}
+		if res.Inertia != res.Inertias[res.Restart] {
+			t.Errorf("%s: inertia %v, that of the kept restart %v", c.name, res.Inertia, res.Inertias[res.Restart])
+		}
+		// The labels are those of the kept centroids.
+		labels, _ := Assign(nil, nil, x, res.Centroids, 1)
+		if !slices.Equal(labels, res.Labels) {
+			t.Errorf("%s: labels are not those of the kept centroids", c.name)
+		}
+		if want := []int{1, 5, 2, 5, 3, 5, 4, 5, 5, 5}; !slices.Equal(calls, want) {
+			t.Errorf("%s: progress calls %v, want %v", c.name, calls, want)
+		}
+	}
+	if _, err := (KMeans{K: 3, Init: mat.NewDense(2, 2, nil)}).Fit(x, nil); err == nil {
+		t.Error("initial centres of the wrong shape accepted")
+	}
+}
