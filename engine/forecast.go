@@ -105,7 +105,9 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 			c.OrdersPerPurchase = float64(*orders) / float64(*days)
 		}
 		if net != nil && gross != nil && *gross > 0 {
-			c.NetPerGross = *net / *gross
+			// Returns of purchases made before the window can outweigh the
+			// window's sales; the share of spend kept lies in [0, 1].
+			c.NetPerGross = min(max(*net / *gross, 0), 1)
 		}
 		conv[sg] = c
 	}

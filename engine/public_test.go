@@ -114,6 +114,16 @@ func TestPublicOnlineRetail(t *testing.T) {
 	csv := quoteLiteral(filepath.Join(sharedData(t), "online_retail", "online_retail.csv.gz"))
 	src := "(SELECT *, ordinality AS source_row FROM read_csv(" + csv + ", header = true, all_varchar = true) WITH ORDINALITY)"
 
+	// A segment whose returns outweigh its sales (cancelled invoices of
+	// earlier purchases) still gets a model baseline in its band, never a
+	// negative revenue.
+	if n := p.int(t, `SELECT count(*) FROM segment_targets WHERE method LIKE 'bg_nbd%'
+		AND NOT (0 <= low AND low <= baseline AND baseline <= high)`); n != 0 {
+		t.Errorf("%d model-based targets outside 0 <= low <= baseline <= high", n)
+	}
+	if n := p.int(t, "SELECT count(*) FROM segment_targets WHERE method LIKE 'bg_nbd%'"); n == 0 {
+		t.Error("no model-based targets")
+	}
 	if n := p.read(t, "transactions"); n != 541909 {
 		t.Errorf("read %d invoice lines, want 541,909", n)
 	}

@@ -169,9 +169,15 @@ func traitWords(name string, z float64) string {
 		case dim == "acquisition_channel":
 			return pick("via "+val, "rarely via "+val)
 		case dim == "income_band":
-			return pick(strings.ReplaceAll(val, "_", " ")+" income", "few "+strings.ReplaceAll(val, "_", " ")+" income")
+			label := strings.ReplaceAll(val, "_", " ")
+			if !strings.HasSuffix(label, "income") {
+				label += " income"
+			}
+			return pick(label, "few "+label)
 		}
-		return pick(val, "few "+val)
+		// Any other attribute: its name and value ("household size 2").
+		label := strings.ReplaceAll(dim, "_", " ") + " " + val
+		return pick(label, "few "+label)
 	}
 	switch name {
 	case "recency_days":

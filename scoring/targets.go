@@ -205,7 +205,7 @@ const (
 // 12 months, 1 when it has none.
 type Conversions struct {
 	OrdersPerPurchase float64 // orders per purchase day
-	NetPerGross       float64 // net revenue (returns deducted) per gross spend
+	NetPerGross       float64 // net revenue (returns deducted) per gross spend, in [0, 1]
 }
 
 // FromForecast sets the baselines of revenue, orders and active customers
