@@ -19,8 +19,9 @@ import (
 // file is resolved through the latest link once, so every later read sees
 // the same run.
 func (r *run) previousSegments(ctx context.Context) error {
-	r.previous = ""
+	r.previous, r.previousDir = "", ""
 	if dir, err := filepath.EvalSymlinks(filepath.Join(r.cfg.Output, "latest")); err == nil {
+		r.previousDir = dir
 		path := filepath.Join(dir, "customer_segments.parquet")
 		if _, err := os.Stat(path); err == nil {
 			r.previous = path

@@ -79,7 +79,8 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		scaler.Transform(z, fm.x)
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 			Algorithm: segment.Algorithm(algorithm)}
-		if previous := r.previousModel(); sg.ChooseK == nil && sg.WarmStart && previous != nil && len(previous.Segments) == sg.K {
+		previous := r.previousModel()
+		if sg.ChooseK == nil && sg.WarmStart && previous != nil && len(previous.Segments) == sg.K {
 			km.Init, km.InitMargin = previous.Express(scaler), sg.WarmStartMargin
 		}
 		step, restarts := StepRestarts, sg.NInit
@@ -118,7 +119,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 			chosen = sg.K
 			kRows = []segment.KRow{figures(z, res.Labels, res.Inertia, sg.K)}
 		}
-		if previous := r.previousModel(); previous != nil {
+		if previous != nil {
 			ids, names, nextID, changes = previous.Match(res.Centroids, scaler, sg.MatchMaxDistance)
 			source = "retrained"
 		} else {
@@ -231,11 +232,15 @@ func figures(z *mat.Dense, labels []int, inertia float64, k int) segment.KRow {
 		Stability: math.NaN(), SmallestShare: float64(slices.Min(sizes)) / float64(n), Eligible: true}
 }
 
-// previousModel reads the model of the output root's latest run, if there
-// is one. A model that cannot be read is logged and ignored: the run then
-// trains afresh and numbers its segments from 1.
+// previousModel reads the model of the output root's latest run (as
+// resolved when the segment stage began), if there is one. A model that
+// cannot be read is logged and ignored: the run then trains afresh and
+// numbers its segments from 1.
 func (r *run) previousModel() *segment.Model {
-	path := filepath.Join(r.cfg.Output, "latest", "model.json")
+	if r.previousDir == "" {
+		return nil
+	}
+	path := filepath.Join(r.previousDir, "model.json")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -79,7 +79,8 @@ type run struct {
 	value   *valueFit      // the customer-value models and their histories
 	// previous is the customer_segments.parquet of the output root's
 	// latest run when the segment stage began; empty when there is none.
-	previous string
+	// previousDir is that run's directory, resolved through latest then.
+	previous, previousDir string
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
