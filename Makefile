@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 # SIMD experiment: segment's distance kernels then use AVX2/AVX-512 on amd64
 # (selected at run time). Results are the same bit for bit without it; plain
 # go build/test use the scalar kernels.
-SIMD     := GOEXPERIMENT=simd
+SIMD     ?= GOEXPERIMENT=simd
 
 .PHONY: all build test test-short bench bench-kmeans lint fmt demo clean
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/crmseg/crmseg/scoring"
 )
@@ -78,23 +81,88 @@ func (r *run) customerValue(ctx context.Context) error {
 		return err
 	}
 	h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
+	var pred []historyPrediction
+	var which []int32
+	if bgErr == nil {
+		pred, which = predictHistories(bg, hist, h, r.cfg.Threads)
+	}
 	vrows := make([][]driver.Value, len(idx))
-	for i, c := range hist {
+	for i := range hist {
 		row := []driver.Value{idx[i], nil, nil, nil, nil, nil}
+		var hp historyPrediction
 		if bgErr == nil {
-			row[1] = finiteOrNil(round(bg.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T), 6))
-			row[2] = finiteOrNil(round(bg.PAlive(c.X, c.TX, c.T), 6))
-			row[3] = finiteOrNil(round(bg.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T), 6))
+			hp = pred[which[i]]
+			row[1] = finiteOrNil(round(hp.purchases, 6))
+			row[2] = finiteOrNil(round(hp.alive, 6))
+			row[3] = finiteOrNil(round(hp.pPurchase, 6))
 		}
 		if ggErr == nil {
-			row[4] = finiteOrNil(round(gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar), 2))
+			es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+			row[4] = finiteOrNil(round(es, 2))
 			if bgErr == nil {
-				row[5] = finiteOrNil(round(scoring.DiscountedCLV(bg, gg, c, spend[i].ZBar, h), 2))
+				row[5] = finiteOrNil(round(hp.discounted*es, 2))
 			}
 		}
 		vrows[i] = row
 	}
 	return s.appendRows("customer_value", vrows)
+}
+
+// historyPrediction is what the purchase model predicts for one history:
+// the expected purchases and the probability of at least one in the next
+// 12 months, P(alive), and the discounted expected purchases of the CLV.
+type historyPrediction struct {
+	purchases, alive, pPurchase, discounted float64
+}
+
+// predictHistories predicts once per distinct history (customers with the
+// same x, t_x and T share every prediction), on up to threads goroutines
+// (0: GOMAXPROCS), and returns the predictions and, per customer, the index
+// of theirs. Each prediction depends on its history alone, so the result
+// does not depend on the number of goroutines.
+func predictHistories(bg scoring.BGNBD, hist []scoring.RFM, h scoring.Horizon, threads int) ([]historyPrediction, []int32) {
+	type key struct{ x, tx, t float64 }
+	index := make(map[key]int32, len(hist)/4)
+	which := make([]int32, len(hist))
+	var distinct []scoring.RFM
+	for i, c := range hist {
+		k := key{c.X, c.TX, c.T}
+		j, ok := index[k]
+		if !ok {
+			j = int32(len(distinct))
+			index[k] = j
+			distinct = append(distinct, c)
+		}
+		which[i] = j
+	}
+	pred := make([]historyPrediction, len(distinct))
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	const chunk = 1024
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(threads, (len(distinct)+chunk-1)/chunk)) {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(distinct) {
+					return
+				}
+				for j := lo; j < min(lo+chunk, len(distinct)); j++ {
+					c := distinct[j]
+					pred[j] = historyPrediction{
+						purchases:  bg.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T),
+						alive:      bg.PAlive(c.X, c.TX, c.T),
+						pPurchase:  bg.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T),
+						discounted: scoring.DiscountedPurchases(bg, c, h),
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return pred, which
 }
 
 // modelRows returns the rows of the models table for fitted models, one

@@ -236,10 +236,21 @@ type Horizon struct {
 // valued at the end of their period. The value is in the currency of zbar,
 // before any margin. It returns NaN for an invalid horizon.
 func DiscountedCLV(m PurchaseModel, s GammaGamma, c RFM, zbar float64, h Horizon) float64 {
+	return DiscountedPurchases(m, c, h) * s.ConditionalExpectedSpend(c.X, zbar)
+}
+
+// DiscountedPurchases returns the discounted expected purchases of a
+// customer with history c over the horizon, the sum DiscountedCLV
+// multiplies by the expected spend per purchase:
+//
+//	Σ_{m=1..M} (E[Y(mL)] - E[Y((m-1)L)]) / (1+d)^m.
+//
+// It depends on the history (X, TX, T) alone, so customers who share one
+// share it. It returns NaN for an invalid horizon.
+func DiscountedPurchases(m PurchaseModel, c RFM, h Horizon) float64 {
 	if h.Periods < 0 || !(h.PeriodLength > 0) || !(h.DiscountRate > -1) {
 		return math.NaN()
 	}
-	spend := s.ConditionalExpectedSpend(c.X, zbar)
 	var clv, prev, disc float64
 	disc = 1
 	for p := 1; p <= h.Periods; p++ {
@@ -248,5 +259,5 @@ func DiscountedCLV(m PurchaseModel, s GammaGamma, c RFM, zbar float64, h Horizon
 		clv += (cum - prev) * disc
 		prev = cum
 	}
-	return clv * spend
+	return clv
 }
