@@ -675,7 +675,8 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // writeFileWith writes path through a temporary file that fill writes,
-// renamed into place once fill succeeds.
+// synced and renamed into place once fill succeeds: readers see the old
+// file or the new one, whole, even after a crash.
 func writeFileWith(path string, fill func(w io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -685,6 +686,9 @@ func writeFileWith(path string, fill func(w io.Writer) error) error {
 	err = tmp.Chmod(0o644)
 	if err == nil {
 		err = fill(tmp)
+	}
+	if err == nil {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

@@ -79,11 +79,7 @@ func (r *run) backtest(ctx context.Context) error {
 	if holdout == "" {
 		return nil
 	}
-	day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params")
-	if err != nil {
-		return err
-	}
-	asOf, err := time.Parse(time.DateOnly, day)
+	asOf, err := time.Parse(time.DateOnly, r.man.AsOf)
 	if err != nil {
 		return err
 	}

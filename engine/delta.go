@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/segment"
 )
 
 // previousSegments points the view previous_published at the
@@ -179,7 +181,7 @@ func (r *run) hysteresis(ctx context.Context, z, centroids *mat.Dense, labels []
 				if !ok || labels[i] == c {
 					continue
 				}
-				d2 := sqDistance(z.RawRowView(i), centroids.RawRowView(c))
+				d2 := segment.SquaredDistance(z.RawRowView(i), centroids.RawRowView(c))
 				if d2 <= limit*sqDist[i] {
 					labels[i], sqDist[i] = c, d2
 					kept++
@@ -189,13 +191,4 @@ func (r *run) hysteresis(ctx context.Context, z, centroids *mat.Dense, labels []
 		return nil
 	})
 	return kept, err
-}
-
-func sqDistance(a, b []float64) float64 {
-	s := 0.0
-	for j, v := range a {
-		d := v - b[j]
-		s += d * d
-	}
-	return s
 }

@@ -3,15 +3,15 @@ package engine
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crmseg/crmseg/datasets"
 )
 
 // runStatus names the outcome of a run for the metrics file, by exit code.
@@ -204,25 +204,9 @@ func readMetricSamples(path string) map[string]float64 {
 	return out
 }
 
-// writeMetrics writes the metrics file atomically: a temporary file in the
-// same directory (whose name the textfile collector skips, as it does not
-// end in .prom), synced, made world-readable, then renamed over the file.
+// writeMetrics writes the metrics file atomically (datasets.WriteFileAtomic:
+// a synced temporary file in the same directory, whose name the textfile
+// collector skips as it does not end in .prom, renamed over the file).
 func writeMetrics(path, text string) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-")
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(text)
-	err = errors.Join(err, f.Chmod(0o644), f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return datasets.WriteFileAtomic(path, []byte(text))
 }

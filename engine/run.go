@@ -451,6 +451,12 @@ func (r *run) ingest(ctx context.Context) error {
 	if err := r.recordInputs(ctx); err != nil {
 		return stageError("ingest", err)
 	}
+	// The observation window ends at as_of; every later stage reads it from
+	// here. It is unknown only when no row has a customer and an amount,
+	// which the reject checks then report.
+	if day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params"); err == nil {
+		r.man.AsOf = day
+	}
 	return r.countRejects(ctx)
 }
 
@@ -651,12 +657,10 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		return nil, err
 	}
 	pop := sums[0]
-	asOf, err := r.s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params")
+	asOfDate, err := time.Parse(time.DateOnly, r.man.AsOf)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("as_of: %w", err)
 	}
-	r.man.AsOf = asOf
-	asOfDate, _ := time.Parse(time.DateOnly, asOf)
 	horizonStart := asOfDate.AddDate(0, 0, 1)
 	horizonEnd := horizonStart.AddDate(1, 0, -1)
 

@@ -66,16 +66,13 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString
-	var asOf string
 	err = s.conn.QueryRowContext(ctx, `SELECT strftime(min(ts), '%Y-%m-%d %H:%M:%S'), strftime(max(ts), '%Y-%m-%d %H:%M:%S'),
 		count(*) FILTER (WHERE amount < 0) FROM stg_transactions WHERE reject_reason IS NULL`).Scan(&first, &last, &v.Returns)
 	if err != nil {
 		return nil, err
 	}
 	v.FirstTS, v.LastTS = first.String, last.String
-	if err := s.conn.QueryRowContext(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params").Scan(&asOf); err == nil {
-		v.AsOf = asOf
-	}
+	v.AsOf = r.man.AsOf
 	err = s.conn.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM stg_customers WHERE reject_reason IS NULL),
 		(SELECT count(DISTINCT cust_idx) FROM stg_transactions WHERE reject_reason IS NULL AND amount > 0),

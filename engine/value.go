@@ -39,11 +39,7 @@ type ModelRecord struct {
 // are left empty: it is never used silently.
 func (r *run) customerValue(ctx context.Context) error {
 	s := r.s
-	day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params")
-	if err != nil {
-		return err
-	}
-	past, err := r.purchaseHistories(ctx, day)
+	past, err := r.purchaseHistories(ctx, r.man.AsOf)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,11 @@ const batchFloats = 1024
 // batch and a little slack (see resultBuf).
 const resultStack = batchFloats + 8
 
+// SquaredDistance is the squared Euclidean distance of a and b (len(b) >=
+// len(a)), summed in the order of every distance Fit and Assign compute, so
+// that it equals theirs bit for bit.
+func SquaredDistance(a, b []float64) float64 { return sqDist(a, b) }
+
 // sqDist is the squared Euclidean distance of a and b (len(b) >= len(a)).
 func sqDist(a, b []float64) float64 {
 	b = b[:len(a)]
