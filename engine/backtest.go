@@ -109,13 +109,22 @@ func (r *run) backtest(ctx context.Context) error {
 		return nil
 	}
 
-	out := make([][]driver.Value, len(idx))
+	n := len(idx)
+	xCal, predN, predR, actRev := make([]int32, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, c := range hist {
 		e := bg.ConditionalExpectedPurchases(weeks, c.X, c.TX, c.T)
 		rev := e * gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-		out[i] = []driver.Value{idx[i], int32(c.X), finiteOrNil(round(e, 6)), finiteOrNil(round(rev, 6)), actualN[i], round(actualR[i], 4)}
+		xCal[i], predN[i], predR[i], actRev[i] = int32(c.X), round(e, 6), round(rev, 6), round(actualR[i], 4)
 	}
-	if err := s.appendRows("backtest_customers", out); err != nil {
+	mem := r.opts.Allocator
+	if err := s.createFromColumns(ctx, "backtest_customers", []goColumn{
+		int64Column(mem, "cust_idx", idx),
+		int32Column(mem, "x_calibration", xCal),
+		float64Column(mem, "predicted_purchases", predN),
+		float64Column(mem, "predicted_revenue", predR),
+		int64Column(mem, "actual_purchases", actualN),
+		float64Column(mem, "actual_revenue", actRev),
+	}); err != nil {
 		return err
 	}
 	// The figures are rounded per customer and summed as DECIMAL: exact,

@@ -7,11 +7,15 @@ import (
 	"embed"
 	"fmt"
 	"log/slog"
+	"math"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -53,8 +57,8 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 	if cfg.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))
 	}
-	if cfg.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+quoteLiteral(cfg.MemoryLimit))
+	if limit := memoryLimit(cfg.MemoryLimit); limit != "" {
+		settings = append(settings, "SET memory_limit = "+quoteLiteral(limit))
 	}
 	for _, q := range settings {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -71,6 +75,28 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 		return nil, fmt.Errorf("duckdb macros: %w", err)
 	}
 	return s, nil
+}
+
+// DefaultMemoryShare is the share of the machine's memory DuckDB may use
+// when memory_limit is not configured. DuckDB's own default is 80%; the run
+// also holds the feature matrix and the purchase histories in Go, and a
+// nightly job shares its machine, so DuckDB gets a quarter and spills
+// larger operators to the run's temporary directory.
+const DefaultMemoryShare = 0.25
+
+// memoryLimit is DuckDB's memory_limit: the configured one, or
+// DefaultMemoryShare of the machine's memory (at least 512 MiB), or ""
+// (DuckDB's default) when the machine's memory is unknown.
+func memoryLimit(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	total := physicalMemory()
+	if total <= 0 {
+		return ""
+	}
+	mib := max(int64(float64(total)*DefaultMemoryShare)>>20, 512)
+	return strconv.FormatInt(mib, 10) + "MiB"
 }
 
 func (s *session) Close() error {
@@ -241,4 +267,71 @@ func quoteIdent(name string) string {
 // no bound parameter (COPY targets and SET values).
 func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// goColumn is one column of a table written from Go: a name and the Arrow
+// array holding its values.
+type goColumn struct {
+	name   string
+	values arrow.Array
+}
+
+// float64Column builds a DOUBLE column; NaN and ±Inf become NULL.
+func float64Column(mem memory.Allocator, name string, v []float64) goColumn {
+	b := array.NewFloat64Builder(mem)
+	defer b.Release()
+	b.Reserve(len(v))
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			b.UnsafeAppendBoolToBitmap(false)
+		} else {
+			b.UnsafeAppend(x)
+		}
+	}
+	return goColumn{name, b.NewArray()}
+}
+
+// int64Column builds a BIGINT column.
+func int64Column(mem memory.Allocator, name string, v []int64) goColumn {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.AppendValues(v, nil)
+	return goColumn{name, b.NewArray()}
+}
+
+// int32Column builds an INTEGER column.
+func int32Column(mem memory.Allocator, name string, v []int32) goColumn {
+	b := array.NewInt32Builder(mem)
+	defer b.Release()
+	b.AppendValues(v, nil)
+	return goColumn{name, b.NewArray()}
+}
+
+// createFromColumns creates (or replaces) table from equally long columns
+// built in Go, handed to DuckDB as one Arrow record batch: a copy per
+// column, not an object per row. The columns are released.
+func (s *session) createFromColumns(ctx context.Context, table string, cols []goColumn) error {
+	fields := make([]arrow.Field, len(cols))
+	arrs := make([]arrow.Array, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.name, Type: c.values.DataType(), Nullable: true}
+		arrs[i] = c.values
+		defer c.values.Release()
+	}
+	schema := arrow.NewSchema(fields, nil)
+	n := int64(0)
+	if len(arrs) > 0 {
+		n = int64(arrs[0].Len())
+	}
+	rec := array.NewRecordBatch(schema, arrs, n)
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	view := "go_" + table
+	return s.registerArrow(rdr, view, func() error {
+		return s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS SELECT * FROM "+quoteIdent(view))
+	})
 }

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/crmseg/crmseg/scoring"
 )
@@ -31,31 +34,36 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 	if v == nil || v.bgErr != nil {
 		return nil, nil, nil
 	}
-	segOf := map[int64]int{}
-	rows, err := r.s.conn.QueryContext(ctx, "SELECT cust_idx, segment_id FROM customer_segment_map")
-	if err != nil {
-		return nil, nil, err
-	}
-	for rows.Next() {
-		var i int64
-		var sg int
-		if err := rows.Scan(&i, &sg); err != nil {
-			rows.Close()
-			return nil, nil, err
+	// Segments by cust_idx, which numbers the customers from 1.
+	var segOf []int32
+	err := r.s.arrowQuery(ctx, "SELECT cust_idx::BIGINT, segment_id::INTEGER FROM customer_segment_map ORDER BY cust_idx", func(rdr array.RecordReader) error {
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			idx, ok1 := rec.Column(0).(*array.Int64)
+			sg, ok2 := rec.Column(1).(*array.Int32)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("customer_segment_map: unexpected Arrow schema %s", rec.Schema())
+			}
+			for i := range int(rec.NumRows()) {
+				j := int(idx.Value(i))
+				for len(segOf) < j {
+					segOf = append(segOf, -1)
+				}
+				segOf[j-1] = sg.Value(i)
+			}
 		}
-		segOf[i] = sg
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	groups := make([]scoring.ForecastGroup, 0, len(v.idx))
 	for i, c := range v.hist {
-		sg, ok := segOf[v.idx[i]]
-		if !ok {
+		j := int(v.idx[i]) - 1
+		if j < 0 || j >= len(segOf) || segOf[j] < 0 {
 			continue
 		}
-		groups = append(groups, scoring.ForecastGroup{Segment: sg, RFM: c, ZBarSum: v.spend[i].ZBar})
+		groups = append(groups, scoring.ForecastGroup{Segment: int(segOf[j]), RFM: c, ZBarSum: v.spend[i].ZBar})
 	}
 	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov}
 	if v.ggErr == nil {

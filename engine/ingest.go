@@ -276,8 +276,8 @@ func hashFile(path string) (string, error) {
 // and a table function take no parameters.
 func (s *session) loadSource(ctx context.Context, in *input) error {
 	var parts []string
-	for _, f := range in.files {
-		parts = append(parts, in.projection(f))
+	for i, f := range in.files {
+		parts = append(parts, in.projection(i, f))
 	}
 	kind := "VIEW"
 	if in.format != "parquet" {
@@ -293,19 +293,39 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 	return nil
 }
 
+// inputFilesTable makes input_files: each loaded file's position in its
+// input (the file_index of its rows) and its path, for the models that
+// report rows by file (rejects). Customers taken from the transactions
+// have file_index -1 and the path "transactions".
+func (s *session) inputFilesTable(ctx context.Context, inputs map[string]*input) error {
+	var parts []string
+	for _, name := range []string{"customers", "transactions", "products"} {
+		in := inputs[name]
+		if in == nil {
+			continue
+		}
+		for i, f := range in.files {
+			parts = append(parts, "("+quoteLiteral(name)+", "+strconv.Itoa(i)+", "+quoteLiteral(f.path)+")")
+		}
+	}
+	parts = append(parts, "('customers', -1, 'transactions')")
+	return s.exec(ctx, "CREATE OR REPLACE TABLE input_files (source_table VARCHAR, file_index INTEGER, source_file VARCHAR); "+
+		"INSERT INTO input_files VALUES "+strings.Join(parts, ", "))
+}
+
 // loadAttributes makes src_customer_attributes: the extra demographic
 // columns of the customers files in long form (source row, attribute, value).
 func (s *session) loadAttributes(ctx context.Context, in *input) error {
 	var parts []string
-	for _, f := range in.files {
+	for i, f := range in.files {
 		for _, a := range in.spec.Attributes {
-			parts = append(parts, "SELECT "+quoteLiteral(f.path)+"::VARCHAR AS source_file, "+in.rowExpr()+" AS source_row, "+
+			parts = append(parts, "SELECT "+strconv.Itoa(i)+"::INTEGER AS file_index, "+in.rowExpr()+" AS source_row, "+
 				quoteLiteral(a)+"::VARCHAR AS attribute, nullif(trim(CAST("+in.fileColumn(f, a)+" AS VARCHAR)), '') AS value FROM "+in.reader(f))
 		}
 	}
 	q := "CREATE OR REPLACE VIEW src_customer_attributes AS "
 	if len(parts) == 0 {
-		q += "SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row, NULL::VARCHAR AS attribute, NULL::VARCHAR AS value WHERE false"
+		q += "SELECT NULL::INTEGER AS file_index, NULL::BIGINT AS source_row, NULL::VARCHAR AS attribute, NULL::VARCHAR AS value WHERE false"
 	} else {
 		q += strings.Join(parts, " UNION ALL ")
 	}
@@ -359,12 +379,17 @@ func (in *input) fileColumn(f *inputFile, name string) string {
 	return quoteIdent(name)
 }
 
-// projection selects the logical columns of one file.
-func (in *input) projection(f *inputFile) string {
+// projection selects the logical columns of one file, the input's i-th.
+// Rows carry the file's position (file_index), not its path: staging sorts
+// and joins rows, and a path repeated on every row would be carried along;
+// input_files maps the position back to the path.
+func (in *input) projection(i int, f *inputFile) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(quoteLiteral(f.path))
 	b.WriteString("::VARCHAR AS source_file, ")
+	b.WriteString(strconv.Itoa(i))
+	b.WriteString("::INTEGER AS file_index, ")
 	b.WriteString(in.rowExpr())
 	b.WriteString(" AS source_row")
 	for _, lc := range in.table.Columns {

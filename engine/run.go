@@ -386,7 +386,7 @@ func (r *run) ingest(ctx context.Context) error {
 	s, cfg := r.s, &r.cfg
 	hashes := make(chan error, 1)
 	go func() { hashes <- r.hashInputs() }()
-	staging := []string{"staging/params", "staging/stg_customers", "staging/stg_transactions", "staging/stg_products", "intermediate/rejects"}
+	staging := []string{"staging/params", "staging/stg_customers", "staging/stg_products", "staging/stg_transactions", "intermediate/rejects"}
 	loads := 0
 	for _, in := range r.inputs {
 		if in != nil {
@@ -430,6 +430,9 @@ func (r *run) ingest(ctx context.Context) error {
 		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
 			return stageError("ingest", err)
 		}
+	}
+	if err := s.inputFilesTable(ctx, r.inputs); err != nil {
+		return stageError("ingest", err)
 	}
 	var asOf any
 	if cfg.AsOf != "" {

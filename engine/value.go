@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/crmseg/crmseg/scoring"
 )
@@ -72,36 +75,44 @@ func (r *run) customerValue(ctx context.Context) error {
 		return err
 	}
 
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE customer_value (cust_idx BIGINT, expected_purchases_12m DOUBLE,
-		p_alive DOUBLE, p_purchase_12m DOUBLE, expected_spend DOUBLE, predicted_clv_12m DOUBLE)`); err != nil {
-		return err
-	}
 	h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
-	var pred []historyPrediction
-	var which []int32
+	n := len(idx)
+	purchases, alive, pPurchase, expSpend, clv := nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n)
 	if bgErr == nil {
-		pred, which = predictHistories(bg, hist, h, r.cfg.Threads)
+		pred, which := predictHistories(bg, hist, h, r.cfg.Threads)
+		for i := range hist {
+			hp := pred[which[i]]
+			purchases[i], alive[i], pPurchase[i] = round(hp.purchases, 6), round(hp.alive, 6), round(hp.pPurchase, 6)
+			clv[i] = hp.discounted // times the expected spend below
+		}
 	}
-	vrows := make([][]driver.Value, len(idx))
 	for i := range hist {
-		row := []driver.Value{idx[i], nil, nil, nil, nil, nil}
-		var hp historyPrediction
-		if bgErr == nil {
-			hp = pred[which[i]]
-			row[1] = finiteOrNil(round(hp.purchases, 6))
-			row[2] = finiteOrNil(round(hp.alive, 6))
-			row[3] = finiteOrNil(round(hp.pPurchase, 6))
+		if ggErr != nil {
+			clv[i] = math.NaN()
+			continue
 		}
-		if ggErr == nil {
-			es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-			row[4] = finiteOrNil(round(es, 2))
-			if bgErr == nil {
-				row[5] = finiteOrNil(round(hp.discounted*es, 2))
-			}
-		}
-		vrows[i] = row
+		es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+		expSpend[i] = round(es, 2)
+		clv[i] = round(clv[i]*es, 2)
 	}
-	return s.appendRows("customer_value", vrows)
+	mem := r.opts.Allocator
+	return s.createFromColumns(ctx, "customer_value", []goColumn{
+		int64Column(mem, "cust_idx", idx),
+		float64Column(mem, "expected_purchases_12m", purchases),
+		float64Column(mem, "p_alive", alive),
+		float64Column(mem, "p_purchase_12m", pPurchase),
+		float64Column(mem, "expected_spend", expSpend),
+		float64Column(mem, "predicted_clv_12m", clv),
+	})
+}
+
+// nanSlice returns n NaNs: values not computed, NULL in a table.
+func nanSlice(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	return v
 }
 
 // historyPrediction is what the purchase model predicts for one history:
@@ -199,7 +210,7 @@ type histories struct {
 // of the repeat purchase days. Customers whose first purchase is after end
 // are left out.
 func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, error) {
-	rows, err := r.s.conn.QueryContext(ctx, `
+	const q = `
 		with days as (
 			select cust_idx, date_trunc('day', order_ts)::date as day, sum(gross) as spend
 			from int_orders
@@ -227,27 +238,35 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 			where day > $1::date
 			group by cust_idx
 		)
-		select calibration.*, coalesce(after.purchases, 0), coalesce(after.revenue, 0)::double
+		select calibration.cust_idx::bigint, calibration.x::double, calibration.t_x::double, calibration.t::double,
+			calibration.zbar, coalesce(after.purchases, 0)::bigint, coalesce(after.revenue, 0)::double
 		from calibration
 		left join after on calibration.cust_idx = after.cust_idx
-		order by calibration.cust_idx`, end)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+		order by calibration.cust_idx`
 	h := &histories{}
-	for rows.Next() {
-		var i, n int64
-		var c scoring.RFM
-		var zbar, rev float64
-		if err := rows.Scan(&i, &c.X, &c.TX, &c.T, &zbar, &n, &rev); err != nil {
-			return nil, err
+	err := r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			idx, okI := rec.Column(0).(*array.Int64)
+			x, okX := rec.Column(1).(*array.Float64)
+			tx, okTX := rec.Column(2).(*array.Float64)
+			t, okT := rec.Column(3).(*array.Float64)
+			zbar, okZ := rec.Column(4).(*array.Float64)
+			n, okN := rec.Column(5).(*array.Int64)
+			rev, okR := rec.Column(6).(*array.Float64)
+			if !(okI && okX && okTX && okT && okZ && okN && okR) {
+				return fmt.Errorf("purchase histories: unexpected Arrow schema %s", rec.Schema())
+			}
+			for i := range int(rec.NumRows()) {
+				c := scoring.RFM{X: x.Value(i), TX: tx.Value(i), T: t.Value(i), Weight: 1}
+				h.idx, h.hist = append(h.idx, idx.Value(i)), append(h.hist, c)
+				h.actualN, h.actualR = append(h.actualN, n.Value(i)), append(h.actualR, rev.Value(i))
+				h.spend = append(h.spend, scoring.Spend{X: c.X, ZBar: zbar.Value(i), Weight: 1})
+			}
 		}
-		c.Weight = 1
-		h.idx, h.hist, h.actualN, h.actualR = append(h.idx, i), append(h.hist, c), append(h.actualN, n), append(h.actualR, rev)
-		h.spend = append(h.spend, scoring.Spend{X: c.X, ZBar: zbar, Weight: 1})
-	}
-	return h, rows.Err()
+		return nil
+	}, end)
+	return h, err
 }
 
 // fitRows returns the histories the models are fitted on. A customer whose

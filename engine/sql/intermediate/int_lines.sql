@@ -1,28 +1,23 @@
--- int_lines: accepted transaction lines, with the category from products
--- when the line has none. Built as a view: every consumer filters it anyway.
--- grain: accepted transaction row; key: source_row.
+-- int_lines: accepted transaction lines (their category filled in from
+-- products in staging).
+-- grain: accepted order line; key: (file_index, source_row).
 with lines as (
     select * from stg_transactions where reject_reason is null
 ),
 
-products as (
-    select * from stg_products
-),
-
 final as (
     select
+        lines.file_index,
         lines.source_row,
         lines.cust_idx,
         lines.order_id,
         lines.ts,
         lines.amount,
         lines.quantity,
-        coalesce(lines.category, products.category) as category,
-        lines.product_id,
+        lines.category,
         lines.channel,
         lines.cost
     from lines
-    left join products on lines.product_id = products.product_id
 )
 
 select * from final

@@ -1,23 +1,39 @@
 -- rejects: every input row that was not used, with why.
 -- grain: rejected input row; key: (source_table, source_file, source_row).
-with customers as (
-    select 'customers' as source_table, source_file, source_row, reject_column as "column", reject_reason as reason,
+with files as (
+    select * from input_files
+),
+
+customers as (
+    select 'customers' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
         customer_id as customer_id
     from stg_customers
     where reject_reason is not null
 ),
 
 transactions as (
-    select 'transactions' as source_table, source_file, source_row, reject_column as "column", reject_reason as reason,
+    select 'transactions' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
         customer_id as customer_id
     from stg_transactions
     where reject_reason is not null
 ),
 
-final as (
+unioned as (
     select * from customers
     union all
     select * from transactions
+),
+
+final as (
+    select
+        unioned.source_table,
+        files.source_file,
+        unioned.source_row,
+        unioned."column",
+        unioned.reason,
+        unioned.customer_id
+    from unioned
+    left join files on unioned.source_table = files.source_table and unioned.file_index = files.file_index
 )
 
 select * from final

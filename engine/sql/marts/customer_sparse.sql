@@ -19,7 +19,7 @@ attributes as (
     select customers.cust_idx, attrs.attribute as dimension, attrs.value, 1.0 as x
     from src_customer_attributes as attrs
     join stg_customers as customers
-        on attrs.source_file = customers.source_file and attrs.source_row = customers.source_row
+        on attrs.file_index = customers.file_index and attrs.source_row = customers.source_row
     where customers.reject_reason is null and attrs.value is not null
 ),
 

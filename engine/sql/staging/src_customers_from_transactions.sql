@@ -10,6 +10,7 @@ with ids as (
 final as (
     select
         'transactions'::varchar                                  as source_file,
+        -1::integer                                              as file_index,
         row_number() over (order by customer_id)::bigint         as source_row,
         customer_id,
         null::date                                               as signup_date,

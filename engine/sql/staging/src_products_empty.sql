@@ -3,6 +3,7 @@
 with final as (
     select
         null::varchar as source_file,
+        null::integer as file_index,
         null::bigint  as source_row,
         null::varchar as product_id,
         null::varchar as category,

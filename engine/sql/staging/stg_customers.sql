@@ -8,7 +8,7 @@ with src as (
 
 typed as (
     select
-        source_file,
+        file_index,
         source_row,
         norm_id(customer_id)         as customer_id,
         try_cast(signup_date as date)                          as signup_date,
@@ -24,7 +24,7 @@ typed as (
 ranked as (
     select
         *,
-        row_number() over (partition by customer_id order by source_row) as id_rank
+        row_number() over (partition by customer_id order by file_index, source_row) as id_rank
     from typed
 ),
 

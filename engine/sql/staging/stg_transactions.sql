@@ -1,12 +1,14 @@
 -- stg_transactions: transaction rows typed, with the reason a row is rejected
 -- (null when accepted) and the customer's integer key. Returns (negative
 -- amounts) are kept: they are netted against the customer's revenue.
--- grain: input transaction row; key: source_row.
-with src as (
-    select * from src_transactions
-),
-
-params as (
+-- grain: input transaction row; key: (file_index, source_row).
+--
+-- Every later model reads this one table, so it holds only what they use,
+-- in compact types: the customer's integer key rather than the text key, the
+-- category already filled in from products, and the text key (for the
+-- rejects) only on rejected rows. product_id and transaction_id are used
+-- here and not kept.
+with params as (
     select * from params
 ),
 
@@ -14,14 +16,18 @@ known_customers as (
     select customer_id, cust_idx from stg_customers where reject_reason is null
 ),
 
+products as (
+    select product_id, category from stg_products
+),
+
 typed as (
     select
-        source_file,
+        file_index,
         source_row,
         transaction_id,
         order_id,
-        norm_id(customer_id)         as customer_id,
-        to_ts(ts)                              as ts,
+        norm_id(customer_id)                                   as customer_id,
+        to_ts(ts)                                              as ts,
         ts is null                                             as ts_missing,
         try_cast(amount as decimal(18, 4))                     as amount,
         amount is null                                         as amount_missing,
@@ -36,30 +42,38 @@ typed as (
         nullif(trim(cast(product_id as varchar)), '')          as product_id,
         lower(nullif(trim(cast(channel as varchar)), ''))      as channel,
         try_cast(cost as decimal(18, 4))                       as cost
-    from src
+    from src_transactions
 ),
 
--- Repeated transaction ids, with the row that keeps each: an aggregate and a
--- join against the few repeats cost far less than a window over every row.
-repeated_ids as (
-    select transaction_id, min(source_row) as first_row
-    from typed
-    where transaction_id is not null
-    group by transaction_id
-    having count(*) > 1
+-- Rows whose transaction_id an earlier row (in file order) already carries.
+-- The window sorts only the id and the row's position, and its result is
+-- the few repeats; an aggregate over every id costs several times more.
+repeated_rows as (
+    select file_index, source_row
+    from (
+        select
+            file_index,
+            source_row,
+            row_number() over (partition by transaction_id order by file_index, source_row) as id_rank
+        from src_transactions
+        where transaction_id is not null
+    )
+    where id_rank > 1
 ),
 
 checked as (
     select
-        typed.*,
-        known_customers.cust_idx,
-        repeated_ids.first_row is not null and typed.source_row > repeated_ids.first_row as duplicate_id
+        typed.* exclude (transaction_id, product_id, category),
+        coalesce(typed.category, products.category)            as category,
+        known_customers.cust_idx                               as cust_idx,
+        repeated_rows.source_row is not null                   as duplicate_id
     from typed
     left join known_customers on typed.customer_id = known_customers.customer_id
-    left join repeated_ids on typed.transaction_id = repeated_ids.transaction_id
+    left join repeated_rows on typed.file_index = repeated_rows.file_index and typed.source_row = repeated_rows.source_row
+    left join products on typed.product_id = products.product_id
 ),
 
-final as (
+reasons as (
     select
         checked.* exclude (ts_missing, amount_missing, amount_not_number, quantity_bad, duplicate_id),
         case
@@ -85,6 +99,24 @@ final as (
             when duplicate_id then 'transaction_id'
         end as reject_column
     from checked, params
+),
+
+final as (
+    select
+        file_index,
+        source_row,
+        cust_idx,
+        order_id,
+        ts,
+        amount,
+        quantity,
+        category,
+        channel,
+        cost,
+        reject_reason,
+        reject_column,
+        case when reject_reason is not null then customer_id end as customer_id
+    from reasons
 )
 
 select * from final
