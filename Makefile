@@ -41,6 +41,16 @@ bench-kmeans: build
 	@test -f $(BENCH_DIR)/blobs.npy || ./$(BIN) generate --blobs --rows 1000000 --dims 12 --centers 8 --seed 1 --out $(BENCH_DIR)
 	/usr/bin/python3 segment/bench/kmeans_vs_sklearn.py ./$(BIN) $(BENCH_DIR) 8 10 300 1e-4
 
+# crmseg run end to end on CUSTOMERS generated customers (seed 1, generated
+# once into bench-out/e2e-CUSTOMERS/data), against the floor of a plain
+# DuckDB scan-and-group-by of the same transactions; prints wall time, peak
+# RSS and each stage's seconds and peak memory. make bench-e2e
+# CUSTOMERS=10000000 for 10M.
+CUSTOMERS ?= 1000000
+.PHONY: bench-e2e
+bench-e2e: build
+	cmd/crmseg/bench/e2e.sh ./$(BIN) $(CUSTOMERS) bench-out/e2e-$(CUSTOMERS)
+
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) $(PKGS)

@@ -26,14 +26,15 @@ const (
 	// HistorySchemaVersion is the version of the history's tables this
 	// crmseg writes; an older file is migrated forward when a run records
 	// itself, a newer one is refused.
-	HistorySchemaVersion = 1
+	HistorySchemaVersion = 2
 
 	historyAlias = "run_history" // the file's name when attached
 )
 
 // historyMigrations[v] takes a history file from schema version v to v+1;
-// version 0 is an empty file.
-var historyMigrations = []string{"history/schema_v1"}
+// version 0 is an empty file. Version 2 added the peak memory of runs and
+// stages.
+var historyMigrations = []string{"history/schema_v1", "history/schema_v2"}
 
 // runStages are the stages of a run in order, as timed in the manifest.
 var runStages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "publish"}
@@ -250,7 +251,7 @@ func (r *run) writeHistory(ctx context.Context, conn *sql.Conn, path string, run
 		return err
 	}
 	for _, t := range m.Timings {
-		if err := exec("history/insert_timing", id, t.Stage, t.Seconds); err != nil {
+		if err := exec("history/insert_timing", id, t.Stage, t.Seconds, nullIfZero(t.PeakRSSBytes)); err != nil {
 			return err
 		}
 	}
@@ -320,7 +321,16 @@ func (r *run) historyRow(id string, runErr error) []any {
 		orNull(scored, sq.ChangedShare), orNull(scored, sq.Compared), orNull(segmented, sq.HysteresisKept),
 		orNull(scored, q.Delta.New), orNull(scored, q.Delta.Changed), orNull(scored, q.Delta.Exit),
 		m.Seed, m.Versions["crmseg"], string(manifest),
+		nullIfZero(m.PeakRSSBytes), orNull(m.StagePeakRSS != "", m.StagePeakRSS),
 	}
+}
+
+// nullIfZero is a figure for the history, null when it was not measured.
+func nullIfZero(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }
 
 // HistoryRun is one run as the run history keeps it. Figures of stages a
@@ -351,6 +361,13 @@ type HistoryRun struct {
 	DeltaChanged         *int64   `json:"delta_changed"`
 	DeltaExit            *int64   `json:"delta_exit"`
 	Version              string   `json:"crmseg_version,omitempty"`
+	// PeakRSSBytes is the run's peak resident memory in bytes (the
+	// manifest's peak_rss_bytes); nil for runs recorded before the history
+	// kept it (schema version 1) and where it is not measured.
+	PeakRSSBytes *int64 `json:"peak_rss_bytes"`
+	// StagePeakRSS is how the stages' peaks were measured (the manifest's
+	// stage_peak_rss).
+	StagePeakRSS string `json:"stage_peak_rss,omitempty"`
 }
 
 // HistorySegment is one segment of a recorded run.
@@ -394,8 +411,11 @@ type HistoryDetail struct {
 	Manifest  json.RawMessage    `json:"manifest"`
 }
 
-// readHistory opens the output root's history read-only and runs fn on it.
-func readHistory(ctx context.Context, root string, fn func(*sql.Conn) error) error {
+// readHistory opens the output root's history read-only and runs fn on it
+// with the file's schema version: this crmseg's, or an older one, which
+// fn reads as it is (a read-only file is not migrated; the next run that
+// records itself there migrates it).
+func readHistory(ctx context.Context, root string, fn func(conn *sql.Conn, version int) error) error {
 	path := filepath.Join(root, HistoryFile)
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -409,11 +429,14 @@ func readHistory(ctx context.Context, root string, fn func(*sql.Conn) error) err
 		}
 		defer detachHistory(ctx, conn)
 		v, err := historyVersion(ctx, conn)
-		if err == nil && v != HistorySchemaVersion {
-			err = fmt.Errorf("schema version %d, this crmseg reads version %d", v, HistorySchemaVersion)
+		if err == nil && (v < 1 || v > HistorySchemaVersion) {
+			err = fmt.Errorf("expected schema version 1 to %d, found %d", HistorySchemaVersion, v)
+			if v > HistorySchemaVersion {
+				err = fmt.Errorf("%w: read it with a newer crmseg", err)
+			}
 		}
 		if err == nil {
-			err = fn(conn)
+			err = fn(conn, v)
 		}
 		if err != nil {
 			var he *HistoryError
@@ -425,7 +448,17 @@ func readHistory(ctx context.Context, root string, fn func(*sql.Conn) error) err
 	})
 }
 
-const historyRunColumns = `run_id, status, coalesce(failed_stage, ''), coalesce(error, ''), exit_code,
+// historyRunColumns are the runs columns scanHistoryRun reads from a
+// history of schema version v: those a version lacks read as null.
+func historyRunColumns(v int) string {
+	peak := "peak_rss_bytes, coalesce(stage_peak_rss, '')"
+	if v < 2 {
+		peak = "NULL::BIGINT, ''"
+	}
+	return historyRunColumnsV1 + ", " + peak
+}
+
+const historyRunColumnsV1 = `run_id, status, coalesce(failed_stage, ''), coalesce(error, ''), exit_code,
 	coalesce(strftime(as_of, '%Y-%m-%d'), ''), strftime(started_at, '%Y-%m-%dT%H:%M:%SZ'),
 	strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ'), seconds, coalesce(directory, ''),
 	transactions_read, transactions_accepted, rejected_rows, customers, k, coalesce(segmentation_source, ''),
@@ -435,16 +468,17 @@ const historyRunColumns = `run_id, status, coalesce(failed_stage, ''), coalesce(
 // scanHistoryRun scans historyRunColumns, then extra columns into extra.
 func scanHistoryRun(row interface{ Scan(...any) error }, extra ...any) (HistoryRun, error) {
 	var h HistoryRun
-	var ints [10]sql.NullInt64
+	var ints [11]sql.NullInt64
 	var floats [3]sql.NullFloat64
 	dest := []any{&h.RunID, &h.Status, &h.FailedStage, &h.Error, &h.ExitCode, &h.AsOf, &h.StartedAt, &h.FinishedAt,
 		&h.Seconds, &h.Directory, &ints[0], &ints[1], &ints[2], &ints[3], &ints[4], &h.Source,
-		&floats[0], &floats[1], &floats[2], &ints[5], &ints[6], &ints[7], &ints[8], &ints[9], &h.Version}
+		&floats[0], &floats[1], &floats[2], &ints[5], &ints[6], &ints[7], &ints[8], &ints[9], &h.Version,
+		&ints[10], &h.StagePeakRSS}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return h, err
 	}
 	for i, p := range []**int64{&h.TransactionsRead, &h.TransactionsAccepted, &h.RejectedRows, &h.Customers, &h.K,
-		&h.Compared, &h.HysteresisKept, &h.DeltaNew, &h.DeltaChanged, &h.DeltaExit} {
+		&h.Compared, &h.HysteresisKept, &h.DeltaNew, &h.DeltaChanged, &h.DeltaExit, &h.PeakRSSBytes} {
 		if ints[i].Valid {
 			v := ints[i].Int64
 			*p = &v
@@ -463,8 +497,8 @@ func scanHistoryRun(row interface{ Scan(...any) error }, extra ...any) (HistoryR
 // oldest first.
 func ListHistory(ctx context.Context, root string) ([]HistoryRun, error) {
 	var out []HistoryRun
-	err := readHistory(ctx, root, func(conn *sql.Conn) error {
-		rows, err := conn.QueryContext(ctx, "SELECT "+historyRunColumns+" FROM "+quoteIdent(historyAlias)+".runs ORDER BY started_at, run_id")
+	err := readHistory(ctx, root, func(conn *sql.Conn, v int) error {
+		rows, err := conn.QueryContext(ctx, "SELECT "+historyRunColumns(v)+" FROM "+quoteIdent(historyAlias)+".runs ORDER BY started_at, run_id")
 		if err != nil {
 			return err
 		}
@@ -484,10 +518,10 @@ func ListHistory(ctx context.Context, root string) ([]HistoryRun, error) {
 // ShowHistory returns everything the output root's history keeps of one run.
 func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error) {
 	var d HistoryDetail
-	err := readHistory(ctx, root, func(conn *sql.Conn) error {
+	err := readHistory(ctx, root, func(conn *sql.Conn, v int) error {
 		h := quoteIdent(historyAlias)
 		var manifest string
-		row := conn.QueryRowContext(ctx, "SELECT "+historyRunColumns+", manifest FROM "+h+".runs WHERE run_id = $1", runID)
+		row := conn.QueryRowContext(ctx, "SELECT "+historyRunColumns(v)+", manifest FROM "+h+".runs WHERE run_id = $1", runID)
 		run, err := scanHistoryRun(row, &manifest)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s (crmseg history lists the runs)", ErrRunNotInHistory, runID)
@@ -496,13 +530,17 @@ func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error
 			return err
 		}
 		d.Run, d.Manifest = run, json.RawMessage(manifest)
+		peak := "coalesce(peak_rss_bytes, 0)"
+		if v < 2 {
+			peak = "0"
+		}
 		queries := []struct {
 			q    string
 			scan func(*sql.Rows) error
 		}{
-			{"SELECT stage, seconds FROM " + h + ".run_timings WHERE run_id = $1 ORDER BY rowid", func(rows *sql.Rows) error {
+			{"SELECT stage, seconds, " + peak + " FROM " + h + ".run_timings WHERE run_id = $1 ORDER BY rowid", func(rows *sql.Rows) error {
 				var t Timing
-				err := rows.Scan(&t.Stage, &t.Seconds)
+				err := rows.Scan(&t.Stage, &t.Seconds, &t.PeakRSSBytes)
 				d.Timings = append(d.Timings, t)
 				return err
 			}},

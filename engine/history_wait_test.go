@@ -68,7 +68,7 @@ func TestHistoryWaitsForReader(t *testing.T) {
 	runs := func() int64 {
 		t.Helper()
 		var n int64
-		if err := readHistory(context.Background(), out, func(c *sql.Conn) error {
+		if err := readHistory(context.Background(), out, func(c *sql.Conn, _ int) error {
 			return c.QueryRowContext(context.Background(), "SELECT count(*) FROM "+quoteIdent(historyAlias)+".runs WHERE status = 'succeeded'").Scan(&n)
 		}); err != nil {
 			t.Fatal(err)

@@ -116,6 +116,10 @@ func metricsText(o runOutcome) string {
 			sample("crmseg_last_run_stage_duration_seconds", t.Seconds, "stage", t.Stage)
 		}
 	}
+	if man.PeakRSSBytes > 0 {
+		family("crmseg_last_run_peak_rss_bytes", "gauge", "Peak resident memory of the last run's process up to its last finished stage, in bytes.")
+		sample("crmseg_last_run_peak_rss_bytes", float64(man.PeakRSSBytes))
+	}
 
 	// Rows per input table: read from the files, rejected per reason, and
 	// accepted (read less rejected).

@@ -336,8 +336,9 @@ func (r *stepRecorder) summary() []string {
 
 func TestMetricsText(t *testing.T) {
 	man := &Manifest{
-		RunID:   "20260701T020000Z-abcdef",
-		Timings: []Timing{{"inspect", 0.004}, {"ingest", 1.25}},
+		RunID:        "20260701T020000Z-abcdef",
+		Timings:      []Timing{{Stage: "inspect", Seconds: 0.004}, {Stage: "ingest", Seconds: 1.25}},
+		PeakRSSBytes: 1536 << 20,
 		Inputs: []ManifestInput{
 			{Table: "transactions", Rows: 60}, {Table: "transactions", Rows: 40}, // two files
 			{Table: "customers", Rows: 12},
@@ -383,6 +384,9 @@ crmseg_runs_total{status="config_error"} 0
 # TYPE crmseg_last_run_stage_duration_seconds gauge
 crmseg_last_run_stage_duration_seconds{stage="inspect"} 0.004
 crmseg_last_run_stage_duration_seconds{stage="ingest"} 1.25
+# HELP crmseg_last_run_peak_rss_bytes Peak resident memory of the last run's process up to its last finished stage, in bytes.
+# TYPE crmseg_last_run_peak_rss_bytes gauge
+crmseg_last_run_peak_rss_bytes 1610612736
 # HELP crmseg_last_run_rows_read Input rows the last run read, per table.
 # TYPE crmseg_last_run_rows_read gauge
 crmseg_last_run_rows_read{table="transactions"} 100

@@ -34,6 +34,17 @@ type Manifest struct {
 	Timings       []Timing          `json:"timings"`
 	Versions      map[string]string `json:"versions"`
 	Config        Config            `json:"config"`
+
+	// PeakRSSBytes is the process's peak resident memory in bytes from its
+	// start to the end of the run's last stage (getrusage's maxrss, kept
+	// across the per-stage resets); 0 where it is not measured. It is at
+	// least every stage's PeakRSSBytes.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// StagePeakRSS says what each timing's PeakRSSBytes is: "stage", the
+	// stage's own peak (Linux, VmHWM reset at the stage's start); or
+	// "run_so_far", the process's peak up to the stage's end, where VmHWM
+	// cannot be reset; or "not_measured".
+	StagePeakRSS string `json:"stage_peak_rss"`
 }
 
 // ManifestInput is one input file as read.
@@ -111,10 +122,14 @@ type SegmentationQuality struct {
 	WarmStart bool `json:"warm_start"`
 }
 
-// Timing is the wall time of one stage.
+// Timing is the wall time and peak resident memory of one stage.
 type Timing struct {
 	Stage   string  `json:"stage"`
 	Seconds float64 `json:"seconds"`
+	// PeakRSSBytes is the stage's peak resident memory in bytes, as
+	// Manifest.StagePeakRSS says; 0 (left out) where not measured, and in
+	// runs recorded before the history kept it.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // outputTables are the published tables, each with the key it is ordered by.

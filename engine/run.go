@@ -75,6 +75,7 @@ type run struct {
 	man     *Manifest
 	started time.Time
 	stage   time.Time
+	rssHow  string         // how the current stage's peak memory is measured (StagePeakRSS*)
 	model   *segment.Model // the run's segmentation model
 	value   *valueFit      // the customer-value models and their histories
 	// previous is the customer_segments.parquet of the output root's
@@ -167,7 +168,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 		}
 	}()
 
-	r.stage = time.Now()
+	r.startStage()
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
 		return nil, err
@@ -281,11 +282,21 @@ func (r *run) failpoint(name string) error {
 	return nil
 }
 
+// done ends a stage: its wall time and peak memory go into the manifest,
+// with the run's peak so far, and the next stage starts.
 func (r *run) done(stage string) {
 	d := time.Since(r.stage)
-	r.man.Timings = append(r.man.Timings, Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000})
-	r.log.Info("stage done", "stage", stage, "seconds", d.Seconds())
+	peak := stagePeakRSS(r.rssHow)
+	r.man.Timings = append(r.man.Timings, Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000, PeakRSSBytes: peak})
+	r.man.PeakRSSBytes, r.man.StagePeakRSS = PeakRSS(), r.rssHow
+	r.log.Info("stage done", "stage", stage, "seconds", d.Seconds(), "peak_rss_bytes", peak)
+	r.startStage()
+}
+
+// startStage starts timing a stage and measuring its peak memory.
+func (r *run) startStage() {
 	r.stage = time.Now()
+	r.rssHow = startStagePeakRSS()
 }
 
 func (r *run) pipeline(ctx context.Context) (*Result, error) {

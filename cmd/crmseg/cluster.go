@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -155,7 +156,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Features: *features, Rows: t.N, Columns: t.Columns, K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed,
 		Algorithm: *algorithm, Scale: *scale, Inertia: res.Inertia, Iterations: res.Iterations, Converged: res.Converged,
 		Restart: res.Restart, Inertias: res.Inertias, Sizes: res.Sizes, ReadSeconds: read.Seconds(), FitSeconds: fit.Seconds(),
-		Threads: threadsUsed, PeakRSSBytes: peakRSS(), MatrixBytes: int64(8 * t.N * t.D),
+		Threads: threadsUsed, PeakRSSBytes: engine.PeakRSS(), MatrixBytes: int64(8 * t.N * t.D),
 	}
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {

@@ -151,9 +151,20 @@ func printHistoryRun(w io.Writer, d *engine.HistoryDetail) {
 	if len(d.Timings) > 0 {
 		var parts []string
 		for _, t := range d.Timings {
-			parts = append(parts, fmt.Sprintf("%s %.2fs", t.Stage, t.Seconds))
+			part := fmt.Sprintf("%s %.2fs", t.Stage, t.Seconds)
+			if t.PeakRSSBytes > 0 {
+				part += " " + formatBytes(t.PeakRSSBytes)
+			}
+			parts = append(parts, part)
 		}
 		fmt.Fprintf(w, "timings        %s\n", strings.Join(parts, ", "))
+	}
+	if r.PeakRSSBytes != nil {
+		how := ""
+		if r.StagePeakRSS == engine.StagePeakRSSSoFar {
+			how = " (stage figures are the peak so far)"
+		}
+		fmt.Fprintf(w, "peak memory    %s%s\n", formatBytes(*r.PeakRSSBytes), how)
 	}
 	for _, in := range d.Inputs {
 		fmt.Fprintf(w, "input          %-12s %10d rows  %s\n", in.Table, in.Rows, in.Path)
@@ -180,6 +191,23 @@ func printHistoryRun(w io.Writer, d *engine.HistoryDetail) {
 			fmt.Fprintf(w, "  %6s %6s %9d\n", orDash(m.From, "%d"), orDash(m.To, "%d"), m.Customers)
 		}
 	}
+}
+
+// formatBytes formats a memory size in binary units: "512 KiB", "1.5 GiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	if v < 10 {
+		return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
+	}
+	return fmt.Sprintf("%.0f %ciB", v, "KMGTP"[i])
 }
 
 func firstLine(s string) string {

@@ -62,7 +62,8 @@ func TestHistoryCommand(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
 		for _, w := range []string{"run            " + goodID, "status         succeeded (exit 0)", "segmentation   k 3 (trained), 300 customers",
-			"delta          300 new, 0 changed, 0 exit", "segments:", "targets (next 12 months):", "revenue_12m", "migration since the previous run:"} {
+			"delta          300 new, 0 changed, 0 exit", "segments:", "targets (next 12 months):", "revenue_12m", "migration since the previous run:",
+			"peak memory    ", "MiB, features "} {
 			if !strings.Contains(stdout, w) {
 				t.Errorf("%v lacks %q:\n%s", args, w, stdout)
 			}
@@ -115,5 +116,13 @@ func TestHistoryUnusableFile(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "history", "--out", root); code != engine.ExitFailure || !strings.Contains(stderr, history) {
 		t.Errorf("history of a bad file: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{512: "512 B", 1536: "1.5 KiB", 300 << 20: "300 MiB", 6 << 30: "6.0 GiB", 12 << 30: "12 GiB"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -1,14 +1,15 @@
 //go:build unix
 
-package main
+package engine
 
 import (
 	"runtime"
 	"syscall"
 )
 
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
+// maxRSS is getrusage's peak resident set size of the process in bytes.
+// On Linux it follows VmHWM, resets included.
+func maxRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/crmseg/crmseg/engine"
+)
+
+// cmdBenchScan times the floor make bench-e2e compares a run with: a plain
+// DuckDB scan of a transactions file grouped by customer, through the same
+// driver the engine uses, in a fresh in-memory database. It prints one JSON
+// line: the seconds, the groups and the process's peak memory. Hidden: not
+// in the usage text.
+//
+//	crmseg bench-scan --transactions FILE [--threads N]
+func cmdBenchScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench-scan", stderr)
+	path := fs.String("transactions", "", "transactions Parquet file (as crmseg generate writes it)")
+	threads := fs.Int("threads", 0, "DuckDB threads; 0 leaves DuckDB's default (every core), as a run does")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return &usageError{"bench-scan needs --transactions"}
+	}
+	if _, err := os.Stat(*path); err != nil {
+		return &usageError{fmt.Sprintf("--transactions: expected a Parquet file, found %v", err)}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if *threads > 0 {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", *threads)); err != nil {
+			return err
+		}
+	}
+	// The columns crmseg generate writes (datasets/generate.go): ts is the
+	// transaction's timestamp. The result is materialised, as the
+	// pipeline's tables are, so that no aggregate is optimised away.
+	q := "CREATE TEMP TABLE scan_floor AS SELECT customer_id, sum(amount), max(ts), count(*) FROM read_parquet($1) GROUP BY 1"
+	start := time.Now()
+	if _, err := conn.ExecContext(ctx, q, *path); err != nil {
+		return fmt.Errorf("scan of %s: %w", *path, err)
+	}
+	seconds := time.Since(start).Seconds()
+	var groups int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM scan_floor").Scan(&groups); err != nil {
+		return err
+	}
+	return writeJSON(stdout, struct {
+		Query        string  `json:"query"`
+		Seconds      float64 `json:"seconds"`
+		Groups       int64   `json:"groups"`
+		PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	}{q, seconds, groups, engine.PeakRSS()})
+}
