@@ -317,10 +317,16 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := s.view(ctx, "intermediate/int_lines"); err != nil {
 		return nil, stageError("features", err)
 	}
-	for _, m := range []string{"intermediate/int_orders", "marts/customer_features", "marts/customer_mix", "marts/customer_sparse"} {
+	for _, m := range []string{"intermediate/int_orders", "marts/customer_mix", "marts/customer_features"} {
 		if err := s.model(ctx, m); err != nil {
 			return nil, stageError("features", err)
 		}
+	}
+	// Read twice while the matrix is built, and cheap to recompute from
+	// customer_mix and customer_features: a copy would hold every sparse
+	// value once more.
+	if err := s.view(ctx, "marts/customer_sparse"); err != nil {
+		return nil, stageError("features", err)
 	}
 	numeric, err := r.features()
 	if err != nil {
