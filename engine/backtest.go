@@ -68,11 +68,10 @@ func spanBefore(end time.Time, s string) time.Time {
 // cannot be fitted is recorded with its error; the run goes on.
 func (r *run) backtest(ctx context.Context) error {
 	s := r.s
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE backtest_customers (cust_idx BIGINT, x_calibration INTEGER,
-		predicted_purchases DOUBLE, predicted_revenue DOUBLE, actual_purchases BIGINT, actual_revenue DOUBLE)`); err != nil {
+	if err := s.createTable(ctx, "ddl/backtest_customers"); err != nil {
 		return err
 	}
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE backtest_params (calibration_end DATE, holdout_end DATE, holdout_weeks DOUBLE)`); err != nil {
+	if err := s.createTable(ctx, "ddl/backtest_params"); err != nil {
 		return err
 	}
 	holdout := r.cfg.Value.BacktestHoldout
@@ -127,11 +126,11 @@ func (r *run) backtest(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// The figures are rounded per customer and summed as DECIMAL: exact,
-	// whatever the number of threads.
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(actual_purchases), 0),
-		coalesce(sum(predicted_purchases::DECIMAL(18, 6)), 0)::DOUBLE, coalesce(sum(actual_revenue::DECIMAL(18, 4)), 0)::DOUBLE,
-		coalesce(sum(predicted_revenue::DECIMAL(18, 6)), 0)::DOUBLE FROM backtest_customers`).Scan(
+	totals, err := modelSQL("reads/backtest_totals")
+	if err != nil {
+		return err
+	}
+	if err := s.conn.QueryRowContext(ctx, totals).Scan(
 		&bt.Customers, &bt.ActualPurchases, &bt.PredictedPurchases, &bt.ActualRevenue, &bt.PredictedRevenue); err != nil {
 		return err
 	}

@@ -118,8 +118,12 @@ func (s *session) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-// modelSQL returns the embedded SQL of a model ("staging/params").
+// modelSQL returns the embedded SQL of a registered file ("staging/params"):
+// a model of sqlModels or a file of sqlOtherUses.
 func modelSQL(name string) (string, error) {
+	if _, ok := registeredModel(name); !ok && sqlOtherUses[name] == "" {
+		return "", fmt.Errorf("SQL %q is not in the registry (sqlModels)", name)
+	}
 	b, err := sqlFS.ReadFile("sql/" + name + ".sql")
 	if err != nil {
 		return "", fmt.Errorf("no SQL model %q: %w", name, err)
@@ -130,12 +134,6 @@ func modelSQL(name string) (string, error) {
 // model materialises an embedded SQL model as a table named after its file.
 func (s *session) model(ctx context.Context, name string, args ...any) error {
 	return s.modelAs(ctx, name, path.Base(name), args...)
-}
-
-// view defines an embedded SQL model as a view named after its file, for
-// models that every consumer filters or that are read once.
-func (s *session) view(ctx context.Context, name string) error {
-	return s.viewAs(ctx, name, path.Base(name))
 }
 
 // viewAs defines an embedded SQL model as the named view.
@@ -152,12 +150,18 @@ func (s *session) viewAs(ctx context.Context, name, view string) error {
 
 // modelAs materialises an embedded SQL model as the named table.
 func (s *session) modelAs(ctx context.Context, name, table string, args ...any) error {
+	return s.materialise(ctx, name, "TABLE", table, args...)
+}
+
+// materialise creates (or replaces) a table of the given kind ("TABLE",
+// "TEMP TABLE") from an embedded SQL model.
+func (s *session) materialise(ctx context.Context, name, kind, table string, args ...any) error {
 	q, err := modelSQL(name)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS "+q, args...); err != nil {
+	if err := s.exec(ctx, "CREATE OR REPLACE "+kind+" "+quoteIdent(table)+" AS "+q, args...); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	s.log.Debug("model built", "model", name, "seconds", time.Since(start).Seconds())

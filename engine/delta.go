@@ -106,10 +106,8 @@ func (r *run) delta(ctx context.Context) error {
 	if err := r.previousCustomerSegments(ctx); err != nil {
 		return err
 	}
-	for _, m := range []string{"marts/customer_segments_delta", "marts/segment_migration"} {
-		if err := r.s.model(ctx, m); err != nil {
-			return err
-		}
+	if err := r.buildStage(ctx, "delta", nil); err != nil {
+		return err
 	}
 	rows, err := r.s.conn.QueryContext(ctx, "SELECT change, count(*) FROM customer_segments_delta GROUP BY change")
 	if err != nil {

@@ -128,7 +128,7 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if len(sparse) == 0 {
 		return fm, nil
 	}
-	if err := s.exec(ctx, "CREATE OR REPLACE TABLE sparse_columns (dimension VARCHAR, value VARCHAR, col INTEGER)"); err != nil {
+	if err := s.createTable(ctx, "ddl/sparse_columns"); err != nil {
 		return nil, err
 	}
 	colRows := make([][]driver.Value, len(sparse))
@@ -139,9 +139,10 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		return nil, err
 	}
 	base := len(numeric)
-	const sparseQuery = `SELECT s.cust_idx::BIGINT AS cust_idx, c.col, s.x::DOUBLE AS x
-		FROM customer_sparse AS s
-		JOIN sparse_columns AS c ON s.dimension = c.dimension AND s.value = c.value`
+	sparseQuery, err := modelSQL("reads/sparse_features")
+	if err != nil {
+		return nil, err
+	}
 	err = s.arrowQuery(ctx, sparseQuery, func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()

@@ -36,7 +36,11 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 	}
 	// Segments by cust_idx, which numbers the customers from 1.
 	var segOf []int32
-	err := r.s.arrowQuery(ctx, "SELECT cust_idx::BIGINT, segment_id::INTEGER FROM customer_segment_map ORDER BY cust_idx", func(rdr array.RecordReader) error {
+	q, err := modelSQL("reads/customer_segment_ids")
+	if err != nil {
+		return nil, nil, err
+	}
+	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()
 			idx, ok1 := rec.Column(0).(*array.Int64)
@@ -77,26 +81,10 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 	}
 
 	conv := map[int]scoring.Conversions{}
-	crows, err := r.s.conn.QueryContext(ctx, `
-		with params as (select * from params),
-		purchases as (
-			select cust_idx, count(distinct date_trunc('day', order_ts)) as days, count(*) as orders
-			from int_orders, params
-			where order_ts >= params.w12_start
-			group by cust_idx
-		),
-		spend as (
-			select cust_idx, sum(amount) as net, sum(amount) filter (where amount > 0) as gross
-			from int_lines, params
-			where ts >= params.w12_start
-			group by cust_idx
-		)
-		select map.segment_id, sum(purchases.days), sum(purchases.orders), sum(spend.net)::DOUBLE, sum(spend.gross)::DOUBLE
-		from customer_segment_map as map
-		left join purchases on map.cust_idx = purchases.cust_idx
-		left join spend on map.cust_idx = spend.cust_idx
-		group by map.segment_id
-		order by map.segment_id`)
+	if q, err = modelSQL("reads/segment_conversions"); err != nil {
+		return nil, nil, err
+	}
+	crows, err := r.s.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -298,19 +299,21 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 // report rows by file (rejects). Customers taken from the transactions
 // have file_index -1 and the path "transactions".
 func (s *session) inputFilesTable(ctx context.Context, inputs map[string]*input) error {
-	var parts []string
+	var rows [][]driver.Value
 	for _, name := range []string{"customers", "transactions", "products"} {
 		in := inputs[name]
 		if in == nil {
 			continue
 		}
 		for i, f := range in.files {
-			parts = append(parts, "("+quoteLiteral(name)+", "+strconv.Itoa(i)+", "+quoteLiteral(f.path)+")")
+			rows = append(rows, []driver.Value{name, int32(i), f.path})
 		}
 	}
-	parts = append(parts, "('customers', -1, 'transactions')")
-	return s.exec(ctx, "CREATE OR REPLACE TABLE input_files (source_table VARCHAR, file_index INTEGER, source_file VARCHAR); "+
-		"INSERT INTO input_files VALUES "+strings.Join(parts, ", "))
+	rows = append(rows, []driver.Value{"customers", int32(-1), "transactions"})
+	if err := s.createTable(ctx, "ddl/input_files"); err != nil {
+		return err
+	}
+	return s.appendRows("input_files", rows)
 }
 
 // loadAttributes makes src_customer_attributes: the extra demographic

@@ -287,7 +287,7 @@ func alignFeatures(fm *featureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 // the k-selection figures and the segment changes into DuckDB.
 func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segmentOf []int32, dist []float64, kRows []segment.KRow, chosen int, changes []segment.SegmentChange) error {
 	s := r.s
-	if err := s.exec(ctx, "CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)"); err != nil {
+	if err := s.createTable(ctx, "ddl/segment_names"); err != nil {
 		return err
 	}
 	names := [][]driver.Value{{int32(0), "All customers"}}
@@ -303,17 +303,13 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 	}
 	defer rdr.Release()
 	err = s.registerArrow(rdr, "segment_assignment", func() error {
-		return s.exec(ctx, `CREATE OR REPLACE TABLE customer_segment_map AS
-			SELECT a.cust_idx, a.segment_id, n.segment_name, a.distance
-			FROM segment_assignment AS a JOIN segment_names AS n ON a.segment_id = n.segment_id
-			ORDER BY a.cust_idx`)
+		return r.buildStage(ctx, "segment", nil)
 	})
 	if err != nil {
 		return err
 	}
 
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE k_selection (k INTEGER, inertia DOUBLE, silhouette DOUBLE,
-		calinski_harabasz DOUBLE, davies_bouldin DOUBLE, stability DOUBLE, smallest_share DOUBLE, eligible BOOLEAN, chosen BOOLEAN)`); err != nil {
+	if err := s.createTable(ctx, "ddl/k_selection"); err != nil {
 		return err
 	}
 	nullable := func(v float64) driver.Value {
@@ -331,8 +327,7 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 		return err
 	}
 
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE segment_changes (segment_id INTEGER, segment_name VARCHAR, change VARCHAR,
-		from_segment_id INTEGER, into_segment_id INTEGER, centroid_shift DOUBLE)`); err != nil {
+	if err := s.createTable(ctx, "ddl/segment_changes"); err != nil {
 		return err
 	}
 	rows = rows[:0]
@@ -356,13 +351,15 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 // customers whose segment changed; and builds the customer delta and the
 // segment migration.
 func (r *run) drift(ctx context.Context) error {
-	if err := r.s.model(ctx, "marts/segment_drift"); err != nil {
+	if err := r.buildStage(ctx, "drift", nil); err != nil {
 		return err
 	}
-	// Customers in both runs either stayed or moved in.
+	totals, err := modelSQL("reads/drift_totals")
+	if err != nil {
+		return err
+	}
 	var compared, changed int64
-	row := r.s.conn.QueryRowContext(ctx, `SELECT coalesce(sum(stayed + moved_in), 0)::BIGINT, coalesce(sum(moved_in), 0)::BIGINT FROM segment_drift`)
-	if err := row.Scan(&compared, &changed); err != nil {
+	if err := r.s.conn.QueryRowContext(ctx, totals).Scan(&compared, &changed); err != nil {
 		return err
 	}
 	q := &r.man.Quality.Segmentation

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -314,18 +313,7 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	}
 
 	// 2 features.
-	if err := s.view(ctx, "intermediate/int_lines"); err != nil {
-		return nil, stageError("features", err)
-	}
-	for _, m := range []string{"intermediate/int_orders", "marts/customer_mix", "marts/customer_features"} {
-		if err := s.model(ctx, m); err != nil {
-			return nil, stageError("features", err)
-		}
-	}
-	// Read twice while the matrix is built, and cheap to recompute from
-	// customer_mix and customer_features: a copy would hold every sparse
-	// value once more.
-	if err := s.view(ctx, "marts/customer_sparse"); err != nil {
+	if err := r.buildStage(ctx, "features", nil); err != nil {
 		return nil, stageError("features", err)
 	}
 	numeric, err := r.features()
@@ -359,17 +347,8 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.backtest(ctx); err != nil {
 		return nil, stageError("score", err)
 	}
-	for _, m := range []string{"intermediate/int_customer_categories", "intermediate/int_category_pairs", "intermediate/int_next_best_category",
-		"marts/customer_segments", "marts/segment_summary", "marts/segment_value", "marts/model_backtest", "marts/segment_channel_mix", "marts/segment_metrics",
-		"marts/category_pairs", "marts/cohort_retention"} {
-		if err := s.model(ctx, m); err != nil {
-			return nil, stageError("score", err)
-		}
-	}
-	for _, c := range []string{"customers_once", "segment_sizes"} {
-		if err := s.check(ctx, c); err != nil {
-			return nil, stageError("score", err)
-		}
+	if err := r.buildStage(ctx, "score", nil); err != nil {
+		return nil, stageError("score", err)
 	}
 	if err := r.drift(ctx); err != nil {
 		return nil, stageError("score", err)
@@ -403,14 +382,13 @@ func (r *run) ingest(ctx context.Context) error {
 	s, cfg := r.s, &r.cfg
 	hashes := make(chan error, 1)
 	go func() { hashes <- r.hashInputs() }()
-	staging := []string{"staging/params", "staging/stg_customers", "staging/stg_products", "staging/stg_transactions", "intermediate/rejects"}
 	loads := 0
 	for _, in := range r.inputs {
 		if in != nil {
 			loads++
 		}
 	}
-	p := r.progress(StepLoad, loads+len(staging))
+	p := r.progress(StepLoad, loads+stageModels("ingest"))
 	defer p.Done()
 	for _, name := range []string{"transactions", "customers", "products"} {
 		if in := r.inputs[name]; in != nil {
@@ -451,19 +429,8 @@ func (r *run) ingest(ctx context.Context) error {
 	if err := s.inputFilesTable(ctx, r.inputs); err != nil {
 		return stageError("ingest", err)
 	}
-	var asOf any
-	if cfg.AsOf != "" {
-		asOf = cfg.AsOf
-	}
-	for _, m := range staging {
-		args := []any{}
-		if m == "staging/params" {
-			args = append(args, asOf, cfg.Rejects.ZeroAmounts == "keep")
-		}
-		if err := s.model(ctx, m, args...); err != nil {
-			return stageError("ingest", err)
-		}
-		p.Add(1)
+	if err := r.buildStage(ctx, "ingest", func() { p.Add(1) }); err != nil {
+		return stageError("ingest", err)
 	}
 	if err := <-hashes; err != nil {
 		return err
@@ -646,11 +613,11 @@ func (r *run) sparseWeight(dimension string) float64 {
 
 // readSummaries reads segment_summary into the figures the target rules use.
 func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary, error) {
-	rows, err := r.s.conn.QueryContext(ctx, `SELECT segment_id, customers, revenue_12m, revenue_12m_sd, orders_12m, orders_12m_sd,
-		active_12m, active_prev_12m, coalesce(retention_12m, 'NaN'::DOUBLE), historical_ltv,
-		CASE WHEN $1 THEN coalesce(multi_category_share, 0) ELSE 'NaN'::DOUBLE END,
-		CASE WHEN $2 THEN coalesce(digital_share, 0) ELSE 'NaN'::DOUBLE END,
-		new_customers_12m FROM segment_summary ORDER BY segment_id`, r.hasColumn("category"), r.hasColumn("channel"))
+	q, err := modelSQL("reads/target_summaries")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.s.conn.QueryContext(ctx, q, r.hasColumn("category"), r.hasColumn("channel"))
 	if err != nil {
 		return nil, err
 	}
@@ -685,21 +652,17 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 	horizonEnd := horizonStart.AddDate(1, 0, -1)
 
 	s := r.s
-	var ddl strings.Builder
-	ddl.WriteString(`CREATE OR REPLACE TABLE segments (segment_id INTEGER, segment_name VARCHAR, customers BIGINT,
-		customer_share DOUBLE, historical_ltv DOUBLE, objective VARCHAR, objective_source VARCHAR, objective_reason VARCHAR, traits VARCHAR`)
-	for _, f := range numeric {
-		ddl.WriteString(", ")
-		ddl.WriteString(quoteIdent("centroid_" + f.Name))
-		ddl.WriteString(" DOUBLE")
-	}
-	ddl.WriteString(")")
-	if err := s.exec(ctx, ddl.String()); err != nil {
+	if err := s.createTable(ctx, "ddl/segments"); err != nil {
 		return nil, err
 	}
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE segment_targets (segment_id INTEGER, segment_name VARCHAR, metric VARCHAR,
-		unit VARCHAR, horizon_start DATE, horizon_end DATE, baseline DOUBLE, low DOUBLE, high DOUBLE, target DOUBLE,
-		uplift DOUBLE, objective VARCHAR, method VARCHAR)`); err != nil {
+	// The centroid columns follow the clustering features, which come from
+	// the configuration.
+	for _, f := range numeric {
+		if err := s.exec(ctx, "ALTER TABLE segments ADD COLUMN "+quoteIdent("centroid_"+f.Name)+" DOUBLE"); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.createTable(ctx, "ddl/segment_targets"); err != nil {
 		return nil, err
 	}
 	var forecasts map[int]scoring.Forecast

@@ -66,18 +66,20 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString
-	err = s.conn.QueryRowContext(ctx, `SELECT strftime(min(ts), '%Y-%m-%d %H:%M:%S'), strftime(max(ts), '%Y-%m-%d %H:%M:%S'),
-		count(*) FILTER (WHERE amount < 0) FROM stg_transactions WHERE reject_reason IS NULL`).Scan(&first, &last, &v.Returns)
+	span, err := modelSQL("reads/validation_span")
 	if err != nil {
+		return nil, err
+	}
+	if err := s.conn.QueryRowContext(ctx, span).Scan(&first, &last, &v.Returns); err != nil {
 		return nil, err
 	}
 	v.FirstTS, v.LastTS = first.String, last.String
 	v.AsOf = r.man.AsOf
-	err = s.conn.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM stg_customers WHERE reject_reason IS NULL),
-		(SELECT count(DISTINCT cust_idx) FROM stg_transactions WHERE reject_reason IS NULL AND amount > 0),
-		(SELECT count(*) FROM stg_transactions WHERE reject_reason = 'unknown customer')`).Scan(&v.Customers, &v.CustomersWithOrders, &v.Orphans)
+	customers, err := modelSQL("reads/validation_customers")
 	if err != nil {
+		return nil, err
+	}
+	if err := s.conn.QueryRowContext(ctx, customers).Scan(&v.Customers, &v.CustomersWithOrders, &v.Orphans); err != nil {
 		return nil, err
 	}
 	return v, r.checkRejects()

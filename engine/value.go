@@ -66,8 +66,7 @@ func (r *run) customerValue(ctx context.Context) error {
 		}
 	}
 
-	if err := s.exec(ctx, `CREATE OR REPLACE TABLE models (model VARCHAR, parameter VARCHAR, value DOUBLE, std_error DOUBLE,
-		log_likelihood DOUBLE, customers DOUBLE, time_unit VARCHAR, converged BOOLEAN, error VARCHAR)`); err != nil {
+	if err := s.createTable(ctx, "ddl/models"); err != nil {
 		return err
 	}
 	mrows := modelRows("", r.man.Models, fits)
@@ -203,48 +202,19 @@ type histories struct {
 }
 
 // purchaseHistories reads every customer's history as of end (a date,
-// YYYY-MM-DD) from int_orders: a purchase is a day with at least one order
+// YYYY-MM-DD) from int_orders (reads/purchase_histories): a purchase is a day with at least one order
 // (same-day orders merged, as in the literature); x is the number of
 // purchase days after the first up to end, t_x the weeks from the first to
 // the last, T the weeks from the first to end, and z̄ the mean gross spend
 // of the repeat purchase days. Customers whose first purchase is after end
 // are left out.
 func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, error) {
-	const q = `
-		with days as (
-			select cust_idx, date_trunc('day', order_ts)::date as day, sum(gross) as spend
-			from int_orders
-			where order_ts is not null
-			group by all
-		),
-		ranked as (
-			select *, row_number() over (partition by cust_idx order by day) as n
-			from days
-			where day <= $1::date
-		),
-		calibration as (
-			select
-				cust_idx,
-				count(*) - 1                                          as x,
-				date_diff('day', min(day), max(day)) / 7.0           as t_x,
-				date_diff('day', min(day), $1::date) / 7.0           as t,
-				coalesce(avg(spend) filter (where n > 1), 0)::double as zbar
-			from ranked
-			group by cust_idx
-		),
-		after as (
-			select cust_idx, count(*) as purchases, sum(spend) as revenue
-			from days
-			where day > $1::date
-			group by cust_idx
-		)
-		select calibration.cust_idx::bigint, calibration.x::double, calibration.t_x::double, calibration.t::double,
-			calibration.zbar, coalesce(after.purchases, 0)::bigint, coalesce(after.revenue, 0)::double
-		from calibration
-		left join after on calibration.cust_idx = after.cust_idx
-		order by calibration.cust_idx`
+	q, err := modelSQL("reads/purchase_histories")
+	if err != nil {
+		return nil, err
+	}
 	h := &histories{}
-	err := r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()
 			idx, okI := rec.Column(0).(*array.Int64)

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+)
+
+// materialisation is how a registered SQL file becomes (or does not become)
+// a relation of the run's database.
+type materialisation string
+
+const (
+	// A view: for models read once, or filtered by every reader.
+	matView materialisation = "view"
+	// A table: for models read many times or expensive to recompute, and
+	// for the published tables.
+	matTable materialisation = "table"
+	// A temporary table: a table the run needs but never publishes.
+	matTempTable materialisation = "temp table"
+	// A data check: a query that must return zero rows, run after the
+	// models of its stage.
+	matCheck materialisation = "check"
+	// A table Go fills (Appender or Arrow): the file is its CREATE TABLE.
+	matGoTable materialisation = "go table"
+	// A query whose rows Go reads; it builds nothing.
+	matRead materialisation = "read"
+)
+
+// buildStages are the pipeline's stages that build SQL models, in run order.
+// buildStage builds one stage's models; the pipeline's Go steps run between
+// stages.
+var buildStages = []string{"ingest", "features", "segment", "score", "drift", "delta"}
+
+// sqlModel is one SQL file of engine/sql and how the run uses it.
+type sqlModel struct {
+	// file is the path under engine/sql without .sql, e.g.
+	// "marts/segment_summary"; the relation it builds is named after its
+	// base name.
+	file string
+	// stage is the stage whose buildStage builds it (views, tables, checks);
+	// "" for files Go runs itself at its own point: go tables, reads, and
+	// the staging views that stand in for an input file that is not given.
+	stage string
+	mat   materialisation
+	// deps are the relations the SQL reads: other models, or the sources
+	// Go registers (goSources). TestRegistryDependencies parses the SQL
+	// and requires exactly these.
+	deps []string
+	// params name the bound parameters $1, $2, ... in order; buildStage
+	// binds them from the run's parameters (run.modelParams).
+	params []string
+}
+
+// relation is the name of the table or view the model builds.
+func (m *sqlModel) relation() string { return path.Base(m.file) }
+
+// sqlModels is the registry of the SQL files the run uses, by layer. Every
+// stage builds its models in an order that follows from deps (modelOrder).
+var sqlModels = []sqlModel{
+	// Staging: one model per source, plus the run's parameters.
+	{file: "staging/params", stage: "ingest", mat: matTable, deps: []string{"src_transactions"}, params: []string{"as_of", "keep_zero_amounts"}},
+	{file: "staging/stg_customers", stage: "ingest", mat: matTable, deps: []string{"src_customers"}},
+	{file: "staging/stg_products", stage: "ingest", mat: matTable, deps: []string{"src_products"}},
+	{file: "staging/stg_transactions", stage: "ingest", mat: matTable, deps: []string{"src_transactions", "stg_customers", "stg_products"}},
+	// Stand-ins for inputs not given, built by ingest under a source's name.
+	{file: "staging/src_customers_from_transactions", mat: matView, deps: []string{"src_transactions"}},
+	{file: "staging/src_customers_with_unknown", mat: matView, deps: []string{"src_customers_file", "src_customers_tx"}},
+	{file: "staging/src_products_empty", mat: matTable},
+
+	// Intermediate.
+	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_transactions"}},
+	{file: "intermediate/int_lines", stage: "features", mat: matView, deps: []string{"stg_transactions"}},
+	{file: "intermediate/int_orders", stage: "features", mat: matTempTable, deps: []string{"int_lines"}},
+	{file: "intermediate/customer_segment_map", stage: "segment", mat: matTable, deps: []string{"segment_assignment", "segment_names"}},
+	{file: "intermediate/previous_assignment", mat: matRead, deps: []string{"customer_features", "previous_segments"}},
+	{file: "intermediate/int_customer_categories", stage: "score", mat: matTempTable, deps: []string{"customer_mix", "customer_segment_map"}},
+	{file: "intermediate/int_category_pairs", stage: "score", mat: matTempTable, deps: []string{"int_customer_categories"}},
+	{file: "intermediate/int_next_best_category", stage: "score", mat: matTempTable, deps: []string{"int_category_pairs", "int_customer_categories"}},
+
+	// Marts.
+	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_lines", "int_orders", "stg_customers"}},
+	{file: "marts/customer_mix", stage: "features", mat: matTable, deps: []string{"int_lines"}},
+	{file: "marts/customer_sparse", stage: "features", mat: matView, deps: []string{"customer_features", "customer_mix", "src_customer_attributes", "stg_customers"}},
+	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "customer_value", "int_next_best_category"}},
+	{file: "marts/segment_summary", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_lines"}},
+	{file: "marts/segment_value", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value"}},
+	{file: "marts/model_backtest", stage: "score", mat: matTable, deps: []string{"backtest_customers", "backtest_params", "customer_segment_map", "segment_names"}},
+	{file: "marts/segment_channel_mix", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "int_lines"}},
+	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"segment_channel_mix", "segment_names", "segment_summary", "segment_value"}},
+	{file: "marts/category_pairs", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "segment_names"}},
+	{file: "marts/cohort_retention", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_orders", "segment_names"}},
+	{file: "marts/segment_drift", stage: "drift", mat: matTable, deps: []string{"customer_segments", "previous_segments", "segment_changes"}},
+	{file: "marts/customer_segments_delta", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_customer_segments"}},
+	{file: "marts/segment_migration", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_segments"}},
+
+	// Checks.
+	{file: "checks/customers_once", stage: "score", mat: matCheck, deps: []string{"customer_features", "customer_segments"}},
+	{file: "checks/segment_sizes", stage: "score", mat: matCheck, deps: []string{"segment_summary"}},
+
+	// Tables Go fills.
+	{file: "ddl/input_files", mat: matGoTable},
+	{file: "ddl/sparse_columns", mat: matGoTable},
+	{file: "ddl/segment_names", mat: matGoTable},
+	{file: "ddl/k_selection", mat: matGoTable},
+	{file: "ddl/segment_changes", mat: matGoTable},
+	{file: "ddl/models", mat: matGoTable},
+	{file: "ddl/backtest_customers", mat: matGoTable},
+	{file: "ddl/backtest_params", mat: matGoTable},
+	{file: "ddl/segments", mat: matGoTable},
+	{file: "ddl/segment_targets", mat: matGoTable},
+
+	// Queries Go reads.
+	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
+	{file: "reads/purchase_histories", mat: matRead, deps: []string{"int_orders"}, params: []string{"end"}},
+	{file: "reads/backtest_totals", mat: matRead, deps: []string{"backtest_customers"}},
+	{file: "reads/drift_totals", mat: matRead, deps: []string{"segment_drift"}},
+	{file: "reads/target_summaries", mat: matRead, deps: []string{"segment_summary"}, params: []string{"has_category", "has_channel"}},
+	{file: "reads/customer_segment_ids", mat: matRead, deps: []string{"customer_segment_map"}},
+	{file: "reads/segment_conversions", mat: matRead, deps: []string{"customer_segment_map", "int_lines", "int_orders"}},
+	{file: "reads/validation_span", mat: matRead, deps: []string{"stg_transactions"}},
+	{file: "reads/validation_customers", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
+}
+
+// goSources are the relations Go makes from the inputs and its own results,
+// which models read as sources.
+var goSources = map[string]string{
+	"src_transactions":           "loadSource: the transactions files",
+	"src_customers":              "loadSource (the customers files) or a staging stand-in",
+	"src_customers_file":         "ingest: the customers files, when unknown customers are kept",
+	"src_customers_tx":           "ingest: the customers of the transactions, when unknown customers are kept",
+	"src_products":               "loadSource (the products files) or staging/src_products_empty",
+	"src_customer_attributes":    "loadAttributes: the customers' extra demographic columns",
+	"segment_assignment":         "storeSegmentation: each customer's segment through Arrow",
+	"customer_value":             "customerValue: the value models' predictions through Arrow",
+	"previous_published":         "previousSegments: the latest run's customer_segments file",
+	"previous_segments":          "previousSegments: the latest run's customer segment IDs",
+	"previous_customer_segments": "previousCustomerSegments: the latest run's customer_segments with this run's columns",
+}
+
+// sqlOtherUses are the embedded SQL files that are not models: they are
+// run as they are, outside the run's database or before any model.
+var sqlOtherUses = map[string]string{
+	"staging/macros":           "openSession: the macros every model may call",
+	"history/schema_v1":        "historyMigrations: run history schema version 1",
+	"history/schema_v2":        "historyMigrations: run history schema version 2",
+	"history/insert_run":       "recordRun: the runs row",
+	"history/insert_timing":    "recordRun: a run_timings row",
+	"history/insert_input":     "recordRun: a run_inputs row",
+	"history/insert_reject":    "recordRun: a run_rejects row",
+	"history/insert_segments":  "recordRun: the run's segments",
+	"history/insert_targets":   "recordRun: the run's targets",
+	"history/insert_metrics":   "recordRun: the run's segment metrics",
+	"history/insert_migration": "recordRun: the run's segment migration",
+}
+
+// registeredModel returns the registry entry of a file.
+func registeredModel(file string) (*sqlModel, bool) {
+	for i := range sqlModels {
+		if sqlModels[i].file == file {
+			return &sqlModels[i], true
+		}
+	}
+	return nil, false
+}
+
+// modelOrder returns the models of a stage in an order where every model
+// comes after the models of the same stage it depends on (and otherwise in
+// registry order), checks last. It fails on a cycle.
+func modelOrder(stage string) ([]*sqlModel, error) {
+	return modelOrderOf(sqlModels, stage)
+}
+
+// modelOrderOf is modelOrder over the given registry.
+func modelOrderOf(models []sqlModel, stage string) ([]*sqlModel, error) {
+	var in []*sqlModel
+	byRel := map[string]*sqlModel{}
+	for i := range models {
+		if m := &models[i]; m.stage == stage && m.mat != matCheck {
+			in = append(in, m)
+			byRel[m.relation()] = m
+		}
+	}
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := map[*sqlModel]int{}
+	var out []*sqlModel
+	var visit func(m *sqlModel, via []string) error
+	visit = func(m *sqlModel, via []string) error {
+		switch state[m] {
+		case done:
+			return nil
+		case visiting:
+			return fmt.Errorf("SQL models: dependency cycle %v", append(via, m.file))
+		}
+		state[m] = visiting
+		for _, d := range m.deps {
+			if dm, ok := byRel[d]; ok {
+				if err := visit(dm, append(via, m.file)); err != nil {
+					return err
+				}
+			}
+		}
+		state[m] = done
+		out = append(out, m)
+		return nil
+	}
+	for _, m := range in {
+		if err := visit(m, nil); err != nil {
+			return nil, err
+		}
+	}
+	for i := range models {
+		if m := &models[i]; m.stage == stage && m.mat == matCheck {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// modelParams are the values of the models' named bound parameters.
+func (r *run) modelParams() map[string]any {
+	var asOf any
+	if r.cfg.AsOf != "" {
+		asOf = r.cfg.AsOf
+	}
+	return map[string]any{
+		"as_of":             asOf,
+		"keep_zero_amounts": r.cfg.Rejects.ZeroAmounts == "keep",
+	}
+}
+
+// buildStage builds the models of a stage in dependency order, then runs
+// its checks. done, when not nil, is called after each model.
+func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
+	if !slices.Contains(buildStages, stage) {
+		return fmt.Errorf("SQL models: no stage %q", stage)
+	}
+	models, err := modelOrder(stage)
+	if err != nil {
+		return err
+	}
+	var params map[string]any
+	for _, m := range models {
+		var args []any
+		for _, p := range m.params {
+			if params == nil {
+				params = r.modelParams()
+			}
+			v, ok := params[p]
+			if !ok {
+				return fmt.Errorf("model %s: no value for parameter %s", m.file, p)
+			}
+			args = append(args, v)
+		}
+		if err := r.s.build(ctx, m, args...); err != nil {
+			return err
+		}
+		if done != nil && m.mat != matCheck {
+			done()
+		}
+	}
+	return nil
+}
+
+// stageModels counts the models (not the checks) a stage builds.
+func stageModels(stage string) int {
+	n := 0
+	for _, m := range sqlModels {
+		if m.stage == stage && m.mat != matCheck {
+			n++
+		}
+	}
+	return n
+}
+
+// build runs one registered file as its materialisation says.
+func (s *session) build(ctx context.Context, m *sqlModel, args ...any) error {
+	switch m.mat {
+	case matView:
+		return s.viewAs(ctx, m.file, m.relation())
+	case matTable:
+		return s.modelAs(ctx, m.file, m.relation(), args...)
+	case matTempTable:
+		return s.materialise(ctx, m.file, "TEMP TABLE", m.relation(), args...)
+	case matCheck:
+		return s.check(ctx, path.Base(m.file))
+	case matGoTable:
+		q, err := modelSQL(m.file)
+		if err != nil {
+			return err
+		}
+		if err := s.exec(ctx, q); err != nil {
+			return fmt.Errorf("table %s: %w", m.file, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("SQL model %s: %s is not built", m.file, m.mat)
+}
+
+// createTable creates a table Go fills from its registered DDL ("ddl/models").
+func (s *session) createTable(ctx context.Context, file string) error {
+	m, ok := registeredModel(file)
+	if !ok || m.mat != matGoTable {
+		return fmt.Errorf("SQL %s: not a registered go table", file)
+	}
+	return s.build(ctx, m)
+}
