@@ -304,3 +304,35 @@ func BenchmarkFitCustomers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFigures times the quality figures the engine computes after a
+// fit on 1,000,000 customer-like rows, k = 6: the silhouette on a sample of
+// 2000 (a bounded cost whatever the rows), Calinski-Harabasz and
+// Davies-Bouldin (one pass each).
+func BenchmarkFigures(b *testing.B) {
+	if testing.Short() {
+		b.Skip("1,000,000 rows")
+	}
+	x := customerLike(1_000_000, 1)
+	res, err := (KMeans{K: 6, NInit: 2, Seed: 1}).Fit(x, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		fn   func() float64
+	}{
+		{"silhouette", func() float64 { return Silhouette(x, res.Labels, 6, 2000, 1) }},
+		{"calinski-harabasz", func() float64 { return CalinskiHarabasz(x, res.Labels, 6) }},
+		{"davies-bouldin", func() float64 { return DaviesBouldin(x, res.Labels, 6) }},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			var n uint64
+			defer reportCPU(b, &n)()
+			for b.Loop() {
+				f.fn()
+				n++
+			}
+		})
+	}
+}
