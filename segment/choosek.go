@@ -569,6 +569,13 @@ var ErrNoEligibleK = errors.New("segment: no k meets the minimum cluster size")
 // filled, Chosen 0 and a nil Result, together with an error wrapping
 // ErrNoEligibleK. The result is deterministic for given input, settings and
 // seeds.
+//
+// Every fit, the bootstrap ones included, follows km.SampleSize: on more
+// rows than the sample, its restarts run on a sample of them (a bootstrap
+// fit's, of its resample) and the best is finished on all of them. The
+// figures cost O(n·d) each beyond the silhouette's bounded sample (see
+// Silhouette), and nothing here is quadratic in n unless SilhouetteSample
+// asks for the exact silhouette.
 func ChooseK(x *mat.Dense, weights []float64, km KMeans, opts ChooseOptions) (*KChoice, error) {
 	n, _ := x.Dims()
 	if opts.MinK == 0 {

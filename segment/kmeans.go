@@ -63,14 +63,15 @@ type KMeans struct {
 	// fewer rows than the data holds, the NInit restarts are seeded and
 	// iterated to convergence on a uniform sample of that many rows, drawn
 	// without replacement from the PCG stream (Seed, 1<<63), each sampled
-	// row keeping its weight; every restart's centres are then measured on
-	// all the rows in one pass, and the one with the lowest inertia there
-	// is iterated to convergence on all the rows (restarts of a local
-	// search cost most where they start far from a minimum; finishing one
-	// restart from centres already near it takes a few passes). 0 means
-	// max(50,000, 2,000·K) rows: at most that, every row, so that results
-	// on smaller data are those of full restarts; negative means every
-	// row. MiniBatch ignores it (it samples already).
+	// row keeping its weight; the restart of least inertia on the sample
+	// is then iterated to convergence on all the rows from the centres it
+	// reached. Restarts cost most where they start far from a minimum;
+	// finishing one from centres already near it takes a few passes. The
+	// warm start (Init) runs on all the rows and is compared with the
+	// finished restart there. 0 means max(50,000, 2,000·K) rows, or every
+	// row when there are no more, so that results on smaller data are those
+	// of full restarts; negative means every row. MiniBatch ignores it (it
+	// samples already).
 	SampleSize int
 }
 
@@ -109,11 +110,12 @@ type Result struct {
 	Iterations int        // Lloyd iterations of the kept restart
 	Converged  bool       // whether the kept restart met the tolerance before MaxIter
 	Restart    int        // index of the kept restart
-	// Inertias holds the inertia of every restart on all the rows: the
-	// final one, or, for restarts run on a sample (see KMeans.SampleSize),
-	// that of the centres they reached on the sample, except for the kept
-	// one, whose entry is its inertia once finished on all the rows
-	// (Inertia, unless the warm start was kept).
+	// Inertias holds the inertia of every restart: its final one on all
+	// the rows, or, for restarts run on a sample (see KMeans.SampleSize),
+	// its final one on the sample scaled by the total weight over the
+	// sample's (an estimate of the inertia of its centres on all the rows),
+	// except for the kept one, whose entry is its inertia once finished on
+	// all the rows (Inertia, unless the warm start was kept).
 	Inertias     []float64
 	EmptyRepairs int // clusters re-seeded after emptying, in the kept restart
 	// SampleRows is the number of rows the seeded restarts ran on: the
@@ -1157,31 +1159,34 @@ func (km KMeans) sampleRows(n int) int {
 	return min(n, max(km.SampleSize, km.K))
 }
 
-// sampledRestarts runs the seeded restarts on a sample of m rows, measures
-// each one's centres on all the rows (into inertias) and finishes the best
-// on all the rows (see KMeans.SampleSize). It returns nil, having done
-// nothing, when every sampled row weighs 0.
+// sampledRestarts runs the seeded restarts on a sample of m rows and
+// finishes the one of least inertia there on all the rows (see
+// KMeans.SampleSize). It sets inertias[r] to restart r's inertia on the
+// sample, scaled by the ratio of the total weight to the sample's, that of
+// the kept restart to its inertia once finished. It returns nil, having
+// done nothing, when every sampled row weighs 0.
 func (p *problem) sampledRestarts(km KMeans, m int, tol float64, inertias []float64, total int) *Result {
 	sub := p.sample(m, rand.New(rand.NewPCG(km.Seed, sampleStream)))
 	if sub == nil {
 		return nil
 	}
-	k, d := km.K, p.d
-	centers := make([]float64, km.NInit*k*d) // restart by restart
+	scale := p.mass() / sub.mass()
+	k := km.K
+	var start []float64
+	kept, least := 0, math.Inf(1)
 	sub.restarts(km, tol, func(r int, res *Result) {
-		copy(centers[r*k*d:(r+1)*k*d], res.Centroids.RawMatrix().Data)
+		inertias[r] = res.Inertia * scale
+		if res.Inertia < least {
+			kept, least = r, res.Inertia
+			start = slices.Clone(res.Centroids.RawMatrix().Data)
+		}
 		if km.Progress != nil {
 			km.Progress(r+1, total)
 		}
 	})
-	p.inertiasOf(inertias[:km.NInit], centers, k)
-	kept := 0
-	for r, v := range inertias[:km.NInit] {
-		if v < inertias[kept] {
-			kept = r
-		}
+	if start == nil {
+		return nil // inertias overflowed to +Inf: let every row decide
 	}
-	start := slices.Clone(centers[kept*k*d : (kept+1)*k*d])
 	var res *Result
 	if km.Algorithm == Lloyd {
 		res = p.lloyd(start, km.MaxIter, tol, false)
@@ -1205,6 +1210,14 @@ func (p *problem) sampledRestarts(km KMeans, m int, tol float64, inertias []floa
 	res.Restart, res.SampleRows = kept, m
 	inertias[kept] = res.Inertia
 	return res
+}
+
+// mass is the total weight of the rows, added by chunks in chunk order.
+func (p *problem) mass() float64 {
+	if p.w == nil {
+		return float64(p.n)
+	}
+	return p.sum(func(i int) float64 { return p.w[i] }, make([]float64, p.chunks))
 }
 
 // sample returns a problem of m of the rows, drawn uniformly without
@@ -1232,45 +1245,4 @@ func (p *problem) sample(m int, rng *rand.Rand) *problem {
 		return nil
 	}
 	return newProblem(mat.NewDense(m, d, x), w, p.threads)
-}
-
-// inertiasOf sets inertias[r] to the weighted inertia of all the rows
-// against the r-th set of k centres of centers (len(inertias)·k rows of
-// the data's width), in one pass over the rows: the block kernel measures
-// each row against every centre of every set, and each set's sum is made
-// by chunks in row order and added in chunk order, as assign makes it.
-func (p *problem) inertiasOf(inertias, centers []float64, k int) {
-	d, sets := p.d, len(inertias)
-	pb := newPointBlocks(sets*k, d)
-	pb.setAll(centers)
-	part := make([]float64, p.chunks*sets)
-	p.parallel(func(c, lo, hi int) {
-		sums := part[c*sets : (c+1)*sets]
-		var stack [resultStack]float64
-		buf, stride := pb.resultBuf(stack[:]), pb.stride()
-		for b0 := lo; b0 < hi; b0 += pb.batch() {
-			b1 := min(b0+pb.batch(), hi)
-			pb.dists(buf, p.x[b0*d:b1*d])
-			for i := b0; i < b1; i++ {
-				dist := buf[(i-b0)*stride:][: sets*k : sets*k]
-				w := p.weight(i)
-				for r := range sums {
-					bd := dist[r*k]
-					for _, dd := range dist[r*k+1 : (r+1)*k] {
-						if dd < bd {
-							bd = dd
-						}
-					}
-					sums[r] += w * bd
-				}
-			}
-		}
-	})
-	for r := range inertias {
-		var s float64
-		for c := range p.chunks {
-			s += part[c*sets+r]
-		}
-		inertias[r] = s
-	}
 }

@@ -130,7 +130,7 @@ func TestSampledRestartsMatchFull(t *testing.T) {
 			}
 			rel := res.Inertia/full.Inertia - 1
 			ari := AdjustedRandIndex(res.Labels, full.Labels)
-			t.Logf("%s, sample %d rows: inertia %.6g against %.6g for full restarts (%+.4f%%), ARI %.4f, %d finishing iterations",
+			t.Logf("%s, sample %d rows: inertia %.6g against %.6g for full restarts (%+.3g%%), ARI %.4f, %d finishing iterations",
 				c.name, res.SampleRows, res.Inertia, full.Inertia, 100*rel, ari, res.Iterations)
 			if rel > 0.005 {
 				t.Errorf("%s, sample %d: inertia %v, more than 0.5%% above the full restarts' %v", c.name, size, res.Inertia, full.Inertia)
@@ -145,7 +145,8 @@ func TestSampledRestartsMatchFull(t *testing.T) {
 
 // checkResult checks a result is self-consistent: labels and distances
 // those of its centroids, inertia their sum, Inertias holding it at the
-// kept restart, and no fresh restart's entry below it.
+// kept restart, and, for full restarts, no other fresh restart's entry
+// below it.
 func checkResult(t *testing.T, name string, x *mat.Dense, w []float64, res *Result) {
 	t.Helper()
 	labels, dist := Assign(nil, nil, x, res.Centroids, 1)
@@ -166,7 +167,7 @@ func checkResult(t *testing.T, name string, x *mat.Dense, w []float64, res *Resu
 	if res.Inertias[res.Restart] != res.Inertia {
 		t.Errorf("%s: inertia %v, kept restart %d's %v", name, res.Inertia, res.Restart, res.Inertias[res.Restart])
 	}
-	if m := slices.Min(res.Inertias); m < res.Inertia && res.Restart < len(res.Inertias)-1 {
+	if m := slices.Min(res.Inertias); m < res.Inertia && res.SampleRows == len(res.Labels) && res.Restart < len(res.Inertias)-1 {
 		t.Errorf("%s: a restart's inertia %v is below the kept one's %v", name, m, res.Inertia)
 	}
 }
