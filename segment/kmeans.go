@@ -425,6 +425,12 @@ func nearest(r, centers []float64, k, d int) (int, float64) {
 	return best, bd
 }
 
+// seedPrune makes the seeding skip the distances the triangle inequality
+// shows cannot change a row's owner or potential (prunedDists), rather
+// than measure every row against every lane with the block kernel. Both
+// give the same bits; pruning is faster, and tests run both.
+var seedPrune = true
+
 // maxTrials caps the candidates per centre of the greedy seeding.
 const maxTrials = 64
 
@@ -564,7 +570,7 @@ func (p *problem) seedGroup(k, trials int, rngs []*rand.Rand, rows []*seedRows) 
 	// trials its candidates.
 	per := 1 + trials
 	pb := newPointBlocks(g*per, d)
-	prune := simdLevel == 0
+	prune := seedPrune
 	for c := 1; c < k; c++ {
 		for r, sd := range sds {
 			sd.drawCandidates(p, c)
@@ -632,7 +638,7 @@ func (sd *seeding) measureLanes(p *problem, c int) {
 	}
 }
 
-// prunedDists stands in for the block kernel in scalar builds: it fills
+// prunedDists stands in for the block kernel (see seedPrune): it fills
 // the restart's lanes of buf for rows b0 to b1 as the kernel would, except
 // that it leaves +Inf where the row's owner is nearer than the lane's point
 // for sure, which score takes exactly as it would the distance. A point at
