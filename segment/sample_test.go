@@ -280,7 +280,8 @@ func TestSampledWeights(t *testing.T) {
 
 // BenchmarkFitCustomers times the engine's k-means stage in shape: k = 6,
 // ten restarts, Hamerly, on 1,000,000 customer-like rows of 37 features,
-// with full restarts (sample=off) and sampled ones (sample=auto).
+// with full restarts (sample=off), sampled ones (sample=auto, 50,000
+// rows) and samples of other sizes. It reports the inertia, to compare.
 func BenchmarkFitCustomers(b *testing.B) {
 	if testing.Short() {
 		b.Skip("1,000,000 rows")
@@ -289,7 +290,7 @@ func BenchmarkFitCustomers(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		size int
-	}{{"sample=off", -1}, {"sample=auto", 0}} {
+	}{{"sample=off", -1}, {"sample=auto", 0}, {"sample=5000", 5000}, {"sample=20000", 20_000}, {"sample=100000", 100_000}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n uint64
