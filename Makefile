@@ -6,30 +6,24 @@ GOFLAGS  := -tags=$(TAGS)
 BIN      := bin/crmseg
 PKGS     := ./...
 STATICCHECK_VERSION := v0.8.2
-# The binary, the benchmarks and a second test run of segment build with Go's
-# SIMD experiment: segment's distance kernels then use AVX2/AVX-512 on amd64
-# (selected at run time). Results are the same bit for bit without it; plain
-# go build/test use the scalar kernels.
-SIMD     ?= GOEXPERIMENT=simd
 
 .PHONY: all build test test-short bench bench-kmeans lint fmt demo clean
 
 all: build
 
 build:
-	$(SIMD) $(GO) build $(GOFLAGS) -o $(BIN) ./cmd/crmseg
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/crmseg
 
 # The full test suite, as CI runs it.
 test:
 	$(GO) test $(GOFLAGS) -count=1 $(PKGS)
-	$(SIMD) $(GO) test $(GOFLAGS) -count=1 ./segment
 
 test-short:
 	$(GO) test $(GOFLAGS) -short $(PKGS)
 
 # Benchmarks print their figures; compare runs side by side with benchstat.
 bench:
-	$(SIMD) $(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 # crmseg cluster against scikit-learn's KMeans(algorithm="lloyd") on the same
 # 1,000,000 x 12 Gaussian blobs (8 centres), k=8, n_init=10, max_iter=300,
@@ -54,10 +48,8 @@ bench-e2e: build
 lint:
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) $(PKGS)
-	$(SIMD) $(GO) vet $(GOFLAGS) ./segment
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck -tags $(TAGS) $(PKGS)
-	PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(SIMD) staticcheck -tags $(TAGS) ./segment
 
 fmt:
 	gofmt -w .

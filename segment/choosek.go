@@ -161,14 +161,12 @@ func silhouette(x *mat.Dense, labels []int, k, sample, refMax int, seed uint64) 
 		rows = append(rows, s...)
 	}
 	s := make([]float64, len(rows))
+	refs := newRefRows(x, ref)
 	const block = 32
 	blocks := (len(rows) + block - 1) / block
 	work := func(b int) {
-		sum := make([]float64, k)
-		for t := b * block; t < min((b+1)*block, len(rows)); t++ {
-			i := rows[t]
-			s[t] = rowSilhouette(x, i, labels[i], ref, sum)
-		}
+		t0, t1 := b*block, min((b+1)*block, len(rows))
+		refs.silhouettes(s[t0:t1], rows[t0:t1], labels)
 	}
 	threads := min(runtime.GOMAXPROCS(0), blocks)
 	if threads <= 1 {
@@ -213,37 +211,85 @@ func silhouette(x *mat.Dense, labels []int, k, sample, refMax int, seed uint64) 
 	return total / float64(n)
 }
 
-// rowSilhouette is s(i) for row i of cluster own against the reference rows
-// ref (by cluster; row i itself is skipped). sum is scratch of length k.
-func rowSilhouette(x *mat.Dense, i, own int, ref [][]int, sum []float64) float64 {
-	ri := x.RawRowView(i)
-	clear(sum)
-	a, b := math.NaN(), math.Inf(1)
-	for c, rc := range ref {
-		cnt := 0
-		var sc float64
+// refRows are the reference rows of the silhouette, copied cluster by
+// cluster into one block of memory that the block kernel streams through.
+type refRows struct {
+	x     *mat.Dense
+	d     int
+	data  []float64 // the rows, cluster by cluster
+	index []int     // the row of x each one is
+	start []int     // cluster c's rows are start[c] to start[c+1]
+}
+
+func newRefRows(x *mat.Dense, ref [][]int) *refRows {
+	_, d := x.Dims()
+	r := &refRows{x: x, d: d, start: []int{0}}
+	for _, rc := range ref {
 		for _, j := range rc {
-			if j == i {
-				continue
-			}
-			sc += pointDist(ri, x.RawRowView(j))
-			cnt++
+			r.data = append(r.data, x.RawRowView(j)...)
+			r.index = append(r.index, j)
 		}
+		r.start = append(r.start, len(r.index))
+	}
+	return r
+}
+
+// silhouettes sets s[t] to s(i) for row i = rows[t] (of cluster labels[i])
+// against the reference rows (row i itself skipped): a(i), the mean
+// distance to the other rows of its cluster, and b(i), the least mean
+// distance to the rows of another cluster, give s(i) = (b − a) / max(a, b),
+// 0 for a singleton cluster. The block kernel measures every reference row
+// against all the rows at once; each row's distances are added in
+// reference row order.
+func (r *refRows) silhouettes(s []float64, rows, labels []int) {
+	d := r.d
+	pb := newPointBlocks(len(rows), d)
+	for t, i := range rows {
+		pb.set(t, r.x.RawRowView(i))
+	}
+	var stack [resultStack]float64
+	buf, stride := pb.resultBuf(stack[:]), pb.stride()
+	sum := make([]float64, len(rows))
+	cnt := make([]int, len(rows))
+	a := make([]float64, len(rows))
+	b := make([]float64, len(rows))
+	for t := range rows {
+		a[t], b[t] = math.NaN(), math.Inf(1)
+	}
+	for c := range len(r.start) - 1 {
+		clear(sum)
+		clear(cnt)
+		for b0 := r.start[c]; b0 < r.start[c+1]; b0 += pb.batch() {
+			b1 := min(b0+pb.batch(), r.start[c+1])
+			pb.dists(buf, r.data[b0*d:b1*d])
+			for j := b0; j < b1; j++ {
+				dj := buf[(j-b0)*stride:][:len(rows)]
+				for t, i := range rows {
+					if r.index[j] != i {
+						sum[t] += math.Sqrt(dj[t])
+						cnt[t]++
+					}
+				}
+			}
+		}
+		for t, i := range rows {
+			switch {
+			case c == labels[i]:
+				a[t] = sum[t] / float64(cnt[t]) // NaN for a singleton
+			case cnt[t] > 0:
+				b[t] = min(b[t], sum[t]/float64(cnt[t]))
+			}
+		}
+	}
+	for t := range rows {
+		m := max(a[t], b[t])
 		switch {
-		case c == own:
-			if cnt == 0 {
-				return 0 // singleton cluster
-			}
-			a = sc / float64(cnt)
-		case cnt > 0:
-			b = min(b, sc/float64(cnt))
+		case math.IsNaN(a[t]) || m == 0:
+			s[t] = 0
+		default:
+			s[t] = (b[t] - a[t]) / m
 		}
 	}
-	m := max(a, b)
-	if m == 0 {
-		return 0
-	}
-	return (b - a) / m
 }
 
 // centroidsOf returns the mean of each cluster's rows (k×d) and the members.
@@ -523,6 +569,13 @@ var ErrNoEligibleK = errors.New("segment: no k meets the minimum cluster size")
 // filled, Chosen 0 and a nil Result, together with an error wrapping
 // ErrNoEligibleK. The result is deterministic for given input, settings and
 // seeds.
+//
+// Every fit, the bootstrap ones included, follows km.SampleSize: on more
+// rows than the sample, its restarts run on a sample of them (a bootstrap
+// fit's, of its resample) and the best is finished on all of them. The
+// figures cost O(n·d) each beyond the silhouette's bounded sample (see
+// Silhouette), and nothing here is quadratic in n unless SilhouetteSample
+// asks for the exact silhouette.
 func ChooseK(x *mat.Dense, weights []float64, km KMeans, opts ChooseOptions) (*KChoice, error) {
 	n, _ := x.Dims()
 	if opts.MinK == 0 {

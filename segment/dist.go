@@ -1,12 +1,10 @@
 package segment
 
 // Distance kernels. Every squared Euclidean distance in the package is
-// summed in one fixed order, whatever instruction set computes it: four
+// summed in one fixed order, whichever kernel computes it: four
 // accumulators s0..s3, coordinate j going to s[j mod 4] in increasing j,
-// and the result (s0+s1)+(s2+s3). The SIMD kernels (dist_simd.go, built
-// with GOEXPERIMENT=simd on amd64) keep that order lane by lane, and
-// nothing is fused into a multiply-add, so they give the scalar kernels'
-// results bit for bit: a fit is the same with or without them.
+// and the result (s0+s1)+(s2+s3), nothing fused into a multiply-add. The
+// four sums also keep four additions in flight rather than one.
 
 // lanes is the number of points a block holds: the block kernel measures
 // a row against all of them at once.
@@ -59,7 +57,7 @@ func sqDist(a, b []float64) float64 {
 // d columns) it sets out[i*stride+l] to the squared distance of the row to
 // point l of the block blk, which holds lanes points transposed (coordinate
 // j of point l at blk[j*lanes+l]). Only the first live points are measured;
-// the SIMD kernels measure all lanes, and callers ignore the rest.
+// callers ignore the rest.
 func blockDistsGo(out []float64, stride int, x []float64, d int, blk []float64, live int) {
 	blk = blk[:d*lanes]
 	for i := range len(x) / d {
@@ -95,9 +93,7 @@ func blockDistsGo(out []float64, stride int, x []float64, d int, blk []float64, 
 
 // addMinsGo adds to sums[t], for every row i in order, the row's potential
 // with candidate t: min(od[i], buf[i*stride+off+t]), times w[i] unless w is
-// nil (no multiply-add: see sqDist). buf must hold 3 values past the last
-// row's last result (resultBuf leaves them), which the SIMD version reads
-// and ignores.
+// nil (no multiply-add: see sqDist).
 func addMinsGo(sums, od, w, buf []float64, stride, off int) {
 	t := 0
 	for ; t+4 <= len(sums); t += 4 {
@@ -133,8 +129,7 @@ func addMinsGo(sums, od, w, buf []float64, stride, off int) {
 }
 
 // addRow adds w·r to s (len(s) >= len(r)); w = 1 adds r itself, which is
-// the same to the bit. (An AVX version is no faster: a call costs more
-// than the twelve or so scalar additions of a row.)
+// the same to the bit.
 func addRow(s, r []float64, w float64) {
 	s = s[:len(r)]
 	if w == 1 {
@@ -186,7 +181,7 @@ func (pb *pointBlocks) batch() int { return max(1, batchFloats/pb.stride()) }
 // resultBuf returns room for the results of pb.batch() rows: stack if it
 // is large enough, a new slice otherwise.
 func (pb *pointBlocks) resultBuf(stack []float64) []float64 {
-	n := pb.batch()*pb.stride() + 3 // the slack addMins reads
+	n := pb.batch() * pb.stride()
 	if n <= len(stack) {
 		return stack[:n]
 	}
@@ -206,3 +201,19 @@ func (pb *pointBlocks) dists(out []float64, x []float64) {
 		blockDists(out[b*lanes:], stride, x, pb.d, pb.data[b*step:(b+1)*step], pb.m-b*lanes)
 	}
 }
+
+// blockDists is the block kernel: see blockDistsGo.
+func blockDists(out []float64, stride int, x []float64, d int, blk []float64, live int) {
+	blockDistsGo(out, stride, x, d, blk, live)
+}
+
+// blockDists2 measures two consecutive blocks, blk holding both: see
+// blockDistsGo.
+func blockDists2(out []float64, stride int, x []float64, d int, blk []float64, live int) {
+	step := d * lanes
+	blockDistsGo(out, stride, x, d, blk[:step], min(live, lanes))
+	blockDistsGo(out[lanes:], stride, x, d, blk[step:2*step], live-lanes)
+}
+
+// addMins adds the rows' potentials with the candidates: see addMinsGo.
+func addMins(sums, od, w, buf []float64, stride, off int) { addMinsGo(sums, od, w, buf, stride, off) }

@@ -9,14 +9,18 @@ import (
 	"testing"
 )
 
-// forEachLevel runs fn once with every SIMD level this build and CPU offer
-// (only the scalar one without GOEXPERIMENT=simd on amd64).
-func forEachLevel(t testing.TB, fn func(name string)) {
+// forEachSeeding runs fn once with each way of seeding: pruned (the
+// default) and with the block kernel over every row (see seedPrune).
+func forEachSeeding(t testing.TB, fn func(name string)) {
 	t.Helper()
-	defer func(l int) { simdLevel = l }(simdLevel)
-	for l := 0; l <= maxSIMDLevel; l++ {
-		simdLevel = l
-		fn(simdLevelNames[l])
+	defer func(p bool) { seedPrune = p }(seedPrune)
+	for _, p := range []bool{true, false} {
+		seedPrune = p
+		name := "pruned"
+		if !p {
+			name = "block"
+		}
+		fn(name)
 	}
 }
 
@@ -30,12 +34,12 @@ func randomCoords(rng *rand.Rand, n int) []float64 {
 	return v
 }
 
-// TestKernelsAgreeBitForBit checks the block kernel at every SIMD level
-// against the scalar distance, lane by lane, on random data of widths 1 to
+// TestKernelsAgreeBitForBit checks the block kernel against the distance
+// of two points, lane by lane, on random data of widths 1 to
 // 40 with a few rows at a time: the same bits, not just close.
 func TestKernelsAgreeBitForBit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	forEachLevel(t, func(level string) {
+	func(level string) {
 		for d := 1; d <= 40; d++ {
 			for rep := range 10 {
 				rows := 1 + rep%4
@@ -56,7 +60,7 @@ func TestKernelsAgreeBitForBit(t *testing.T) {
 				}
 			}
 		}
-	})
+	}("scalar")
 }
 
 // TestSqDistOrder pins the documented summation order with cases worked
@@ -80,7 +84,7 @@ func TestSqDistOrder(t *testing.T) {
 			t.Errorf("%s: sqDist %v, want 2^54 = %v", c.why, got, want)
 		}
 	}
-	forEachLevel(t, func(level string) {
+	func(level string) {
 		for _, c := range cases {
 			d := len(c.diff)
 			pb := newPointBlocks(4, d)
@@ -91,7 +95,7 @@ func TestSqDistOrder(t *testing.T) {
 				t.Errorf("%s, %s: block kernel %v, want 2^54 for point 3 and 0 for point 0", level, c.why, out[:4])
 			}
 		}
-	})
+	}("scalar")
 }
 
 // referenceSeed is greedy k-means++ written plainly, one row at a time:
@@ -186,7 +190,7 @@ func referenceSeed(x []float64, n, d int, w []float64, k, trials int, rng *rand.
 
 // TestSeedMatchesReference checks the one-pass-per-centre seeding against
 // the plain one, bit for bit: with and without weights (zeros included),
-// at every SIMD level, alone and in groups of restarts. It also checks the
+// pruned and with the block kernel, alone and in groups of restarts. It also checks the
 // owners and distances it leaves against a full search over the chosen
 // centres, and the first assignment step it leaves against assign's.
 func TestSeedMatchesReference(t *testing.T) {
@@ -205,7 +209,7 @@ func TestSeedMatchesReference(t *testing.T) {
 			for r := range want {
 				want[r] = referenceSeed(x.RawMatrix().Data, n, d, weights, k, trials, rand.New(rand.NewPCG(3, uint64(r))))
 			}
-			forEachLevel(t, func(level string) {
+			forEachSeeding(t, func(level string) {
 				for g := 1; g <= maxGroup; g++ {
 					p := newProblem(x, weights, 2)
 					rngs := make([]*rand.Rand, g)
@@ -251,12 +255,13 @@ func TestSeedMatchesReference(t *testing.T) {
 }
 
 // TestFitSameAtEveryLevel checks a whole fit, Lloyd and Hamerly, gives the
-// same bits with every SIMD level, on data that takes many iterations.
+// same bits whether the seeding prunes or uses the block kernel, on data
+// that takes many iterations.
 func TestFitSameAtEveryLevel(t *testing.T) {
 	x, _ := blobs(2*chunkRows+100, 5, 13, 1.5, 8)
 	for _, a := range []Algorithm{Lloyd, Hamerly} {
 		var ref *Result
-		forEachLevel(t, func(level string) {
+		forEachSeeding(t, func(level string) {
 			res, err := KMeans{K: 9, NInit: 2, Seed: 3, Algorithm: a, Tol: 1e-10}.Fit(x, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -270,7 +275,7 @@ func TestFitSameAtEveryLevel(t *testing.T) {
 			}
 			if !slices.Equal(res.Labels, ref.Labels) || !slices.Equal(res.Centroids.RawMatrix().Data, ref.Centroids.RawMatrix().Data) ||
 				!slices.Equal(res.Distances, ref.Distances) || !slices.Equal(res.Inertias, ref.Inertias) || res.Iterations != ref.Iterations {
-				t.Errorf("%s at level %s differs from the scalar fit", a, level)
+				t.Errorf("%s with %s seeding differs from the pruned fit", a, level)
 			}
 		})
 	}
@@ -299,11 +304,11 @@ func benchBlobs(b *testing.B) *problem {
 	return newProblem(x, nil, runtime.GOMAXPROCS(0))
 }
 
-// BenchmarkSeed times one greedy k-means++ seeding of the bench-kmeans data
-// at every SIMD level.
+// BenchmarkSeed times one greedy k-means++ seeding of the bench-kmeans data,
+// pruned and with the block kernel.
 func BenchmarkSeed(b *testing.B) {
 	p := benchBlobs(b)
-	forEachLevel(b, func(level string) {
+	forEachSeeding(b, func(level string) {
 		b.Run(level, func(b *testing.B) {
 			b.ReportAllocs()
 			r := uint64(0)
@@ -317,13 +322,13 @@ func BenchmarkSeed(b *testing.B) {
 }
 
 // BenchmarkFitBench times the whole fit of make bench-kmeans (k = 8, ten
-// restarts, Hamerly) at every SIMD level.
+// restarts, Hamerly).
 func BenchmarkFitBench(b *testing.B) {
 	if testing.Short() {
 		b.Skip("1,000,000 rows")
 	}
 	x, _ := blobs(1_000_000, 8, 12, 3, 1)
-	forEachLevel(b, func(level string) {
+	func(level string) {
 		b.Run(level, func(b *testing.B) {
 			b.ReportAllocs()
 			var n uint64
@@ -335,7 +340,7 @@ func BenchmarkFitBench(b *testing.B) {
 				n++
 			}
 		})
-	})
+	}("scalar")
 }
 
 // BenchmarkDistanceKernels times the block kernel against calls of the
@@ -353,7 +358,7 @@ func BenchmarkDistanceKernels(b *testing.B) {
 		for _, m := range []int{lanes, 2 * lanes} {
 			pb := newPointBlocks(m, d)
 			pb.setAll(pts)
-			forEachLevel(b, func(level string) {
+			func(level string) {
 				b.Run(fmt.Sprintf("n=%d/m=%d/block/%s", n, m, level), func(b *testing.B) {
 					out := make([]float64, pb.batch()*pb.stride())
 					var k uint64
@@ -365,7 +370,7 @@ func BenchmarkDistanceKernels(b *testing.B) {
 						k++
 					}
 				})
-			})
+			}("scalar")
 			b.Run(fmt.Sprintf("n=%d/m=%d/single", n, m), func(b *testing.B) {
 				var s float64
 				var k uint64

@@ -59,7 +59,32 @@ type KMeans struct {
 	// about the same quality.
 	Init       *mat.Dense
 	InitMargin float64
+	// SampleSize is the number of rows the seeded restarts run on. With
+	// fewer rows than the data holds, the NInit restarts are seeded and
+	// iterated to convergence on a uniform sample of that many rows, drawn
+	// without replacement from the PCG stream (Seed, 1<<63), each sampled
+	// row keeping its weight; the restart of least inertia on the sample
+	// is then iterated to convergence on all the rows from the centres it
+	// reached. Restarts cost most where they start far from a minimum;
+	// finishing one from centres already near it takes a few passes. The
+	// warm start (Init) runs on all the rows and is compared with the
+	// finished restart there. 0 means max(50,000, 2,000·K) rows, or every
+	// row when there are no more, so that results on smaller data are those
+	// of full restarts; negative means every row. MiniBatch ignores it (it
+	// samples already).
+	SampleSize int
 }
+
+// Automatic sample size (see KMeans.SampleSize): at least sampleFloor rows,
+// and samplePerCluster per cluster.
+const (
+	sampleFloor      = 50_000
+	samplePerCluster = 2_000
+)
+
+// sampleStream is the PCG stream, with the seed, of the sample's draws;
+// restart r draws from stream r.
+const sampleStream = 1 << 63
 
 // Algorithm names an iteration scheme of k-means.
 type Algorithm string
@@ -77,16 +102,27 @@ const (
 
 // Result is a fitted clustering with the statistics of the fit.
 type Result struct {
-	Centroids    *mat.Dense // K × d, in the space of the data
-	Labels       []int      // cluster of each row, 0..K-1
-	Distances    []float64  // squared distance of each row to its centroid
-	Sizes        []int      // rows per cluster
-	Inertia      float64    // weighted sum of Distances
-	Iterations   int        // Lloyd iterations of the kept restart
-	Converged    bool       // whether the kept restart met the tolerance before MaxIter
-	Restart      int        // index of the kept restart
-	Inertias     []float64  // final inertia of every restart
-	EmptyRepairs int        // clusters re-seeded after emptying, in the kept restart
+	Centroids  *mat.Dense // K × d, in the space of the data
+	Labels     []int      // cluster of each row, 0..K-1
+	Distances  []float64  // squared distance of each row to its centroid
+	Sizes      []int      // rows per cluster
+	Inertia    float64    // weighted sum of Distances
+	Iterations int        // Lloyd iterations of the kept restart
+	Converged  bool       // whether the kept restart met the tolerance before MaxIter
+	Restart    int        // index of the kept restart
+	// Inertias holds the inertia of every restart: its final one on all
+	// the rows, or, for restarts run on a sample (see KMeans.SampleSize),
+	// its final one on the sample scaled by the total weight over the
+	// sample's (an estimate of the inertia of its centres on all the rows),
+	// except for the kept one, whose entry is its inertia once finished on
+	// all the rows (Inertia, unless the warm start was kept).
+	Inertias     []float64
+	EmptyRepairs int // clusters re-seeded after emptying, in the kept restart
+	// SampleRows is the number of rows the seeded restarts ran on: the
+	// number of rows unless they ran on a sample. Iterations, Converged and
+	// EmptyRepairs of a sampled restart are those of its finish on all the
+	// rows.
+	SampleRows int
 }
 
 func (km KMeans) defaults() KMeans {
@@ -167,51 +203,69 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 	}
 	tol := km.Tol * p.meanVariance()
 
-	var best *Result
 	total := km.NInit
 	if km.Init != nil {
 		total++
 	}
 	inertias := make([]float64, total)
-	// The labels and distances of a result live in buffers the next
-	// restart reuses: a best restart that is not the last one labels the
-	// rows again at the end, rather than holding a copy all along.
-	keep := func(r int, res *Result) {
-		res.Restart = r
-		inertias[r] = res.Inertia
-		if best == nil || res.Inertia < best.Inertia {
-			best = res
-		}
-		if km.Progress != nil {
-			km.Progress(r+1, total)
-		}
+	// relabel: the kept result's labels and distances are no longer in
+	// the scratch buffers, a later restart having reused them.
+	var best *Result
+	relabel := false
+	if m := km.sampleRows(n); m < n && km.Algorithm != MiniBatch {
+		// nil when every sampled row weighs 0: the restarts then run on
+		// every row.
+		best = p.sampledRestarts(km, m, tol, inertias, total)
 	}
-	done := func() (*Result, error) {
-		if km.Init != nil {
-			init := p.lloyd(slices.Clone(mat.DenseCopyOf(km.Init).RawMatrix().Data), km.MaxIter, tol, false)
-			init.Restart = km.NInit
-			inertias[km.NInit] = init.Inertia
-			if best == nil || init.Inertia <= best.Inertia*(1+km.InitMargin) {
-				best = init
+	if best == nil {
+		// The labels and distances of a result live in buffers the next
+		// restart reuses: a best restart that is not the last one labels
+		// the rows again at the end, rather than holding a copy all along.
+		p.restarts(km, tol, func(r int, res *Result) {
+			res.Restart = r
+			inertias[r] = res.Inertia
+			if best == nil || res.Inertia < best.Inertia {
+				best = res
 			}
 			if km.Progress != nil {
-				km.Progress(total, total)
+				km.Progress(r+1, total)
 			}
-		}
-		if best.Restart != total-1 {
-			st := p.scratchFor(km.K).st
-			p.assign(best.Centroids.RawMatrix().Data, km.K, st)
-			best.Labels, best.Distances = st.labels, st.dist
-		}
-		best.Inertias = inertias
-		return best, nil
+		})
+		best.SampleRows = n
+		relabel = best.Restart != km.NInit-1
 	}
+	if km.Init != nil {
+		init := p.lloyd(slices.Clone(mat.DenseCopyOf(km.Init).RawMatrix().Data), km.MaxIter, tol, false)
+		init.Restart, init.SampleRows = km.NInit, best.SampleRows
+		inertias[km.NInit] = init.Inertia
+		if init.Inertia <= best.Inertia*(1+km.InitMargin) {
+			best, relabel = init, false
+		} else {
+			relabel = true
+		}
+		if km.Progress != nil {
+			km.Progress(total, total)
+		}
+	}
+	if relabel {
+		st := p.scratchFor(km.K).st
+		p.assign(best.Centroids.RawMatrix().Data, km.K, st)
+		best.Labels, best.Distances = st.labels, st.dist
+	}
+	best.Inertias = inertias
+	return best, nil
+}
+
+// restarts runs the NInit seeded restarts on the problem's rows, handing
+// each result to keep as it is done. The labels and distances of a result
+// live in scratch buffers the next restart reuses.
+func (p *problem) restarts(km KMeans, tol float64, keep func(r int, res *Result)) {
 	rng := func(r int) *rand.Rand { return rand.New(rand.NewPCG(km.Seed, uint64(r))) }
 	if km.Algorithm == MiniBatch {
 		for r := range km.NInit {
 			keep(r, p.miniBatch(km.K, km.LocalTrials, km.BatchSize, km.MaxIter, rng(r)))
 		}
-		return done()
+		return
 	}
 	// Restarts are seeded in groups that share their passes over the rows,
 	// then iterated one by one.
@@ -235,7 +289,6 @@ func (km KMeans) Fit(x *mat.Dense, weights []float64) (*Result, error) {
 		}
 		r0 += len(rngs)
 	}
-	return done()
 }
 
 // problem is the data of one fit, laid out for the kernels.
@@ -371,6 +424,12 @@ func nearest(r, centers []float64, k, d int) (int, float64) {
 	}
 	return best, bd
 }
+
+// seedPrune makes the seeding skip the distances the triangle inequality
+// shows cannot change a row's owner or potential (prunedDists), rather
+// than measure every row against every lane with the block kernel. Both
+// give the same bits; pruning is faster, and tests run both.
+var seedPrune = true
 
 // maxTrials caps the candidates per centre of the greedy seeding.
 const maxTrials = 64
@@ -511,7 +570,7 @@ func (p *problem) seedGroup(k, trials int, rngs []*rand.Rand, rows []*seedRows) 
 	// trials its candidates.
 	per := 1 + trials
 	pb := newPointBlocks(g*per, d)
-	prune := simdLevel == 0
+	prune := seedPrune
 	for c := 1; c < k; c++ {
 		for r, sd := range sds {
 			sd.drawCandidates(p, c)
@@ -579,7 +638,7 @@ func (sd *seeding) measureLanes(p *problem, c int) {
 	}
 }
 
-// prunedDists stands in for the block kernel in scalar builds: it fills
+// prunedDists stands in for the block kernel (see seedPrune): it fills
 // the restart's lanes of buf for rows b0 to b1 as the kernel would, except
 // that it leaves +Inf where the row's owner is nearer than the lane's point
 // for sure, which score takes exactly as it would the distance. A point at
@@ -1092,4 +1151,104 @@ func Assign(labels []int, dist []float64, x, centroids *mat.Dense, threads int) 
 	}
 	p.assign(centers, k, st)
 	return st.labels, st.dist
+}
+
+// sampleRows is the number of rows the seeded restarts run on for n rows
+// (see KMeans.SampleSize).
+func (km KMeans) sampleRows(n int) int {
+	switch {
+	case km.SampleSize < 0:
+		return n
+	case km.SampleSize == 0:
+		return min(n, max(sampleFloor, samplePerCluster*km.K))
+	}
+	return min(n, max(km.SampleSize, km.K))
+}
+
+// sampledRestarts runs the seeded restarts on a sample of m rows and
+// finishes the one of least inertia there on all the rows (see
+// KMeans.SampleSize). It sets inertias[r] to restart r's inertia on the
+// sample, scaled by the ratio of the total weight to the sample's, that of
+// the kept restart to its inertia once finished. It returns nil, having
+// done nothing, when every sampled row weighs 0.
+func (p *problem) sampledRestarts(km KMeans, m int, tol float64, inertias []float64, total int) *Result {
+	sub := p.sample(m, rand.New(rand.NewPCG(km.Seed, sampleStream)))
+	if sub == nil {
+		return nil
+	}
+	scale := p.mass() / sub.mass()
+	k := km.K
+	var start []float64
+	kept, least := 0, math.Inf(1)
+	sub.restarts(km, tol, func(r int, res *Result) {
+		inertias[r] = res.Inertia * scale
+		if res.Inertia < least {
+			kept, least = r, res.Inertia
+			start = slices.Clone(res.Centroids.RawMatrix().Data)
+		}
+		if km.Progress != nil {
+			km.Progress(r+1, total)
+		}
+	})
+	if start == nil {
+		return nil // inertias overflowed to +Inf: let every row decide
+	}
+	var res *Result
+	if km.Algorithm == Lloyd {
+		res = p.lloyd(start, km.MaxIter, tol, false)
+	} else {
+		// The Hamerly iteration starts from a first assignment step, with
+		// the distances as upper bounds and lower bounds 0 (as begin
+		// leaves them after a seeding).
+		st := p.scratchFor(k).st
+		for i := range st.labels {
+			st.labels[i] = -1
+		}
+		p.assign(start, k, st)
+		upper, lower := make([]float64, p.n), p.lowerFor()
+		p.parallel(func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				upper[i], lower[i] = math.Sqrt(st.dist[i]), 0
+			}
+		})
+		res = p.hamerly(start, upper, lower, km.MaxIter, tol)
+	}
+	res.Restart, res.SampleRows = kept, m
+	inertias[kept] = res.Inertia
+	return res
+}
+
+// mass is the total weight of the rows, added by chunks in chunk order.
+func (p *problem) mass() float64 {
+	if p.w == nil {
+		return float64(p.n)
+	}
+	return p.sum(func(i int) float64 { return p.w[i] }, make([]float64, p.chunks))
+}
+
+// sample returns a problem of m of the rows, drawn uniformly without
+// replacement by rng (Knuth's selection sampling: one draw per row, so
+// the rows keep their order), with their weights; nil if those all are 0.
+func (p *problem) sample(m int, rng *rand.Rand) *problem {
+	d := p.d
+	x := make([]float64, 0, m*d)
+	var w []float64
+	if p.w != nil {
+		w = make([]float64, 0, m)
+	}
+	var mass float64
+	for i := 0; i < p.n && len(x) < m*d; i++ {
+		if float64(p.n-i)*rng.Float64() >= float64(m-len(x)/d) {
+			continue
+		}
+		x = append(x, p.row(i)...)
+		if w != nil {
+			w = append(w, p.w[i])
+			mass += p.w[i]
+		}
+	}
+	if w != nil && mass == 0 {
+		return nil
+	}
+	return newProblem(mat.NewDense(m, d, x), w, p.threads)
 }

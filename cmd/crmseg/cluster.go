@@ -43,6 +43,7 @@ type clusterReport struct {
 	Iterations   int       `json:"iterations"`
 	Converged    bool      `json:"converged"`
 	Restart      int       `json:"restart"`
+	SampleRows   int       `json:"sample_rows"`
 	Inertias     []float64 `json:"inertias"`
 	Sizes        []int     `json:"sizes"`
 	ReadSeconds  float64   `json:"read_seconds"`
@@ -63,6 +64,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	seed := fs.Uint64("seed", 0, "random seed")
 	algorithm := fs.String("algorithm", "hamerly", "hamerly (exact, fast), lloyd (exact) or minibatch (approximate, for very large inputs)")
 	batch := fs.Int("batch-size", 1024, "rows per mini-batch step")
+	sample := fs.Int("sample-size", 0, "rows the restarts run on before the best is finished on all rows; 0 = max(50000, 2000 × k), -1 = all rows")
 	scale := fs.String("scale", "none", "scale every feature first: none, standard (z-score) or robust (median/IQR)")
 	threads := fs.Int("threads", 0, "threads; 0 = all cores (the result does not depend on it)")
 	out := fs.String("out", "", "output directory: assignments.parquet, centroids.csv, summary.json")
@@ -121,7 +123,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		scaler.Transform(x, x)
 	}
 	km := segment.KMeans{K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed, Threads: *threads,
-		Algorithm: segment.Algorithm(*algorithm), BatchSize: *batch}
+		Algorithm: segment.Algorithm(*algorithm), BatchSize: *batch, SampleSize: *sample}
 	fitStart := time.Now()
 	res, err := km.Fit(x, nil)
 	if err != nil {
@@ -155,7 +157,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rep := clusterReport{
 		Features: *features, Rows: t.N, Columns: t.Columns, K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed,
 		Algorithm: *algorithm, Scale: *scale, Inertia: res.Inertia, Iterations: res.Iterations, Converged: res.Converged,
-		Restart: res.Restart, Inertias: res.Inertias, Sizes: res.Sizes, ReadSeconds: read.Seconds(), FitSeconds: fit.Seconds(),
+		Restart: res.Restart, SampleRows: res.SampleRows, Inertias: res.Inertias, Sizes: res.Sizes, ReadSeconds: read.Seconds(), FitSeconds: fit.Seconds(),
 		Threads: threadsUsed, PeakRSSBytes: engine.PeakRSS(), MatrixBytes: int64(8 * t.N * t.D),
 	}
 	js, err := json.MarshalIndent(rep, "", "  ")
