@@ -117,6 +117,11 @@ type Segmentation struct {
 	K       int `yaml:"k" json:"k"`
 	NInit   int `yaml:"n_init" json:"n_init"`
 	MaxIter int `yaml:"max_iter" json:"max_iter"`
+	// SampleSize is the number of customers the k-means restarts are seeded
+	// and run on before the best is finished on every customer
+	// (segment.KMeans.SampleSize): 0 chooses it (50,000 or 2,000·k, at
+	// most every customer), -1 runs every restart on every customer.
+	SampleSize int `yaml:"sample_size" json:"sample_size"`
 	// Features are per-customer numeric features (columns of the
 	// customer_features model) with their scaling. Empty means the default
 	// set, less the ones the inputs cannot supply.
@@ -381,6 +386,9 @@ func (c *Config) Validate() error {
 	}
 	if s.MaxIter < 1 {
 		add("segmentation.max_iter: expected at least 1, found %d", s.MaxIter)
+	}
+	if s.SampleSize < -1 || (s.SampleSize > 0 && s.SampleSize < s.K) {
+		add("segmentation.sample_size: expected 0 (chosen), -1 (every customer) or at least k (%d) customers, found %d", s.K, s.SampleSize)
 	}
 	switch s.Algorithm {
 	case "", "hamerly", "lloyd", "minibatch":

@@ -78,7 +78,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		z = &mat.Dense{}
 		scaler.Transform(z, fm.x)
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
-			Algorithm: segment.Algorithm(algorithm)}
+			Algorithm: segment.Algorithm(algorithm), SampleSize: sg.SampleSize}
 		previous := r.previousModel()
 		if sg.ChooseK == nil && sg.WarmStart && previous != nil && len(previous.Segments) == sg.K {
 			km.Init, km.InitMargin = previous.Express(scaler), sg.WarmStartMargin
@@ -139,7 +139,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	k, _ := res.Centroids.Dims()
 	r.man.Quality.Segmentation = SegmentationQuality{
 		K: k, Customers: n, Features: len(fm.specs), Inertia: res.Inertia, Iterations: res.Iterations,
-		Converged: res.Converged, Restarts: len(res.Inertias), Algorithm: algorithm, Source: source,
+		Converged: res.Converged, Restarts: len(res.Inertias), SampleRows: res.SampleRows, Algorithm: algorithm, Source: source,
 		HysteresisKept: kept, WarmStart: warm,
 	}
 	for _, row := range kRows {

@@ -120,6 +120,10 @@ type SegmentationQuality struct {
 	// WarmStart reports whether the fit kept the start from the previous
 	// run's centroids (segmentation.warm_start).
 	WarmStart bool `json:"warm_start"`
+	// SampleRows is the number of customers the restarts ran on before the
+	// best was finished on all of them (segmentation.sample_size); 0 when
+	// the segments were assigned with a model.
+	SampleRows int `json:"sample_rows"`
 }
 
 // Timing is the wall time and peak resident memory of one stage.
