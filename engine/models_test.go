@@ -247,6 +247,7 @@ func TestRelationsRead(t *testing.T) {
 		{"select * from a where id in (select id from b) and exists (select 1 from c)", []string{"a", "b", "c"}, ""},
 		{"create or replace table t (a integer)", nil, "t"},
 		{"select * from (select * from a) as s cross join b", []string{"a", "b"}, ""},
+		{"with l as not materialized (select * from a), m as materialized (select * from l) select * from m join b on true", []string{"a", "b"}, ""},
 		{"select * from m union all select * from (unpivot (select id, g from f) on g into name d value v)", []string{"f", "m"}, ""},
 	} {
 		reads, creates := relationsRead(c.sql)

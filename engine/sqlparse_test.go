@@ -84,7 +84,7 @@ func tokenizeSQL(q string) []sqlToken {
 // sqlKeywords are words that never name a relation or a function call
 // whose parentheses could hold FROM (extract(x from y) and the like).
 var sqlKeywords = map[string]bool{
-	"pivot": true, "unpivot": true, "select": true, "from": true, "where": true, "join": true, "on": true, "using": true, "as": true, "and": true,
+	"materialized": true, "pivot": true, "unpivot": true, "select": true, "from": true, "where": true, "join": true, "on": true, "using": true, "as": true, "and": true,
 	"or": true, "not": true, "in": true, "exists": true, "with": true, "recursive": true, "union": true, "all": true,
 	"by": true, "name": false, "group": true, "order": true, "having": true, "qualify": true, "window": true,
 	"over": true, "filter": true, "partition": true, "left": true, "right": true, "full": true, "outer": true,
@@ -117,8 +117,17 @@ func relationsRead(q string) (reads []string, creates string) {
 			}
 			j++
 		}
-		if j+1 < len(toks) && toks[j].text == "as" && toks[j+1].text == "(" {
-			ctes[toks[i].text] = true
+		if j+1 < len(toks) && toks[j].text == "as" {
+			k := j + 1
+			if toks[k].text == "not" && k+1 < len(toks) {
+				k++
+			}
+			if toks[k].text == "materialized" && k+1 < len(toks) {
+				k++
+			}
+			if toks[k].text == "(" {
+				ctes[toks[i].text] = true
+			}
 		}
 	}
 	for i := 0; i+2 < len(toks); i++ {
