@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -333,6 +334,10 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The feature matrix (not used past this point) and the fit's scratch
+	// space are garbage now: hand them back to the system before DuckDB
+	// builds the marts, rather than let the heap hold them.
+	debug.FreeOSMemory()
 	if err := r.checkpoint("segment"); err != nil {
 		return nil, err
 	}

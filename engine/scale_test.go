@@ -26,7 +26,7 @@ func alignedSegments(t *testing.T, a, b *Result) ([]int, []int) {
 	return x, y
 }
 
-// TestSampledRestartsMatchFull bounds what running the k-means restarts on
+// TestRunSampledRestartsMatchFull bounds what running the k-means restarts on
 // a sample changes in a whole run: segmentation.sample_size 1000 of 8000
 // customers against every restart on every customer, on generated
 // customers whose groups differ (separation 3, as TestRecoversLatentGroups).
@@ -35,7 +35,7 @@ func alignedSegments(t *testing.T, a, b *Result) ([]int, []int) {
 // k-means section). On customers without groups (separation 0) both find
 // one of many optima of nearly equal inertia, and their segments need not
 // agree.
-func TestSampledRestartsMatchFull(t *testing.T) {
+func TestRunSampledRestartsMatchFull(t *testing.T) {
 	data := generatedData(t, 8000, 3)
 	var res [2]*Result
 	for i, size := range []int{-1, 1000} {
