@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +34,16 @@ type session struct {
 	log       *slog.Logger
 }
 
-// openSession opens an in-memory DuckDB with the run's resource settings.
+// openSession opens the run's DuckDB database with its resource settings.
+//
+// The database is a file in tempDir (the run's temporary directory, removed
+// when the run ends), not DuckDB's in-memory store: DuckDB compresses the
+// tables of a database file and keeps only the blocks it reads in memory,
+// up to memory_limit, where an in-memory table holds every row uncompressed.
+// At 1,000,000 customers, stg_transactions takes 0.2 GB of DuckDB's memory
+// this way against 1.5 GB in memory (README, "Memory").
 func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Logger) (*session, error) {
-	connector, err := duckdb.NewConnector("", nil)
+	connector, err := duckdb.NewConnector(filepath.Join(tempDir, "run.duckdb"), nil)
 	if err != nil {
 		return nil, err
 	}

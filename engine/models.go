@@ -15,10 +15,10 @@ const (
 	// A view: for models read once, or filtered by every reader.
 	matView materialisation = "view"
 	// A table: for models read many times or expensive to recompute, and
-	// for the published tables.
+	// for the published tables. There are no temporary tables: DuckDB holds
+	// those in memory uncompressed, where the run database's tables are
+	// compressed in its file (see openSession).
 	matTable materialisation = "table"
-	// A temporary table: a table the run needs but never publishes.
-	matTempTable materialisation = "temp table"
 	// A data check: a query that must return zero rows, run after the
 	// models of its stage.
 	matCheck materialisation = "check"
@@ -72,12 +72,12 @@ var sqlModels = []sqlModel{
 	// Intermediate.
 	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_transactions"}},
 	{file: "intermediate/int_lines", stage: "features", mat: matView, deps: []string{"stg_transactions"}},
-	{file: "intermediate/int_orders", stage: "features", mat: matTempTable, deps: []string{"int_lines"}},
+	{file: "intermediate/int_orders", stage: "features", mat: matTable, deps: []string{"int_lines"}},
 	{file: "intermediate/customer_segment_map", stage: "segment", mat: matTable, deps: []string{"segment_assignment", "segment_names"}},
 	{file: "intermediate/previous_assignment", mat: matRead, deps: []string{"customer_features", "previous_segments"}},
-	{file: "intermediate/int_customer_categories", stage: "score", mat: matTempTable, deps: []string{"customer_mix", "customer_segment_map"}},
-	{file: "intermediate/int_category_pairs", stage: "score", mat: matTempTable, deps: []string{"int_customer_categories"}},
-	{file: "intermediate/int_next_best_category", stage: "score", mat: matTempTable, deps: []string{"int_category_pairs", "int_customer_categories"}},
+	{file: "intermediate/int_customer_categories", stage: "score", mat: matTable, deps: []string{"customer_mix", "customer_segment_map"}},
+	{file: "intermediate/int_category_pairs", stage: "score", mat: matTable, deps: []string{"int_customer_categories"}},
+	{file: "intermediate/int_next_best_category", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "int_customer_categories"}},
 
 	// Marts.
 	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_lines", "int_orders", "stg_customers"}},
@@ -285,8 +285,6 @@ func (s *session) build(ctx context.Context, m *sqlModel, args ...any) error {
 		return s.viewAs(ctx, m.file, m.relation())
 	case matTable:
 		return s.modelAs(ctx, m.file, m.relation(), args...)
-	case matTempTable:
-		return s.materialise(ctx, m.file, "TEMP TABLE", m.relation(), args...)
 	case matCheck:
 		return s.check(ctx, path.Base(m.file))
 	case matGoTable:
