@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -225,6 +226,9 @@ var DefaultFeatures = []segment.FeatureSpec{
 	{Name: "age"},
 }
 
+// memorySize is a DuckDB memory_limit: a positive number and a unit.
+var memorySize = regexp.MustCompile(`^\s*[0-9]+(\.[0-9]+)?\s*(?i:b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)\s*$`)
+
 // CustomerFeatures lists the numeric columns of the customer_features model
 // that can be used as clustering features, with the input column each needs
 // ("" when transactions alone suffice).
@@ -373,6 +377,9 @@ func (c *Config) Validate() error {
 		if _, err := time.Parse(time.DateOnly, c.AsOf); err != nil {
 			add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
 		}
+	}
+	if c.MemoryLimit != "" && !memorySize.MatchString(c.MemoryLimit) {
+		add("memory_limit: expected a size such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
 	}
 	if c.Threads < 0 {
 		add("threads: expected 0 (all cores) or more, found %d", c.Threads)

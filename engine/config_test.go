@@ -71,3 +71,16 @@ func TestConfigFullFileValues(t *testing.T) {
 		t.Errorf("default uplift for cross_sell lost when the file sets only retention's")
 	}
 }
+
+func TestMemoryLimitSizes(t *testing.T) {
+	for _, v := range []string{"4GB", "512MB", "2GiB", "1.5 GB", "64mb", "100000000B"} {
+		if !memorySize.MatchString(v) {
+			t.Errorf("memory_limit %q refused, want accepted", v)
+		}
+	}
+	for _, v := range []string{"banana", "-3GB", "4", "GB", "4 PB", "80%", "1e9GB"} {
+		if memorySize.MatchString(v) {
+			t.Errorf("memory_limit %q accepted, want refused", v)
+		}
+	}
+}

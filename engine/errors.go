@@ -167,7 +167,7 @@ func stageError(stage string, err error) error {
 	}
 	var de *duckdb.Error
 	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
-		return fmt.Errorf("%s: %w (raise memory_limit in the config: DuckDB already spills what it can to the run's temporary directory under the output root, and this operator needed more; the default is a quarter of the machine's memory)", stage, err)
+		return fmt.Errorf("%s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the config (the run already spills what it can to its temporary directory under the output root; the default limit is a quarter of the machine's memory): %w", stage, err)
 	}
 	return fmt.Errorf("%s: %w", stage, err)
 }

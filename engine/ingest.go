@@ -397,7 +397,7 @@ func (in *input) projection(i int, f *inputFile) string {
 	b.WriteString(" AS source_row")
 	for _, lc := range in.table.Columns {
 		b.WriteString(", ")
-		b.WriteString(in.columnExpr(f, lc.Name))
+		b.WriteString(in.columnExpr(i, f, lc.Name))
 		b.WriteString(" AS ")
 		b.WriteString(quoteIdent(lc.Name))
 	}
@@ -406,24 +406,33 @@ func (in *input) projection(i int, f *inputFile) string {
 	return b.String()
 }
 
-// columnExpr is the SQL expression for a logical column of one file.
-func (in *input) columnExpr(f *inputFile, col string) string {
+// columnExpr is the SQL expression for a logical column of the input's
+// i-th file.
+func (in *input) columnExpr(i int, f *inputFile, col string) string {
 	ref := func(c string) string { return in.fileColumn(f, in.columns[c]) }
 	switch {
 	case in.table.Name == "transactions" && col == "order_id":
 		// The order key falls back from order_id to transaction_id to the
-		// row, in the column's own type, so integer keys stay integers.
+		// row, in the column's own type, so integer keys stay integers. A
+		// row's key names its file too (row numbers repeat across the files
+		// of a glob), and is the plain row number in the first file.
+		row := in.rowExpr()
+		text := "'row:' || " + row
+		if i > 0 {
+			row = "(" + strconv.Itoa(i) + "::BIGINT << 40 | " + row + ")"
+			text = "'row:" + strconv.Itoa(i) + ":' || " + in.rowExpr()
+		}
 		for _, key := range []string{"order_id", "transaction_id"} {
 			if _, ok := in.columns[key]; !ok {
 				continue
 			}
 			if in.families[key] == "integer" {
 				// Negative row numbers cannot collide with real order ids.
-				return "coalesce(" + ref(key) + "::BIGINT, -" + in.rowExpr() + ")"
+				return "coalesce(" + ref(key) + "::BIGINT, -" + row + ")"
 			}
-			return "coalesce(nullif(trim(" + ref(key) + "::VARCHAR), ''), 'row:' || " + in.rowExpr() + ")"
+			return "coalesce(nullif(trim(" + ref(key) + "::VARCHAR), ''), " + text + ")"
 		}
-		return in.rowExpr()
+		return row
 	case col == "amount" && in.derived:
 		return "(try_cast(" + ref("quantity") + " AS DECIMAL(18, 4)) * try_cast(" + ref("unit_price") + " AS DECIMAL(18, 4)))"
 	}

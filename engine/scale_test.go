@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -95,5 +96,60 @@ func TestSmallMemoryLimitSameTables(t *testing.T) {
 				t.Errorf("%s.%s differs between memory_limit 64MB and the default", tbl.name, ext)
 			}
 		}
+	}
+}
+
+// TestGlobRowsAreSeparateOrders: without an order_id, each line is an
+// order of its own, and the same row number in two files of a glob is two
+// orders, not one; an infinite timestamp is rejected as unparseable.
+func TestGlobRowsAreSeparateOrders(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"tx-a.csv": "customer_id,ts,amount\nC1,2025-01-05 10:00:00,10\nC2,2025-01-06 10:00:00,10\nC2,-infinity,5\n",
+		"tx-b.csv": "customer_id,ts,amount\nC1,2025-05-05 10:00:00,30\nC2,2025-05-06 10:00:00,10\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Inputs.Transactions = InputSpec{Path: filepath.Join(dir, "tx-*.csv")}
+	cfg.Output = filepath.Join(dir, "out")
+	cfg.AsOf = "2025-06-30"
+	cfg.Segmentation.K = 1
+	cfg.Rejects.MaxShare = 0.5
+	res, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readTable(t, filepath.Join(res.Dir, "customer_segments.parquet"),
+		"SELECT customer_id, frequency, strftime(last_order_date, '%Y-%m-%d') FROM $TABLE ORDER BY customer_id")
+	want := map[string]string{"C1": "2 2025-05-05", "C2": "2 2025-05-06"}
+	for rows.Next() {
+		var id, last string
+		var orders int
+		if err := rows.Scan(&id, &orders, &last); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%d %s", orders, last); got != want[id] {
+			t.Errorf("%s: orders and last order %q, want %q", id, got, want[id])
+		}
+	}
+	rej := readTable(t, filepath.Join(res.Dir, "rejects.parquet"), "SELECT source_file, source_row, reason FROM $TABLE")
+	n := 0
+	for rej.Next() {
+		var file, reason string
+		var row int
+		if err := rej.Scan(&file, &row, &reason); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if filepath.Base(file) != "tx-a.csv" || row != 3 || reason != "unparseable timestamp" {
+			t.Errorf("rejected %s row %d for %q, want tx-a.csv row 3 for %q", file, row, reason, "unparseable timestamp")
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rejected rows, want 1", n)
 	}
 }

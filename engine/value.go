@@ -227,6 +227,11 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 			if !(okI && okX && okTX && okT && okZ && okN && okR) {
 				return fmt.Errorf("purchase histories: unexpected Arrow schema %s", rec.Schema())
 			}
+			for c, col := range rec.Columns() {
+				if col.NullN() > 0 {
+					return fmt.Errorf("purchase histories: %d customers without %s", col.NullN(), rec.ColumnName(c))
+				}
+			}
 			for i := range int(rec.NumRows()) {
 				c := scoring.RFM{X: x.Value(i), TX: tx.Value(i), T: t.Value(i), Weight: 1}
 				h.idx, h.hist = append(h.idx, idx.Value(i)), append(h.hist, c)

@@ -12,14 +12,19 @@ create or replace macro norm_id(x) as (
 );
 
 -- to_ts: a timestamp from a timestamp, date or ISO 8601 text, with or
--- without a zone; zoned values are converted to UTC. NULL when it cannot be read.
+-- without a zone; zoned values are converted to UTC. NULL when it cannot be
+-- read, and for infinity and -infinity, which are no time.
 -- typeof() is folded when the query is planned, so a column that is already a
 -- plain timestamp or a date skips the zoned conversion, which costs a calendar
 -- computation per row.
-create or replace macro to_ts(x) as (
+create or replace macro read_ts(x) as (
     case
         when typeof(x) in ('TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS', 'DATE')
             then try_cast(x as timestamp)
         else try_cast(try_cast(x as timestamptz) as timestamp)
     end
+);
+
+create or replace macro to_ts(x) as (
+    case when isfinite(read_ts(x)) then read_ts(x) end
 );
