@@ -73,6 +73,12 @@ done
 printf '%-26s %10.2f %12s\n' "scan floor (bench-scan)" "$floor_s" "$(mib "$floor_rss")"
 jq -r --argjson floor "$floor_s" '[.timings[] | select(.stage == "ingest" or .stage == "features") | .seconds] | add as $s
 	| "(ingest+features)/floor    \($s * 100 | round / 100)s / \($floor * 100 | round / 100)s = \(if $floor > 0 then ($s / $floor * 10 | round / 10) else "–" end)x"' "$man"
-echo "run: wall seconds from GNU time; peak RSS from the manifest (peak_rss_bytes). GNU time's max RSS, $(mib $((maxrss_kb * 1024))),"
-echo "  is only the peak since the last stage began where stage peaks are measured per stage: resetting VmHWM resets it too."
-echo "stage peaks: $(jq -r .stage_peak_rss "$man") (stage: each stage's own peak, VmHWM reset at its start; run_so_far: the process's peak up to the stage's end)"
+case "$(jq -r .stage_peak_rss "$man")" in
+stage) what="each stage's own peak (the kernel's peak counter is reset as the stage starts)" ;;
+run_so_far) what="the process's peak up to the stage's end (the kernel's peak counter could not be reset)" ;;
+*) what="not measured" ;;
+esac
+echo
+echo "seconds: the run's wall time (GNU time) and each stage's (manifest). peak RSS: the run's peak and, per stage, $what."
+echo "GNU time's own max RSS, $(mib $((maxrss_kb * 1024))), covers only the last stage: resetting the counter resets what it reads."
+echo "(ingest+features)/floor: how many plain scan-and-group-bys of the transactions file the feature pipeline costs; the aim is 8x or less."
