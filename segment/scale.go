@@ -10,7 +10,9 @@ package segment
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -164,15 +166,43 @@ func quantile(sorted []float64, p float64) float64 {
 
 // Transform writes the scaled x into dst: transform, centre, scale, weight.
 // An empty dst sizes itself; otherwise it must have x's shape. dst may be x.
+// Rows are scaled in parallel chunks; each value depends on its own input
+// alone, so the result does not depend on the number of cores.
 func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 	r, c := x.Dims()
 	s.checkShape(dst, r, c)
-	for j, f := range s.Features {
-		w := f.weight()
-		for i := range r {
-			dst.Set(i, j, (transform(f.Transform, x.At(i, j))-s.Center[j])/s.Scale[j]*w)
+	xd, ok := x.(*mat.Dense)
+	if !ok {
+		for j, f := range s.Features {
+			w := f.weight()
+			for i := range r {
+				dst.Set(i, j, (transform(f.Transform, x.At(i, j))-s.Center[j])/s.Scale[j]*w)
+			}
 		}
+		return
 	}
+	src, out := xd.RawMatrix(), dst.RawMatrix()
+	weights := make([]float64, c)
+	for j, f := range s.Features {
+		weights[j] = f.weight()
+	}
+	const chunk = 8192
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for lo := 0; lo < r; lo += chunk {
+		hi := min(lo+chunk, r)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for i := lo; i < hi; i++ {
+				in, o := src.Data[i*src.Stride:i*src.Stride+c], out.Data[i*out.Stride:i*out.Stride+c]
+				for j, f := range s.Features {
+					o[j] = (transform(f.Transform, in[j]) - s.Center[j]) / s.Scale[j] * weights[j]
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // InverseTransform maps scaled values (centroids, say) back to the original
