@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -227,7 +228,23 @@ var DefaultFeatures = []segment.FeatureSpec{
 }
 
 // memorySize is a DuckDB memory_limit: a positive number and a unit.
-var memorySize = regexp.MustCompile(`^\s*[0-9]+(\.[0-9]+)?\s*(?i:b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)\s*$`)
+var memorySize = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*((?i:b|bytes|kb|mb|gb|tb|kib|mib|gib|tib))\s*$`)
+
+// memoryBytes is the number of bytes of a memory_limit; false when it is
+// not a size memorySize accepts.
+func memoryBytes(size string) (int64, bool) {
+	m := memorySize.FindStringSubmatch(size)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, false
+	}
+	unit := map[string]float64{"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[strings.ToLower(m[2])]
+	return int64(v * unit), true
+}
 
 // CustomerFeatures lists the numeric columns of the customer_features model
 // that can be used as clustering features, with the input column each needs

@@ -84,3 +84,14 @@ func TestMemoryLimitSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryBytes(t *testing.T) {
+	for size, want := range map[string]int64{"4GB": 4e9, "512MiB": 512 << 20, "1.5 GB": 1.5e9, "64mb": 64e6, "2 GiB": 2 << 30} {
+		if got, ok := memoryBytes(size); !ok || got != want {
+			t.Errorf("memoryBytes(%q) = %d, %v; want %d", size, got, ok, want)
+		}
+	}
+	if _, ok := memoryBytes("banana"); ok {
+		t.Error(`memoryBytes("banana") accepted`)
+	}
+}

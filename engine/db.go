@@ -32,6 +32,8 @@ type session struct {
 	db        *sql.DB
 	conn      *sql.Conn
 	log       *slog.Logger
+	// memoryLimit is DuckDB's memory_limit as the session set it.
+	memoryLimit string
 }
 
 // openSession opens the run's DuckDB database with its resource settings.
@@ -74,6 +76,10 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 			return nil, fmt.Errorf("duckdb setting %q: %w", q, err)
 		}
 	}
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&s.memoryLimit); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("duckdb memory_limit: %w", err)
+	}
 	macros, err := modelSQL("staging/macros")
 	if err == nil {
 		_, err = conn.ExecContext(ctx, macros)
@@ -91,6 +97,17 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 // nightly job shares its machine, so DuckDB gets a quarter and spills
 // larger operators to the run's temporary directory.
 const DefaultMemoryShare = 0.25
+
+// segmentStageMemory is DuckDB's memory_limit during the segment stage,
+// when the run's memory is the feature matrix and the fit in Go and DuckDB
+// only writes the assignment: 256 MiB, or the run's own limit if lower.
+func (s *session) segmentStageMemory() string {
+	const budget = "256MiB"
+	if n, ok := memoryBytes(s.memoryLimit); ok && n < 256<<20 {
+		return s.memoryLimit
+	}
+	return budget
+}
 
 // memoryLimit is DuckDB's memory_limit: the configured one, or
 // DefaultMemoryShare of the machine's memory (at least 512 MiB), or ""

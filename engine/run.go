@@ -329,10 +329,18 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	// 3 segment.
+	// 3 segment. The feature matrix and the fit live in Go: while they do,
+	// DuckDB drops the blocks it holds beyond a small budget (its tables
+	// stay in the run database's file) and takes its limit back after.
+	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.segmentStageMemory())); err != nil {
+		return nil, stageError("segment", err)
+	}
 	segs, err := r.segment(ctx, fm, len(numeric))
 	if err != nil {
 		return nil, err
+	}
+	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err != nil {
+		return nil, stageError("segment", err)
 	}
 	// The feature matrix (not used past this point) and the fit's scratch
 	// space are garbage now: hand them back to the system before DuckDB
