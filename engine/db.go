@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -156,11 +155,6 @@ func modelSQL(name string) (string, error) {
 	return string(b), nil
 }
 
-// model materialises an embedded SQL model as a table named after its file.
-func (s *session) model(ctx context.Context, name string, args ...any) error {
-	return s.modelAs(ctx, name, path.Base(name), args...)
-}
-
 // viewAs defines an embedded SQL model as the named view.
 func (s *session) viewAs(ctx context.Context, name, view string) error {
 	q, err := modelSQL(name)
@@ -175,18 +169,12 @@ func (s *session) viewAs(ctx context.Context, name, view string) error {
 
 // modelAs materialises an embedded SQL model as the named table.
 func (s *session) modelAs(ctx context.Context, name, table string, args ...any) error {
-	return s.materialise(ctx, name, "TABLE", table, args...)
-}
-
-// materialise creates (or replaces) a table of the given kind ("TABLE",
-// "TEMP TABLE") from an embedded SQL model.
-func (s *session) materialise(ctx context.Context, name, kind, table string, args ...any) error {
 	q, err := modelSQL(name)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := s.exec(ctx, "CREATE OR REPLACE "+kind+" "+quoteIdent(table)+" AS "+q, args...); err != nil {
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS "+q, args...); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	s.log.Debug("model built", "model", name, "seconds", time.Since(start).Seconds())

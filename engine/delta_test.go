@@ -323,7 +323,7 @@ func TestDeltaComparison(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.model(ctx, "marts/customer_segments_delta"); err != nil {
+	if err := s.modelAs(ctx, "marts/customer_segments_delta", "customer_segments_delta"); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.conn.QueryContext(ctx, "SELECT customer_id || ' ' || change || ' ' || changed_fields FROM customer_segments_delta ORDER BY customer_id")
