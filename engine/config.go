@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -231,7 +233,7 @@ var DefaultFeatures = []segment.FeatureSpec{
 var memorySize = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*((?i:b|bytes|kb|mb|gb|tb|kib|mib|gib|tib))\s*$`)
 
 // memoryBytes is the number of bytes of a memory_limit; false when it is
-// not a size memorySize accepts.
+// not a size memorySize accepts or is beyond what a machine has (1 EiB).
 func memoryBytes(size string) (int64, bool) {
 	m := memorySize.FindStringSubmatch(size)
 	if m == nil {
@@ -243,8 +245,16 @@ func memoryBytes(size string) (int64, bool) {
 	}
 	unit := map[string]float64{"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
 		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}[strings.ToLower(m[2])]
+	if v*unit >= 1<<60 {
+		return 0, false
+	}
 	return int64(v * unit), true
 }
+
+// minMemoryLimit is the smallest memory_limit a run accepts: DuckDB fails
+// at once below a few megabytes (0GB, a slip for a size, stops its first
+// allocation), after the inputs have been inspected.
+const minMemoryLimit = 64e6
 
 // CustomerFeatures lists the numeric columns of the customer_features model
 // that can be used as clustering features, with the input column each needs
@@ -298,6 +308,11 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	if err := DecodeConfig(data, &cfg); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+			return cfg, ce
+		}
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	dir := filepath.Dir(path)
@@ -310,7 +325,9 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // DecodeConfig decodes YAML strictly into cfg, keeping cfg's values for keys
-// the document does not set.
+// the document does not set. An integer key given a number with a fraction
+// is an error (a *ConfigError naming every such key), where the YAML decoder
+// alone would cut 1.5 to 1.
 func DecodeConfig(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -318,7 +335,85 @@ func DecodeConfig(data []byte, cfg *Config) error {
 	if errors.Is(err, io.EOF) {
 		return nil // an empty file keeps the defaults
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	var problems []string
+	checkIntegers(&doc, reflect.TypeFor[Config](), "", func(p string) { problems = append(problems, p) })
+	if len(problems) > 0 {
+		return &ConfigError{Problems: problems}
+	}
+	return nil
+}
+
+// checkIntegers walks a YAML node along the Go type it decodes into and
+// reports every integer (a key's value, or a map's key) written as a number
+// that is not whole, with its key, what was expected and the value as
+// written.
+func checkIntegers(n *yaml.Node, t reflect.Type, key string, report func(string)) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			checkIntegers(c, t, key, report)
+		}
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if key == "" {
+			return k
+		}
+		return key + "." + k
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			if v, err := strconv.ParseFloat(n.Value, 64); err != nil || v != math.Trunc(v) || math.IsInf(v, 0) {
+				report(fmt.Sprintf("%s: expected a whole number, found %s (line %d)", key, n.Value, n.Line))
+			}
+		}
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // a scalar form, such as an input given as a plain path
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				checkIntegers(n.Content[i+1], ft, join(n.Content[i].Value), report)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			checkIntegers(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i), report)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			checkIntegers(k, t.Key(), join(k.Value), report)
+			checkIntegers(n.Content[i+1], t.Elem(), join(k.Value), report)
+		}
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -395,8 +490,10 @@ func (c *Config) Validate() error {
 			add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
 		}
 	}
-	if c.MemoryLimit != "" && !memorySize.MatchString(c.MemoryLimit) {
-		add("memory_limit: expected a size such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
+	if c.MemoryLimit != "" {
+		if n, ok := memoryBytes(c.MemoryLimit); !ok || n < minMemoryLimit {
+			add("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
+		}
 	}
 	if c.Threads < 0 {
 		add("threads: expected 0 (all cores) or more, found %d", c.Threads)

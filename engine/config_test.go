@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // TestConfigFiles loads every testdata/config/*.good.yaml, which must be
@@ -93,5 +97,50 @@ func TestMemoryBytes(t *testing.T) {
 	}
 	if _, ok := memoryBytes("banana"); ok {
 		t.Error(`memoryBytes("banana") accepted`)
+	}
+}
+
+// Every memory_limit DuckDB cannot use is refused with the rest of the
+// configuration (exit 2), before any input is read: no unit, a unit
+// DuckDB lacks, a sign, zero, less than a run can work in, beyond any
+// machine.
+func TestMemoryLimitValidated(t *testing.T) {
+	for _, v := range []string{"lots", "0", "1PB", "-1GB", "0GB", "0.5B", "1MB", "99999999TB"} {
+		cfg := DefaultConfig()
+		cfg.Inputs.Transactions.Path = "tx.parquet"
+		cfg.MemoryLimit = v
+		err := cfg.Validate()
+		if ExitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), fmt.Sprintf("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", v)) {
+			t.Errorf("memory_limit %q: %v, want a configuration error naming it", v, err)
+		}
+	}
+	for _, v := range []string{"64MB", "200 mb", "4GB", "2GiB"} {
+		cfg := DefaultConfig()
+		cfg.Inputs.Transactions.Path = "tx.parquet"
+		cfg.MemoryLimit = v
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("memory_limit %q refused: %v", v, err)
+		}
+	}
+}
+
+// DuckDB's out-of-memory error advises SQL settings; the run's message
+// names configuration keys instead.
+func TestMemoryErrorHints(t *testing.T) {
+	de := &duckdb.Error{Type: duckdb.ErrorTypeOutOfMemory, Msg: "Out of Memory Error: failed to allocate data of size 2.0 KiB (0 bytes/0 bytes used)\n\nPossible solutions:\n* Reducing the number of threads (SET threads=X)\n* Increasing the memory limit (SET memory_limit='...GB')\n"}
+	err := stageError("score", fmt.Errorf("building: %w", de))
+	msg := err.Error()
+	for _, want := range []string{"score: Out of Memory Error: failed to allocate data of size 2.0 KiB", "raise memory_limit in the configuration", "lower threads", "free disk space"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not say %q", msg, want)
+		}
+	}
+	for _, bad := range []string{"SET ", "temp_directory", "Possible solutions"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("message %q advises %q, which no configuration key sets", msg, bad)
+		}
+	}
+	if !errors.Is(err, de) || ExitCode(err) != ExitFailure {
+		t.Errorf("out-of-memory error does not wrap DuckDB's (%v) or exits %d", errors.Is(err, de), ExitCode(err))
 	}
 }

@@ -167,7 +167,26 @@ func stageError(stage string, err error) error {
 	}
 	var de *duckdb.Error
 	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
-		return fmt.Errorf("%s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the config (the run already spills what it can to its temporary directory under the output root; the default limit is a quarter of the machine's memory): %w", stage, err)
+		return &memoryError{stage: stage, err: de}
 	}
 	return fmt.Errorf("%s: %w", stage, err)
 }
+
+// memoryError is DuckDB running out of the memory memory_limit allows. Its
+// message gives DuckDB's reason without DuckDB's own advice, which names
+// SQL settings (SET threads, SET memory_limit) a crmseg user cannot issue,
+// and says what to change in the configuration instead.
+type memoryError struct {
+	stage string
+	err   *duckdb.Error
+}
+
+func (e *memoryError) Error() string {
+	reason, _, _ := strings.Cut(e.err.Msg, "\n\nPossible solutions:")
+	return fmt.Sprintf("%s: %s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the configuration "+
+		"(the default is a quarter of the machine's memory), or lower threads (each thread holds its own working memory); "+
+		"the run already spills what it can to its temporary directory under the output root, which needs free disk space there",
+		e.stage, strings.TrimSpace(reason))
+}
+
+func (e *memoryError) Unwrap() error { return e.err }

@@ -133,3 +133,32 @@ func TestValidateExitCodes(t *testing.T) {
 		t.Errorf("validate within the limit: exit %d: %s", code, stderr)
 	}
 }
+
+// A memory_limit DuckDB cannot use, or an integer key given a fraction,
+// is a configuration error: exit 2 before the inputs are looked at (the
+// transactions file here does not exist), naming the key and the value.
+func TestConfigValuesRefusedEarly(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ yaml, want string }{
+		{"memory_limit: lots", `memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found "lots"`},
+		{"memory_limit: 0", `found "0"`},
+		{"memory_limit: 1PB", `found "1PB"`},
+		{"memory_limit: -1GB", `found "-1GB"`},
+		{"memory_limit: 0GB", `found "0GB"`},
+		{"segmentation: {n_init: 1.5}", "segmentation.n_init: expected a whole number, found 1.5"},
+		{"segmentation: {sample_size: 1.5}", "segmentation.sample_size: expected a whole number, found 1.5"},
+	} {
+		config := filepath.Join(dir, "crmseg.yaml")
+		doc := "inputs:\n  transactions: missing.parquet\noutput: " + filepath.Join(dir, "out") + "\n" + c.yaml + "\n"
+		if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := run(t, "run", "--config", config)
+		if code != engine.ExitUsage || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "missing.parquet") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 saying %q before reading the inputs", c.yaml, code, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("a refused configuration created the output root (%v)", err)
+	}
+}
