@@ -50,6 +50,13 @@ type Config struct {
 	// MemoryLimit is DuckDB's memory_limit ("4GB"); empty means a quarter
 	// of the machine's memory (DefaultMemoryShare).
 	MemoryLimit string `yaml:"memory_limit" json:"memory_limit"`
+	// CSVFormulas says what the CSV copies of the tables do with a text
+	// cell a spreadsheet would run as a formula (one starting with =, +,
+	// -, @, a tab or a carriage return, and not a plain number): "escape"
+	// it with a leading single quote (the default, as OWASP advises for
+	// CSV exports), or "keep" it as it is. The Parquet files always keep
+	// every value exactly.
+	CSVFormulas string `yaml:"csv_formulas" json:"csv_formulas"`
 
 	Segmentation Segmentation `yaml:"segmentation" json:"segmentation"`
 	Targets      Targets      `yaml:"targets" json:"targets"`
@@ -277,9 +284,10 @@ var CustomerFeatures = map[string]string{
 // DefaultConfig returns a configuration with every default set and no inputs.
 func DefaultConfig() Config {
 	return Config{
-		Output:   "crmseg-out",
-		KeepRuns: 14,
-		Seed:     1,
+		Output:      "crmseg-out",
+		KeepRuns:    14,
+		Seed:        1,
+		CSVFormulas: "escape",
 		Segmentation: Segmentation{
 			K: 6, NInit: 10, MaxIter: 300,
 			// What customers buy and where weigh most: a complete switch of
@@ -494,6 +502,11 @@ func (c *Config) Validate() error {
 		if n, ok := memoryBytes(c.MemoryLimit); !ok || n < minMemoryLimit {
 			add("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
 		}
+	}
+	switch c.CSVFormulas {
+	case "", "escape", "keep":
+	default:
+		add("csv_formulas: expected escape or keep, found %q", c.CSVFormulas)
 	}
 	if c.Threads < 0 {
 		add("threads: expected 0 (all cores) or more, found %d", c.Threads)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -204,11 +205,17 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		parquetPath := filepath.Join(tmp, t.name+".parquet")
 		for _, f := range []struct{ ext, opts, from string }{
 			{"parquet", "FORMAT parquet, COMPRESSION zstd", fmt.Sprintf("SELECT * FROM %s ORDER BY %s", quoteIdent(t.name), t.orderBy)},
-			{"csv", "FORMAT csv, HEADER true, DELIMITER ','", "SELECT * FROM read_parquet(" + quoteLiteral(parquetPath) + ")"},
+			{"csv", "FORMAT csv, HEADER true, DELIMITER ','", ""},
 		} {
 			name := t.name + "." + f.ext
 			path := filepath.Join(tmp, name)
-			q := fmt.Sprintf("COPY (%s) TO %s (%s)", f.from, quoteLiteral(path), f.opts)
+			from := f.from
+			if f.ext == "csv" {
+				if from, err = r.csvSelect(ctx, parquetPath); err != nil {
+					return nil, fmt.Errorf("writing %s: %w", name, err)
+				}
+			}
+			q := fmt.Sprintf("COPY (%s) TO %s (%s)", from, quoteLiteral(path), f.opts)
 			if err := r.s.exec(ctx, q); err != nil {
 				return nil, fmt.Errorf("writing %s: %w", name, err)
 			}
@@ -283,6 +290,41 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	}
 	r.log.Info("published", "dir", final, "latest", latest)
 	return &Result{RunID: id, Dir: final, Latest: latest, Manifest: r.man}, nil
+}
+
+// csvSelect is the query the CSV copy of a table is written from: its
+// Parquet file read back, in its order, with every text cell a spreadsheet
+// would take for a formula escaped by a leading single quote, unless
+// csv_formulas is keep (OWASP's advice for CSV exports). A cell is escaped
+// when it starts with =, +, -, @, a tab or a carriage return and is not a
+// plain number (-12.5 stays as it is); only VARCHAR columns are touched, so
+// numbers, dates and the Parquet file stay exact.
+func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error) {
+	from := " FROM read_parquet(" + quoteLiteral(parquetPath) + ")"
+	if r.cfg.CSVFormulas == "keep" {
+		return "SELECT *" + from, nil
+	}
+	rows, err := r.s.conn.QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE SELECT *"+from+")")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return "", err
+		}
+		c := quoteIdent(name)
+		if typ == "VARCHAR" {
+			c = fmt.Sprintf(`CASE WHEN left(%[1]s, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) AND NOT regexp_full_match(%[1]s, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?') THEN '''' || %[1]s ELSE %[1]s END AS %[1]s`, c)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return "SELECT " + strings.Join(cols, ", ") + from, nil
 }
 
 func fileEntry(dir, name string) (ManifestFile, error) {
