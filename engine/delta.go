@@ -15,19 +15,18 @@ import (
 )
 
 // previousSegments points the view previous_published at the
-// customer_segments table of the output root's latest run, as it is when the
-// run reaches its segment stage, and previous_segments at its customer_id
-// (as text) and segment_id. Without a previous run both are empty. The
-// file is resolved through the latest link once, so every later read sees
-// the same run.
+// customer_segments table of the run this one continues (r.previousDir,
+// found once by findPrevious: the output root's latest run, or the history's
+// newest published run when latest is lost), and previous_segments at its
+// customer_id (as text) and segment_id. Without a previous run both are
+// empty.
 func (r *run) previousSegments(ctx context.Context) error {
-	r.previous, r.previousDir = "", ""
-	if dir, err := filepath.EvalSymlinks(filepath.Join(r.cfg.Output, "latest")); err == nil {
-		r.previousDir = dir
-		path := filepath.Join(dir, "customer_segments.parquet")
+	r.previous = ""
+	if r.previousDir != "" {
+		path := filepath.Join(r.previousDir, "customer_segments.parquet")
 		if _, err := os.Stat(path); err == nil {
 			r.previous = path
-			r.man.PreviousRunID = filepath.Base(dir)
+			r.man.PreviousRunID = filepath.Base(r.previousDir)
 		}
 	}
 	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"

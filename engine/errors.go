@@ -13,7 +13,7 @@ import (
 const (
 	ExitOK       = 0 // success
 	ExitFailure  = 1 // anything else: I/O, DuckDB, internal
-	ExitUsage    = 2 // bad flags or configuration
+	ExitUsage    = 2 // bad flags or configuration, or an output root no run can go on from
 	ExitRejected = 3 // the input data was rejected
 	// ExitHistory: the run was published (latest points at it, its tables
 	// are good) but it could not be recorded in the run history.
@@ -111,6 +111,20 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("output root %s is in use by another run (%s; lock file %s): try again when it has finished", e.Root, who, e.Path)
 }
 
+// OutputRootError is an output root in a state no run can go on from
+// (latest is not a link; latest and the runs the run history lists as
+// published are gone or unreadable): the run stops before its work, and
+// someone must fix the root as Fix says.
+type OutputRootError struct {
+	Root    string
+	Problem string // what is wrong
+	Fix     string // how to fix it
+}
+
+func (e *OutputRootError) Error() string {
+	return fmt.Sprintf("output root %s: %s: %s", e.Root, e.Problem, e.Fix)
+}
+
 // HistoryError is a run history file that cannot be opened, read or
 // written. A run that is published but not recorded carries it in
 // Result.HistoryErr.
@@ -147,12 +161,13 @@ func ExitCode(err error) int {
 	var re *RejectedError
 	var le *LockedError
 	var he *HistoryError
+	var oe *OutputRootError
 	switch {
 	case errors.As(err, &le):
 		return ExitLocked
 	case errors.As(err, &he) && he.Published:
 		return ExitHistory
-	case errors.As(err, &ce):
+	case errors.As(err, &ce), errors.As(err, &oe):
 		return ExitUsage
 	case errors.As(err, &ie), errors.As(err, &re):
 		return ExitRejected

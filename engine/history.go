@@ -61,20 +61,81 @@ func (r *run) recordSuccess(ctx context.Context) error {
 }
 
 // lockForRecord takes the lock of an existing output root for a run that
-// failed before taking it, so that it can record its failure; nil, and
-// nothing recorded, when the root does not exist (a run that failed before
-// writing anything leaves no trace) or another run holds the lock.
-func (r *run) lockForRecord() *outputLock {
+// failed before taking it, so that it can record its failure; nil when the
+// root does not exist (a run that failed before writing anything leaves no
+// trace there) or cannot be locked. held says another run holds the lock:
+// that run owns the history and the metrics file.
+func (r *run) lockForRecord() (l *outputLock, held bool) {
 	root := r.cfg.Output
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		return nil
+		return nil, false
 	}
 	l, _, err := lockOutput(root, r.lockHolder())
 	if err != nil {
-		r.log.Warn("failed run not recorded in the run history or metrics file", "output", root, "error", err)
-		return nil
+		var le *LockedError
+		held = errors.As(err, &le)
+		msg := "failed run not recorded in the run history"
+		if held {
+			msg += " or metrics file"
+		}
+		r.log.Warn(msg, "output", root, "error", err)
+		return nil, held
 	}
-	return l
+	return l, false
+}
+
+// historyRunIDs returns the run IDs in the output root's history that
+// start with prefix; none when there is no history or it cannot be read at
+// once (another process has it open: it is not waited for).
+func historyRunIDs(ctx context.Context, root, prefix string) map[string]bool {
+	used := map[string]bool{}
+	path := filepath.Join(root, HistoryFile)
+	if _, err := os.Stat(path); err != nil {
+		return used
+	}
+	withScratchConn(ctx, func(conn *sql.Conn) error {
+		if err := attachHistoryWait(ctx, conn, path, true, 0); err != nil {
+			return err
+		}
+		defer detachHistory(ctx, conn)
+		if v, err := historyVersion(ctx, conn); err != nil || v < 1 {
+			return err
+		}
+		return queryEach(ctx, conn, "SELECT run_id FROM "+quoteIdent(historyAlias)+".runs WHERE starts_with(run_id, $1)", func(rows *sql.Rows) error {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			used[id] = true
+			return nil
+		}, prefix)
+	})
+	return used
+}
+
+// historyPublished reads what the output root's history knows of its
+// published runs: their directories relative to the root, newest first,
+// and the highest segment ID any of them gave (0 when none did). No
+// history file means no run was ever recorded: nothing, and no error.
+func historyPublished(ctx context.Context, root string) (dirs []string, maxID int, err error) {
+	if _, err := os.Stat(filepath.Join(root, HistoryFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, 0, nil
+	}
+	err = readHistory(ctx, root, func(conn *sql.Conn, _ int) error {
+		h := quoteIdent(historyAlias)
+		err := queryEach(ctx, conn, "SELECT directory FROM "+h+".runs WHERE status = 'succeeded' AND directory IS NOT NULL ORDER BY started_at DESC, run_id DESC",
+			func(rows *sql.Rows) error {
+				var d string
+				err := rows.Scan(&d)
+				dirs = append(dirs, d)
+				return err
+			})
+		if err != nil {
+			return err
+		}
+		return conn.QueryRowContext(ctx, "SELECT coalesce(max(segment_id), 0) FROM "+h+".run_segments").Scan(&maxID)
+	})
+	return dirs, maxID, err
 }
 
 // recordFailure records a failed run in the output root's history; the
@@ -118,11 +179,16 @@ var historyWait = 2 * time.Minute
 // process meanwhile, readers included: while the file is held, it retries
 // with a growing pause, up to historyWait.
 func attachHistory(ctx context.Context, conn *sql.Conn, path string, readOnly bool) error {
+	return attachHistoryWait(ctx, conn, path, readOnly, historyWait)
+}
+
+// attachHistoryWait is attachHistory waiting up to wait; 0 tries once.
+func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnly bool, wait time.Duration) error {
 	q := "ATTACH " + quoteLiteral(path) + " AS " + quoteIdent(historyAlias)
 	if readOnly {
 		q += " (READ_ONLY)"
 	}
-	deadline := time.Now().Add(historyWait)
+	deadline := time.Now().Add(wait)
 	pause := 100 * time.Millisecond
 	for {
 		_, err := conn.ExecContext(ctx, q)
@@ -133,7 +199,7 @@ func attachHistory(ctx context.Context, conn *sql.Conn, path string, readOnly bo
 			return &HistoryError{Path: path, Op: "open it (not a readable DuckDB file?)", Err: err}
 		}
 		if time.Now().Add(pause).After(deadline) {
-			return &HistoryError{Path: path, Op: fmt.Sprintf("open it: another process kept it open for %s", historyWait), Err: err}
+			return &HistoryError{Path: path, Op: fmt.Sprintf("open it: another process kept it open for %s", wait), Err: err}
 		}
 		select {
 		case <-ctx.Done():

@@ -79,7 +79,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		scaler.Transform(z, fm.x)
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 			Algorithm: segment.Algorithm(algorithm), SampleSize: sg.SampleSize}
-		previous := r.previousModel()
+		previous := r.previousModel
 		if sg.ChooseK == nil && sg.WarmStart && previous != nil && len(previous.Segments) == sg.K {
 			km.Init, km.InitMargin = previous.Express(scaler), sg.WarmStartMargin
 		}
@@ -159,12 +159,13 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		slices.SortStableFunc(order, func(a, b int) int {
 			return cmp.Or(cmp.Compare(segs[b].MeanValue, segs[a].MeanValue), cmp.Compare(a, b))
 		})
+		// Above idFloor: IDs started afresh never reuse one given before.
 		ids = make([]int, k)
 		for rank, c := range order {
-			ids[c] = rank + 1
+			ids[c] = r.idFloor + rank + 1
 		}
 		names = make([]string, k)
-		nextID = k + 1
+		nextID = r.idFloor + k + 1
 		for c := range k {
 			changes = append(changes, segment.SegmentChange{ID: ids[c], Change: "new"})
 		}
@@ -232,24 +233,97 @@ func figures(z *mat.Dense, labels []int, inertia float64, k int) segment.KRow {
 		Stability: math.NaN(), SmallestShare: float64(slices.Min(sizes)) / float64(n), Eligible: true}
 }
 
-// previousModel reads the model of the output root's latest run (as
-// resolved when the segment stage began), if there is one. A model that
-// cannot be read is logged and ignored: the run then trains afresh and
-// numbers its segments from 1.
-func (r *run) previousModel() *segment.Model {
-	if r.previousDir == "" {
+// findPrevious finds the run this one continues, whose model gives the
+// segment IDs and whose customer_segments the delta compares with: the run
+// latest points at; when latest is missing or leads to no run with a
+// readable model.json, the newest run the run history lists as published
+// that is still there (or, when the history cannot be read, the newest run
+// directory), logged. When none is left but runs were published, the run
+// refuses (an *OutputRootError): numbering segments from 1 would reuse IDs
+// a CRM holds, and every customer would be new in the delta.
+// Options.ResetSegments starts the IDs afresh instead, above the highest
+// ever given (the history's, and the previous model's).
+func (r *run) findPrevious(ctx context.Context) error {
+	root := r.cfg.Output
+	latest := filepath.Join(root, "latest")
+	dir, m, problem := readPreviousRun(latest)
+	var dirs []string
+	var maxID int
+	var herr error
+	if dir == "" || r.opts.ResetSegments {
+		dirs, maxID, herr = historyPublished(ctx, root)
+		if herr != nil {
+			r.log.Warn("run history not read: looking for the previous run among the run directories", "error", herr)
+			dirs = runDirs(root)
+		}
+	}
+	if dir == "" {
+		for _, d := range dirs {
+			if dir, m, _ = readPreviousRun(filepath.Join(root, d)); dir != "" {
+				r.log.Warn("latest lost: continuing from the newest published run that is still there",
+					"latest", latest, "problem", cmp.Or(problem, "latest is missing"), "previous_run_id", filepath.Base(dir))
+				break
+			}
+		}
+	}
+	if dir != "" {
+		r.previousDir, r.previousModel = dir, m
+		if r.opts.ResetSegments {
+			r.previousModel, r.idFloor = nil, max(m.NextID-1, maxID)
+			r.log.Warn("segment IDs start afresh, above the highest given so far (reset_segments)", "highest_id", r.idFloor)
+		}
 		return nil
 	}
-	path := filepath.Join(r.previousDir, "model.json")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if problem == "" && len(dirs) == 0 {
+		return nil // a first run
+	}
+	if r.opts.ResetSegments {
+		r.idFloor = maxID
+		r.log.Warn("no previous run left: segment IDs start afresh, above the highest the run history records (reset_segments)", "highest_id", r.idFloor)
 		return nil
 	}
-	m, err := segment.ReadModel(path)
+	what := cmp.Or(problem, latest+" is missing")
+	switch {
+	case herr != nil:
+		what += fmt.Sprintf(", the run history cannot be read (%v), and none of the %d run directories has a readable model.json", herr, len(dirs))
+	case len(dirs) > 0:
+		what += fmt.Sprintf(", and none of the %d runs the run history lists as published is left with a readable model.json", len(dirs))
+	}
+	return &OutputRootError{Root: root,
+		Problem: what + ": numbering segments afresh from 1 would reuse IDs already published, and the delta would list every customer as new",
+		Fix: fmt.Sprintf("restore latest (ln -sfn runs/RUN_ID %s) or the run directory it points at, or run again with --reset-segments "+
+			"to number the segments afresh above the highest ID given so far (%d)", latest, maxID)}
+}
+
+// runDirs lists the run directories of the output root (runs/<run_id>,
+// relative to the root), newest first: run IDs sort by start time.
+func runDirs(root string) []string {
+	entries, _ := os.ReadDir(filepath.Join(root, "runs"))
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, filepath.Join("runs", e.Name()))
+		}
+	}
+	slices.Reverse(dirs)
+	return dirs
+}
+
+// readPreviousRun resolves path (latest, or a run directory) to a run
+// directory and reads its model. All empty when path does not exist;
+// otherwise problem says why it is no run to continue from.
+func readPreviousRun(path string) (dir string, m *segment.Model, problem string) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return "", nil, ""
+	}
+	dir, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		r.log.Warn("previous model ignored: segment IDs start afresh", "path", path, "error", err)
-		return nil
+		return "", nil, fmt.Sprintf("%s leads to no run (%v)", path, err)
 	}
-	return m
+	if m, err = segment.ReadModel(filepath.Join(dir, "model.json")); err != nil {
+		return "", nil, fmt.Sprintf("the model.json of %s, which %s leads to, cannot be read (%v)", dir, path, err)
+	}
+	return dir, m, ""
 }
 
 // alignFeatures builds the scaled matrix of the model's features from the

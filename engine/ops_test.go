@@ -672,3 +672,234 @@ func TestConfigErrorLogged(t *testing.T) {
 		}
 	}
 }
+
+// A run that cannot create or lock its output root (here a path below a
+// regular file: tests run as root, for whom permissions do not fail) fails
+// with exit 1, and the metrics file says so rather than keep the last
+// success.
+func TestMetricsWhenRootUnusable(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	dir := t.TempDir()
+	cfg := generatedConfig(t, data, t.TempDir())
+	cfg.Segmentation.NInit = 1
+	cfg.MetricsFile = filepath.Join(dir, "crmseg.prom")
+	first := time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC)
+	if _, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return first }}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, []byte("not a directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, root := range []string{filepath.Join(file, "out"), file} {
+		cfg.Output = root
+		at := first.Add(time.Duration(i+1) * time.Hour)
+		_, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return at }})
+		if ExitCode(err) != ExitFailure || !strings.Contains(fmt.Sprint(err), "output root") {
+			t.Fatalf("output root %s: %v (exit %d), want exit 1 naming the output root", root, err, ExitCode(err))
+		}
+		m := readExposition(t, cfg.MetricsFile)
+		for key, want := range map[string]float64{
+			`crmseg_last_run_status{status="success"}`: 0,
+			`crmseg_last_run_status{status="failure"}`: 1,
+			`crmseg_last_run_exit_code`:                1,
+			`crmseg_last_run_timestamp_seconds`:        float64(at.Unix()),
+			`crmseg_last_success_timestamp_seconds`:    float64(first.Unix()),
+			`crmseg_runs_total{status="success"}`:      1,
+			`crmseg_runs_total{status="failure"}`:      float64(i + 1),
+		} {
+			if got, ok := m[key]; !ok || got != want {
+				t.Errorf("output root %s: %s = %v (present %v), want %v", root, key, got, ok, want)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(file); string(b) != "not a directory\n" {
+		t.Errorf("the file in the output root's place was changed: %q", b)
+	}
+}
+
+// latest that is a directory, not a link, is refused before any work,
+// saying what is wrong and how to fix it; nothing in the root changes.
+func TestLatestNotALink(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	cfg.Segmentation.NInit = 1
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	latest := filepath.Join(out, "latest")
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(latest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(latest, "customer_segments.csv"), []byte("customer_id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, out)
+	var logs bytes.Buffer
+	_, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	var oe *OutputRootError
+	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
+		t.Fatalf("run with latest a directory: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
+	}
+	for _, w := range []string{latest + " is a directory, not the symbolic link", "mv " + latest + " " + latest + ".moved", "ln -sfn runs/RUN_ID"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if strings.Contains(logs.String(), `"msg":"stage done"`) {
+		t.Errorf("the run did work before refusing latest:\n%s", logs.String())
+	}
+	after := snapshot(t, out)
+	if !maps.Equal(before, after) {
+		t.Errorf("a refused run changed the output root:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// runIDsLogged returns the distinct run_id of the JSON log's records.
+func runIDsLogged(t *testing.T, logs *bytes.Buffer) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(logs)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		seen[fmt.Sprint(rec["run_id"])] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// Runs of one config started in the same second get distinct run IDs
+// before their first log line: logs, manifest, history and directory agree.
+func TestRunIDUniqueBeforeLogging(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	cfg.Segmentation.NInit = 1
+	at := time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC)
+	now := func() time.Time { return at }
+	base := newRunID(at, cfg)
+	first, err := Run(context.Background(), cfg, Options{Now: now})
+	if err != nil || first.RunID != base {
+		t.Fatalf("first run %v, %v; want run ID %s", first, err, base)
+	}
+	var failed bytes.Buffer
+	if _, err := Run(context.Background(), cfg, Options{Now: now, failAt: "features", Logger: slog.New(slog.NewJSONHandler(&failed, nil))}); !errors.Is(err, errInjected) {
+		t.Fatalf("failing run: %v", err)
+	}
+	if got := runIDsLogged(t, &failed); !slices.Equal(got, []string{base + "-2"}) {
+		t.Errorf("failed run logged run IDs %v, want only %s-2", got, base)
+	}
+	var logs bytes.Buffer
+	res, err := Run(context.Background(), cfg, Options{Now: now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := base + "-3"
+	if res.RunID != want || res.Manifest.RunID != want || res.Dir != filepath.Join(out, "runs", want) {
+		t.Errorf("third run: ID %s, manifest %s, directory %s; want %s throughout", res.RunID, res.Manifest.RunID, res.Dir, want)
+	}
+	if got := runIDsLogged(t, &logs); !slices.Equal(got, []string{want}) {
+		t.Errorf("third run logged run IDs %v, want only %s", got, want)
+	}
+	runs, err := ListHistory(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range runs {
+		ids = append(ids, h.RunID+" "+h.Status)
+	}
+	if !slices.Equal(ids, []string{base + " succeeded", base + "-2 failed", want + " succeeded"}) {
+		t.Errorf("history holds %v", ids)
+	}
+}
+
+// A lost latest is taken from the run history; when no published run is
+// left, the run refuses unless told to start over, and then never reuses
+// a segment ID.
+func TestLostLatestKeepsSegmentIDs(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	cfg.Segmentation.NInit = 1
+	clock := clockAt(time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC))
+	first, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segmentIDs := func(res *Result) []int {
+		var ids []int
+		for _, s := range res.Segments {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	firstIDs := segmentIDs(first)
+	latest := filepath.Join(out, "latest")
+
+	// latest gone: the history's newest published run is continued.
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	second, err := Run(context.Background(), cfg, Options{Now: clock, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := second.Manifest.Quality
+	if second.Manifest.PreviousRunID != first.RunID || q.Segmentation.Source != "retrained" || q.Delta.New != 0 ||
+		!slices.Equal(segmentIDs(second), firstIDs) {
+		t.Errorf("after losing latest: previous run %q, source %s, %d new in the delta, segment IDs %v; want %s, retrained, 0, %v",
+			second.Manifest.PreviousRunID, q.Segmentation.Source, q.Delta.New, segmentIDs(second), first.RunID, firstIDs)
+	}
+	if !strings.Contains(logs.String(), "latest lost: continuing from the newest published run") {
+		t.Errorf("continuing from the history's run is not logged:\n%s", logs.String())
+	}
+
+	// latest gone, the newest run's model unreadable, the older run
+	// removed: refused, before any work, saying how to go on.
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(second.Dir, "model.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(first.Dir); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, out)
+	_, err = Run(context.Background(), cfg, Options{Now: clock})
+	var oe *OutputRootError
+	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
+		t.Fatalf("run with no previous run left: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
+	}
+	for _, w := range []string{latest + " is missing", "none of the 2 runs the run history lists as published", "--reset-segments", "ln -sfn runs/RUN_ID"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if after := snapshot(t, out); !maps.Equal(before, after) {
+		t.Errorf("a refused run changed the output root:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Told to start over: IDs above every one given before.
+	third, err := Run(context.Background(), cfg, Options{Now: clock, ResetSegments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	highest := slices.Max(append(firstIDs, segmentIDs(second)...))
+	for _, id := range segmentIDs(third) {
+		if id <= highest {
+			t.Errorf("segment ID %d given again after --reset-segments (highest before: %d)", id, highest)
+		}
+	}
+	if third.Manifest.Quality.Segmentation.Source != "trained" {
+		t.Errorf("source %s after --reset-segments, want trained", third.Manifest.Quality.Segmentation.Source)
+	}
+}

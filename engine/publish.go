@@ -163,6 +163,65 @@ func newRunID(t time.Time, cfg Config) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:3])
 }
 
+// uniqueRunID returns base, or base-2, base-3, ...: the first ID no run of
+// the output root has used, by its directory under runs/ (published, or
+// being built) or its record in the run history. Two runs of one config
+// started in the same second (one after the other: the lock keeps them
+// apart) thus get distinct IDs before the first logs a line.
+func uniqueRunID(ctx context.Context, root, base string) string {
+	used := historyRunIDs(ctx, root, base)
+	for i := 1; ; i++ {
+		id := base
+		if i > 1 {
+			id = fmt.Sprintf("%s-%d", base, i)
+		}
+		if used[id] {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(root, "runs", id)); err == nil {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(root, "runs", ".tmp-"+id)); err == nil {
+			continue
+		}
+		return id
+	}
+}
+
+// confirmRunID checks, once the run holds the output root, that no run
+// took its ID meanwhile (one of the same config that started in the same
+// second and finished before this one took the lock). If one did, the run
+// takes the next free ID from here on and its log says so.
+func (r *run) confirmRunID(ctx context.Context) {
+	id := uniqueRunID(ctx, r.cfg.Output, r.baseID)
+	if id == r.man.RunID {
+		return
+	}
+	r.log.Warn("run ID taken meanwhile by a run that started in the same second: this run goes on as new_run_id", "new_run_id", id)
+	r.man.RunID = id
+	r.log = r.opts.Logger.With("run_id", id)
+}
+
+// checkLatest refuses an output root whose latest is not a symbolic link
+// (a directory or file put there by hand, or a copy that followed the
+// link): publishing renames a new link over it, which cannot replace a
+// directory, so the run would do all its work and then fail.
+func checkLatest(root string) error {
+	path := filepath.Join(root, "latest")
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&os.ModeSymlink != 0 {
+		return nil
+	}
+	what := "a regular file"
+	if st.IsDir() {
+		what = "a directory"
+	}
+	return &OutputRootError{Root: root,
+		Problem: fmt.Sprintf("%s is %s, not the symbolic link to runs/<run_id> that each run replaces", path, what),
+		Fix: fmt.Sprintf("move it out of the way (mv %s %s.moved) and run again: the run continues from the newest published run of the run history; "+
+			"or point latest at the run to continue from (ln -sfn runs/RUN_ID %s)", path, path, path)}
+}
+
 // publish writes every output table as Parquet and CSV into a hidden
 // directory under runs/, with the manifest last, renames it into place and
 // then switches the latest link to it with an atomic rename. Until that last
@@ -170,16 +229,13 @@ func newRunID(t time.Time, cfg Config) string {
 func (r *run) publish(ctx context.Context) (*Result, error) {
 	root := r.cfg.Output
 	runs := filepath.Join(root, "runs")
+	// The run's ID is unique in the output root (uniqueRunID, confirmRunID
+	// under the lock): the directory is free.
 	id := r.man.RunID
 	final := filepath.Join(runs, id)
-	for i := 2; ; i++ {
-		if _, err := os.Lstat(final); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		id = fmt.Sprintf("%s-%d", r.man.RunID, i)
-		final = filepath.Join(runs, id)
+	if _, err := os.Lstat(final); !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("run directory %s exists already (%v)", final, err)
 	}
-	r.man.RunID = id
 	tmp := filepath.Join(runs, ".tmp-"+id)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err

@@ -22,7 +22,9 @@ func TestRunPeakMemory(t *testing.T) {
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Segmentation.K = 2
 	cfg.Rejects.MaxShare = 0.5
-	res, err := Run(context.Background(), cfg, Options{})
+	// The old run's directory is not there: without latest, only a fresh
+	// numbering of the segments can go on (see TestLostLatestKeepsSegmentIDs).
+	res, err := Run(context.Background(), cfg, Options{ResetSegments: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,9 @@ func TestHistoryOldSchema(t *testing.T) {
 	cfg.Output = out
 	cfg.Segmentation.K = 2
 	cfg.Rejects.MaxShare = 0.5
-	res, err := Run(context.Background(), cfg, Options{})
+	// The old run's directory is not there: without latest, only a fresh
+	// numbering of the segments can go on (see TestLostLatestKeepsSegmentIDs).
+	res, err := Run(context.Background(), cfg, Options{ResetSegments: true})
 	if err != nil {
 		t.Fatal(err)
 	}

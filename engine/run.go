@@ -32,6 +32,11 @@ type Options struct {
 	// constants) with its total units, 0 when not known; the run reports
 	// to the Progress it returns. nil shows nothing.
 	Progress func(step string, total int) Progress
+	// ResetSegments lets a run start its segment IDs afresh when neither
+	// latest nor any run the history lists as published is left to take
+	// them from (the run refuses otherwise), or even when one is: the new
+	// IDs start above the highest the output root ever gave.
+	ResetSegments bool
 
 	failAt string // tests: fail the run at this checkpoint
 }
@@ -78,10 +83,17 @@ type run struct {
 	rssHow  string         // how the current stage's peak memory is measured (StagePeakRSS*)
 	model   *segment.Model // the run's segmentation model
 	value   *valueFit      // the customer-value models and their histories
-	// previous is the customer_segments.parquet of the output root's
-	// latest run when the segment stage began; empty when there is none.
-	// previousDir is that run's directory, resolved through latest then.
+	// previousDir is the directory of the run this one continues (see
+	// findPrevious), resolved once the run holds the output root; empty
+	// when there is none. previous is its customer_segments.parquet, from
+	// the segment stage on; previousModel its model.json, nil when the
+	// run starts its segment IDs afresh, above idFloor.
 	previous, previousDir string
+	previousModel         *segment.Model
+	idFloor               int
+	// baseID is the run ID newRunID gives; man.RunID is baseID or
+	// baseID-N, the first no run of the output root has used.
+	baseID string
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
@@ -94,9 +106,15 @@ type run struct {
 // lockOutput) before writing there and returns a *LockedError at once when
 // another process holds it. Holding the lock, it removes what killed runs
 // left behind and, once the new run is published, prunes old runs down to
-// cfg.KeepRuns. With cfg.MetricsFile set, a run (not a TrainOnly one) that
-// got the lock, or stopped before needing it, writes its outcome there,
-// failed or not.
+// cfg.KeepRuns. With cfg.MetricsFile set, a run (not a TrainOnly one) with
+// a valid configuration writes its outcome there, failed or not, unless
+// another run holds the output root: that one owns the file. A root that
+// cannot be created or locked is such a failure.
+//
+// The run ID is made unique in the output root before the first log line
+// (uniqueRunID); the run refuses an output root whose latest is not a link
+// before its work, and one whose previous run is lost once it holds the
+// lock (findPrevious).
 func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -127,7 +145,8 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 		Config:    cfg,
 		Versions:  map[string]string{"crmseg": opts.Version, "go": runtime.Version()},
 	}
-	r.man.RunID = newRunID(r.started, cfg)
+	r.baseID = newRunID(r.started, cfg)
+	r.man.RunID = uniqueRunID(ctx, cfg.Output, r.baseID)
 	r.log = opts.Logger.With("run_id", r.man.RunID)
 	r.log.Info("run started", "transactions", cfg.Inputs.Transactions.Path, "customers", cfg.Inputs.Customers.Path, "output", cfg.Output)
 
@@ -153,14 +172,17 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 			return
 		}
 		if err != nil && lock == nil {
-			// Failed before taking the lock: record the failure only if the
-			// lock is free now, so that a run in progress keeps the history
-			// and metrics file to itself.
-			if lock = r.lockForRecord(); lock == nil {
+			// Failed before taking the lock: record the failure in the
+			// history only if the lock is free now, and in the metrics
+			// file unless another run holds it: a run in progress keeps
+			// both to itself. A root that cannot be created or locked has
+			// no history to record in, but the metrics file still hears.
+			var held bool
+			if lock, held = r.lockForRecord(); held {
 				return
 			}
 		}
-		if err != nil {
+		if err != nil && lock != nil {
 			r.recordFailure(ctx, err)
 		}
 		if cfg.MetricsFile != "" {
@@ -168,6 +190,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 		}
 	}()
 
+	if err := checkLatest(cfg.Output); err != nil {
+		return nil, err
+	}
 	r.startStage()
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
@@ -181,6 +206,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Output, "runs"), 0o755); err != nil {
 		return nil, fmt.Errorf("output root: %w", err)
+	}
+	r.confirmRunID(ctx)
+	if err := r.findPrevious(ctx); err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(cfg.Output, ".tmp-duckdb-")
 	if err != nil {

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	crmseg run --config crmseg.yaml
+//	crmseg run --config crmseg.yaml [--reset-segments]
 //	crmseg validate --config crmseg.yaml
 //	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg generate --customers N --seed S --out DIR
@@ -13,7 +13,8 @@
 //	crmseg history --out DIR [--json] [RUN_ID]
 //	crmseg version
 //
-// Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input
+// Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an
+// output root no run can go on from), 3 input
 // data rejected, 4 run published but not recorded in the run history, 75
 // the output root is in use by another run (try again later; nothing was
 // done).
@@ -64,7 +65,7 @@ Commands:
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags.
-Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 input data rejected,
+Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an output root no run can go on from), 3 input data rejected,
   4 run published but not recorded in the run history, 75 the output root is in use by another run (try again later; nothing was done).
 `
 
@@ -335,6 +336,7 @@ func (f *runFlags) profile() (func(), error) {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newRunFlags("run", stderr)
+	reset := f.fs.Bool("reset-segments", false, "number the segments afresh (above the highest ID the output root ever gave) when latest and the published runs of the run history are lost, or even when they are not")
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -348,7 +350,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return f.lf.report(log, err)
 	}
 	defer stop()
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress})
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress, ResetSegments: *reset})
 	if err != nil {
 		return f.lf.logged(err)
 	}
