@@ -453,3 +453,64 @@ func TestConsoleProgress(t *testing.T) {
 		t.Errorf("bars shown on a regular file (stderr under cron)")
 	}
 }
+
+// An output root whose previous run is lost (latest gone, the only run's
+// model.json unreadable) is refused with exit 2 and a message naming
+// --reset-segments; with the flag the run goes on, numbering segments above
+// every ID given before. latest that is a directory is refused too.
+func TestResetSegmentsFlag(t *testing.T) {
+	config := smallData(t)
+	out := t.TempDir()
+	if code, _, stderr := run(t, "run", "--config", config, "--out", out, "--no-progress"); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	latest := filepath.Join(out, "latest")
+	dir, err := filepath.EvalSymlinks(latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(latest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "run", "--config", config, "--out", out, "--no-progress")
+	if code != engine.ExitUsage || !strings.Contains(stderr, latest+" is a directory, not the symbolic link") {
+		t.Errorf("latest a directory: exit %d, stderr %q; want exit 2 saying so", code, stderr)
+	}
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.json"), []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "run", "--config", config, "--out", out, "--no-progress")
+	if code != engine.ExitUsage || !strings.Contains(stderr, "--reset-segments") || !strings.Contains(stderr, latest+" is missing") {
+		t.Errorf("no previous run left: exit %d, stderr %q; want exit 2 naming --reset-segments", code, stderr)
+	}
+	if _, err := os.Lstat(latest); !os.IsNotExist(err) {
+		t.Errorf("a refused run published latest (%v)", err)
+	}
+	code, stdout, stderr := run(t, "run", "--config", config, "--out", out, "--no-progress", "--reset-segments")
+	if code != 0 {
+		t.Fatalf("run with --reset-segments: exit %d: %s", code, stderr)
+	}
+	// The first run numbered its 5 segments 1 to 5: the fresh ones start at 6.
+	runs, err := engine.ListHistory(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := engine.ShowHistory(context.Background(), out, runs[len(runs)-1].RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Segments {
+		if s.ID <= 5 {
+			t.Errorf("segment ID %d given again after --reset-segments:\n%s", s.ID, stdout)
+		}
+	}
+	if len(d.Segments) != 5 {
+		t.Errorf("%d segments after --reset-segments, want 5", len(d.Segments))
+	}
+}
