@@ -290,8 +290,10 @@ func (r *run) writeHistory(ctx context.Context, conn *sql.Conn, path string, run
 	m := r.man
 	id := m.RunID
 	if runErr != nil {
-		// A failed run's ID was not made unique by publishing: two runs of
-		// one config in one second share it.
+		// The run's ID was made unique when it started (uniqueRunID), but
+		// the history could not be read then if another process had it
+		// open: a failed run, which has no directory to claim its ID,
+		// never overwrites another's record.
 		for i := 2; ; i++ {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(historyAlias)+".runs WHERE run_id = $1", id).Scan(&n); err != nil {
@@ -301,6 +303,9 @@ func (r *run) writeHistory(ctx context.Context, conn *sql.Conn, path string, run
 				break
 			}
 			id = fmt.Sprintf("%s-%d", m.RunID, i)
+		}
+		if id != m.RunID {
+			r.log.Warn("run ID taken in the run history meanwhile: the failed run is recorded as history_run_id", "history_run_id", id)
 		}
 	}
 	exec := func(model string, args ...any) error {
