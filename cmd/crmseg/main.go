@@ -6,6 +6,7 @@
 // Usage:
 //
 //	crmseg run --config crmseg.yaml [--reset-segments]
+//	crmseg train --config crmseg.yaml --model-out model.json [--reset-segments]
 //	crmseg validate --config crmseg.yaml
 //	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg generate --customers N --seed S --out DIR
@@ -14,10 +15,9 @@
 //	crmseg version
 //
 // Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an
-// output root no run can go on from), 3 input
-// data rejected, 4 run published but not recorded in the run history, 75
-// the output root is in use by another run (try again later; nothing was
-// done).
+// output root no run can go on from), 3 input data rejected, 4 run
+// published but not recorded in the run history, 75 the output root is in
+// use by another run (try again later; nothing was done).
 package main
 
 import (
@@ -336,7 +336,7 @@ func (f *runFlags) profile() (func(), error) {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newRunFlags("run", stderr)
-	reset := f.fs.Bool("reset-segments", false, "number the segments afresh (above the highest ID the output root ever gave) when latest and the published runs of the run history are lost, or even when they are not")
+	reset := resetSegmentsFlag(f.fs)
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -358,12 +358,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return f.lf.logged(res.HistoryErr) // published, but not recorded: exit 4
 }
 
+// resetSegmentsFlag registers --reset-segments (engine.Options.ResetSegments).
+func resetSegmentsFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("reset-segments", false, "number the segments afresh, above the highest ID the output root ever gave: "+
+		"needed when latest and the published runs of the run history are lost")
+}
+
 // cmdTrain fits the segmentation on the configured inputs (matching its
 // segments to the output root's latest model, if any) and writes the model
 // file, without publishing tables.
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newRunFlags("train", stderr)
 	modelOut := f.fs.String("model-out", "", "where to write the model file (JSON)")
+	reset := resetSegmentsFlag(f.fs)
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -378,7 +385,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true, Progress: progress})
+	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true, Progress: progress, ResetSegments: *reset})
 	if err != nil {
 		return f.lf.logged(err)
 	}
