@@ -282,7 +282,7 @@ func TestProgressSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		StepLoad + " 8/8 done",     // three inputs, five staging models
+		StepLoad + " 10/10 done",   // three inputs, params, the six other ingest models
 		StepRestarts + " 3/3 done", // n_init
 		StepFit + " 2/2 done",      // BG/NBD, Gamma-Gamma
 		fmt.Sprintf("%s %d/%d done", StepWrite, len(outputTables), len(outputTables)),
