@@ -43,9 +43,9 @@ type Config struct {
 	// (README "Inputs").
 	AsOf string `yaml:"as_of" json:"as_of"`
 	// Today (YYYY-MM-DD) is the run's date for the rule that rejects rows
-	// dated in the future under a default as_of. Empty means the day the
-	// run starts (UTC); set it to replay a night or to make a test
-	// independent of the clock.
+	// dated in the future (after the day after it) under a default as_of.
+	// Empty means the day the run starts (UTC); set it to replay a night or
+	// to make a test independent of the clock.
 	Today string `yaml:"today" json:"today,omitempty"`
 	// Seed drives every random choice (k-means++ seeding, restarts).
 	Seed uint64 `yaml:"seed" json:"seed"`

@@ -5,19 +5,22 @@
 -- configured today).
 --
 -- Which timestamps count: the rows with a customer, an amount and a readable
--- timestamp up to the end of as_of (explicit) or of today (default). Of
+-- timestamp up to the end of as_of (explicit), or (default) up to the end of
+-- the day after today: a day's grace for exports stamped in a local time
+-- ahead of UTC. Of
 -- those, p05 is the earliest day by which more than 5% of them lie, p95 the
 -- latest day on or after which more than 5% lie. A day before
 -- p05 - max(365 days, p95 - p05) is far outside the data (early_fence);
 -- under a default as_of, so is a day after p95 + max(31 days, (p95 - p05) / 4)
--- (late_fence), and a timestamp after today is in the future (future_from).
+-- (late_fence), and a timestamp after that grace day is in the future
+-- (future_from).
 -- The default as_of is the latest day of those rows within the fences.
 -- The counts per day are one aggregate over the timestamps; the quantiles
 -- and the fences come from those few thousand days.
 with settings as (
     select
         $1::date                                                          as configured_as_of,
-        (coalesce($1::date, $3::date) + interval 1 day)::timestamp        as limit_end
+        coalesce($1::date + interval 1 day, $3::date + interval 2 day)::timestamp as limit_end
 ),
 
 days as (
