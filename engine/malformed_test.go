@@ -20,6 +20,7 @@ import (
 //	reject TABLE REASON COUNT           rows rejected for the reason ("rejects 0": none)
 //	example TABLE REASON = VALUE        the reason's example has the value as found
 //	customer ID                         ID is one row of customer_segments
+//	customer ID has COLUMN VALUE        ID's COLUMN there is VALUE (as text)
 //	no customer ID                      ID is not in customer_segments
 //	customers N                         customer_segments has N rows
 //	rejected customer_id ID             a rejects row has customer_id ID as found
@@ -114,6 +115,13 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			key, value, _ := strings.Cut(strings.TrimPrefix(w, "example "), " = ")
 			if ex := rejects[key].Example; ex == nil || ex.Value != value {
 				t.Errorf("%s: example %v, want the value %q", key, ex, value)
+			}
+		case strings.HasPrefix(w, "customer ") && strings.Contains(w, " has "):
+			id, cv, _ := strings.Cut(strings.TrimPrefix(w, "customer "), " has ")
+			col, want, _ := strings.Cut(cv, " ")
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ? AND CAST("+quoteIdent(col)+" AS VARCHAR) = ?",
+				segments, expectedID(t, id), want); n != 1 {
+				t.Errorf("customer %s: %s is not %s", id, col, want)
 			}
 		case strings.HasPrefix(w, "customer "):
 			id := expectedID(t, strings.TrimPrefix(w, "customer "))
