@@ -40,8 +40,15 @@ type Config struct {
 	// failure. Its directory must exist.
 	MetricsFile string `yaml:"metrics_file" json:"metrics_file,omitempty"`
 	// AsOf is the end of the observation window (YYYY-MM-DD, inclusive).
-	// Empty means the date of the latest accepted transaction.
+	// Empty means the date of the latest accepted transaction: rows dated
+	// after Today, or far outside the bulk of the data, are rejected first
+	// (README "Inputs").
 	AsOf string `yaml:"as_of" json:"as_of"`
+	// Today (YYYY-MM-DD) is the run's date for the rule that rejects rows
+	// dated in the future (after the day after it) under a default as_of.
+	// Empty means the day the run starts (UTC); set it to replay a night or
+	// to make a test independent of the clock.
+	Today string `yaml:"today" json:"today,omitempty"`
 	// Seed drives every random choice (k-means++ seeding, restarts).
 	Seed uint64 `yaml:"seed" json:"seed"`
 	// Threads caps DuckDB's and the k-means kernel's threads; 0 means all
@@ -496,6 +503,11 @@ func (c *Config) Validate() error {
 	if c.AsOf != "" {
 		if _, err := time.Parse(time.DateOnly, c.AsOf); err != nil {
 			add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
+		}
+	}
+	if c.Today != "" {
+		if _, err := time.Parse(time.DateOnly, c.Today); err != nil {
+			add("today: expected a date YYYY-MM-DD, found %q", c.Today)
 		}
 	}
 	if c.MemoryLimit != "" {

@@ -430,7 +430,7 @@ func (in *input) columnExpr(i int, f *inputFile, col string) string {
 				// Negative row numbers cannot collide with real order ids.
 				return "coalesce(" + ref(key) + "::BIGINT, -" + row + ")"
 			}
-			return "coalesce(nullif(trim(" + ref(key) + "::VARCHAR), ''), " + text + ")"
+			return "coalesce(norm_id(" + ref(key) + "), " + text + ")"
 		}
 		return row
 	case col == "amount" && in.derived:

@@ -15,10 +15,21 @@ import (
 // TestMalformedInputs runs every case of testdata/malformed: a config, its
 // input files and expect.txt, which lists the expected exit code ("exit N")
 // and then, for a failed run, fragments of the error message, or for a
-// successful one the expected rejects ("reject TABLE REASON COUNT",
-// "rejects 0") and customers ("customer ID"). Parquet inputs are made by the
-// case's make.sql (with -update); "-- truncate: N" there cuts the file to N
-// bytes.
+// successful one any of:
+//
+//	reject TABLE REASON COUNT           rows rejected for the reason ("rejects 0": none)
+//	example TABLE REASON = VALUE        the reason's example has the value as found
+//	customer ID                         ID is one row of customer_segments
+//	customer ID has COLUMN VALUE        ID's COLUMN there is VALUE (as text)
+//	no customer ID                      ID is not in customer_segments
+//	customers N                         customer_segments has N rows
+//	rejected customer_id ID             a rejects row has customer_id ID as found
+//	as_of YYYY-MM-DD                    the run's as_of
+//	after_as_of transactions|customers N    outside the window of an explicit as_of
+//
+// An ID in double quotes is a Go string literal ("\u00a0C1"). Parquet inputs
+// are made by the case's make.sql (with -update); "-- truncate: N" there
+// cuts the file to N bytes.
 func TestMalformedInputs(t *testing.T) {
 	cases, err := filepath.Glob(filepath.Join("testdata", "malformed", "*"))
 	if err != nil || len(cases) < 25 {
@@ -66,41 +77,100 @@ func TestMalformedInputs(t *testing.T) {
 
 func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 	t.Helper()
-	rejects := map[string]int64{}
+	q := res.Manifest.Quality
+	rejects := map[string]RejectCount{}
 	var total int64
-	for _, r := range res.Manifest.Quality.Rejects {
-		rejects[r.Table+" "+r.Reason] = r.Rows
+	for _, r := range q.Rejects {
+		rejects[r.Table+" "+r.Reason] = r
 		total += r.Rows
 	}
+	count := func(query string, args ...any) int {
+		t.Helper()
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	segments := filepath.Join(res.Dir, "customer_segments.parquet")
 	for _, w := range lines {
 		switch {
 		case w == "rejects 0":
 			if total != 0 {
-				t.Errorf("rejects %v, want none", res.Manifest.Quality.Rejects)
+				t.Errorf("rejects %v, want none", q.Rejects)
 			}
 		case strings.HasPrefix(w, "reject "):
 			f := strings.Fields(w)
 			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
 			key := f[1] + " " + strings.Join(f[2:len(f)-1], " ")
-			if rejects[key] != n {
-				t.Errorf("%s: %d rows rejected, want %d (all: %v)", key, rejects[key], n, res.Manifest.Quality.Rejects)
+			if rejects[key].Rows != n {
+				t.Errorf("%s: %d rows rejected, want %d (all: %v)", key, rejects[key].Rows, n, q.Rejects)
+			}
+		case strings.HasPrefix(w, "example "):
+			key, value, _ := strings.Cut(strings.TrimPrefix(w, "example "), " = ")
+			if ex := rejects[key].Example; ex == nil || ex.Value != value {
+				t.Errorf("%s: example %v, want the value %q", key, ex, value)
+			}
+		case strings.HasPrefix(w, "customer ") && strings.Contains(w, " has "):
+			id, cv, _ := strings.Cut(strings.TrimPrefix(w, "customer "), " has ")
+			col, want, _ := strings.Cut(cv, " ")
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ? AND CAST("+quoteIdent(col)+" AS VARCHAR) = ?",
+				segments, expectedID(t, id), want); n != 1 {
+				t.Errorf("customer %s: %s is not %s", id, col, want)
 			}
 		case strings.HasPrefix(w, "customer "):
-			db, err := sql.Open("duckdb", "")
-			if err != nil {
-				t.Fatal(err)
+			id := expectedID(t, strings.TrimPrefix(w, "customer "))
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ?", segments, id); n != 1 {
+				t.Errorf("customer %q: found %d times", id, n)
 			}
-			var n int
-			err = db.QueryRow("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ?",
-				filepath.Join(res.Dir, "customer_segments.parquet"), strings.TrimPrefix(w, "customer ")).Scan(&n)
-			db.Close()
-			if err != nil || n != 1 {
-				t.Errorf("%s: found %d times (%v)", w, n, err)
+		case strings.HasPrefix(w, "no customer "):
+			id := expectedID(t, strings.TrimPrefix(w, "no customer "))
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ?", segments, id); n != 0 {
+				t.Errorf("customer %q: found %d times, want none", id, n)
+			}
+		case strings.HasPrefix(w, "customers "):
+			want, _ := strconv.Atoi(strings.TrimPrefix(w, "customers "))
+			if n := count("SELECT count(*) FROM read_parquet(?)", segments); n != want {
+				t.Errorf("%d customers, want %d", n, want)
+			}
+		case strings.HasPrefix(w, "rejected customer_id "):
+			id := expectedID(t, strings.TrimPrefix(w, "rejected customer_id "))
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ?", filepath.Join(res.Dir, "rejects.parquet"), id); n == 0 {
+				t.Errorf("no rejects row with customer_id %q as found", id)
+			}
+		case strings.HasPrefix(w, "as_of "):
+			if want := strings.TrimPrefix(w, "as_of "); res.Manifest.AsOf != want {
+				t.Errorf("as_of %s, want %s", res.Manifest.AsOf, want)
+			}
+		case strings.HasPrefix(w, "after_as_of "):
+			f := strings.Fields(w)
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			got := map[string]int64{"transactions": q.TransactionsAfterAsOf, "customers": q.CustomersAfterAsOf}
+			if g, ok := got[f[1]]; !ok || g != n {
+				t.Errorf("%s after as_of: %d, want %d", f[1], g, n)
 			}
 		default:
 			t.Errorf("unknown expectation %q", w)
 		}
 	}
+}
+
+// expectedID is an ID of expect.txt: as written, or a quoted Go string.
+func expectedID(t *testing.T, s string) string {
+	t.Helper()
+	if !strings.HasPrefix(s, `"`) {
+		return s
+	}
+	id, err := strconv.Unquote(s)
+	if err != nil {
+		t.Fatalf("expect.txt: %s: %v", s, err)
+	}
+	return id
 }
 
 // makeCase rebuilds a case's Parquet inputs from its make.sql.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"time"
 )
 
 // materialisation is how a registered SQL file becomes (or does not become)
@@ -60,18 +61,21 @@ func (m *sqlModel) relation() string { return path.Base(m.file) }
 // stage builds its models in an order that follows from deps (modelOrder).
 var sqlModels = []sqlModel{
 	// Staging: one model per source, plus the run's parameters.
-	{file: "staging/params", stage: "ingest", mat: matTable, deps: []string{"src_transactions"}, params: []string{"as_of", "keep_zero_amounts"}},
-	{file: "staging/stg_customers", stage: "ingest", mat: matTable, deps: []string{"src_customers"}},
+	// params comes first, on its own: the stand-ins for a customers file
+	// read the window it sets.
+	{file: "staging/params", mat: matTable, deps: []string{"src_transactions"}, params: []string{"as_of", "keep_zero_amounts", "today"}},
+	{file: "staging/stg_customers", stage: "ingest", mat: matTable, deps: []string{"params", "src_customers", "src_transactions"}},
 	{file: "staging/stg_products", stage: "ingest", mat: matTable, deps: []string{"src_products"}},
 	{file: "staging/stg_transactions", stage: "ingest", mat: matTable, deps: []string{"src_transactions", "stg_customers", "stg_products"}},
 	// Stand-ins for inputs not given, built by ingest under a source's name.
-	{file: "staging/src_customers_from_transactions", mat: matView, deps: []string{"src_transactions"}},
+	{file: "staging/src_customers_from_transactions", mat: matView, deps: []string{"params", "src_transactions"}},
 	{file: "staging/src_customers_with_unknown", mat: matView, deps: []string{"src_customers_file", "src_customers_tx"}},
 	{file: "staging/src_products_empty", mat: matTable},
 
 	// Intermediate.
 	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_transactions"}},
-	{file: "intermediate/int_lines", stage: "features", mat: matView, deps: []string{"stg_transactions"}},
+	{file: "intermediate/int_customers", stage: "ingest", mat: matView, deps: []string{"stg_customers"}},
+	{file: "intermediate/int_lines", stage: "ingest", mat: matView, deps: []string{"stg_transactions"}},
 	{file: "intermediate/int_orders", stage: "features", mat: matTable, deps: []string{"int_lines"}},
 	{file: "intermediate/customer_segment_map", stage: "segment", mat: matTable, deps: []string{"segment_assignment", "segment_names"}},
 	{file: "intermediate/previous_assignment", mat: matRead, deps: []string{"customer_features", "previous_segments"}},
@@ -80,9 +84,9 @@ var sqlModels = []sqlModel{
 	{file: "intermediate/int_next_best_category", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "int_customer_categories"}},
 
 	// Marts.
-	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_lines", "int_orders", "stg_customers"}},
+	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_customers", "int_lines", "int_orders"}},
 	{file: "marts/customer_mix", stage: "features", mat: matTable, deps: []string{"int_lines"}},
-	{file: "marts/customer_sparse", stage: "features", mat: matView, deps: []string{"customer_features", "customer_mix", "src_customer_attributes", "stg_customers"}},
+	{file: "marts/customer_sparse", stage: "features", mat: matView, deps: []string{"customer_features", "customer_mix", "int_customers", "src_customer_attributes"}},
 	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "customer_value", "int_next_best_category"}},
 	{file: "marts/segment_summary", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_lines"}},
 	{file: "marts/segment_value", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value"}},
@@ -119,8 +123,11 @@ var sqlModels = []sqlModel{
 	{file: "reads/target_summaries", mat: matRead, deps: []string{"segment_summary"}, params: []string{"has_category", "has_channel"}},
 	{file: "reads/customer_segment_ids", mat: matRead, deps: []string{"customer_segment_map"}},
 	{file: "reads/segment_conversions", mat: matRead, deps: []string{"customer_segment_map", "int_lines", "int_orders"}},
-	{file: "reads/validation_span", mat: matRead, deps: []string{"stg_transactions"}},
-	{file: "reads/validation_customers", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
+	{file: "reads/validation_span", mat: matRead, deps: []string{"int_lines"}},
+	{file: "reads/validation_customers", mat: matRead, deps: []string{"int_customers", "int_lines", "stg_transactions"}},
+	{file: "reads/reject_counts", mat: matRead, deps: []string{"rejects"}},
+	{file: "reads/outside_window", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
+	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -231,7 +238,17 @@ func (r *run) modelParams() map[string]any {
 	return map[string]any{
 		"as_of":             asOf,
 		"keep_zero_amounts": r.cfg.Rejects.ZeroAmounts == "keep",
+		"today":             r.today(),
 	}
+}
+
+// today is the run's date (YYYY-MM-DD): the configured today, or the day
+// the run started in UTC.
+func (r *run) today() string {
+	if r.cfg.Today != "" {
+		return r.cfg.Today
+	}
+	return r.started.UTC().Format(time.DateOnly)
 }
 
 // buildStage builds the models of a stage in dependency order, then runs
@@ -244,20 +261,8 @@ func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
 	if err != nil {
 		return err
 	}
-	var params map[string]any
 	for _, m := range models {
-		var args []any
-		for _, p := range m.params {
-			if params == nil {
-				params = r.modelParams()
-			}
-			v, ok := params[p]
-			if !ok {
-				return fmt.Errorf("model %s: no value for parameter %s", m.file, p)
-			}
-			args = append(args, v)
-		}
-		if err := r.s.build(ctx, m, args...); err != nil {
+		if err := r.buildModel(ctx, m); err != nil {
 			return err
 		}
 		if done != nil && m.mat != matCheck {
@@ -265,6 +270,22 @@ func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
 		}
 	}
 	return nil
+}
+
+// buildModel builds one registered model with its bound parameters.
+func (r *run) buildModel(ctx context.Context, m *sqlModel) error {
+	var args []any
+	if len(m.params) > 0 {
+		params := r.modelParams()
+		for _, p := range m.params {
+			v, ok := params[p]
+			if !ok {
+				return fmt.Errorf("model %s: no value for parameter %s", m.file, p)
+			}
+			args = append(args, v)
+		}
+	}
+	return r.s.build(ctx, m, args...)
 }
 
 // stageModels counts the models (not the checks) a stage builds.

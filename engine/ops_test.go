@@ -282,7 +282,7 @@ func TestProgressSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		StepLoad + " 8/8 done",     // three inputs, five staging models
+		StepLoad + " 10/10 done",   // three inputs, params, the six other ingest models
 		StepRestarts + " 3/3 done", // n_init
 		StepFit + " 2/2 done",      // BG/NBD, Gamma-Gamma
 		fmt.Sprintf("%s %d/%d done", StepWrite, len(outputTables), len(outputTables)),
@@ -345,7 +345,7 @@ func TestMetricsText(t *testing.T) {
 		},
 		Quality: Quality{
 			TransactionsRead: 100, TransactionsAccepted: 93,
-			Rejects:      []RejectCount{{"transactions", "zero amount", 2}, {"customers", "duplicate customer_id", 1}, {"transactions", `bad "quote"`, 5}},
+			Rejects:      []RejectCount{{"transactions", "zero amount", 2, nil}, {"customers", "duplicate customer_id", 1, nil}, {"transactions", `bad "quote"`, 5, nil}},
 			Segmentation: SegmentationQuality{K: 4, Customers: 11},
 		},
 	}
@@ -457,23 +457,24 @@ func TestMetricsFile(t *testing.T) {
 		t.Errorf("metrics file mode %v (%v), want 0644 so node_exporter can read it", st.Mode(), err)
 	}
 
-	// A rejected run: every transaction after as_of.
-	cfg.AsOf = "2000-01-01"
+	// A rejected run: under the default as_of, every transaction is dated
+	// after the run's date.
+	cfg.Today = "2000-01-01"
 	second := time.Date(2026, 7, 2, 2, 0, 0, 0, time.UTC)
 	if _, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return second }}); ExitCode(err) != ExitRejected {
 		t.Fatalf("run with every row rejected: %v", err)
 	}
 	m = readExposition(t, cfg.MetricsFile)
 	for key, want := range map[string]float64{
-		`crmseg_last_run_status{status="success"}`:                                           0,
-		`crmseg_last_run_status{status="rejected"}`:                                          1,
-		`crmseg_last_run_exit_code`:                                                          3,
-		`crmseg_last_run_timestamp_seconds`:                                                  float64(second.Unix()),
-		`crmseg_last_success_timestamp_seconds`:                                              float64(first.Unix()),
-		`crmseg_runs_total{status="success"}`:                                                1,
-		`crmseg_runs_total{status="rejected"}`:                                               1,
-		`crmseg_last_run_rows_rejected{table="transactions",reason="timestamp after as_of"}`: float64(q.TransactionsRead),
-		`crmseg_last_run_rows_accepted{table="transactions"}`:                                0,
+		`crmseg_last_run_status{status="success"}`:                                             0,
+		`crmseg_last_run_status{status="rejected"}`:                                            1,
+		`crmseg_last_run_exit_code`:                                                            3,
+		`crmseg_last_run_timestamp_seconds`:                                                    float64(second.Unix()),
+		`crmseg_last_success_timestamp_seconds`:                                                float64(first.Unix()),
+		`crmseg_runs_total{status="success"}`:                                                  1,
+		`crmseg_runs_total{status="rejected"}`:                                                 1,
+		`crmseg_last_run_rows_rejected{table="transactions",reason="timestamp in the future"}`: float64(q.TransactionsRead),
+		`crmseg_last_run_rows_accepted{table="transactions"}`:                                  0,
 	} {
 		if got, ok := m[key]; !ok || got != want {
 			t.Errorf("after a rejected run: %s = %v (present %v), want %v", key, got, ok, want)

@@ -354,11 +354,11 @@ func TestFailedRunKeepsLatest(t *testing.T) {
 	}
 	before := snapshot(t, out)
 
-	// A run whose rows are all rejected (every transaction is after as_of)
-	// fails after loading, and must leave latest and the earlier run alone.
+	// A run with no usable row (every transaction is after as_of) fails
+	// after loading, and must leave latest and the earlier run alone.
 	cfg.AsOf = "2000-01-01"
 	if _, err := Run(context.Background(), cfg, Options{}); ExitCode(err) != ExitRejected {
-		t.Fatalf("run with every row rejected: %v (exit %d), want exit %d", err, ExitCode(err), ExitRejected)
+		t.Fatalf("run with no usable row: %v (exit %d), want exit %d", err, ExitCode(err), ExitRejected)
 	}
 	after := snapshot(t, out)
 	if !maps.Equal(before, after) {

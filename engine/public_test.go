@@ -214,7 +214,7 @@ func TestPublicCompleteJourney(t *testing.T) {
 
 // TestPublicCDNOWCalibration runs the CDNOW sample as of the end of the
 // calibration period used in the literature (1997-09-30; later purchases
-// are rejected as after as_of) and checks the pipeline's BG/NBD and
+// are outside the run's window) and checks the pipeline's BG/NBD and
 // Gamma-Gamma fits against the published values (../shared/data/README.md),
 // from the pipeline's own purchase histories (same-day purchases merged,
 // weeks, the sample's $0.00 purchases kept as the literature does):

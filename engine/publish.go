@@ -74,11 +74,17 @@ type ManifestFile struct {
 
 // Quality holds the run's data-quality and model-quality figures.
 type Quality struct {
-	TransactionsRead     int64               `json:"transactions_read"`
-	TransactionsAccepted int64               `json:"transactions_accepted"`
-	Rejects              []RejectCount       `json:"rejects"`
-	Segmentation         SegmentationQuality `json:"segmentation"`
-	Delta                DeltaCounts         `json:"delta"`
+	TransactionsRead     int64 `json:"transactions_read"`
+	TransactionsAccepted int64 `json:"transactions_accepted"`
+	// TransactionsAfterAsOf are the rows dated after an explicit as_of:
+	// outside the run's window, neither accepted nor rejected, and not in
+	// the reject share. CustomersAfterAsOf are the customers left out as not
+	// yet customers on as_of (signed up later, no transaction up to it).
+	TransactionsAfterAsOf int64               `json:"transactions_after_as_of"`
+	CustomersAfterAsOf    int64               `json:"customers_after_as_of"`
+	Rejects               []RejectCount       `json:"rejects"`
+	Segmentation          SegmentationQuality `json:"segmentation"`
+	Delta                 DeltaCounts         `json:"delta"`
 }
 
 // DeltaCounts are the rows of customer_segments_delta by change.
@@ -93,6 +99,23 @@ type RejectCount struct {
 	Table  string `json:"table"`
 	Reason string `json:"reason"`
 	Rows   int64  `json:"rows"`
+	// Example is the first rejected row of the reason (by file and row);
+	// nil in the run history, which keeps the counts only.
+	Example *RejectExample `json:"example,omitempty"`
+}
+
+// RejectExample is one rejected row: where it is, its rejected column and
+// that column's value as found (empty when missing).
+type RejectExample struct {
+	File   string `json:"file"`
+	Row    int64  `json:"row"`
+	Column string `json:"column"`
+	Value  string `json:"value"`
+}
+
+// String is the example as the log and crmseg validate show it.
+func (e *RejectExample) String() string {
+	return fmt.Sprintf("%s row %d, %s %q", e.File, e.Row, e.Column, e.Value)
 }
 
 // SegmentationQuality records the k-means fit.

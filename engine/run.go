@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -430,7 +431,7 @@ func (r *run) ingest(ctx context.Context) error {
 			loads++
 		}
 	}
-	p := r.progress(StepLoad, loads+stageModels("ingest"))
+	p := r.progress(StepLoad, loads+1+stageModels("ingest"))
 	defer p.Done()
 	for _, name := range []string{"transactions", "customers", "products"} {
 		if in := r.inputs[name]; in != nil {
@@ -440,6 +441,14 @@ func (r *run) ingest(ctx context.Context) error {
 			p.Add(1)
 		}
 	}
+	// The run's window comes first: which customers exist on as_of depends
+	// on it.
+	if m, ok := registeredModel("staging/params"); !ok {
+		return stageError("ingest", errors.New("SQL model staging/params is not registered"))
+	} else if err := r.buildModel(ctx, m); err != nil {
+		return stageError("ingest", err)
+	}
+	p.Add(1)
 	switch {
 	case r.inputs["customers"] == nil:
 		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
@@ -544,9 +553,14 @@ func (r *run) recordInputs(ctx context.Context) error {
 	return nil
 }
 
-// countRejects counts the rejected rows per reason into the manifest.
+// countRejects counts the rejected rows per reason, each with an example,
+// and what lies outside the window of an explicit as_of into the manifest.
 func (r *run) countRejects(ctx context.Context) error {
-	rows, err := r.s.conn.QueryContext(ctx, "SELECT source_table, reason, count(*) FROM rejects GROUP BY ALL ORDER BY source_table, reason")
+	counts, err := modelSQL("reads/reject_counts")
+	if err != nil {
+		return err
+	}
+	rows, err := r.s.conn.QueryContext(ctx, counts)
 	if err != nil {
 		return stageError("ingest", err)
 	}
@@ -554,9 +568,12 @@ func (r *run) countRejects(ctx context.Context) error {
 	q := &r.man.Quality
 	for rows.Next() {
 		var rc RejectCount
-		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows); err != nil {
+		var file, column, value sql.NullString
+		var row sql.NullInt64
+		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows, &file, &row, &column, &value); err != nil {
 			return err
 		}
+		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
 		q.Rejects = append(q.Rejects, rc)
 	}
 	if err := rows.Err(); err != nil {
@@ -566,31 +583,64 @@ func (r *run) countRejects(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var rejected int64
+	outside, err := modelSQL("reads/outside_window")
+	if err != nil {
+		return err
+	}
+	if err := r.s.conn.QueryRowContext(ctx, outside).Scan(&q.TransactionsAfterAsOf, &q.CustomersAfterAsOf); err != nil {
+		return stageError("ingest", err)
+	}
+	var rejected, later int64
 	for _, rc := range q.Rejects {
-		r.log.Info("rows rejected", "table", rc.Table, "reason", rc.Reason, "rows", rc.Rows)
+		r.log.Info("rows rejected", "table", rc.Table, "reason", rc.Reason, "rows", rc.Rows, "example", rc.Example.String())
 		if rc.Table == "transactions" {
 			rejected += rc.Rows
 		}
+		if rc.Reason == "timestamp in the future" || rc.Reason == "timestamp far outside the data" {
+			later += rc.Rows
+		}
 	}
-	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected
+	// Customers known only from the transactions and seen only after as_of
+	// are left out too; counting them takes a pass over the transactions,
+	// so only when there can be any.
+	if derived := r.inputs["customers"] == nil || r.cfg.Rejects.UnknownCustomers == "keep"; derived && later+q.TransactionsAfterAsOf > 0 {
+		only, err := modelSQL("reads/customers_only_after_as_of")
+		if err != nil {
+			return err
+		}
+		n, err := r.s.queryInt(ctx, only)
+		if err != nil {
+			return stageError("ingest", err)
+		}
+		q.CustomersAfterAsOf += n
+	}
+	if q.TransactionsAfterAsOf > 0 || q.CustomersAfterAsOf > 0 {
+		r.log.Info("outside the window of as_of", "as_of", r.man.AsOf,
+			"transactions_after_as_of", q.TransactionsAfterAsOf, "customers_after_as_of", q.CustomersAfterAsOf)
+	}
+	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected-q.TransactionsAfterAsOf
 	return nil
 }
 
 // checkRejects aborts when no transaction row is usable or the share of
-// rejected rows exceeds the configured maximum.
+// rejected rows exceeds the configured maximum. The share is of the rows
+// in the run's window: rows after an explicit as_of are not bad data.
 func (r *run) checkRejects() error {
 	q := &r.man.Quality
-	read, rejected := q.TransactionsRead, q.TransactionsRead-q.TransactionsAccepted
+	read := q.TransactionsRead - q.TransactionsAfterAsOf
+	rejected := read - q.TransactionsAccepted
 	reasons := map[string]int64{}
 	for _, rc := range q.Rejects {
 		if rc.Table == "transactions" {
 			reasons[rc.Reason] = rc.Rows
 		}
 	}
-	if read == 0 || rejected == read {
-		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons,
-			Msg: fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions.Path, read, rejected)}
+	if q.TransactionsAccepted == 0 {
+		msg := fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions.Path, q.TransactionsRead, rejected)
+		if q.TransactionsAfterAsOf > 0 {
+			msg += fmt.Sprintf("; %d rows are dated after as_of %s", q.TransactionsAfterAsOf, r.man.AsOf)
+		}
+		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons, Msg: msg}
 	}
 	if float64(rejected) > r.cfg.Rejects.MaxShare*float64(read) {
 		return &RejectedError{Rejected: rejected, Read: read, MaxShare: r.cfg.Rejects.MaxShare, Reasons: reasons}

@@ -12,18 +12,20 @@ import (
 
 // Validation is the data-quality summary of crmseg validate.
 type Validation struct {
-	AsOf                 string          `json:"as_of"`
-	Inputs               []ManifestInput `json:"inputs"`
-	TransactionsRead     int64           `json:"transactions_read"`
-	TransactionsAccepted int64           `json:"transactions_accepted"`
-	Rejects              []RejectCount   `json:"rejects"`
-	MaxShare             float64         `json:"max_share"`
-	FirstTS              string          `json:"first_ts,omitempty"`
-	LastTS               string          `json:"last_ts,omitempty"`
-	Customers            int64           `json:"customers"`             // accepted customers
-	CustomersWithOrders  int64           `json:"customers_with_orders"` // of those, with an accepted positive line
-	Orphans              int64           `json:"orphans"`               // transaction rows of unknown customers
-	Returns              int64           `json:"returns"`               // accepted negative lines
+	AsOf                  string          `json:"as_of"`
+	Inputs                []ManifestInput `json:"inputs"`
+	TransactionsRead      int64           `json:"transactions_read"`
+	TransactionsAccepted  int64           `json:"transactions_accepted"`
+	TransactionsAfterAsOf int64           `json:"transactions_after_as_of"` // outside the window of an explicit as_of
+	CustomersAfterAsOf    int64           `json:"customers_after_as_of"`    // not yet customers on as_of
+	Rejects               []RejectCount   `json:"rejects"`
+	MaxShare              float64         `json:"max_share"`
+	FirstTS               string          `json:"first_ts,omitempty"`
+	LastTS                string          `json:"last_ts,omitempty"`
+	Customers             int64           `json:"customers"`             // accepted customers
+	CustomersWithOrders   int64           `json:"customers_with_orders"` // of those, with an accepted positive line
+	Orphans               int64           `json:"orphans"`               // transaction rows of unknown customers
+	Returns               int64           `json:"returns"`               // accepted negative lines
 }
 
 // Validate runs only the input checks of a run: the schema checks of every
@@ -40,7 +42,10 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
-	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &Manifest{}, stage: time.Now()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &Manifest{}, started: opts.Now().UTC(), stage: time.Now()}
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
 		return nil, err
@@ -63,6 +68,7 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 	q := r.man.Quality
 	v := &Validation{
 		Inputs: r.man.Inputs, TransactionsRead: q.TransactionsRead, TransactionsAccepted: q.TransactionsAccepted,
+		TransactionsAfterAsOf: q.TransactionsAfterAsOf, CustomersAfterAsOf: q.CustomersAfterAsOf,
 		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString

@@ -461,16 +461,28 @@ func printValidation(w io.Writer, v *engine.Validation) {
 	for _, in := range v.Inputs {
 		fmt.Fprintf(w, "  %-12s %-7s %10d rows  %s\n", in.Table, in.Format, in.Rows, in.Path)
 	}
+	// The reject share is of the rows in the window: rows after an explicit
+	// as_of are neither accepted nor rejected.
+	window := v.TransactionsRead - v.TransactionsAfterAsOf
+	rejected := window - v.TransactionsAccepted
 	share := 0.0
-	if v.TransactionsRead > 0 {
-		share = float64(v.TransactionsRead-v.TransactionsAccepted) / float64(v.TransactionsRead)
+	if window > 0 {
+		share = float64(rejected) / float64(window)
 	}
 	fmt.Fprintf(w, "transactions: %d read, %d accepted, %d rejected (%.2f%%; at most %.2f%% allowed)\n",
-		v.TransactionsRead, v.TransactionsAccepted, v.TransactionsRead-v.TransactionsAccepted, 100*share, 100*v.MaxShare)
+		v.TransactionsRead, v.TransactionsAccepted, rejected, 100*share, 100*v.MaxShare)
+	if v.TransactionsAfterAsOf > 0 || v.CustomersAfterAsOf > 0 {
+		fmt.Fprintf(w, "outside the window (after as_of %s, not rejected): %d transaction rows; %d customers, not yet customers then\n",
+			v.AsOf, v.TransactionsAfterAsOf, v.CustomersAfterAsOf)
+	}
 	if len(v.Rejects) > 0 {
-		fmt.Fprintln(w, "rejected rows by reason:")
+		fmt.Fprintln(w, "rejected rows by reason (first example):")
 		for _, r := range v.Rejects {
-			fmt.Fprintf(w, "  %-12s %-28s %10d\n", r.Table, r.Reason, r.Rows)
+			fmt.Fprintf(w, "  %-12s %-33s %10d", r.Table, r.Reason, r.Rows)
+			if r.Example != nil {
+				fmt.Fprintf(w, "  %s", r.Example)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintf(w, "accepted lines from %s to %s; as_of %s; %d returns\n", v.FirstTS, v.LastTS, v.AsOf, v.Returns)

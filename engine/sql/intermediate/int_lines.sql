@@ -1,8 +1,8 @@
 -- int_lines: accepted transaction lines (their category filled in from
--- products in staging).
+-- products in staging): not rejected, and not after an explicit as_of.
 -- grain: accepted order line; key: (file_index, source_row).
 with lines as (
-    select * from stg_transactions where reject_reason is null
+    select * from stg_transactions where reject_reason is null and not after_as_of
 ),
 
 final as (

@@ -6,14 +6,14 @@ with files as (
 
 customers as (
     select 'customers' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
-        customer_id as customer_id
+        customer_id_found as customer_id, customer_id_found as value
     from stg_customers
     where reject_reason is not null
 ),
 
 transactions as (
     select 'transactions' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
-        customer_id as customer_id
+        customer_id, value
     from stg_transactions
     where reject_reason is not null
 ),
@@ -31,7 +31,8 @@ final as (
         unioned.source_row,
         unioned."column",
         unioned.reason,
-        unioned.customer_id
+        unioned.customer_id,
+        unioned.value
     from unioned
     left join files on unioned.source_table = files.source_table and unioned.file_index = files.file_index
 )

@@ -7,7 +7,7 @@ with params as (
 ),
 
 customers as (
-    select * from stg_customers where reject_reason is null
+    select * from int_customers
 ),
 
 lines as (

@@ -18,9 +18,9 @@ demographics as (
 attributes as (
     select customers.cust_idx, attrs.attribute as dimension, attrs.value, 1.0 as x
     from src_customer_attributes as attrs
-    join stg_customers as customers
+    join int_customers as customers
         on attrs.file_index = customers.file_index and attrs.source_row = customers.source_row
-    where customers.reject_reason is null and attrs.value is not null
+    where attrs.value is not null
 ),
 
 final as (

@@ -1,8 +1,8 @@
--- validation_customers: the accepted customers, those of them with an
+-- validation_customers: the customers of the run, those of them with an
 -- accepted positive line, and the transaction rows of unknown customers,
 -- for crmseg validate.
 -- grain: run; key: none (one row).
 select
-    (select count(*) from stg_customers where reject_reason is null),
-    (select count(distinct cust_idx) from stg_transactions where reject_reason is null and amount > 0),
+    (select count(*) from int_customers),
+    (select count(distinct cust_idx) from int_lines where amount > 0),
     (select count(*) from stg_transactions where reject_reason = 'unknown customer')

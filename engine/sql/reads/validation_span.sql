@@ -5,5 +5,4 @@ select
     strftime(min(ts), '%Y-%m-%d %H:%M:%S'),
     strftime(max(ts), '%Y-%m-%d %H:%M:%S'),
     count(*) filter (where amount < 0)
-from stg_transactions
-where reject_reason is null
+from int_lines

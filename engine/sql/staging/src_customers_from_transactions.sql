@@ -1,10 +1,17 @@
 -- src_customers when no customers file is given: the distinct customers of the
--- transactions, without demographics.
+-- transactions, without demographics. A customer whose every dated row lies
+-- after as_of was not one yet then, and is left out.
 -- grain: customer; key: customer_id.
-with ids as (
-    select distinct norm_id(customer_id) as customer_id
+with run_window as (
+    select window_end from params
+),
+
+ids as (
+    select norm_id(customer_id) as customer_id
     from src_transactions
     where norm_id(customer_id) is not null
+    group by norm_id(customer_id)
+    having coalesce(min(to_ts(ts)) < (select window_end from run_window), true)
 ),
 
 final as (

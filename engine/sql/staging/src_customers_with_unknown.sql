@@ -18,7 +18,7 @@ from_transactions as (
 
 final as (
     select
-        source_file, file_index, source_row, norm_id(customer_id) as customer_id, signup_date, birth_date,
+        source_file, file_index, source_row, customer_id, signup_date, birth_date,
         gender, region, income_band, acquisition_channel, acquisition_cost
     from from_file
     union all by name

@@ -1,12 +1,19 @@
--- stg_customers: customers typed, with the reason a row is rejected, and
--- cust_idx numbering the accepted customers in customer_id order (the
--- integer key every later model joins on).
+-- stg_customers: customers typed, with the reason a row is rejected (and
+-- then the customer_id as found), whether the customer was not yet one on
+-- as_of (after_as_of: left out of the run, neither accepted nor rejected),
+-- and cust_idx numbering the customers of the run in customer_id order (the
+-- integer key every later model joins on; it runs from 1 without gaps).
 -- grain: input customer row; key: (file_index, source_row).
-with typed as (
+with run_window as (
+    select as_of, window_end from params
+),
+
+typed as (
     select
         file_index,
         source_row,
         norm_id(customer_id)                                   as customer_id,
+        cast(customer_id as varchar)                           as customer_id_found,
         try_cast(signup_date as date)                          as signup_date,
         try_cast(birth_date as date)                           as birth_date,
         nullif(trim(cast(gender as varchar)), '')              as gender,
@@ -29,24 +36,55 @@ ranked as (
     where customer_id is not null
 ),
 
+-- Customers who signed up after as_of, and of them those with a transaction
+-- dated up to as_of (a purchase before signing up, as a guest): only the
+-- others are not yet customers. The transactions are read only for the
+-- customers who signed up late.
+signed_up_late as (
+    select distinct typed.customer_id
+    from typed, run_window
+    where typed.signup_date > run_window.as_of and typed.customer_id is not null
+),
+
+bought_in_window as (
+    select distinct signed_up_late.customer_id
+    from src_transactions as tx
+    join signed_up_late on norm_id(tx.customer_id) = signed_up_late.customer_id
+    join run_window on to_ts(tx.ts) < run_window.window_end
+),
+
+not_yet as (
+    select signed_up_late.customer_id
+    from signed_up_late
+    anti join bought_in_window on signed_up_late.customer_id = bought_in_window.customer_id
+),
+
 numbered as (
     select
-        file_index,
-        source_row,
-        row_number() over (order by customer_id) as cust_idx
+        ranked.file_index,
+        ranked.source_row,
+        not_yet.customer_id is not null as after_as_of,
+        case when not_yet.customer_id is null then row_number() over (
+            partition by not_yet.customer_id is null order by ranked.customer_id
+        ) end                           as cust_idx
     from ranked
-    where id_rank = 1
+    left join not_yet on ranked.customer_id = not_yet.customer_id
+    where ranked.id_rank = 1
 ),
 
 final as (
     select
         numbered.cust_idx,
-        typed.*,
+        typed.* exclude (customer_id_found),
         case
             when typed.customer_id is null then 'missing customer_id'
-            when numbered.cust_idx is null then 'duplicate customer_id'
+            when numbered.source_row is null then 'duplicate customer_id'
         end as reject_reason,
-        case when numbered.cust_idx is null then 'customer_id' end as reject_column
+        case when typed.customer_id is null or numbered.source_row is null then 'customer_id' end as reject_column,
+        coalesce(numbered.after_as_of, false) as after_as_of,
+        -- The key as found, for the rejects.
+        case when typed.customer_id is null or numbered.source_row is null then typed.customer_id_found end
+            as customer_id_found
     from typed
     left join numbered on typed.file_index = numbered.file_index and typed.source_row = numbered.source_row
 )

@@ -7,10 +7,10 @@ with src as (
 typed as (
     select
         source_row,
-        nullif(trim(cast(product_id as varchar)), '') as product_id,
+        norm_id(product_id)                           as product_id,
         nullif(trim(cast(category as varchar)), '')   as category,
         row_number() over (
-            partition by nullif(trim(cast(product_id as varchar)), '') order by source_row
+            partition by norm_id(product_id) order by source_row
         )                                             as id_rank
     from src
 ),
