@@ -331,8 +331,13 @@ func TestPublicCompleteJourney(t *testing.T) {
 	if n := p.int(t, "SELECT count(*) FROM segments WHERE traits SIMILAR TO '.*(age|income|home_ownership|marital_status|household_comp)=.*'"); n == 0 {
 		t.Errorf("no segment's traits name a demographic attribute")
 	}
-	if n := p.int(t, "SELECT count(DISTINCT dimension) FROM segment_metrics WHERE metric = 'channel_share'"); n != 1 {
-		t.Errorf("%d channel dimensions, want 1 (unknown: the export has no channel)", n)
+	// The export has no channel: no channel metric, rather than all spend
+	// "unknown"; it has a category (products' department).
+	if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric IN ('channel_share', 'digital_share')"); n != 0 {
+		t.Errorf("%d channel metrics published, want none (the export has no channel)", n)
+	}
+	if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric = 'multi_category_share'"); n == 0 {
+		t.Error("no multi_category_share, although the export has categories")
 	}
 }
 
