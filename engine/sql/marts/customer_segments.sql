@@ -28,11 +28,11 @@ final as (
         features.recency_days,
         features.orders                               as frequency,
         case when features.orders > 0
-            then round(features.avg_order_value, 2)::decimal(18, 2) end as monetary,
+            then round(features.avg_order_value, 2)::decimal(38, 2) end as monetary,
         features.orders_12m,
-        round(features.revenue_12m, 2)::decimal(18, 2)    as revenue_12m,
+        round(features.revenue_12m, 2)::decimal(38, 2)    as revenue_12m,
         case when features.orders > 0
-            then round(features.net_revenue, 2)::decimal(18, 2) end     as historical_value,
+            then round(features.net_revenue, 2)::decimal(38, 2) end     as historical_value,
         features.first_order_date,
         features.last_order_date,
         features.tenure_days,
