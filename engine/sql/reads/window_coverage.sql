@@ -1,6 +1,7 @@
 -- window_coverage: how much of each metric window the data covers: the days
 -- of the window from the date of the first accepted order on (all of them
--- when $1, that date, falls before the window; none when it is null).
+-- when $1, that date, falls before the window; none when it is null). No
+-- rows without an as_of (no accepted row to take it from).
 -- grain: window; key: window_name.
 with params as (
     select * from params
@@ -31,4 +32,5 @@ select
     days,
     covered_days
 from final
+where start_date is not null
 order by position
