@@ -27,7 +27,7 @@ import (
 //	C04   2023-06-01 30 A web                                      30      0       0      no    1
 //	C05   2024-12-31 40 A web; 2025-01-01 60 A web                100     60       1      yes   1
 //	C06   2025-02-01 100 B web, returned 30 on 2025-02-10          70     70       1      no    1  new
-//	C07   no transactions (signed up 2025-05-01)                    0      0       0      no    0
+//	C07   no transactions (signed up 2025-05-01)                    -      0       0      no    0
 //	C08   2024-07-01, 08-01, 09-01 10 each C web                   30      0       0      yes   1
 //	C09   2025-12-31 500 C store                                  500    500       1      no    1  new
 //	C10   2022-01-01 1000 A web                                  1000      0       0      no    1
@@ -219,14 +219,16 @@ func TestHandmadeMetrics(t *testing.T) {
 	}
 	type cust struct {
 		recency, frequency, orders12m, categories int64
-		value, revenue12m                         float64
+		value                                     sql.NullFloat64 // null without a purchase
+		revenue12m                                float64
 	}
+	value := func(v float64) sql.NullFloat64 { return sql.NullFloat64{Float64: v, Valid: true} }
 	wantCust := map[string]cust{
-		"C01": {days(2025, 3, 1), 2, 1, 2, 150, 50},
-		"C06": {days(2025, 2, 1), 1, 1, 1, 70, 70},
-		"C07": {days(2025, 5, 1), 0, 0, 0, 0, 0},
-		"C09": {0, 1, 1, 1, 500, 500},
-		"C12": {days(2025, 8, 8), 1, 1, 2, 70, 70},
+		"C01": {days(2025, 3, 1), 2, 1, 2, value(150), 50},
+		"C06": {days(2025, 2, 1), 1, 1, 1, value(70), 70},
+		"C07": {days(2025, 5, 1), 0, 0, 0, sql.NullFloat64{}, 0},
+		"C09": {0, 1, 1, 1, value(500), 500},
+		"C12": {days(2025, 8, 8), 1, 1, 2, value(70), 70},
 	}
 	rows = readTable(t, filepath.Join(res.Dir, "customer_segments.parquet"),
 		"SELECT customer_id, recency_days, frequency, orders_12m, categories, historical_value, revenue_12m, segment_id FROM $TABLE")
@@ -310,6 +312,13 @@ func TestValidateHandmade(t *testing.T) {
 		AsOf: "2025-12-31", TransactionsRead: 21, TransactionsAccepted: 19, MaxShare: 0.5,
 		FirstTS: "2022-01-01 10:00:00", LastTS: "2025-12-31 18:00:00",
 		Customers: 12, CustomersWithOrders: 11, Orphans: 1, Returns: 1,
+		// The data starts with C10's order of 2022-01-01: both windows
+		// (2024 a leap year) are covered, no metric is left out.
+		Windows: []WindowCoverage{
+			{Window: "last_12m", Start: "2025-01-01", End: "2025-12-31", Days: 365, CoveredDays: 365, Coverage: 1},
+			{Window: "previous_12m", Start: "2024-01-01", End: "2024-12-31", Days: 366, CoveredDays: 366, Coverage: 1},
+		},
+		MetricsLeftOut: []MetricLeftOut{},
 	}
 	got := *v
 	got.Inputs, got.Rejects = nil, nil

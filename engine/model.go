@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -149,6 +150,11 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	}
 	r.log.Info("segments ready", "source", source, "k", k, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)
 
+	if r.leftOut(scoring.MetricNewCustomers) {
+		// Who is new is unknown when the data barely reaches before the
+		// last 12 months: no segment is named "new" for it.
+		clear(fm.new12m)
+	}
 	segs := profileSegments(fm, res, scaler, nNumeric)
 	if ids == nil {
 		// A first training: IDs by descending mean value.

@@ -87,12 +87,12 @@ var sqlModels = []sqlModel{
 	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_customers", "int_lines", "int_orders"}},
 	{file: "marts/customer_mix", stage: "features", mat: matTable, deps: []string{"int_lines"}},
 	{file: "marts/customer_sparse", stage: "features", mat: matView, deps: []string{"customer_features", "customer_mix", "int_customers", "src_customer_attributes"}},
-	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "customer_value", "int_next_best_category"}},
+	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "customer_value", "int_next_best_category"}, params: []string{"has_category"}},
 	{file: "marts/segment_summary", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_lines"}},
 	{file: "marts/segment_value", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value"}},
 	{file: "marts/model_backtest", stage: "score", mat: matTable, deps: []string{"backtest_customers", "backtest_params", "customer_segment_map", "segment_names"}},
 	{file: "marts/segment_channel_mix", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "int_lines"}},
-	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"segment_channel_mix", "segment_names", "segment_summary", "segment_value"}},
+	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"segment_channel_mix", "segment_names", "segment_summary", "segment_value"}, params: []string{"left_out_metrics"}},
 	{file: "marts/category_pairs", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "segment_names"}},
 	{file: "marts/cohort_retention", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_orders", "segment_names"}},
 	{file: "marts/segment_drift", stage: "drift", mat: matTable, deps: []string{"customer_segments", "previous_segments", "segment_changes"}},
@@ -120,7 +120,7 @@ var sqlModels = []sqlModel{
 	{file: "reads/purchase_histories", mat: matRead, deps: []string{"int_orders"}, params: []string{"end"}},
 	{file: "reads/backtest_totals", mat: matRead, deps: []string{"backtest_customers"}},
 	{file: "reads/drift_totals", mat: matRead, deps: []string{"segment_drift"}},
-	{file: "reads/target_summaries", mat: matRead, deps: []string{"segment_summary"}, params: []string{"has_category", "has_channel"}},
+	{file: "reads/target_summaries", mat: matRead, deps: []string{"segment_summary"}},
 	{file: "reads/customer_segment_ids", mat: matRead, deps: []string{"customer_segment_map"}},
 	{file: "reads/segment_conversions", mat: matRead, deps: []string{"customer_segment_map", "int_lines", "int_orders"}},
 	{file: "reads/validation_span", mat: matRead, deps: []string{"int_lines"}},
@@ -128,6 +128,8 @@ var sqlModels = []sqlModel{
 	{file: "reads/reject_counts", mat: matRead, deps: []string{"rejects"}},
 	{file: "reads/outside_window", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
+	{file: "reads/first_order_date", mat: matRead, deps: []string{"customer_features"}},
+	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -239,6 +241,8 @@ func (r *run) modelParams() map[string]any {
 		"as_of":             asOf,
 		"keep_zero_amounts": r.cfg.Rejects.ZeroAmounts == "keep",
 		"today":             r.today(),
+		"has_category":      r.hasColumn("category"),
+		"left_out_metrics":  r.leftOutList(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,15 +146,139 @@ func TestPublicOnlineRetail(t *testing.T) {
 	if n := p.int(t, "SELECT count(*) FROM rejects WHERE reason = 'zero amount'"); n != zero || zero == 0 {
 		t.Errorf("%d lines rejected for a zero amount, want %d", n, zero)
 	}
-	// Net revenue, returns included, adds up to the export's own total over
-	// the lines with a customer (to the cent per customer).
-	want := p.float(t, "SELECT sum(Quantity::DECIMAL(18,4) * UnitPrice::DECIMAL(18,4))::DOUBLE FROM "+src+" WHERE CustomerID IS NOT NULL")
-	got := p.float(t, "SELECT sum(historical_value)::DOUBLE FROM customer_segments")
-	if d := got - want; d > 0.005*4372 || d < -0.005*4372 {
-		t.Errorf("total historical value %.2f, the export's lines with a customer sum to %.2f", got, want)
-	}
+	checkOnlineRetailFigures(t, p, src)
 	if n := p.int(t, "SELECT count(*) FROM customer_segments WHERE customer_id LIKE '%.0'"); n != 0 {
 		t.Errorf("%d customer ids still written as floats", n)
+	}
+}
+
+// checkOnlineRetailFigures checks the published figures of the Online Retail
+// run against their definitions, recomputed from the raw export and the
+// published segment assignment: historical value from the first purchase
+// on, customers seen only in rejected rows, the metrics the export cannot
+// supply or whose window it barely covers, return rates and revenue targets.
+func checkOnlineRetailFigures(t *testing.T, p *publicRun, src string) {
+	t.Helper()
+	// Per customer from the raw lines: accepted lines have a customer and a
+	// non-zero amount; the first purchase is the first positive line.
+	if _, err := p.db.Exec(`CREATE TABLE raw_customers AS
+		WITH lines AS (
+			SELECT replace(CustomerID, '.0', '') AS customer_id,
+				strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S') AS ts,
+				Quantity::DECIMAL(18,4) * UnitPrice::DECIMAL(18,4) AS amount
+			FROM ` + src + ` WHERE CustomerID IS NOT NULL),
+		firsts AS (
+			SELECT customer_id, min(ts) FILTER (WHERE amount > 0) AS first_purchase
+			FROM lines GROUP BY customer_id)
+		SELECT customer_id,
+			count(*) FILTER (WHERE amount <> 0) AS accepted_lines,
+			count(*) FILTER (WHERE amount > 0) AS purchase_lines,
+			sum(amount) FILTER (WHERE amount <> 0 AND ts >= first_purchase) AS historical_value,
+			coalesce(sum(amount) FILTER (WHERE amount > 0), 0) AS gross,
+			coalesce(-sum(amount) FILTER (WHERE amount < 0 AND ts >= first_purchase), 0) AS returned
+		FROM lines JOIN firsts USING (customer_id)
+		GROUP BY customer_id`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Item 12: historical value is net revenue since the first purchase,
+	// none without a purchase.
+	if n := p.int(t, `SELECT count(*) FROM customer_segments c JOIN raw_customers r USING (customer_id)
+		WHERE c.historical_value IS DISTINCT FROM round(r.historical_value, 2)`); n != 0 {
+		t.Errorf("%d customers' historical_value differs from their net revenue since the first purchase", n)
+	}
+	if v := p.float(t, "SELECT historical_value::DOUBLE FROM customer_segments WHERE customer_id = '17603'"); v != 390.97 {
+		t.Errorf("customer 17603 (returns in March and July 2011, first purchase 2011-09-22): historical_value %.2f, want 390.97", v)
+	}
+	if n := p.int(t, "SELECT count(*) FROM customer_segments WHERE customer_id = '12503' AND historical_value IS NULL AND monetary IS NULL"); n != 1 {
+		t.Error("customer 12503 (returns only, never bought): historical_value and monetary not null")
+	}
+	// historical_ltv: per customer of the segment, those without a purchase
+	// adding nothing.
+	if n := p.int(t, `SELECT count(*) FROM segments s JOIN (
+			SELECT c.segment_id, coalesce(sum(r.historical_value), 0)::DOUBLE / count(*) AS ltv
+			FROM customer_segments c JOIN raw_customers r USING (customer_id) GROUP BY c.segment_id) w
+		USING (segment_id) WHERE abs(s.historical_ltv - w.ltv) > 0.00005`); n != 0 {
+		t.Errorf("%d segments' historical_ltv differs from their customers' mean net revenue since the first purchase", n)
+	}
+
+	// Item 13: a customer whose only rows were rejected (13256: one line of
+	// 12,540 items at price 0) is published, with recency and tenure unknown.
+	never := p.int(t, "SELECT count(*) FROM raw_customers WHERE accepted_lines = 0")
+	if n := p.int(t, "SELECT count(*) FROM customer_segments WHERE recency_days IS NULL AND tenure_days IS NULL"); n != never || never != 1 {
+		t.Errorf("%d customers with unknown recency and tenure, want the %d seen only in rejected rows (1)", n, never)
+	}
+	// rejects shows the key as found in the export: 13256.0.
+	if n := p.int(t, `SELECT count(*) FROM customer_segments c JOIN rejects r ON r.customer_id = c.customer_id || '.0'
+		WHERE c.customer_id = '13256' AND r.reason = 'zero amount' AND c.recency_days IS NULL AND c.tenure_days IS NULL
+		AND c.frequency = 0 AND c.first_order_date IS NULL`); n != 1 {
+		t.Error("customer 13256 (only a zero-amount line) not published with null recency_days and tenure_days")
+	}
+
+	// Item 14: no category and no channel in the export, so no category or
+	// channel metric, and no customer's count of categories; no monetary
+	// for the customers without an order.
+	if n := p.int(t, `SELECT count(*) FROM segment_metrics WHERE metric IN
+		('categories_per_customer', 'multi_category_share', 'digital_share', 'channel_share')`); n != 0 {
+		t.Errorf("%d category or channel metrics published for inputs without category or channel", n)
+	}
+	if n := p.int(t, "SELECT count(*) FROM customer_segments WHERE categories IS NOT NULL"); n != 0 {
+		t.Errorf("%d customers with a count of categories, for inputs without category", n)
+	}
+	noOrder := p.int(t, "SELECT count(*) FROM customer_segments c LEFT JOIN raw_customers r USING (customer_id) WHERE coalesce(r.purchase_lines, 0) = 0")
+	if n := p.int(t, "SELECT count(*) FROM customer_segments WHERE monetary IS NULL"); n != noOrder || noOrder != 34 {
+		t.Errorf("%d customers without monetary, want the %d without an order (34)", n, noOrder)
+	}
+	if v := p.float(t, "SELECT monetary::DOUBLE FROM customer_segments WHERE customer_id = '17603'"); v != 390.97 {
+		t.Errorf("customer 17603's monetary %.2f, want 390.97 (one order)", v)
+	}
+
+	// Item 15: the export starts 2010-12-01, as_of is 2011-12-09: the
+	// previous 12 months hold 9 days of data; their metrics are left out.
+	win := map[string]WindowCoverage{}
+	for _, w := range p.res.Manifest.Windows {
+		win[w.Window] = w
+	}
+	if w := win["previous_12m"]; w.Start != "2009-12-10" || w.End != "2010-12-09" || w.Days != 365 || w.CoveredDays != 9 {
+		t.Errorf("previous_12m coverage %+v, want 9 of 365 days from 2009-12-10 to 2010-12-09", w)
+	}
+	if w := win["last_12m"]; w.Start != "2010-12-10" || w.End != "2011-12-09" || w.Days != 365 || w.CoveredDays != 365 || w.Coverage != 1 {
+		t.Errorf("last_12m coverage %+v, want all 365 days from 2010-12-10 to 2011-12-09", w)
+	}
+	prev := []string{"avg_order_value_prev_12m", "aov_change", "aov_increase_share", "retention_12m", "churn_rate", "new_customers_12m"}
+	for _, m := range prev {
+		if !slices.ContainsFunc(p.res.Manifest.MetricsLeftOut, func(l MetricLeftOut) bool { return l.Metric == m }) {
+			t.Errorf("manifest: %s not among the metrics left out", m)
+		}
+		if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric = ?", m); n != 0 {
+			t.Errorf("%s published for %d segments over a window 2.5%% covered", m, n)
+		}
+		if n := p.int(t, "SELECT count(*) FROM segment_targets WHERE metric = ?", m); n != 0 {
+			t.Errorf("%d %s targets over a window 2.5%% covered", n, m)
+		}
+	}
+	for _, m := range []string{"revenue_12m", "orders_12m", "active_customers_12m", "avg_order_value_12m", "return_rate"} {
+		if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric = ?", m); n != 6 {
+			t.Errorf("%s published for %d segments, want all 6 (its window is covered)", m, n)
+		}
+	}
+	if n := p.int(t, "SELECT count(*) FROM segments WHERE regexp_matches(segment_name, ' new(,|$)') OR objective = 'acquisition'"); n != 0 {
+		t.Errorf("%d segments named new or given acquisition, when who is new is unknown", n)
+	}
+
+	// Item 16: a return rate is returned value since the first purchase,
+	// each customer's counted up to their gross spend, over gross spend.
+	if n := p.int(t, `SELECT count(*) FROM segment_metrics m JOIN (
+			SELECT c.segment_id, sum(least(r.returned, r.gross))::DOUBLE / sum(r.gross)::DOUBLE AS rate
+			FROM customer_segments c JOIN raw_customers r USING (customer_id) GROUP BY c.segment_id
+			UNION ALL
+			SELECT 0, sum(least(returned, gross))::DOUBLE / sum(gross)::DOUBLE FROM raw_customers) w
+		USING (segment_id) WHERE m.metric = 'return_rate' AND NOT (abs(m.value - w.rate) < 1e-9 AND m.value BETWEEN 0 AND 1)`); n != 0 {
+		t.Errorf("%d segments' return_rate outside [0, 1] or not their capped returns over gross spend", n)
+	}
+	if n := p.int(t, `SELECT count(*) FROM segment_targets t JOIN segment_metrics m USING (segment_id)
+		WHERE t.metric = 'revenue_12m' AND m.metric = 'revenue_12m' AND m.value <= 0`); n != 0 {
+		t.Errorf("%d revenue targets for segments whose revenue_12m is not positive", n)
 	}
 }
 
@@ -207,8 +332,13 @@ func TestPublicCompleteJourney(t *testing.T) {
 	if n := p.int(t, "SELECT count(*) FROM segments WHERE traits SIMILAR TO '.*(age|income|home_ownership|marital_status|household_comp)=.*'"); n == 0 {
 		t.Errorf("no segment's traits name a demographic attribute")
 	}
-	if n := p.int(t, "SELECT count(DISTINCT dimension) FROM segment_metrics WHERE metric = 'channel_share'"); n != 1 {
-		t.Errorf("%d channel dimensions, want 1 (unknown: the export has no channel)", n)
+	// The export has no channel: no channel metric, rather than all spend
+	// "unknown"; it has a category (products' department).
+	if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric IN ('channel_share', 'digital_share')"); n != 0 {
+		t.Errorf("%d channel metrics published, want none (the export has no channel)", n)
+	}
+	if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric = 'multi_category_share'"); n == 0 {
+		t.Error("no multi_category_share, although the export has categories")
 	}
 }
 

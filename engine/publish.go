@@ -21,20 +21,24 @@ type Manifest struct {
 	RunID string `json:"run_id"`
 	// PreviousRunID is the run the delta and migration compare with (the
 	// output root's latest when this run segmented); empty for a first run.
-	PreviousRunID string            `json:"previous_run_id,omitempty"`
-	Status        string            `json:"status"`
-	AsOf          string            `json:"as_of"`
-	StartedAt     string            `json:"started_at"`
-	Seed          uint64            `json:"seed"`
-	Inputs        []ManifestInput   `json:"inputs"`
-	Outputs       []ManifestOutput  `json:"outputs"`
-	Model         *ManifestFile     `json:"model,omitempty"` // the segmentation model, model.json
-	Models        []ModelRecord     `json:"models"`          // the customer-value models
-	Backtest      *Backtest         `json:"backtest,omitempty"`
-	Quality       Quality           `json:"quality"`
-	Timings       []Timing          `json:"timings"`
-	Versions      map[string]string `json:"versions"`
-	Config        Config            `json:"config"`
+	PreviousRunID string           `json:"previous_run_id,omitempty"`
+	Status        string           `json:"status"`
+	AsOf          string           `json:"as_of"`
+	StartedAt     string           `json:"started_at"`
+	Seed          uint64           `json:"seed"`
+	Inputs        []ManifestInput  `json:"inputs"`
+	Outputs       []ManifestOutput `json:"outputs"`
+	Model         *ManifestFile    `json:"model,omitempty"` // the segmentation model, model.json
+	Models        []ModelRecord    `json:"models"`          // the customer-value models
+	Backtest      *Backtest        `json:"backtest,omitempty"`
+	Quality       Quality          `json:"quality"`
+	// Windows say how much of each metric window the data covers;
+	// MetricsLeftOut the metrics not published, and why.
+	Windows        []WindowCoverage  `json:"windows"`
+	MetricsLeftOut []MetricLeftOut   `json:"metrics_left_out"`
+	Timings        []Timing          `json:"timings"`
+	Versions       map[string]string `json:"versions"`
+	Config         Config            `json:"config"`
 
 	// PeakRSSBytes is the process's peak resident memory in bytes from its
 	// start to the end of the run's last stage (getrusage's maxrss, kept

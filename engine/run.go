@@ -347,6 +347,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.buildStage(ctx, "features", nil); err != nil {
 		return nil, stageError("features", err)
 	}
+	if err := r.coverage(ctx); err != nil {
+		return nil, stageError("features", err)
+	}
 	numeric, err := r.features()
 	if err != nil {
 		return nil, err
@@ -703,13 +706,14 @@ func (r *run) sparseWeight(dimension string) float64 {
 	return 0
 }
 
-// readSummaries reads segment_summary into the figures the target rules use.
+// readSummaries reads segment_summary into the figures the target rules use,
+// the metrics the run leaves out set to NaN (unknown).
 func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary, error) {
 	q, err := modelSQL("reads/target_summaries")
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.s.conn.QueryContext(ctx, q, r.hasColumn("category"), r.hasColumn("channel"))
+	rows, err := r.s.conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -723,7 +727,7 @@ func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary
 			&s.DigitalShare, &s.NewCustomers12m); err != nil {
 			return nil, err
 		}
-		out[id] = s
+		out[id] = r.withoutLeftOut(s)
 	}
 	return out, rows.Err()
 }

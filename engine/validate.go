@@ -26,6 +26,11 @@ type Validation struct {
 	CustomersWithOrders   int64           `json:"customers_with_orders"` // of those, with an accepted positive line
 	Orphans               int64           `json:"orphans"`               // transaction rows of unknown customers
 	Returns               int64           `json:"returns"`               // accepted negative lines
+	// Windows say how much of each metric window the data covers (from the
+	// first accepted order); MetricsLeftOut the metrics a run would leave
+	// out.
+	Windows        []WindowCoverage `json:"windows"`
+	MetricsLeftOut []MetricLeftOut  `json:"metrics_left_out"`
 }
 
 // Validate runs only the input checks of a run: the schema checks of every
@@ -72,14 +77,19 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString
+	var firstOrder sql.NullTime
 	span, err := modelSQL("reads/validation_span")
 	if err != nil {
 		return nil, err
 	}
-	if err := s.conn.QueryRowContext(ctx, span).Scan(&first, &last, &v.Returns); err != nil {
+	if err := s.conn.QueryRowContext(ctx, span).Scan(&first, &last, &v.Returns, &firstOrder); err != nil {
 		return nil, err
 	}
 	v.FirstTS, v.LastTS = first.String, last.String
+	if v.Windows, err = s.windowCoverage(ctx, firstOrder); err != nil {
+		return nil, err
+	}
+	v.MetricsLeftOut = metricsLeftOut(v.Windows, r.hasColumn)
 	v.AsOf = r.man.AsOf
 	customers, err := modelSQL("reads/validation_customers")
 	if err != nil {

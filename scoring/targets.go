@@ -138,7 +138,8 @@ const zP90 = 1.2815515655446004
 const MethodLastYear = "last_12m_projection"
 
 // ProjectLastYear returns targets for every metric of TargetMetrics whose
-// figure is known (not NaN): the
+// figure is known (not NaN), revenue only when the last 12 months' is
+// positive (a segment whose returns outweigh its sales has none): the
 // baseline repeats the last 12 months, and the band treats next year's
 // figure as a sum over the segment's customers drawn like this year's:
 // revenue and orders ± zP90·sd·√n from their per-customer standard
@@ -159,6 +160,11 @@ func ProjectLastYear(s SegmentSummary, obj Objective, uplift map[string]map[stri
 		var base, sd float64
 		switch m {
 		case MetricRevenue:
+			if !(s.Revenue12m > 0) {
+				// Returns outweigh sales (of purchases before the data,
+				// mostly): no revenue to project or grow.
+				continue
+			}
 			base, sd = s.Revenue12m, s.RevenueSD12m*math.Sqrt(n)
 		case MetricOrders:
 			base, sd = s.Orders12m, s.OrdersSD12m*math.Sqrt(n)

@@ -188,3 +188,31 @@ func TestFromForecast(t *testing.T) {
 		}
 	}
 }
+
+// A segment whose returns outweigh its sales in the last 12 months (the
+// Online Retail export's net returners: revenue_12m -9,865 over 58
+// customers) gets no revenue target, from last year's figure or from the
+// models; its other targets stay.
+func TestNoRevenueTargetOnNegativeRevenue(t *testing.T) {
+	for _, rev := range []float64{-9865, 0} {
+		s := SegmentSummary{Customers: 58, Revenue12m: rev, RevenueSD12m: 400, Orders12m: 120, OrdersSD12m: 2,
+			Active12m: 40, ActivePrev12m: 30, Retention12m: 0.667, HistoricalLTV: -212.59,
+			MultiCategoryShare: math.NaN(), DigitalShare: math.NaN(), NewCustomers12m: 20}
+		last := ProjectLastYear(s, ObjectiveAcquisition, DefaultUplift())
+		f := Forecast{Customers: 58, Purchases: 100, Active: 30, Spend: 20000, PurchasesSD: 5, ActiveSD: 2, SpendSD: 900}
+		model := FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 0})
+		for name, targets := range map[string][]Target{"last_12m_projection": last, "model": model} {
+			var metrics []string
+			for _, tg := range targets {
+				metrics = append(metrics, tg.Metric)
+			}
+			if fmt.Sprint(metrics) != fmt.Sprint([]string{MetricOrders, MetricActiveCustomers, MetricRetention, MetricNewCustomers}) {
+				t.Errorf("revenue_12m %v, %s: targets for %v, want all but revenue_12m (and the unknown shares)", rev, name, metrics)
+			}
+		}
+	}
+	s := SegmentSummary{Customers: 58, Revenue12m: 0.01, MultiCategoryShare: math.NaN(), DigitalShare: math.NaN()}
+	if tg := ProjectLastYear(s, ObjectiveRetention, DefaultUplift()); tg[0].Metric != MetricRevenue {
+		t.Errorf("no revenue target for a positive revenue_12m: %+v", tg)
+	}
+}

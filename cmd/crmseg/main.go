@@ -486,6 +486,16 @@ func printValidation(w io.Writer, v *engine.Validation) {
 		}
 	}
 	fmt.Fprintf(w, "accepted lines from %s to %s; as_of %s; %d returns\n", v.FirstTS, v.LastTS, v.AsOf, v.Returns)
+	for _, c := range v.Windows {
+		fmt.Fprintf(w, "window %-12s %s to %s: the data covers %d of %d days (%.1f%%)\n",
+			c.Window, c.Start, c.End, c.CoveredDays, c.Days, 100*c.Coverage)
+	}
+	if len(v.MetricsLeftOut) > 0 {
+		fmt.Fprintln(w, "metrics a run leaves out:")
+		for _, l := range v.MetricsLeftOut {
+			fmt.Fprintf(w, "  %-26s %s\n", l.Metric, l.Reason)
+		}
+	}
 	fmt.Fprintf(w, "customers: %d (%d with an order); orphan transaction rows (unknown customer): %d\n",
 		v.Customers, v.CustomersWithOrders, v.Orphans)
 }

@@ -18,21 +18,6 @@ orders as (
     select * from int_orders where order_ts is not null
 ),
 
-line_agg as (
-    select
-        lines.cust_idx,
-        min(lines.ts)                                                           as first_seen_ts,
-        sum(lines.amount)                                                       as net_revenue,
-        coalesce(sum(lines.amount) filter (where lines.amount > 0), 0)          as gross_revenue,
-        coalesce(-sum(lines.amount) filter (where lines.amount < 0), 0)         as returned_value,
-        coalesce(sum(lines.amount) filter (where lines.ts >= params.w12_start), 0) as revenue_12m,
-        coalesce(sum(lines.amount) filter (where lines.ts >= params.w24_start
-                                             and lines.ts < params.w12_start), 0) as revenue_prev_12m,
-        sum(lines.cost)                                                         as cost
-    from lines, params
-    group by lines.cust_idx
-),
-
 order_agg as (
     select
         orders.cust_idx,
@@ -44,6 +29,28 @@ order_agg as (
         max(orders.order_ts)                                            as last_order_ts
     from orders, params
     group by orders.cust_idx
+),
+
+-- Historical value, returns and cost count the lines from the first purchase
+-- on: returns dated before it are of purchases the data does not hold. The
+-- join is on one row per buyer, probed by the one scan of the lines.
+line_agg as (
+    select
+        lines.cust_idx,
+        min(lines.ts)                                                           as first_seen_ts,
+        sum(lines.amount) filter (where lines.ts >= order_agg.first_order_ts)  as net_revenue,
+        coalesce(sum(lines.amount) filter (where lines.amount > 0), 0)          as gross_revenue,
+        coalesce(-sum(lines.amount) filter (where lines.amount < 0
+                                              and lines.ts >= order_agg.first_order_ts), 0)
+                                                                                as returned_since_first,
+        coalesce(sum(lines.amount) filter (where lines.ts >= params.w12_start), 0) as revenue_12m,
+        coalesce(sum(lines.amount) filter (where lines.ts >= params.w24_start
+                                             and lines.ts < params.w12_start), 0) as revenue_prev_12m,
+        sum(lines.cost) filter (where lines.ts >= order_agg.first_order_ts)    as cost
+    from lines
+    cross join params
+    left join order_agg on lines.cust_idx = order_agg.cust_idx
+    group by lines.cust_idx
 ),
 
 -- The categories a customer bought are the category rows of customer_mix:
@@ -73,9 +80,14 @@ joined as (
         coalesce(order_agg.orders, 0)                                 as orders,
         coalesce(order_agg.orders_12m, 0)                             as orders_12m,
         coalesce(order_agg.orders_prev_12m, 0)                        as orders_prev_12m,
+        -- 0 without a purchase here (for clustering and segment means);
+        -- customer_segments publishes it as unknown (null).
         coalesce(line_agg.net_revenue, 0)                             as net_revenue,
         coalesce(line_agg.gross_revenue, 0)                           as gross_revenue,
-        coalesce(line_agg.returned_value, 0)                          as returned_value,
+        -- Returns beyond the customer's purchases in the data are of
+        -- purchases before it: returned value counts up to gross spend.
+        least(coalesce(line_agg.returned_since_first, 0),
+              coalesce(line_agg.gross_revenue, 0))                    as returned_value,
         coalesce(line_agg.revenue_12m, 0)                             as revenue_12m,
         coalesce(line_agg.revenue_prev_12m, 0)                        as revenue_prev_12m,
         line_agg.cost                                                 as cost,
@@ -99,8 +111,12 @@ final as (
         joined.acquisition_channel,
         joined.acquisition_cost,
         floor(date_diff('day', joined.birth_date, params.as_of) / 365.25)::integer as age,
-        greatest(coalesce(date_diff('day', joined.first_seen_date, params.as_of), 0), 0) as tenure_days,
-        greatest(coalesce(date_diff('day', coalesce(joined.last_order_ts::date, joined.first_seen_date), params.as_of), 0), 0)
+        -- A customer with no signup date and no accepted line (every row
+        -- rejected) was never seen: recency and tenure are unknown (null).
+        case when joined.first_seen_date is not null
+            then greatest(date_diff('day', joined.first_seen_date, params.as_of), 0) end as tenure_days,
+        case when joined.first_seen_date is not null
+            then greatest(date_diff('day', coalesce(joined.last_order_ts::date, joined.first_seen_date), params.as_of), 0) end
                                                                             as recency_days,
         joined.orders,
         joined.orders_12m,

@@ -1,5 +1,7 @@
 -- customer_segments: the CRM feed, one row per customer with its segment and
--- the figures behind it.
+-- the figures behind it. A figure the data cannot give is null, not 0:
+-- monetary and historical_value of a customer without a purchase (orders
+-- = 0), categories when the inputs have no category ($1 false).
 -- grain: customer; key: customer_id.
 with features as (
     select * from customer_features
@@ -25,14 +27,16 @@ final as (
         round(assigned.distance, 6)                   as distance,
         features.recency_days,
         features.orders                               as frequency,
-        round(features.avg_order_value, 2)::decimal(18, 2) as monetary,
+        case when features.orders > 0
+            then round(features.avg_order_value, 2)::decimal(38, 2) end as monetary,
         features.orders_12m,
-        round(features.revenue_12m, 2)::decimal(18, 2)    as revenue_12m,
-        round(features.net_revenue, 2)::decimal(18, 2)    as historical_value,
+        round(features.revenue_12m, 2)::decimal(38, 2)    as revenue_12m,
+        case when features.orders > 0
+            then round(features.net_revenue, 2)::decimal(38, 2) end     as historical_value,
         features.first_order_date,
         features.last_order_date,
         features.tenure_days,
-        features.categories,
+        case when $1 then features.categories end     as categories,
         next_best.next_best_category,
         value.expected_purchases_12m,
         value.p_alive,

@@ -1,6 +1,8 @@
 -- segment_metrics: every metric of every segment in long form; segment_id 0
 -- is the whole population. Metrics that cannot be computed (no customers in
--- the denominator, no cost or acquisition data) are left out.
+-- the denominator, no cost or acquisition data) are left out, and so are
+-- those the run leaves out ($1, comma-separated: no category or channel in
+-- the inputs, a window the data mostly does not cover).
 -- grain: segment × metric × dimension; key: (segment_id, metric, dimension).
 with summary as (
     select * from segment_summary
@@ -110,6 +112,7 @@ final as (
     from unioned
     join metric_list on unioned.metric = metric_list.metric
     join names on unioned.segment_id = names.segment_id
+    where not list_contains(string_split($1, ','), unioned.metric)
     order by unioned.segment_id, metric_list.position, unioned.dimension
 )
 

@@ -1,6 +1,11 @@
 -- segment_summary: the per-segment figures behind segment_metrics and the
 -- targets; segment_id 0 is the whole population. Sums are exact (DECIMAL and
--- integer), so the figures do not depend on the number of threads.
+-- integer), so the figures do not depend on the number of threads. The
+-- squares behind revenue_12m's standard deviation would overflow DECIMAL(38)
+-- for large accepted amounts (a customer's 12 months can exceed 1e15): each
+-- is taken as a DOUBLE of the revenue over the largest |revenue_12m| of its
+-- group (segment or all), whose square lies in [0, 1] and is summed exactly
+-- as DECIMAL(38, 18).
 -- grain: segment; key: segment_id.
 with params as (
     select * from params
@@ -28,13 +33,32 @@ channel_12m as (
     group by grouping sets ((customers.segment_id), ())
 ),
 
+revenue_scale as (
+    select segment_id, max(abs(revenue_12m))::double as scale
+    from customers
+    group by grouping sets ((segment_id), ())
+),
+
+scaled as (
+    select
+        customers.*,
+        ((customers.revenue_12m::double / nullif(by_segment.scale, 0)) ** 2)::decimal(38, 18) as revenue_12m_sq_segment,
+        ((customers.revenue_12m::double / nullif(overall.scale, 0)) ** 2)::decimal(38, 18)    as revenue_12m_sq_all
+    from customers
+    join revenue_scale as by_segment on customers.segment_id = by_segment.segment_id
+    join revenue_scale as overall on overall.segment_id is null
+),
+
 per_segment as (
     select
         segment_id,
         count(*)                                                   as customers,
         count(*) filter (where orders > 0)                         as buyers,
         sum(revenue_12m)                                           as revenue_12m,
-        sum(revenue_12m * revenue_12m)                             as revenue_12m_sq,
+        -- the mean square of revenue_12m over the group's largest |revenue_12m|
+        coalesce(case when grouping(segment_id) = 0 then sum(revenue_12m_sq_segment)
+            else sum(revenue_12m_sq_all) end::double / count(*), 0)  as revenue_12m_msq_scaled,
+        coalesce(max(abs(revenue_12m))::double, 0)                 as revenue_12m_scale,
         sum(orders_12m)                                            as orders_12m,
         sum(orders_12m * orders_12m)                               as orders_12m_sq,
         sum(revenue_prev_12m)                                      as revenue_prev_12m,
@@ -56,7 +80,7 @@ per_segment as (
         sum(gross_revenue)                                         as gross_revenue,
         sum(acquisition_cost)                                      as acquisition_cost,
         count(acquisition_cost)                                    as with_acquisition_cost
-    from customers
+    from scaled
     group by grouping sets ((segment_id), ())
 ),
 
@@ -66,10 +90,10 @@ final as (
         per_segment.customers,
         per_segment.customers / (select count(*) from customers)             as customer_share,
         per_segment.revenue_12m::double                                      as revenue_12m,
-        sqrt(greatest(
-            per_segment.revenue_12m_sq::double / per_segment.customers
-            - (per_segment.revenue_12m::double / per_segment.customers) ** 2, 0))
-                                                                             as revenue_12m_sd,
+        per_segment.revenue_12m_scale * sqrt(greatest(
+            per_segment.revenue_12m_msq_scaled
+            - (per_segment.revenue_12m::double / per_segment.customers
+                / nullif(per_segment.revenue_12m_scale, 0)) ** 2, 0))    as revenue_12m_sd,
         per_segment.orders_12m::double                                       as orders_12m,
         sqrt(greatest(
             per_segment.orders_12m_sq::double / per_segment.customers

@@ -1,7 +1,7 @@
 -- target_summaries: the figures of segment_summary the target rules use,
--- per segment (0: all customers). The multi-category share is NaN unless
--- $1 (the inputs have a category), the digital share unless $2 (they have
--- a channel).
+-- per segment (0: all customers). The run sets the metrics it leaves out
+-- (no category or channel in the inputs, a window the data mostly does not
+-- cover) to NaN itself.
 -- grain: segment; key: segment_id.
 select
     segment_id,
@@ -14,8 +14,8 @@ select
     active_prev_12m,
     coalesce(retention_12m, 'NaN'::double),
     historical_ltv,
-    case when $1 then coalesce(multi_category_share, 0) else 'NaN'::double end,
-    case when $2 then coalesce(digital_share, 0) else 'NaN'::double end,
+    coalesce(multi_category_share, 0),
+    coalesce(digital_share, 0),
     new_customers_12m
 from segment_summary
 order by segment_id

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/crmseg/crmseg/scoring"
+)
+
+// WindowCoverage is how much of a metric window the data covers: the days
+// of the window from the date of the first accepted order on.
+type WindowCoverage struct {
+	Window      string  `json:"window"` // last_12m or previous_12m
+	Start       string  `json:"start"`  // first day, inclusive
+	End         string  `json:"end"`    // last day, inclusive
+	Days        int64   `json:"days"`
+	CoveredDays int64   `json:"covered_days"`
+	Coverage    float64 `json:"coverage"` // CoveredDays / Days
+}
+
+// MetricLeftOut is a metric of segment_metrics and segment_targets that a run
+// does not publish, and why.
+type MetricLeftOut struct {
+	Metric string `json:"metric"`
+	Reason string `json:"reason"`
+}
+
+// minWindowCoverage is the share of a window the data must cover for the
+// metrics of that window to be published: below it, a figure would describe
+// the few days the data holds as if they were the whole window.
+const minWindowCoverage = 0.5
+
+// windowMetrics are the metrics that need each window. The previous 12
+// months count for new customers too: a customer is new when not seen
+// before the last 12 months, which only data from before them can tell.
+var windowMetrics = []struct {
+	window  string
+	metrics []string
+}{
+	{"last_12m", []string{"revenue_12m", "orders_12m", "avg_order_value_12m", "aov_change", "aov_increase_share",
+		"purchase_frequency_12m", "active_customers_12m", "retention_12m", "churn_rate", "new_customers_12m",
+		"digital_share", "channel_share"}},
+	{"previous_12m", []string{"avg_order_value_prev_12m", "aov_change", "aov_increase_share", "retention_12m",
+		"churn_rate", "new_customers_12m"}},
+}
+
+// columnMetrics are the metrics that need an input column: without it they
+// would read as 0 ("no cross-sell", "no digital spend") rather than unknown.
+var columnMetrics = []struct {
+	column  string
+	metrics []string
+}{
+	{"category", []string{"categories_per_customer", "multi_category_share"}},
+	{"channel", []string{"digital_share", "channel_share"}},
+}
+
+// windowCoverage reads how much of each window the data covers, the data
+// starting on dataStart (the first accepted order's date; null when there is
+// none).
+func (s *session) windowCoverage(ctx context.Context, dataStart sql.NullTime) ([]WindowCoverage, error) {
+	q, err := modelSQL("reads/window_coverage")
+	if err != nil {
+		return nil, err
+	}
+	var start any
+	if dataStart.Valid {
+		start = dataStart.Time
+	}
+	rows, err := s.conn.QueryContext(ctx, q, start)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []WindowCoverage
+	for rows.Next() {
+		var w WindowCoverage
+		if err := rows.Scan(&w.Window, &w.Start, &w.End, &w.Days, &w.CoveredDays); err != nil {
+			return nil, err
+		}
+		if w.Days > 0 {
+			w.Coverage = round(float64(w.CoveredDays)/float64(w.Days), 4)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// metricsLeftOut lists the metrics a run leaves out, in a fixed order: those
+// that need an input column the inputs do not have (has reports whether
+// they do), then those whose window the data covers less than
+// minWindowCoverage of. A metric is listed once, with its first reason.
+func metricsLeftOut(windows []WindowCoverage, has func(column string) bool) []MetricLeftOut {
+	out := []MetricLeftOut{}
+	add := func(metrics []string, reason string) {
+		for _, m := range metrics {
+			if !slices.ContainsFunc(out, func(l MetricLeftOut) bool { return l.Metric == m }) {
+				out = append(out, MetricLeftOut{Metric: m, Reason: reason})
+			}
+		}
+	}
+	for _, c := range columnMetrics {
+		if !has(c.column) {
+			add(c.metrics, "the inputs have no "+c.column)
+		}
+	}
+	for _, wm := range windowMetrics {
+		for _, w := range windows {
+			if w.Window == wm.window && w.Coverage < minWindowCoverage {
+				add(wm.metrics, fmt.Sprintf("the data covers %d of the %d days of %s (%s to %s)",
+					w.CoveredDays, w.Days, w.Window, w.Start, w.End))
+			}
+		}
+	}
+	return out
+}
+
+// coverage records how much of each window the data covers and the metrics
+// the run leaves out, in the manifest and the log.
+func (r *run) coverage(ctx context.Context) error {
+	q, err := modelSQL("reads/first_order_date")
+	if err != nil {
+		return err
+	}
+	var start sql.NullTime
+	if err := r.s.conn.QueryRowContext(ctx, q).Scan(&start); err != nil {
+		return err
+	}
+	windows, err := r.s.windowCoverage(ctx, start)
+	if err != nil {
+		return err
+	}
+	r.man.Windows = windows
+	r.man.MetricsLeftOut = metricsLeftOut(windows, r.hasColumn)
+	for _, w := range windows {
+		if w.Coverage < minWindowCoverage {
+			r.log.Warn("metric window mostly before the data starts: its metrics are left out",
+				"window", w.Window, "start", w.Start, "end", w.End, "covered_days", w.CoveredDays, "days", w.Days)
+		}
+	}
+	for _, l := range r.man.MetricsLeftOut {
+		r.log.Info("metric left out", "metric", l.Metric, "reason", l.Reason)
+	}
+	return nil
+}
+
+// leftOut reports whether the run leaves a metric out.
+func (r *run) leftOut(metric string) bool {
+	return slices.ContainsFunc(r.man.MetricsLeftOut, func(l MetricLeftOut) bool { return l.Metric == metric })
+}
+
+// leftOutList is the metrics left out, comma-separated, for the SQL models
+// that drop them (segment_metrics).
+func (r *run) leftOutList() string {
+	names := make([]string, len(r.man.MetricsLeftOut))
+	for i, l := range r.man.MetricsLeftOut {
+		names[i] = l.Metric
+	}
+	return strings.Join(names, ",")
+}
+
+// withoutLeftOut sets the figures of the metrics the run leaves out to NaN
+// (unknown), so the objective rules pass over them and no target is set.
+func (r *run) withoutLeftOut(s scoring.SegmentSummary) scoring.SegmentSummary {
+	fields := map[string]*float64{
+		scoring.MetricRevenue:            &s.Revenue12m,
+		scoring.MetricOrders:             &s.Orders12m,
+		scoring.MetricActiveCustomers:    &s.Active12m,
+		scoring.MetricRetention:          &s.Retention12m,
+		scoring.MetricMultiCategoryShare: &s.MultiCategoryShare,
+		scoring.MetricDigitalShare:       &s.DigitalShare,
+		scoring.MetricNewCustomers:       &s.NewCustomers12m,
+	}
+	for m, f := range fields {
+		if r.leftOut(m) {
+			*f = math.NaN()
+		}
+	}
+	return s
+}
