@@ -318,7 +318,7 @@ func (r *run) findPrevious(ctx context.Context) error {
 		return nil
 	}
 	what := cmp.Or(problem, latest+" is missing")
-	if _, err := os.Stat(history); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(history); errors.Is(err, os.ErrNotExist) && len(dirs) > 0 {
 		what += fmt.Sprintf(", there is no run history, and none of the %d run directories has a readable model.json", len(dirs))
 	} else if len(dirs) > 0 {
 		what += fmt.Sprintf(", and none of the %d runs the run history lists as published is left with a readable model.json", len(dirs))

@@ -993,4 +993,21 @@ func TestContinuedModelNeverReusesIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("latest pointed back at the first run", fourth, first, slices.Max(ids(third)))
+
+	// No history file (moved aside) and latest lost: the newest run
+	// directory is continued, not a first run numbered from 1.
+	if err := os.Rename(filepath.Join(out, HistoryFile), filepath.Join(out, HistoryFile+".moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	fifth, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fifth.Manifest.PreviousRunID != fourth.RunID || fifth.Manifest.Quality.Delta.New != 0 || !slices.Equal(ids(fifth), ids(fourth)) {
+		t.Errorf("no history, latest lost: continued %q (%d new in the delta), IDs %v; want %s, 0, %v",
+			fifth.Manifest.PreviousRunID, fifth.Manifest.Quality.Delta.New, ids(fifth), fourth.RunID, ids(fourth))
+	}
 }
