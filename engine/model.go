@@ -343,16 +343,13 @@ func highestModelID(root string) int {
 }
 
 // runDirs lists the run directories of the output root (runs/<run_id>,
-// relative to the root), newest first: run IDs sort by start time.
+// relative to the root), newest first (runNames).
 func runDirs(root string) []string {
 	entries, _ := os.ReadDir(filepath.Join(root, "runs"))
 	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			dirs = append(dirs, filepath.Join("runs", e.Name()))
-		}
+	for _, name := range runNames(entries) {
+		dirs = append(dirs, filepath.Join("runs", name))
 	}
-	slices.Reverse(dirs)
 	return dirs
 }
 
