@@ -69,6 +69,73 @@ type Config struct {
 	Targets      Targets      `yaml:"targets" json:"targets"`
 	Rejects      Rejects      `yaml:"rejects" json:"rejects"`
 	Value        Value        `yaml:"value" json:"value"`
+
+	// decodeProblems are the problems DecodeConfig found in the document's
+	// keys and values; Validate reports them first. file is the config
+	// file LoadConfig read, which Validate's error names.
+	decodeProblems []string
+	file           string
+	// keyLines are the line of every key of the document and its value
+	// as decoded: Validate gives a problem of a key its line while the
+	// key still has the value the file gave it.
+	keyLines map[string]keyLine
+}
+
+// keyLine is where a config file sets a key, and the value it decoded to.
+type keyLine struct {
+	line  int
+	value string
+}
+
+// valueAt is the value of a key (segmentation.k, segmentation.features[0])
+// in the configuration, as text; false for a key it cannot follow.
+func (c *Config) valueAt(key string) (string, bool) {
+	v := reflect.ValueOf(c).Elem()
+	for _, part := range strings.Split(key, ".") {
+		name, index, indexed := strings.Cut(part, "[")
+		for v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return "", false
+			}
+			v = v.Elem()
+		}
+		switch v.Kind() {
+		case reflect.Struct:
+			f, ok := fieldByYAML(v.Type(), name)
+			if !ok {
+				return "", false
+			}
+			v = v.FieldByIndex(f.Index)
+		case reflect.Map:
+			if v.Type().Key().Kind() != reflect.String {
+				return "", false
+			}
+			if v = v.MapIndex(reflect.ValueOf(name).Convert(v.Type().Key())); !v.IsValid() {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+		if indexed {
+			i, err := strconv.Atoi(strings.TrimSuffix(index, "]"))
+			if err != nil || v.Kind() != reflect.Slice || i < 0 || i >= v.Len() {
+				return "", false
+			}
+			v = v.Index(i)
+		}
+	}
+	return fmt.Sprint(v.Interface()), true
+}
+
+// fieldByYAML is the field of struct type t with the YAML key name.
+func fieldByYAML(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if n, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); n == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // Inputs names the input files.
@@ -313,8 +380,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads a YAML config file over DefaultConfig. Unknown keys are
-// errors. Relative input and output paths are resolved against the file's
+// LoadConfig reads a YAML config file over DefaultConfig. The error is a
+// file that cannot be read or is not YAML; the problems of its keys and
+// values (unknown keys among them) are reported by Validate, with its own
+// and naming the file, so that settings given since (command-line flags)
+// count. Relative input and output paths are resolved against the file's
 // directory.
 func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
@@ -323,13 +393,9 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
 	if err := DecodeConfig(data, &cfg); err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.File = path
-			return cfg, ce
-		}
 		return cfg, &ConfigError{File: path, Problems: []string{err.Error()}}
 	}
+	cfg.file = path
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model} {
 		if *p != "" && !filepath.IsAbs(*p) {
@@ -340,44 +406,74 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // DecodeConfig decodes YAML strictly into cfg, keeping cfg's values for keys
-// the document does not set. An integer key given a number with a fraction
-// is an error (a *ConfigError naming every such key), where the YAML decoder
-// alone would cut 1.5 to 1.
+// the document does not set. It returns an error only for a document that
+// cannot be decoded at all (not YAML). Every problem of a key or value (an
+// unknown key, a value of the wrong type, an integer key given a number
+// with a fraction, which the YAML decoder alone would cut from 1.5 to 1) is
+// kept in cfg, each with its key, line, what was expected and what was
+// found, and reported by Validate together with its own problems.
 func DecodeConfig(data []byte, cfg *Config) error {
+	cfg.decodeProblems, cfg.keyLines = nil, nil
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err := dec.Decode(cfg)
 	if errors.Is(err, io.EOF) {
 		return nil // an empty file keeps the defaults
 	}
-	if err != nil {
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) {
 		return err
 	}
+	// The decoder went on past the problems of single keys (te): they are
+	// found again, with their keys, along the configuration's type.
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return err
 	}
 	var problems []string
-	checkIntegers(&doc, reflect.TypeFor[Config](), "", func(p string) { problems = append(problems, p) })
-	if len(problems) > 0 {
-		return &ConfigError{Problems: problems}
+	lines := map[int]bool{}
+	keys := map[string]int{}
+	checkNode(&doc, reflect.TypeFor[Config](), "", keys, func(line int, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...)+fmt.Sprintf(" (line %d)", line))
+		lines[line] = true
+	})
+	cfg.keyLines = map[string]keyLine{}
+	for k, line := range keys {
+		if v, ok := cfg.valueAt(k); ok {
+			cfg.keyLines[k] = keyLine{line: line, value: v}
+		}
 	}
+	if te != nil {
+		// Whatever the decoder saw that the walk did not is kept as the
+		// decoder said it ("line N: ...").
+		for _, e := range te.Errors {
+			var line int
+			if _, err := fmt.Sscanf(e, "line %d:", &line); err != nil || !lines[line] {
+				problems = append(problems, e)
+			}
+		}
+	}
+	cfg.decodeProblems = problems
 	return nil
 }
 
-// checkIntegers walks a YAML node along the Go type it decodes into and
-// reports every integer (a key's value, or a map's key) written as a number
-// that is not whole, with its key, what was expected and the value as
-// written.
-func checkIntegers(n *yaml.Node, t reflect.Type, key string, report func(string)) {
+// checkNode walks a YAML node along the Go type it decodes into and
+// reports, with its key and line, every key the type does not have, every
+// value the type cannot take (expected and found), and every integer (a
+// key's value, or a map's key) written as a number that is not whole. It
+// records the line of every key it passes in keys.
+func checkNode(n *yaml.Node, t reflect.Type, key string, keys map[string]int, report func(line int, format string, args ...any)) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
-			checkIntegers(c, t, key, report)
+			checkNode(c, t, key, keys, report)
 		}
 		return
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // an empty value keeps the default
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -388,53 +484,152 @@ func checkIntegers(n *yaml.Node, t reflect.Type, key string, report func(string)
 		}
 		return key + "." + k
 	}
+	found := func(n *yaml.Node) string {
+		switch {
+		case n.Kind == yaml.MappingNode:
+			return "a mapping"
+		case n.Kind == yaml.SequenceNode:
+			return "a list"
+		case n.ShortTag() == "!!str":
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+				checkLeaf(n, t, key, found(n), report) // a scalar form, such as an input given as a plain path
+			} else {
+				report(n.Line, "%s: expected a mapping, found %s", key, found(n))
+			}
+			return
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+				fields[name] = f.Type
+				names = append(names, name)
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if mergeKey(k, n.Content[i+1], t, key, keys, report) {
+				continue
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				report(k.Line, "%s: unknown key, expected one of %s", join(k.Value), strings.Join(names, ", "))
+				continue
+			}
+			keys[join(k.Value)] = k.Line
+			checkNode(n.Content[i+1], ft, join(k.Value), keys, report)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			report(n.Line, "%s: expected a list, found %s", key, found(n))
+			return
+		}
+		for i, c := range n.Content {
+			keys[fmt.Sprintf("%s[%d]", key, i)] = c.Line
+			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i), keys, report)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			report(n.Line, "%s: expected a mapping, found %s", key, found(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if mergeKey(k, n.Content[i+1], t, key, keys, report) {
+				continue
+			}
+			keys[join(k.Value)] = k.Line
+			checkNode(k, t.Key(), join(k.Value), keys, report)
+			checkNode(n.Content[i+1], t.Elem(), join(k.Value), keys, report)
+		}
+	default:
+		checkLeaf(n, t, key, found(n), report)
+	}
+}
+
+// mergeKey checks the mappings a YAML merge key (<<: *defaults) brings
+// into a mapping of type t, as the mapping's own keys; false when k is no
+// merge key.
+func mergeKey(k, v *yaml.Node, t reflect.Type, key string, keys map[string]int, report func(line int, format string, args ...any)) bool {
+	if k.ShortTag() != "!!merge" {
+		return false
+	}
+	if v.Kind == yaml.SequenceNode {
+		for _, c := range v.Content {
+			checkNode(c, t, key, keys, report)
+		}
+	} else {
+		checkNode(v, t, key, keys, report)
+	}
+	return true
+}
+
+// checkLeaf reports a value that does not decode into t as the YAML
+// decoder would, and an integer written with a fraction, which the decoder
+// would cut to a whole number.
+func checkLeaf(n *yaml.Node, t reflect.Type, key, found string, report func(line int, format string, args ...any)) {
+	expected := "a value of type " + t.String()
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		expected = "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		expected = "a whole number, 0 or more"
+	case reflect.Float32, reflect.Float64:
+		expected = "a number"
+	case reflect.Bool:
+		expected = "true or false"
+	case reflect.String:
+		expected = "text"
+	case reflect.Struct:
+		expected = "a path or a mapping"
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		report(n.Line, "%s: expected %s, found %s", key, expected, found)
+		return
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
 			if v, err := strconv.ParseFloat(n.Value, 64); err != nil || v != math.Trunc(v) || math.IsInf(v, 0) {
-				report(fmt.Sprintf("%s: expected a whole number, found %s (line %d)", key, n.Value, n.Line))
+				report(n.Line, "%s: expected %s, found %s", key, expected, n.Value)
 			}
-		}
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return // a scalar form, such as an input given as a plain path
-		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if ft, ok := fields[n.Content[i].Value]; ok {
-				checkIntegers(n.Content[i+1], ft, join(n.Content[i].Value), report)
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, c := range n.Content {
-			checkIntegers(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i), report)
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			checkIntegers(k, t.Key(), join(k.Value), report)
-			checkIntegers(n.Content[i+1], t.Elem(), join(k.Value), report)
 		}
 	}
 }
 
 // Validate reports every problem of the configuration at once.
+// The problems DecodeConfig found come first; a problem of a key among
+// them is not reported twice (k: 0.5, cut to 0, is only a whole number
+// expected, not also out of range).
 func (c *Config) Validate() error {
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	p := slices.Clone(c.decodeProblems)
+	decoded := map[string]bool{}
+	for _, dp := range c.decodeProblems {
+		k, _, _ := strings.Cut(dp, ":")
+		decoded[k] = true
+	}
+	add := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		k, _, _ := strings.Cut(msg, ":")
+		if decoded[k] {
+			return
+		}
+		if kl, ok := c.keyLines[k]; ok {
+			if v, ok := c.valueAt(k); ok && v == kl.value {
+				msg += fmt.Sprintf(" (line %d)", kl.line)
+			}
+		}
+		p = append(p, msg)
+	}
 	if c.Inputs.Transactions.Path == "" {
 		add("inputs.transactions: required (the transactions file)")
 	}
@@ -628,7 +823,7 @@ func (c *Config) Validate() error {
 		add("rejects.max_share: expected a share between 0 and 1, found %g", c.Rejects.MaxShare)
 	}
 	if len(p) > 0 {
-		return &ConfigError{Problems: p}
+		return &ConfigError{File: c.file, Problems: p}
 	}
 	return nil
 }

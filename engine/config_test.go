@@ -13,7 +13,8 @@ import (
 
 // TestConfigFiles loads every testdata/config/*.good.yaml, which must be
 // valid, and every *.bad.yaml, whose "# error:" lines list messages the
-// error must contain.
+// error must contain, and whose "# problems: N" line, if any, says how
+// many problems the one error reports: every one at once.
 func TestConfigFiles(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "config", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -47,6 +48,12 @@ func TestConfigFiles(t *testing.T) {
 					wants++
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+				if n, ok := strings.CutPrefix(line, "# problems: "); ok {
+					var ce *ConfigError
+					if !errors.As(err, &ce) || fmt.Sprint(len(ce.Problems)) != n {
+						t.Errorf("want %s problems reported at once, got:\n%v", n, err)
 					}
 				}
 			}

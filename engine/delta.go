@@ -133,7 +133,7 @@ func (r *run) delta(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	r.log.Info("customer delta", "new", d.New, "changed", d.Changed, "exit", d.Exit)
+	r.log.Info("customer delta", "previous_run_id", r.man.PreviousRunID, "new", d.New, "changed", d.Changed, "exit", d.Exit)
 	return nil
 }
 

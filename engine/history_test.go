@@ -145,9 +145,14 @@ func TestHistoryRecordsRuns(t *testing.T) {
 	}
 }
 
-// TestHistoryUnusable: a history file that is not a DuckDB database does
-// not stop a run from being published, but the run reports it, naming the
-// file, and reading the history fails with the same clear error.
+// TestHistoryUnusable: a history file that cannot be read, with no latest
+// to continue from, is evidence of earlier runs whose IDs are unknown: the
+// run refuses before its work, naming the file and the fix, even with
+// --reset-segments while the file is there. Moved aside, a run with
+// --reset-segments starts afresh. A history that breaks while latest is
+// usable does not stop a run from being published, but the run reports
+// it (exit 4), naming the file, and reading the history fails with the
+// same clear error.
 func TestHistoryUnusable(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
@@ -156,7 +161,8 @@ func TestHistoryUnusable(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(out, HistoryFile)
-	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 400)), 0o644); err != nil {
+	garbage := []byte(strings.Repeat("not a database\n", 400))
+	if err := os.WriteFile(path, garbage, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
@@ -164,9 +170,43 @@ func TestHistoryUnusable(t *testing.T) {
 	cfg.Output = out
 	cfg.Segmentation.K = 1
 	cfg.Rejects.MaxShare = 0.5
-	res, err := Run(context.Background(), cfg, Options{})
+	for _, reset := range []bool{false, true} {
+		_, err := Run(context.Background(), cfg, Options{ResetSegments: reset})
+		var oe *OutputRootError
+		if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
+			t.Fatalf("reset %v: run with an unreadable history and no latest: %v (exit %d), want an *OutputRootError, exit 2", reset, err, ExitCode(err))
+		}
+		for _, w := range []string{path + " exists but cannot be read", "latest is missing", "0 run directories found",
+			"mv " + path + " " + path + ".unreadable", "--reset-segments", "from 1 only when none gives any"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("reset %v: error %q does not say %q", reset, err, w)
+			}
+		}
+		runs, _ := os.ReadDir(filepath.Join(out, "runs"))
+		if _, lerr := os.Lstat(filepath.Join(out, "latest")); !errors.Is(lerr, os.ErrNotExist) || len(runs) > 0 {
+			t.Errorf("reset %v: a refused run left latest (%v) or %d run directories", reset, lerr, len(runs))
+		}
+	}
+
+	// Moved aside: a new history, segments from 1 (nothing else is known).
+	if err := os.Rename(path, path+".unreadable"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), cfg, Options{ResetSegments: true})
+	if err != nil || res.HistoryErr != nil {
+		t.Fatalf("run with the history moved aside: %v, history %v", err, res.HistoryErr)
+	}
+	if len(res.Segments) != 1 || res.Segments[0].ID != 1 {
+		t.Errorf("segments %+v after moving the history aside, want ID 1", res.Segments)
+	}
+
+	// Broken again, latest usable: published, exit 4.
+	if err := os.WriteFile(path, garbage, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(context.Background(), cfg, Options{})
 	if err != nil {
-		t.Fatalf("a bad history file failed the run: %v", err)
+		t.Fatalf("a bad history file with a usable latest failed the run: %v", err)
 	}
 	if target, _ := os.Readlink(filepath.Join(out, "latest")); target != filepath.Join("runs", res.RunID) {
 		t.Errorf("latest -> %q, want the run, published", target)

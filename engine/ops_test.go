@@ -904,3 +904,110 @@ func TestLostLatestKeepsSegmentIDs(t *testing.T) {
 		t.Errorf("source %s after --reset-segments, want trained", third.Manifest.Quality.Segmentation.Source)
 	}
 }
+
+// A run that continues from an older run than latest's (latest's
+// model.json unreadable, or latest pointed back at an older run) numbers
+// its new segments above the highest ID ever given, never from the older
+// model's next free ID, and compares its delta with the run it continues.
+func TestContinuedModelNeverReusesIDs(t *testing.T) {
+	data := generatedData(t, 3000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	cfg.Segmentation.NInit = 1
+	clock := clockAt(time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC))
+	ids := func(res *Result) []int {
+		var ids []int
+		for _, s := range res.Segments {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	cfg.Segmentation.K = 4
+	first, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Segmentation.K = 6
+	second, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(second); !slices.Equal(got, []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("second run's segment IDs %v, want 1..6", got)
+	}
+	// check: res continued the run continued (IDs and delta), and its one
+	// new segment has an ID above highest, the highest given before.
+	check := func(what string, res *Result, continued *Result, highest int) {
+		t.Helper()
+		q := res.Manifest.Quality
+		if res.Manifest.PreviousRunID != continued.RunID || q.Delta.New != 0 {
+			t.Errorf("%s: delta compared with %q (%d new), want %s (0 new)", what, res.Manifest.PreviousRunID, q.Delta.New, continued.RunID)
+		}
+		var fresh []int
+		for _, id := range ids(res) {
+			if !slices.Contains(ids(continued), id) {
+				fresh = append(fresh, id)
+			}
+		}
+		if len(fresh) != 1 || fresh[0] <= highest {
+			t.Errorf("%s: new segment IDs %v (all %v), want one above %d, the highest given before", what, fresh, ids(res), highest)
+		}
+		if res.Model.NextID != slices.Max(ids(res))+1 {
+			t.Errorf("%s: model next_id %d, want %d", what, res.Model.NextID, slices.Max(ids(res))+1)
+		}
+	}
+
+	// latest's model.json unreadable: the first run is continued, and its
+	// model's next free ID (5) is below the highest given (6).
+	if err := os.WriteFile(filepath.Join(second.Dir, "model.json"), []byte("{garbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Segmentation.K = 5
+	var logs bytes.Buffer
+	third, err := Run(context.Background(), cfg, Options{Now: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("latest's model.json unreadable", third, first, 6)
+	for _, w := range []string{
+		`level=WARN msg="latest lost: continuing from the newest published run that is still there: the segment IDs follow its model and the customer delta compares with its customers"`,
+		"previous_run_id=" + first.RunID,
+		`level=WARN msg="new segments are numbered above the highest segment ID ever given`,
+	} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log does not say %q:\n%s", w, logs.String())
+		}
+	}
+
+	// latest pointed back at the first run by hand (as a restore would):
+	// the same.
+	latest := filepath.Join(out, "latest")
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("runs", first.RunID), latest); err != nil {
+		t.Fatal(err)
+	}
+	fourth, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("latest pointed back at the first run", fourth, first, slices.Max(ids(third)))
+
+	// No history file (moved aside) and latest lost: the newest run
+	// directory is continued, not a first run numbered from 1.
+	if err := os.Rename(filepath.Join(out, HistoryFile), filepath.Join(out, HistoryFile+".moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(latest); err != nil {
+		t.Fatal(err)
+	}
+	fifth, err := Run(context.Background(), cfg, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fifth.Manifest.PreviousRunID != fourth.RunID || fifth.Manifest.Quality.Delta.New != 0 || !slices.Equal(ids(fifth), ids(fourth)) {
+		t.Errorf("no history, latest lost: continued %q (%d new in the delta), IDs %v; want %s, 0, %v",
+			fifth.Manifest.PreviousRunID, fifth.Manifest.Quality.Delta.New, ids(fifth), fourth.RunID, ids(fourth))
+	}
+}

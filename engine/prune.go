@@ -77,38 +77,19 @@ func pruneRuns(root string, keep int) ([]string, error) {
 	if target, err := os.Readlink(filepath.Join(root, "latest")); err == nil {
 		latest = filepath.Base(target)
 	}
-	type runDir struct {
-		name, base string
-		n          int
-	}
-	var runs []runDir
-	for _, e := range entries {
-		m := runIDPattern.FindStringSubmatch(e.Name())
-		if m == nil || !e.IsDir() {
-			continue
-		}
-		n := 1 // the first run of a start time and config has no counter
-		if m[2] != "" {
-			if n, err = strconv.Atoi(m[2]); err != nil {
-				continue
-			}
-		}
-		runs = append(runs, runDir{e.Name(), m[1], n})
-	}
-	// Newest first.
-	slices.SortFunc(runs, func(a, b runDir) int { return cmp.Or(cmp.Compare(b.base, a.base), cmp.Compare(b.n, a.n)) })
+	runs := runNames(entries)
 	kept := 0
-	if slices.ContainsFunc(runs, func(r runDir) bool { return r.name == latest }) {
+	if slices.Contains(runs, latest) {
 		kept = 1
 	}
 	var doomed []string
 	for _, r := range runs {
 		switch {
-		case r.name == latest:
+		case r == latest:
 		case kept < keep:
 			kept++
 		default:
-			doomed = append(doomed, r.name)
+			doomed = append(doomed, r)
 		}
 	}
 	slices.Reverse(doomed)
@@ -124,4 +105,35 @@ func pruneRuns(root string, keep int) ([]string, error) {
 		removed = append(removed, name)
 	}
 	return removed, nil
+}
+
+// runNames are the names of the run directories among the entries of an
+// output root's runs/ (named as runIDPattern says; anything else there is
+// not a run), newest first: by start time, then counter.
+func runNames(entries []os.DirEntry) []string {
+	type runDir struct {
+		name, base string
+		n          int
+	}
+	var runs []runDir
+	for _, e := range entries {
+		m := runIDPattern.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		n := 1 // the first run of a start time and config has no counter
+		if m[2] != "" {
+			var err error
+			if n, err = strconv.Atoi(m[2]); err != nil {
+				continue
+			}
+		}
+		runs = append(runs, runDir{e.Name(), m[1], n})
+	}
+	slices.SortFunc(runs, func(a, b runDir) int { return cmp.Or(cmp.Compare(b.base, a.base), cmp.Compare(b.n, a.n)) })
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.name
+	}
+	return names
 }

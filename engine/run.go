@@ -87,8 +87,10 @@ type run struct {
 	// previousDir is the directory of the run this one continues (see
 	// findPrevious), resolved once the run holds the output root; empty
 	// when there is none. previous is its customer_segments.parquet, from
-	// the segment stage on; previousModel its model.json, nil when the
-	// run starts its segment IDs afresh, above idFloor.
+	// the segment stage on; previousModel its model.json (its next free ID
+	// raised above idFloor), nil when the run starts its segment IDs
+	// afresh. idFloor is the highest segment ID the output root ever gave:
+	// every new segment is numbered above it.
 	previous, previousDir string
 	previousModel         *segment.Model
 	idFloor               int

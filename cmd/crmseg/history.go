@@ -48,6 +48,9 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	root := *out
 	if root == "" && *config != "" {
 		cfg, err := engine.LoadConfig(*config)
+		if err == nil {
+			err = cfg.Validate()
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,9 @@ func TestHistoryCommand(t *testing.T) {
 }
 
 // TestHistoryUnusableFile: a run whose history file is not a DuckDB file
-// is published but exits 4, naming the file; history then fails, naming it.
+// and whose latest is usable is published but exits 4, naming the file;
+// history then fails, naming it. Without latest and run directories, the
+// run refuses with exit 2 before its work, naming the file.
 func TestHistoryUnusableFile(t *testing.T) {
 	dir := t.TempDir()
 	tx := filepath.Join(dir, "tx.csv")
@@ -100,8 +103,8 @@ func TestHistoryUnusableFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "out")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
+	if code, _, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1"); code != engine.ExitOK {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
 	}
 	history := filepath.Join(root, engine.HistoryFile)
 	if err := os.WriteFile(history, []byte(strings.Repeat("garbage ", 1000)), 0o644); err != nil {
@@ -116,6 +119,19 @@ func TestHistoryUnusableFile(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "history", "--out", root); code != engine.ExitFailure || !strings.Contains(stderr, history) {
 		t.Errorf("history of a bad file: exit %d, stderr %s", code, stderr)
+	}
+
+	for _, p := range []string{filepath.Join(root, "latest"), filepath.Join(root, "runs")} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, stdout, stderr = run(t, "run", "--transactions", tx, "--out", root, "--k", "1")
+	if code != engine.ExitUsage || !strings.Contains(stderr, history+" exists but cannot be read") || strings.Contains(stdout, "outputs:") {
+		t.Errorf("run with a bad history file and no latest: exit %d, want %d; stderr %s", code, engine.ExitUsage, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "latest")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run published latest: %v", err)
 	}
 }
 

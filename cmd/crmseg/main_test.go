@@ -158,6 +158,20 @@ func TestConfigValuesRefusedEarly(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want exit 2 saying %q before reading the inputs", c.yaml, code, stderr, c.want)
 		}
 	}
+	// Every problem at once: an unknown key, a fraction, a value out of
+	// range, in one attempt.
+	config := filepath.Join(dir, "crmseg.yaml")
+	doc := "inputs:\n  transactions: missing.parquet\noutput: " + filepath.Join(dir, "out") + "\nbogus: 1\nthreads: 2.5\nkeep_runs: -3\n"
+	if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "run", "--config", config)
+	for _, w := range []string{"bogus: unknown key, expected one of inputs,", "threads: expected a whole number, found 2.5 (line 5)",
+		"keep_runs: expected 0 (keep every run) or more, found -3 (line 6)"} {
+		if code != engine.ExitUsage || !strings.Contains(stderr, w) {
+			t.Errorf("several problems: exit %d, stderr %q; want exit 2 saying %q", code, stderr, w)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
 		t.Errorf("a refused configuration created the output root (%v)", err)
 	}
