@@ -498,6 +498,9 @@ func printValidation(w io.Writer, v *engine.Validation) {
 	}
 	fmt.Fprintf(w, "customers: %d (%d with an order); orphan transaction rows (unknown customer): %d\n",
 		v.Customers, v.CustomersWithOrders, v.Orphans)
+	for _, warning := range v.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
 }
 
 // printSegments prints the short table of segments and where the outputs are.
