@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,13 @@ func TestAsOfAfterDataEnd(t *testing.T) {
 	}
 	if n := publishedCount(t, res, "segment_targets", "metric IN ('revenue_12m', 'orders_12m', 'active_customers_12m', 'digital_share')"); n != 0 {
 		t.Errorf("%d targets of the uncovered last 12 months", n)
+	}
+	// The summary's figures are unknown, not 0: no revenue, no target.
+	for _, sg := range res.Segments {
+		if !math.IsNaN(sg.Revenue12m) || !math.IsNaN(sg.RevenueBaseline) || !math.IsNaN(sg.RevenueTarget) {
+			t.Errorf("segment %d summary: revenue %v, baseline %v, target %v; want all unknown (NaN)",
+				sg.ID, sg.Revenue12m, sg.RevenueBaseline, sg.RevenueTarget)
+		}
 	}
 	for _, want := range []string{"metric window mostly outside the data", "as_of 2030-01-01 is after the run's date 2026-07-01"} {
 		if !strings.Contains(logs.String(), want) {

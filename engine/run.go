@@ -58,7 +58,11 @@ type Result struct {
 	HistoryErr error
 }
 
-// SegmentReport is the short summary of one segment printed after a run.
+// SegmentReport is the short summary of one segment printed after a run. A
+// figure the run leaves out or that is undefined for the segment is NaN:
+// Revenue12m when the last 12 months are left out, Retention12m without a
+// customer active the year before, the revenue baseline, band and target
+// when the segment has no revenue target.
 type SegmentReport struct {
 	ID                              int
 	Name                            string
@@ -799,8 +803,10 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 			row = append(row, round(c, 6))
 		}
 		segRows = append(segRows, row)
+		nan := math.NaN()
 		rep := SegmentReport{ID: sg.ID, Name: sg.Name, Objective: string(obj), Customers: int64(sum.Customers),
-			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m}
+			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m,
+			RevenueBaseline: nan, RevenueTarget: nan, RevenueBaselineLow: nan, RevenueHigh: nan}
 		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
 		if f, ok := forecasts[sg.ID]; ok {
 			targets = scoring.FromForecast(targets, f, conversions[sg.ID])
