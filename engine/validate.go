@@ -27,7 +27,7 @@ type Validation struct {
 	Orphans               int64           `json:"orphans"`               // transaction rows of unknown customers
 	Returns               int64           `json:"returns"`               // accepted negative lines
 	// Windows say how much of each metric window the data covers (from the
-	// first accepted order); MetricsLeftOut the metrics a run would leave
+	// first accepted order to the last); MetricsLeftOut the metrics a run would leave
 	// out.
 	Windows        []WindowCoverage `json:"windows"`
 	MetricsLeftOut []MetricLeftOut  `json:"metrics_left_out"`
