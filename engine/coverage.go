@@ -12,7 +12,8 @@ import (
 )
 
 // WindowCoverage is how much of a metric window the data covers: the days
-// of the window from the date of the first accepted order on.
+// of the window from the date of the first accepted order to that of the
+// last, both included.
 type WindowCoverage struct {
 	Window      string  `json:"window"` // last_12m or previous_12m
 	Start       string  `json:"start"`  // first day, inclusive
@@ -48,8 +49,9 @@ var windowMetrics = []struct {
 		"churn_rate", "new_customers_12m"}},
 }
 
-// columnMetrics are the metrics that need an input column: without it they
-// would read as 0 ("no cross-sell", "no digital spend") rather than unknown.
+// columnMetrics are the metrics that need an input column, filled on some
+// accepted purchase line: without it they would read as 0 ("no cross-sell",
+// "no digital spend") rather than unknown.
 var columnMetrics = []struct {
 	column  string
 	metrics []string
@@ -59,18 +61,21 @@ var columnMetrics = []struct {
 }
 
 // windowCoverage reads how much of each window the data covers, the data
-// starting on dataStart (the first accepted order's date; null when there is
-// none).
-func (s *session) windowCoverage(ctx context.Context, dataStart sql.NullTime) ([]WindowCoverage, error) {
+// running from dataStart to dataEnd (the first and the last accepted
+// order's dates; null when there is none).
+func (s *session) windowCoverage(ctx context.Context, dataStart, dataEnd sql.NullTime) ([]WindowCoverage, error) {
 	q, err := modelSQL("reads/window_coverage")
 	if err != nil {
 		return nil, err
 	}
-	var start any
+	var start, end any
 	if dataStart.Valid {
 		start = dataStart.Time
 	}
-	rows, err := s.conn.QueryContext(ctx, q, start)
+	if dataEnd.Valid {
+		end = dataEnd.Time
+	}
+	rows, err := s.conn.QueryContext(ctx, q, start, end)
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +95,10 @@ func (s *session) windowCoverage(ctx context.Context, dataStart sql.NullTime) ([
 }
 
 // metricsLeftOut lists the metrics a run leaves out, in a fixed order: those
-// that need an input column the inputs do not have (has reports whether
-// they do), then those whose window the data covers less than
+// that need an input column the data does not fill (missing says why, ""
+// when it does), then those whose window the data covers less than
 // minWindowCoverage of. A metric is listed once, with its first reason.
-func metricsLeftOut(windows []WindowCoverage, has func(column string) bool) []MetricLeftOut {
+func metricsLeftOut(windows []WindowCoverage, missing func(column string) string) []MetricLeftOut {
 	out := []MetricLeftOut{}
 	add := func(metrics []string, reason string) {
 		for _, m := range metrics {
@@ -103,8 +108,8 @@ func metricsLeftOut(windows []WindowCoverage, has func(column string) bool) []Me
 		}
 	}
 	for _, c := range columnMetrics {
-		if !has(c.column) {
-			add(c.metrics, "the inputs have no "+c.column)
+		if why := missing(c.column); why != "" {
+			add(c.metrics, why)
 		}
 	}
 	for _, wm := range windowMetrics {
@@ -121,30 +126,62 @@ func metricsLeftOut(windows []WindowCoverage, has func(column string) bool) []Me
 // coverage records how much of each window the data covers and the metrics
 // the run leaves out, in the manifest and the log.
 func (r *run) coverage(ctx context.Context) error {
-	q, err := modelSQL("reads/first_order_date")
+	q, err := modelSQL("reads/data_extent")
 	if err != nil {
 		return err
 	}
-	var start sql.NullTime
-	if err := r.s.conn.QueryRowContext(ctx, q).Scan(&start); err != nil {
+	var start, end sql.NullTime
+	var filled dataFilled
+	if err := r.s.conn.QueryRowContext(ctx, q).Scan(&start, &end, &filled.category, &filled.channel); err != nil {
 		return err
 	}
-	windows, err := r.s.windowCoverage(ctx, start)
+	r.filled = &filled
+	windows, err := r.s.windowCoverage(ctx, start, end)
 	if err != nil {
 		return err
 	}
 	r.man.Windows = windows
-	r.man.MetricsLeftOut = metricsLeftOut(windows, r.hasColumn)
-	for _, w := range windows {
-		if w.Coverage < minWindowCoverage {
-			r.log.Warn("metric window mostly before the data starts: its metrics are left out",
-				"window", w.Window, "start", w.Start, "end", w.End, "covered_days", w.CoveredDays, "days", w.Days)
-		}
-	}
+	r.man.MetricsLeftOut = metricsLeftOut(windows, r.missingData)
+	r.warnCoverage(windows)
 	for _, l := range r.man.MetricsLeftOut {
 		r.log.Info("metric left out", "metric", l.Metric, "reason", l.Reason)
 	}
 	return nil
+}
+
+// warnCoverage logs the windows the data mostly does not cover.
+func (r *run) warnCoverage(windows []WindowCoverage) {
+	for _, w := range windows {
+		if w.Coverage < minWindowCoverage {
+			r.log.Warn("metric window mostly outside the data (before its first order or after its last): its metrics are left out",
+				"window", w.Window, "start", w.Start, "end", w.End, "covered_days", w.CoveredDays, "days", w.Days)
+		}
+	}
+}
+
+// dataFilled says which optional transaction columns some accepted purchase
+// line fills.
+type dataFilled struct {
+	category, channel bool
+}
+
+// hasData reports whether the data supplies a logical column: the inputs
+// have it and, for category and channel once the features are built (or
+// validate has read the lines), some accepted purchase line fills it.
+func (r *run) hasData(col string) bool {
+	return r.missingData(col) == ""
+}
+
+// missingData says why the data does not supply a logical column, "" when
+// it does.
+func (r *run) missingData(col string) string {
+	if !r.hasColumn(col) {
+		return "the inputs have no " + col
+	}
+	if f := r.filled; f != nil && ((col == "category" && !f.category) || (col == "channel" && !f.channel)) {
+		return "no accepted purchase line has a " + col
+	}
+	return ""
 }
 
 // leftOut reports whether the run leaves a metric out.

@@ -15,7 +15,7 @@ func TestMetricsLeftOut(t *testing.T) {
 		}
 		return out
 	}
-	all := func(string) bool { return true }
+	all := func(string) string { return "" }
 	half := []WindowCoverage{
 		{Window: "last_12m", Days: 365, CoveredDays: 365, Coverage: 1},
 		{Window: "previous_12m", Days: 366, CoveredDays: 183, Coverage: 0.5},
@@ -27,7 +27,12 @@ func TestMetricsLeftOut(t *testing.T) {
 		{Window: "last_12m", Start: "2025-01-01", End: "2025-12-31", Days: 365, CoveredDays: 100, Coverage: 0.274},
 		{Window: "previous_12m", Start: "2024-01-01", End: "2024-12-31", Days: 366, CoveredDays: 0, Coverage: 0},
 	}
-	noChannel := func(c string) bool { return c != "channel" }
+	noChannel := func(c string) string {
+		if c == "channel" {
+			return "the inputs have no channel"
+		}
+		return ""
+	}
 	got := metricsLeftOut(short, noChannel)
 	want := []string{"digital_share", "channel_share", "revenue_12m", "orders_12m", "avg_order_value_12m", "aov_change",
 		"aov_increase_share", "purchase_frequency_12m", "active_customers_12m", "retention_12m", "churn_rate",

@@ -26,6 +26,7 @@ import (
 //	rejected customer_id ID             a rejects row has customer_id ID as found
 //	as_of YYYY-MM-DD                    the run's as_of
 //	after_as_of transactions|customers N    outside the window of an explicit as_of
+//	backtest revenue over N             the backtest ran, its actual and predicted revenue above N
 //
 // An ID in double quotes is a Go string literal ("\u00a0C1"). Parquet inputs
 // are made by the case's make.sql (with -update); "-- truncate: N" there
@@ -153,6 +154,11 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			got := map[string]int64{"transactions": q.TransactionsAfterAsOf, "customers": q.CustomersAfterAsOf}
 			if g, ok := got[f[1]]; !ok || g != n {
 				t.Errorf("%s after as_of: %d, want %d", f[1], g, n)
+			}
+		case strings.HasPrefix(w, "backtest revenue over "):
+			n, _ := strconv.ParseFloat(strings.TrimPrefix(w, "backtest revenue over "), 64)
+			if bt := res.Manifest.Backtest; bt == nil || bt.Error != "" || !(bt.ActualRevenue > n) || !(bt.PredictedRevenue > n) {
+				t.Errorf("backtest %+v: want it run, with actual and predicted revenue above %g", bt, n)
 			}
 		default:
 			t.Errorf("unknown expectation %q", w)

@@ -128,8 +128,8 @@ var sqlModels = []sqlModel{
 	{file: "reads/reject_counts", mat: matRead, deps: []string{"rejects"}},
 	{file: "reads/outside_window", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
-	{file: "reads/first_order_date", mat: matRead, deps: []string{"customer_features"}},
-	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start"}},
+	{file: "reads/data_extent", mat: matRead, deps: []string{"customer_features", "customer_mix"}},
+	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start", "data_end"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -241,7 +241,7 @@ func (r *run) modelParams() map[string]any {
 		"as_of":             asOf,
 		"keep_zero_amounts": r.cfg.Rejects.ZeroAmounts == "keep",
 		"today":             r.today(),
-		"has_category":      r.hasColumn("category"),
+		"has_category":      r.hasData("category"),
 		"left_out_metrics":  r.leftOutList(),
 	}
 }

@@ -335,6 +335,8 @@ func TestCategoryPairsAndNextBest(t *testing.T) {
 // 5000/3, change 1750 / (5000/3) - 1 = 0.05; of U1 and U2 (both years), U1 is up.
 // Segment 2: 88 over 3 against 115 over 4: change (88/3) / (115/4) - 1 = 7/345;
 // of V1, V2 and V4, V2 is up. All: 7088 over 7 against 5115 over 7, 2 of 5 up.
+// The data ends with V2's order of 2025-07-15: the last 12 months are
+// covered from 2025-01-01 to then, more than half of them.
 func TestUpsellAOV(t *testing.T) {
 	lines := []shopLine{
 		{1, "U1", "2024-03-01 10:00:00", 1000, ""},
@@ -349,7 +351,7 @@ func TestUpsellAOV(t *testing.T) {
 		{9, "V1", "2025-02-01 10:00:00", 8, ""},
 		{10, "V2", "2024-07-01 10:00:00", 20, ""},
 		{11, "V2", "2024-08-01 10:00:00", -5, ""},
-		{12, "V2", "2025-07-01 10:00:00", 30, ""},
+		{12, "V2", "2025-07-15 10:00:00", 30, ""},
 		{13, "V3", "2024-09-09 10:00:00", 40, ""},
 		{14, "V4", "2024-04-04 10:00:00", 50, ""},
 		{15, "V4", "2025-04-04 10:00:00", 50, ""},

@@ -58,7 +58,11 @@ type Result struct {
 	HistoryErr error
 }
 
-// SegmentReport is the short summary of one segment printed after a run.
+// SegmentReport is the short summary of one segment printed after a run. A
+// figure the run leaves out or that is undefined for the segment is NaN:
+// Revenue12m when the last 12 months are left out, Retention12m without a
+// customer active the year before, the revenue baseline, band and target
+// when the segment has no revenue target.
 type SegmentReport struct {
 	ID                              int
 	Name                            string
@@ -94,6 +98,9 @@ type run struct {
 	previous, previousDir string
 	previousModel         *segment.Model
 	idFloor               int
+	// filled says which optional columns the accepted lines fill; nil
+	// until the features are built (see coverage).
+	filled *dataFilled
 	// baseID is the run ID newRunID gives; man.RunID is baseID or
 	// baseID-N, the first no run of the output root has used.
 	baseID string
@@ -500,7 +507,21 @@ func (r *run) ingest(ctx context.Context) error {
 	if day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params"); err == nil {
 		r.man.AsOf = day
 	}
+	if w := r.asOfWarning(); w != "" {
+		r.log.Warn(w, "as_of", r.cfg.AsOf, "today", r.today())
+	}
 	return r.countRejects(ctx)
+}
+
+// asOfWarning is the warning for an explicit as_of after the run's date,
+// "" when there is none. Such an as_of is honoured (a test, a run whose
+// today is set): its windows reach past the data, which coverage then
+// reports, and their metrics are left out.
+func (r *run) asOfWarning() string {
+	if r.cfg.AsOf == "" || r.cfg.AsOf <= r.today() {
+		return ""
+	}
+	return fmt.Sprintf("as_of %s is after the run's date %s: the windows after the data's last order are not covered", r.cfg.AsOf, r.today())
 }
 
 func (r *run) hashInputs() error {
@@ -664,12 +685,12 @@ func (r *run) features() ([]segment.FeatureSpec, error) {
 	var out []segment.FeatureSpec
 	var problems []string
 	for _, f := range specs {
-		if need := CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) {
-			if explicit {
-				problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
-			} else {
-				r.log.Info("default feature left out", "feature", f.Name, "missing_column", need)
-			}
+		if need := CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) && explicit {
+			problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
+			continue
+		}
+		if need := CustomerFeatures[f.Name]; need != "" && !explicit && !r.hasData(need) {
+			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", r.missingData(need))
 			continue
 		}
 		out = append(out, f)
@@ -784,8 +805,10 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 			row = append(row, round(c, 6))
 		}
 		segRows = append(segRows, row)
+		nan := math.NaN()
 		rep := SegmentReport{ID: sg.ID, Name: sg.Name, Objective: string(obj), Customers: int64(sum.Customers),
-			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m}
+			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m,
+			RevenueBaseline: nan, RevenueTarget: nan, RevenueBaselineLow: nan, RevenueHigh: nan}
 		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
 		if f, ok := forecasts[sg.ID]; ok {
 			targets = scoring.FromForecast(targets, f, conversions[sg.ID])

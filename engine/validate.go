@@ -27,10 +27,13 @@ type Validation struct {
 	Orphans               int64           `json:"orphans"`               // transaction rows of unknown customers
 	Returns               int64           `json:"returns"`               // accepted negative lines
 	// Windows say how much of each metric window the data covers (from the
-	// first accepted order); MetricsLeftOut the metrics a run would leave
+	// first accepted order to the last); MetricsLeftOut the metrics a run would leave
 	// out.
 	Windows        []WindowCoverage `json:"windows"`
 	MetricsLeftOut []MetricLeftOut  `json:"metrics_left_out"`
+	// Warnings are what a run would warn of besides the windows and the
+	// metrics left out: an explicit as_of after the run's date.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Validate runs only the input checks of a run: the schema checks of every
@@ -77,19 +80,26 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString
-	var firstOrder sql.NullTime
+	var firstOrder, lastOrder sql.NullTime
+	var filled dataFilled
 	span, err := modelSQL("reads/validation_span")
 	if err != nil {
 		return nil, err
 	}
-	if err := s.conn.QueryRowContext(ctx, span).Scan(&first, &last, &v.Returns, &firstOrder); err != nil {
+	if err := s.conn.QueryRowContext(ctx, span).Scan(&first, &last, &v.Returns, &firstOrder, &lastOrder,
+		&filled.category, &filled.channel); err != nil {
 		return nil, err
 	}
+	r.filled = &filled
 	v.FirstTS, v.LastTS = first.String, last.String
-	if v.Windows, err = s.windowCoverage(ctx, firstOrder); err != nil {
+	if v.Windows, err = s.windowCoverage(ctx, firstOrder, lastOrder); err != nil {
 		return nil, err
 	}
-	v.MetricsLeftOut = metricsLeftOut(v.Windows, r.hasColumn)
+	v.MetricsLeftOut = metricsLeftOut(v.Windows, r.missingData)
+	if w := r.asOfWarning(); w != "" {
+		v.Warnings = append(v.Warnings, w)
+	}
+	r.warnCoverage(v.Windows)
 	v.AsOf = r.man.AsOf
 	customers, err := modelSQL("reads/validation_customers")
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -498,6 +499,9 @@ func printValidation(w io.Writer, v *engine.Validation) {
 	}
 	fmt.Fprintf(w, "customers: %d (%d with an order); orphan transaction rows (unknown customer): %d\n",
 		v.Customers, v.CustomersWithOrders, v.Orphans)
+	for _, warning := range v.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
 }
 
 // printSegments prints the short table of segments and where the outputs are.
@@ -512,23 +516,57 @@ func printSegments(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "%-3s %-*s %-17s %9s %13s %10s %7s %14s %14s\n", "id", width, "segment", "objective",
 		"customers", "revenue 12m", "hist. LTV", "retain", "baseline rev", "target rev")
 	for _, s := range res.Segments {
-		retain := "–" // no customer bought in the year before: retention is undefined
+		// A figure left out or undefined (NaN) prints as "–": retention
+		// without a customer active the year before, revenue of a window
+		// the data does not cover, no revenue target.
+		retain := "–"
 		if !math.IsNaN(s.Retention12m) {
 			retain = fmt.Sprintf("%.1f%%", 100*s.Retention12m)
 		}
-		fmt.Fprintf(w, "%-3d %-*s %-17s %9d %13.0f %10.2f %7s %14.0f %14.0f\n", s.ID, width, s.Name, s.Objective,
-			s.Customers, s.Revenue12m, s.HistoricalLTV, retain, s.RevenueBaseline, s.RevenueTarget)
+		fmt.Fprintf(w, "%-3d %s %-17s %9d %s %s %s %s %s\n", s.ID, pad(s.Name, -width), s.Objective,
+			s.Customers, pad(figure(s.Revenue12m, 0), 13), pad(figure(s.HistoricalLTV, 2), 10), pad(retain, 7),
+			pad(figure(s.RevenueBaseline, 0), 14), pad(figure(s.RevenueTarget, 0), 14))
 	}
 	if bt := m.Backtest; bt != nil {
 		if bt.Error != "" {
 			fmt.Fprintf(w, "\nbacktest (%s holdout): %s\n", bt.Holdout, bt.Error)
 		} else {
-			fmt.Fprintf(w, "\nbacktest over the %s to %s, models fitted to %s on its %d customers: predicted %.0f purchases and %.0f revenue, actual %d and %.0f (%+.1f%%, %+.1f%%)\n",
+			fmt.Fprintf(w, "\nbacktest over the %s to %s, models fitted to %s on its %d customers: predicted %.0f purchases and %.0f revenue, actual %d and %.0f (%s, %s)\n",
 				bt.Holdout, bt.HoldoutEnd, bt.CalibrationEnd, bt.Customers, bt.PredictedPurchases, bt.PredictedRevenue,
-				bt.ActualPurchases, bt.ActualRevenue, relDiff(bt.PredictedPurchases, float64(bt.ActualPurchases)), relDiff(bt.PredictedRevenue, bt.ActualRevenue))
+				bt.ActualPurchases, bt.ActualRevenue, percent(relDiff(bt.PredictedPurchases, float64(bt.ActualPurchases))),
+				percent(relDiff(bt.PredictedRevenue, bt.ActualRevenue)))
 		}
 	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
+}
+
+// figure formats a summary figure with its decimals, "–" when it is left out
+// or undefined (NaN or infinite).
+func figure(x float64, decimals int) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", decimals, x)
+}
+
+// pad pads s with spaces to width characters (runes, so that "–" and
+// accented names line up): on the left for a positive width, on the right
+// for a negative one.
+func pad(s string, width int) string {
+	n := utf8.RuneCountInString(s)
+	if width < 0 {
+		return s + strings.Repeat(" ", max(-width-n, 0))
+	}
+	return strings.Repeat(" ", max(width-n, 0)) + s
+}
+
+// percent formats a signed percentage, "–" when undefined (nothing actual
+// to compare with).
+func percent(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f%%", x)
 }
 
 // relDiff is how far predicted is from actual, in percent of actual.

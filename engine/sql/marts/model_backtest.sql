@@ -31,9 +31,9 @@ grouped as (
         coalesce(segment_id, frequency, 0)                           as group_value,
         count(*)                                                     as customers,
         sum(actual_purchases)                                        as actual_purchases,
-        sum(predicted_purchases::decimal(18, 6))::double             as predicted_purchases,
-        sum(actual_revenue::decimal(18, 4))::double                  as actual_revenue,
-        sum(predicted_revenue::decimal(18, 6))::double               as predicted_revenue
+        sum(predicted_purchases::decimal(38, 6))::double             as predicted_purchases,
+        sum(actual_revenue::decimal(38, 4))::double                  as actual_revenue,
+        sum(predicted_revenue::decimal(38, 6))::double               as predicted_revenue
     from customers
     group by grouping sets ((segment_id), (frequency), ())
 ),

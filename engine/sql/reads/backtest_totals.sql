@@ -5,7 +5,7 @@
 select
     count(*),
     coalesce(sum(actual_purchases), 0),
-    coalesce(sum(predicted_purchases::decimal(18, 6)), 0)::double,
-    coalesce(sum(actual_revenue::decimal(18, 4)), 0)::double,
-    coalesce(sum(predicted_revenue::decimal(18, 6)), 0)::double
+    coalesce(sum(predicted_purchases::decimal(38, 6)), 0)::double,
+    coalesce(sum(actual_revenue::decimal(38, 4)), 0)::double,
+    coalesce(sum(predicted_revenue::decimal(38, 6)), 0)::double
 from backtest_customers

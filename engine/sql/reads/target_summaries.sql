@@ -1,7 +1,8 @@
 -- target_summaries: the figures of segment_summary the target rules use,
--- per segment (0: all customers). The run sets the metrics it leaves out
--- (no category or channel in the inputs, a window the data mostly does not
--- cover) to NaN itself.
+-- per segment (0: all customers). A share whose denominator is empty is
+-- NaN (unknown), never 0: the objective rules pass over it and it gets no
+-- target. The run sets the metrics it leaves out (no category or channel in
+-- the data, a window the data mostly does not cover) to NaN itself.
 -- grain: segment; key: segment_id.
 select
     segment_id,
@@ -14,8 +15,8 @@ select
     active_prev_12m,
     coalesce(retention_12m, 'NaN'::double),
     historical_ltv,
-    coalesce(multi_category_share, 0),
-    coalesce(digital_share, 0),
+    coalesce(multi_category_share, 'NaN'::double),
+    coalesce(digital_share, 'NaN'::double),
     new_customers_12m
 from segment_summary
 order by segment_id

@@ -1,7 +1,9 @@
 -- window_coverage: how much of each metric window the data covers: the days
--- of the window from the date of the first accepted order on (all of them
--- when $1, that date, falls before the window; none when it is null). No
--- rows without an as_of (no accepted row to take it from).
+-- of the window from the date of the first accepted order ($1) to that of
+-- the last ($2), both included. A window wholly before the data starts or
+-- after it ends (an as_of past the data's end) is not covered at all; none
+-- is when there is no order. No rows without an as_of (no accepted row to
+-- take it from).
 -- grain: window; key: window_name.
 with params as (
     select * from params
@@ -20,7 +22,7 @@ final as (
         start_date,
         end_date,
         date_diff('day', start_date, end_date) + 1                                    as days,
-        coalesce(greatest(date_diff('day', greatest(start_date, $1::date), end_date) + 1, 0), 0)
+        coalesce(greatest(date_diff('day', greatest(start_date, $1::date), least(end_date, $2::date)) + 1, 0), 0)
                                                                                       as covered_days
     from windows
 )
