@@ -73,7 +73,7 @@ var sqlModels = []sqlModel{
 	{file: "staging/src_products_empty", mat: matTable},
 
 	// Intermediate.
-	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_transactions"}},
+	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_products", "stg_transactions"}},
 	{file: "intermediate/int_customers", stage: "ingest", mat: matView, deps: []string{"stg_customers"}},
 	{file: "intermediate/int_lines", stage: "ingest", mat: matView, deps: []string{"stg_transactions"}},
 	{file: "intermediate/int_orders", stage: "features", mat: matTable, deps: []string{"int_lines"}},
