@@ -19,6 +19,8 @@ import (
 //
 //	reject TABLE REASON COUNT           rows rejected for the reason ("rejects 0": none)
 //	example TABLE REASON = VALUE        the reason's example has the value as found
+//	separated ROWS GAP_DAYS             the separated block of days warned about
+//	no separated block                  no such warning
 //	customer ID                         ID is one row of customer_segments
 //	customer ID has COLUMN VALUE        ID's COLUMN there is VALUE (as text)
 //	no customer ID                      ID is not in customer_segments
@@ -115,6 +117,17 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			key, value, _ := strings.Cut(strings.TrimPrefix(w, "example "), " = ")
 			if ex := rejects[key].Example; ex == nil || ex.Value != value {
 				t.Errorf("%s: example %v, want the value %q", key, ex, value)
+			}
+		case strings.HasPrefix(w, "separated "):
+			f := strings.Fields(w)
+			rows, _ := strconv.ParseInt(f[1], 10, 64)
+			gap, _ := strconv.ParseInt(f[2], 10, 64)
+			if b := q.SeparatedBlock; b == nil || b.Rows != rows || b.GapDays != gap {
+				t.Errorf("separated block %+v, want %d rows beyond a gap of %d days", b, rows, gap)
+			}
+		case w == "no separated block":
+			if q.SeparatedBlock != nil {
+				t.Errorf("separated block %+v, want none", q.SeparatedBlock)
 			}
 		case strings.HasPrefix(w, "customer ") && strings.Contains(w, " has "):
 			id, cv, _ := strings.Cut(strings.TrimPrefix(w, "customer "), " has ")

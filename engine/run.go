@@ -622,6 +622,27 @@ func (r *run) countRejects(ctx context.Context) error {
 			"transactions_after_as_of", q.TransactionsAfterAsOf, "customers_after_as_of", q.CustomersAfterAsOf)
 	}
 	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected-q.TransactionsAfterAsOf
+	return r.countValueProblems(ctx)
+}
+
+// countValueProblems reads the block of transaction days separated from the
+// rest into the manifest, and logs it as a warning.
+func (r *run) countValueProblems(ctx context.Context) error {
+	q := &r.man.Quality
+	separated, err := modelSQL("reads/separated_block")
+	if err != nil {
+		return err
+	}
+	var b SeparatedBlock
+	switch err := r.s.conn.QueryRowContext(ctx, separated).Scan(&b.Rows, &b.Of, &b.GapDays, &b.From, &b.To, &b.BlockGapDays); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return stageError("ingest", err)
+	default:
+		q.SeparatedBlock = &b
+		r.log.Warn("transaction days in a separated block", "rows", b.Rows, "of", b.Of, "gap_days", b.GapDays,
+			"from", b.From, "to", b.To, "warning", b.String())
+	}
 	return nil
 }
 
