@@ -128,6 +128,7 @@ var sqlModels = []sqlModel{
 	{file: "reads/reject_counts", mat: matRead, deps: []string{"rejects"}},
 	{file: "reads/outside_window", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
 	{file: "reads/separated_block", mat: matRead, deps: []string{"params"}},
+	{file: "reads/value_problems", mat: matRead, deps: []string{"input_files", "stg_customers"}},
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
 	{file: "reads/first_order_date", mat: matRead, deps: []string{"customer_features"}},
 	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start"}},

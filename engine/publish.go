@@ -87,6 +87,11 @@ type Quality struct {
 	TransactionsAfterAsOf int64         `json:"transactions_after_as_of"`
 	CustomersAfterAsOf    int64         `json:"customers_after_as_of"`
 	Rejects               []RejectCount `json:"rejects"`
+	// ValuesSetToNull are the values of kept customers that cannot be right
+	// (a signup_date in the future, a birth_date out of range), per column
+	// and reason: the value is null in the run, the customer is kept. The
+	// example's column names the field.
+	ValuesSetToNull []RejectCount `json:"values_set_to_null"`
 	// SeparatedBlock is a block of transaction days at one end of the data,
 	// beyond a wide gap, too large to reject as stray (a warning); nil when
 	// there is none.

@@ -625,10 +625,37 @@ func (r *run) countRejects(ctx context.Context) error {
 	return r.countValueProblems(ctx)
 }
 
-// countValueProblems reads the block of transaction days separated from the
-// rest into the manifest, and logs it as a warning.
+// countValueProblems reads the customers' values set to null and the block
+// of transaction days separated from the rest into the manifest, and logs
+// them as warnings.
 func (r *run) countValueProblems(ctx context.Context) error {
 	q := &r.man.Quality
+	problems, err := modelSQL("reads/value_problems")
+	if err != nil {
+		return err
+	}
+	rows, err := r.s.conn.QueryContext(ctx, problems)
+	if err != nil {
+		return stageError("ingest", err)
+	}
+	defer rows.Close()
+	q.ValuesSetToNull = []RejectCount{}
+	for rows.Next() {
+		var rc RejectCount
+		var column string
+		var file, value sql.NullString
+		var row sql.NullInt64
+		if err := rows.Scan(&rc.Table, &column, &rc.Reason, &rc.Rows, &file, &row, &value); err != nil {
+			return err
+		}
+		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column, Value: value.String}
+		q.ValuesSetToNull = append(q.ValuesSetToNull, rc)
+		r.log.Warn("values set to null, customers kept", "table", rc.Table, "column", column, "reason", rc.Reason,
+			"rows", rc.Rows, "example", rc.Example.String())
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	separated, err := modelSQL("reads/separated_block")
 	if err != nil {
 		return err
