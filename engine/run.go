@@ -639,7 +639,6 @@ func (r *run) countValueProblems(ctx context.Context) error {
 		return stageError("ingest", err)
 	}
 	defer rows.Close()
-	q.ValuesSetToNull = []RejectCount{}
 	for rows.Next() {
 		var rc RejectCount
 		var column string
