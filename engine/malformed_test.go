@@ -18,7 +18,10 @@ import (
 // successful one any of:
 //
 //	reject TABLE REASON COUNT           rows rejected for the reason ("rejects 0": none)
-//	example TABLE REASON = VALUE        the reason's example has the value as found
+//	null TABLE REASON COUNT             values set to null for the reason, the rows kept
+//	example TABLE REASON = VALUE        the reason's example (reject or null) has the value as found
+//	separated ROWS GAP_DAYS             the separated block of days warned about
+//	no separated block                  no such warning
 //	customer ID                         ID is one row of customer_segments
 //	customer ID has COLUMN VALUE        ID's COLUMN there is VALUE (as text)
 //	no customer ID                      ID is not in customer_segments
@@ -79,11 +82,14 @@ func TestMalformedInputs(t *testing.T) {
 func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 	t.Helper()
 	q := res.Manifest.Quality
-	rejects := map[string]RejectCount{}
+	rejects, nulled := map[string]RejectCount{}, map[string]RejectCount{}
 	var total int64
 	for _, r := range q.Rejects {
 		rejects[r.Table+" "+r.Reason] = r
 		total += r.Rows
+	}
+	for _, r := range q.ValuesSetToNull {
+		nulled[r.Table+" "+r.Reason] = r
 	}
 	count := func(query string, args ...any) int {
 		t.Helper()
@@ -112,10 +118,32 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			if rejects[key].Rows != n {
 				t.Errorf("%s: %d rows rejected, want %d (all: %v)", key, rejects[key].Rows, n, q.Rejects)
 			}
+		case strings.HasPrefix(w, "null "):
+			f := strings.Fields(w)
+			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+			key := f[1] + " " + strings.Join(f[2:len(f)-1], " ")
+			if nulled[key].Rows != n {
+				t.Errorf("%s: %d values set to null, want %d (all: %v)", key, nulled[key].Rows, n, q.ValuesSetToNull)
+			}
 		case strings.HasPrefix(w, "example "):
 			key, value, _ := strings.Cut(strings.TrimPrefix(w, "example "), " = ")
-			if ex := rejects[key].Example; ex == nil || ex.Value != value {
+			rc, ok := rejects[key]
+			if !ok {
+				rc = nulled[key]
+			}
+			if ex := rc.Example; ex == nil || ex.Value != value {
 				t.Errorf("%s: example %v, want the value %q", key, ex, value)
+			}
+		case strings.HasPrefix(w, "separated "):
+			f := strings.Fields(w)
+			rows, _ := strconv.ParseInt(f[1], 10, 64)
+			gap, _ := strconv.ParseInt(f[2], 10, 64)
+			if b := q.SeparatedBlock; b == nil || b.Rows != rows || b.GapDays != gap {
+				t.Errorf("separated block %+v, want %d rows beyond a gap of %d days", b, rows, gap)
+			}
+		case w == "no separated block":
+			if q.SeparatedBlock != nil {
+				t.Errorf("separated block %+v, want none", q.SeparatedBlock)
 			}
 		case strings.HasPrefix(w, "customer ") && strings.Contains(w, " has "):
 			id, cv, _ := strings.Cut(strings.TrimPrefix(w, "customer "), " has ")

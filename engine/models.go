@@ -73,7 +73,7 @@ var sqlModels = []sqlModel{
 	{file: "staging/src_products_empty", mat: matTable},
 
 	// Intermediate.
-	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_transactions"}},
+	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_products", "stg_transactions"}},
 	{file: "intermediate/int_customers", stage: "ingest", mat: matView, deps: []string{"stg_customers"}},
 	{file: "intermediate/int_lines", stage: "ingest", mat: matView, deps: []string{"stg_transactions"}},
 	{file: "intermediate/int_orders", stage: "features", mat: matTable, deps: []string{"int_lines"}},
@@ -127,6 +127,8 @@ var sqlModels = []sqlModel{
 	{file: "reads/validation_customers", mat: matRead, deps: []string{"int_customers", "int_lines", "stg_transactions"}},
 	{file: "reads/reject_counts", mat: matRead, deps: []string{"rejects"}},
 	{file: "reads/outside_window", mat: matRead, deps: []string{"stg_customers", "stg_transactions"}},
+	{file: "reads/separated_block", mat: matRead, deps: []string{"params"}},
+	{file: "reads/value_problems", mat: matRead, deps: []string{"input_files", "stg_customers"}},
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
 	{file: "reads/data_extent", mat: matRead, deps: []string{"customer_features", "customer_mix"}},
 	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start", "data_end"}},

@@ -84,11 +84,20 @@ type Quality struct {
 	// outside the run's window, neither accepted nor rejected, and not in
 	// the reject share. CustomersAfterAsOf are the customers left out as not
 	// yet customers on as_of (signed up later, no transaction up to it).
-	TransactionsAfterAsOf int64               `json:"transactions_after_as_of"`
-	CustomersAfterAsOf    int64               `json:"customers_after_as_of"`
-	Rejects               []RejectCount       `json:"rejects"`
-	Segmentation          SegmentationQuality `json:"segmentation"`
-	Delta                 DeltaCounts         `json:"delta"`
+	TransactionsAfterAsOf int64         `json:"transactions_after_as_of"`
+	CustomersAfterAsOf    int64         `json:"customers_after_as_of"`
+	Rejects               []RejectCount `json:"rejects"`
+	// ValuesSetToNull are the values of kept customers that cannot be right
+	// (a signup_date in the future, a birth_date out of range), per column
+	// and reason: the value is null in the run, the customer is kept. The
+	// example's column names the field.
+	ValuesSetToNull []RejectCount `json:"values_set_to_null"`
+	// SeparatedBlock is a block of transaction days at one end of the data,
+	// beyond a wide gap, too large to reject as stray (a warning); nil when
+	// there is none.
+	SeparatedBlock *SeparatedBlock     `json:"separated_block,omitempty"`
+	Segmentation   SegmentationQuality `json:"segmentation"`
+	Delta          DeltaCounts         `json:"delta"`
 }
 
 // DeltaCounts are the rows of customer_segments_delta by change.
@@ -96,6 +105,24 @@ type DeltaCounts struct {
 	New     int64 `json:"new"`
 	Changed int64 `json:"changed"`
 	Exit    int64 `json:"exit"`
+}
+
+// SeparatedBlock is Rows of the Of accepted transaction rows (by day),
+// dated From to To, separated from the rest by a gap of GapDays days, wider
+// than BlockGapDays, the widest gap within a block.
+type SeparatedBlock struct {
+	Rows         int64  `json:"rows"`
+	Of           int64  `json:"of"`
+	GapDays      int64  `json:"gap_days"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	BlockGapDays int64  `json:"block_gap_days"`
+}
+
+// String is the warning as the log and crmseg validate show it.
+func (b *SeparatedBlock) String() string {
+	return fmt.Sprintf("%d rows (%.2f%%) dated %s to %s lie in a block separated from the rest by a gap of %d days",
+		b.Rows, 100*float64(b.Rows)/float64(max(b.Of, 1)), b.From, b.To, b.GapDays)
 }
 
 // RejectCount is the number of rows of a table rejected for one reason.

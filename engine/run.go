@@ -645,6 +645,53 @@ func (r *run) countRejects(ctx context.Context) error {
 			"transactions_after_as_of", q.TransactionsAfterAsOf, "customers_after_as_of", q.CustomersAfterAsOf)
 	}
 	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected-q.TransactionsAfterAsOf
+	return r.countValueProblems(ctx)
+}
+
+// countValueProblems reads the customers' values set to null and the block
+// of transaction days separated from the rest into the manifest, and logs
+// them as warnings.
+func (r *run) countValueProblems(ctx context.Context) error {
+	q := &r.man.Quality
+	problems, err := modelSQL("reads/value_problems")
+	if err != nil {
+		return err
+	}
+	rows, err := r.s.conn.QueryContext(ctx, problems)
+	if err != nil {
+		return stageError("ingest", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rc RejectCount
+		var column string
+		var file, value sql.NullString
+		var row sql.NullInt64
+		if err := rows.Scan(&rc.Table, &column, &rc.Reason, &rc.Rows, &file, &row, &value); err != nil {
+			return err
+		}
+		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column, Value: value.String}
+		q.ValuesSetToNull = append(q.ValuesSetToNull, rc)
+		r.log.Warn("values set to null, customers kept", "table", rc.Table, "column", column, "reason", rc.Reason,
+			"rows", rc.Rows, "example", rc.Example.String())
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	separated, err := modelSQL("reads/separated_block")
+	if err != nil {
+		return err
+	}
+	var b SeparatedBlock
+	switch err := r.s.conn.QueryRowContext(ctx, separated).Scan(&b.Rows, &b.Of, &b.GapDays, &b.From, &b.To, &b.BlockGapDays); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return stageError("ingest", err)
+	default:
+		q.SeparatedBlock = &b
+		r.log.Warn("transaction days in a separated block", "rows", b.Rows, "of", b.Of, "gap_days", b.GapDays,
+			"from", b.From, "to", b.To, "warning", b.String())
+	}
 	return nil
 }
 

@@ -19,6 +19,8 @@ type Validation struct {
 	TransactionsAfterAsOf int64           `json:"transactions_after_as_of"` // outside the window of an explicit as_of
 	CustomersAfterAsOf    int64           `json:"customers_after_as_of"`    // not yet customers on as_of
 	Rejects               []RejectCount   `json:"rejects"`
+	ValuesSetToNull       []RejectCount   `json:"values_set_to_null"`
+	SeparatedBlock        *SeparatedBlock `json:"separated_block,omitempty"`
 	MaxShare              float64         `json:"max_share"`
 	FirstTS               string          `json:"first_ts,omitempty"`
 	LastTS                string          `json:"last_ts,omitempty"`
@@ -77,7 +79,7 @@ func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error
 	v := &Validation{
 		Inputs: r.man.Inputs, TransactionsRead: q.TransactionsRead, TransactionsAccepted: q.TransactionsAccepted,
 		TransactionsAfterAsOf: q.TransactionsAfterAsOf, CustomersAfterAsOf: q.CustomersAfterAsOf,
-		Rejects: q.Rejects, MaxShare: cfg.Rejects.MaxShare,
+		Rejects: q.Rejects, ValuesSetToNull: q.ValuesSetToNull, SeparatedBlock: q.SeparatedBlock, MaxShare: cfg.Rejects.MaxShare,
 	}
 	var first, last sql.NullString
 	var firstOrder, lastOrder sql.NullTime

@@ -486,6 +486,19 @@ func printValidation(w io.Writer, v *engine.Validation) {
 			fmt.Fprintln(w)
 		}
 	}
+	if len(v.ValuesSetToNull) > 0 {
+		fmt.Fprintln(w, "values set to null, the customers kept (first example):")
+		for _, r := range v.ValuesSetToNull {
+			fmt.Fprintf(w, "  %-12s %-44s %10d", r.Table, r.Reason, r.Rows)
+			if r.Example != nil {
+				fmt.Fprintf(w, "  %s", r.Example)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if v.SeparatedBlock != nil {
+		fmt.Fprintf(w, "warning: %s (wider than %d days; not rejected)\n", v.SeparatedBlock, v.SeparatedBlock.BlockGapDays)
+	}
 	fmt.Fprintf(w, "accepted lines from %s to %s; as_of %s; %d returns\n", v.FirstTS, v.LastTS, v.AsOf, v.Returns)
 	for _, c := range v.Windows {
 		fmt.Fprintf(w, "window %-12s %s to %s: the data covers %d of %d days (%.1f%%)\n",

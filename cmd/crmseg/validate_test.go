@@ -58,3 +58,48 @@ func TestValidateReportsTimestampRules(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReportsBlocksDatesAndProducts: validate names the stray block
+// of days it rejected, warns of a larger separated block, lists the
+// customer dates set to null and the repeated product_ids rejected (the
+// malformed cases 37, 38, 41 and 42).
+func TestValidateReportsBlocksDatesAndProducts(t *testing.T) {
+	cases := filepath.Join("..", "..", "engine", "testdata", "malformed")
+	for _, c := range []struct {
+		dir  string
+		want []string
+	}{
+		{"37-default-as-of-stray-blocks", []string{
+			"733 read, 731 accepted, 2 rejected",
+			"timestamp far outside the data             2  ",
+			`row 1, ts "2022-09-01 09:00:00"`,
+			"as_of 2025-06-30;",
+		}},
+		{"38-default-as-of-separated-block", []string{
+			"781 read, 781 accepted, 0 rejected",
+			"warning: 50 rows (6.40%) dated 1970-01-01 to 1970-01-01 lie in a block separated from the rest by a gap of 19539 days (wider than 31 days; not rejected)",
+		}},
+		{"41-customer-dates-out-of-range", []string{
+			"values set to null, the customers kept (first example):",
+			"customers    signup_date far before the data                       2  ",
+			`row 2, signup_date "0001-01-01"`,
+			"customers    signup_date in the future                             1  ",
+			"customers    birth_date gives an age below 0 or above 120          2  ",
+			"customers: 20 (20 with an order)",
+		}},
+		{"42-duplicate-product-ids", []string{
+			"products     duplicate product_id                       1  ",
+			`row 4, product_id "P1001 "`,
+		}},
+	} {
+		code, stdout, stderr := run(t, "validate", "--config", filepath.Join(cases, c.dir, "config.yaml"))
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.dir, code, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: summary lacks %q:\n%s", c.dir, w, stdout)
+			}
+		}
+	}
+}

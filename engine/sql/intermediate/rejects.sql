@@ -18,10 +18,19 @@ transactions as (
     where reject_reason is not null
 ),
 
+products as (
+    select 'products' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
+        null::varchar as customer_id, product_id_found as value
+    from stg_products
+    where reject_reason is not null
+),
+
 unioned as (
     select * from customers
     union all
     select * from transactions
+    union all
+    select * from products
 ),
 
 final as (

@@ -4,8 +4,39 @@
 -- and cust_idx numbering the customers of the run in customer_id order (the
 -- integer key every later model joins on; it runs from 1 without gaps).
 -- grain: input customer row; key: (file_index, source_row).
+--
+-- A date that cannot be right is set to null, and the customer kept:
+-- signup_date_problem and birth_date_problem say why, and the date as found
+-- is kept for the report (reads/value_problems). A signup_date on or after
+-- the end of the day after the run's date is in the future; one before the
+-- earlier of the transactions' early fence and 50 years before as_of is far
+-- before the data; a birth_date after as_of or more than 120 years before
+-- it is out of range.
 with run_window as (
     select as_of, window_end from params
+),
+
+dated as (
+    select
+        *,
+        try_cast(signup_date as date)                          as signup_day,
+        try_cast(birth_date as date)                           as birth_day
+    from src_customers
+),
+
+checked as (
+    select
+        dated.*,
+        case
+            when signup_day >= params.run_day_end::date then 'signup_date in the future'
+            when signup_day < least(params.early_fence, params.as_of - interval 50 year)
+                then 'signup_date far before the data'
+        end                                                    as signup_date_problem,
+        case
+            when birth_day > params.as_of or birth_day < params.as_of - interval 120 year
+                then 'birth_date gives an age below 0 or above 120'
+        end                                                    as birth_date_problem
+    from dated, params
 ),
 
 typed as (
@@ -14,14 +45,18 @@ typed as (
         source_row,
         norm_id(customer_id)                                   as customer_id,
         cast(customer_id as varchar)                           as customer_id_found,
-        try_cast(signup_date as date)                          as signup_date,
-        try_cast(birth_date as date)                           as birth_date,
+        case when signup_date_problem is null then signup_day end as signup_date,
+        case when birth_date_problem is null then birth_day end   as birth_date,
+        signup_date_problem,
+        birth_date_problem,
+        case when signup_date_problem is not null then cast(signup_date as varchar) end as signup_date_found,
+        case when birth_date_problem is not null then cast(birth_date as varchar) end   as birth_date_found,
         nullif(trim(cast(gender as varchar)), '')              as gender,
         nullif(trim(cast(region as varchar)), '')              as region,
         nullif(trim(cast(income_band as varchar)), '')         as income_band,
         nullif(trim(cast(acquisition_channel as varchar)), '') as acquisition_channel,
         try_cast(acquisition_cost as decimal(18, 4))           as acquisition_cost
-    from src_customers
+    from checked
 ),
 
 -- The row that keeps each customer_id is its first (in file order); the

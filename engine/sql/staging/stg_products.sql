@@ -1,24 +1,45 @@
--- stg_products: products typed; the first row of a product_id wins.
--- grain: product; key: product_id.
+-- stg_products: products typed, with the reason a row is rejected (null when
+-- accepted): a missing product_id, or a product_id (as a key: norm_id) that
+-- an earlier row (in file order) already has: the first row of a product_id
+-- is kept, as for customers. The product_id as found is kept on rejected
+-- rows, for the rejects.
+-- grain: input product row; key: (file_index, source_row).
 with src as (
     select * from src_products
 ),
 
 typed as (
     select
+        file_index,
         source_row,
         norm_id(product_id)                           as product_id,
-        nullif(trim(cast(category as varchar)), '')   as category,
-        row_number() over (
-            partition by norm_id(product_id) order by source_row
-        )                                             as id_rank
+        cast(product_id as varchar)                   as product_id_found,
+        nullif(trim(cast(category as varchar)), '')   as category
     from src
 ),
 
-final as (
-    select product_id, category
+ranked as (
+    select
+        typed.*,
+        row_number() over (
+            partition by product_id order by file_index, source_row
+        )                                             as id_rank
     from typed
-    where product_id is not null and id_rank = 1
+),
+
+final as (
+    select
+        file_index,
+        source_row,
+        product_id,
+        category,
+        case
+            when product_id is null then 'missing product_id'
+            when id_rank > 1 then 'duplicate product_id'
+        end                                           as reject_reason,
+        case when product_id is null or id_rank > 1 then 'product_id' end as reject_column,
+        case when product_id is null or id_rank > 1 then product_id_found end as product_id_found
+    from ranked
 )
 
 select * from final

@@ -19,7 +19,7 @@ known_customers as (
 ),
 
 products as (
-    select product_id, category from stg_products
+    select product_id, category from stg_products where reject_reason is null
 ),
 
 typed as (
