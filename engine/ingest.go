@@ -288,8 +288,17 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 	if err := s.exec(ctx, q); err != nil {
 		return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: "a readable " + in.format + " file", Found: "a read error", Err: err}
 	}
-	if in.table.Name == "customers" {
+	switch in.table.Name {
+	case "customers":
 		return s.loadAttributes(ctx, in)
+	case "transactions":
+		// transaction_key: how stg_transactions compares transaction ids,
+		// by the column's type: a text id as a key, an integer one as it is.
+		key := "norm_id(x)"
+		if in.families["transaction_id"] != "text" {
+			key = "x"
+		}
+		return s.exec(ctx, "CREATE OR REPLACE MACRO transaction_key(x) AS "+key)
 	}
 	return nil
 }

@@ -408,7 +408,9 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 // csv_formulas is keep (OWASP's advice for CSV exports). A cell is escaped
 // when it starts with =, +, -, @, a tab or a carriage return and is not a
 // plain number (-12.5 stays as it is); only VARCHAR columns are touched, so
-// numbers, dates and the Parquet file stay exact.
+// numbers, dates and the Parquet file stay exact. The first character is
+// tested by its code point (=, +, -, @, tab, CR): ord() reads it in place,
+// where left() makes a string of it for every cell.
 func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error) {
 	from := " FROM read_parquet(" + quoteLiteral(parquetPath) + ")"
 	if r.cfg.CSVFormulas == "keep" {
@@ -427,7 +429,7 @@ func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error)
 		}
 		c := quoteIdent(name)
 		if typ == "VARCHAR" {
-			c = fmt.Sprintf(`CASE WHEN left(%[1]s, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) AND NOT regexp_full_match(%[1]s, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?') THEN '''' || %[1]s ELSE %[1]s END AS %[1]s`, c)
+			c = fmt.Sprintf(`CASE WHEN ord(%[1]s) IN (61, 43, 45, 64, 9, 13) AND NOT regexp_full_match(%[1]s, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?') THEN '''' || %[1]s ELSE %[1]s END AS %[1]s`, c)
 		}
 		cols = append(cols, c)
 	}

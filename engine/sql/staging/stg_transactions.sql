@@ -54,24 +54,19 @@ typed as (
 -- Rows whose transaction_id an earlier row (in file order) already carries.
 -- The window sorts only the id and the row's position, and its result is
 -- the few repeats; an aggregate over every id costs several times more.
--- A text id is compared as a key (norm_id); an integer id as it is, since
--- sorting its text costs several times more. typeof() is folded when the
--- query is planned: one of the two partition keys is a constant NULL.
+-- transaction_key (loadSource defines it for the column's type) compares a
+-- text id as a key (norm_id) and an integer id as it is: sorting its text
+-- costs several times more, and a partition key chosen per row by its type
+-- costs a second key in the window's sort.
 repeated_rows as (
     select file_index, source_row
     from (
         select
             file_index,
             source_row,
-            row_number() over (
-                partition by
-                    case when typeof(transaction_id) = 'VARCHAR' then norm_id(transaction_id) end,
-                    case when typeof(transaction_id) <> 'VARCHAR' then transaction_id end
-                order by file_index, source_row
-            ) as id_rank
+            row_number() over (partition by transaction_key(transaction_id) order by file_index, source_row) as id_rank
         from src_transactions
-        where transaction_id is not null
-            and (typeof(transaction_id) <> 'VARCHAR' or norm_id(transaction_id) is not null)
+        where transaction_key(transaction_id) is not null
     )
     where id_rank > 1
 ),
