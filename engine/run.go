@@ -582,27 +582,9 @@ func (r *run) recordInputs(ctx context.Context) error {
 // countRejects counts the rejected rows per reason, each with an example,
 // and what lies outside the window of an explicit as_of into the manifest.
 func (r *run) countRejects(ctx context.Context) error {
-	counts, err := modelSQL("reads/reject_counts")
-	if err != nil {
-		return err
-	}
-	rows, err := r.s.conn.QueryContext(ctx, counts)
-	if err != nil {
-		return stageError("ingest", err)
-	}
-	defer rows.Close()
 	q := &r.man.Quality
-	for rows.Next() {
-		var rc RejectCount
-		var file, column, value sql.NullString
-		var row sql.NullInt64
-		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows, &file, &row, &column, &value); err != nil {
-			return err
-		}
-		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
-		q.Rejects = append(q.Rejects, rc)
-	}
-	if err := rows.Err(); err != nil {
+	var err error
+	if q.Rejects, err = r.readReasonCounts(ctx, "reads/reject_counts"); err != nil {
 		return err
 	}
 	read, err := r.s.queryInt(ctx, "SELECT count(*) FROM stg_transactions")
@@ -648,35 +630,45 @@ func (r *run) countRejects(ctx context.Context) error {
 	return r.countValueProblems(ctx)
 }
 
+// readReasonCounts reads a model that counts rows per table and reason,
+// each with its first row as an example (reads/reject_counts,
+// reads/value_problems: the same columns).
+func (r *run) readReasonCounts(ctx context.Context, model string) ([]RejectCount, error) {
+	q, err := modelSQL(model)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, stageError("ingest", err)
+	}
+	defer rows.Close()
+	var counts []RejectCount
+	for rows.Next() {
+		var rc RejectCount
+		var file, column, value sql.NullString
+		var row sql.NullInt64
+		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows, &file, &row, &column, &value); err != nil {
+			return nil, err
+		}
+		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
+		counts = append(counts, rc)
+	}
+	return counts, rows.Err()
+}
+
 // countValueProblems reads the customers' values set to null and the block
 // of transaction days separated from the rest into the manifest, and logs
 // them as warnings.
 func (r *run) countValueProblems(ctx context.Context) error {
 	q := &r.man.Quality
-	problems, err := modelSQL("reads/value_problems")
-	if err != nil {
+	var err error
+	if q.ValuesSetToNull, err = r.readReasonCounts(ctx, "reads/value_problems"); err != nil {
 		return err
 	}
-	rows, err := r.s.conn.QueryContext(ctx, problems)
-	if err != nil {
-		return stageError("ingest", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var rc RejectCount
-		var column string
-		var file, value sql.NullString
-		var row sql.NullInt64
-		if err := rows.Scan(&rc.Table, &column, &rc.Reason, &rc.Rows, &file, &row, &value); err != nil {
-			return err
-		}
-		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column, Value: value.String}
-		q.ValuesSetToNull = append(q.ValuesSetToNull, rc)
-		r.log.Warn("values set to null, customers kept", "table", rc.Table, "column", column, "reason", rc.Reason,
+	for _, rc := range q.ValuesSetToNull {
+		r.log.Warn("values set to null, customers kept", "table", rc.Table, "column", rc.Example.Column, "reason", rc.Reason,
 			"rows", rc.Rows, "example", rc.Example.String())
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	separated, err := modelSQL("reads/separated_block")
 	if err != nil {

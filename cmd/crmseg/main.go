@@ -476,26 +476,8 @@ func printValidation(w io.Writer, v *engine.Validation) {
 		fmt.Fprintf(w, "outside the window (after as_of %s, not rejected): %d transaction rows; %d customers, not yet customers then\n",
 			v.AsOf, v.TransactionsAfterAsOf, v.CustomersAfterAsOf)
 	}
-	if len(v.Rejects) > 0 {
-		fmt.Fprintln(w, "rejected rows by reason (first example):")
-		for _, r := range v.Rejects {
-			fmt.Fprintf(w, "  %-12s %-33s %10d", r.Table, r.Reason, r.Rows)
-			if r.Example != nil {
-				fmt.Fprintf(w, "  %s", r.Example)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	if len(v.ValuesSetToNull) > 0 {
-		fmt.Fprintln(w, "values set to null, the customers kept (first example):")
-		for _, r := range v.ValuesSetToNull {
-			fmt.Fprintf(w, "  %-12s %-44s %10d", r.Table, r.Reason, r.Rows)
-			if r.Example != nil {
-				fmt.Fprintf(w, "  %s", r.Example)
-			}
-			fmt.Fprintln(w)
-		}
-	}
+	printCounts(w, "rejected rows by reason (first example):", 33, v.Rejects)
+	printCounts(w, "values set to null, the customers kept (first example):", 44, v.ValuesSetToNull)
 	if v.SeparatedBlock != nil {
 		fmt.Fprintf(w, "warning: %s (wider than %d days; not rejected)\n", v.SeparatedBlock, v.SeparatedBlock.BlockGapDays)
 	}
@@ -635,4 +617,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	printSegments(stdout, res)
 	printKSelection(stdout, res.Model.Training.KSelection, res.Model.Training.K, res.Model.Training.KReason)
 	return lf.logged(res.HistoryErr)
+}
+
+// printCounts prints counts per table and reason under a heading, each with
+// its first example, the reason padded to width; nothing when there are
+// none.
+func printCounts(w io.Writer, heading string, width int, counts []engine.RejectCount) {
+	if len(counts) == 0 {
+		return
+	}
+	fmt.Fprintln(w, heading)
+	for _, r := range counts {
+		fmt.Fprintf(w, "  %-12s %-*s %10d", r.Table, width, r.Reason, r.Rows)
+		if r.Example != nil {
+			fmt.Fprintf(w, "  %s", r.Example)
+		}
+		fmt.Fprintln(w)
+	}
 }

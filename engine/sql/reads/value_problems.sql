@@ -2,7 +2,8 @@
 -- right and were set to null (the customer is kept), per column and
 -- reason, each with its first row (by file and row) as an example: where it
 -- is and the value as found (staging/stg_customers).
--- grain: table × column × reason; key: (source_table, "column", reason).
+-- grain: table × column × reason; key: (source_table, example_column, reason).
+-- Its columns are those of reads/reject_counts (readReasonCounts reads both).
 with problems as (
     select file_index, source_row, 'signup_date' as "column", signup_date_problem as reason, signup_date_found as value
     from stg_customers
@@ -28,14 +29,14 @@ counted as (
 final as (
     select
         'customers'   as source_table,
-        "column",
         reason,
         n,
         example.file  as example_file,
         example.row   as example_row,
+        "column"      as example_column,
         example.value as example_value
     from counted
 )
 
 select * from final
-order by "column", reason
+order by example_column, reason
