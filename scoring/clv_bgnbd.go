@@ -232,32 +232,16 @@ func FitBGNBD(rows []RFM) (BGNBD, FitResult, error) {
 	return BGNBD{p[0], p[1], p[2], p[3]}, res, err
 }
 
-// aroundOne evaluates f at a, or, for a within 1e-6 of 1 where the BG/NBD
-// expectations have a removable singularity (their prefactor 1/(a-1)),
-// interpolates linearly between a = 1 ± 1e-5.
-func aroundOne(a float64, f func(a float64) float64) float64 {
-	const h = 1e-5
-	if math.Abs(a-1) >= 1e-6 {
-		return f(a)
-	}
-	lo, hi := f(1-h), f(1+h)
-	return lo + (hi-lo)*(a-(1-h))/(2*h)
-}
-
 // ExpectedPurchases returns E[X(t)], the expected number of repeat
 // purchases in (0, t] of a customer who made a first purchase at time 0
 // (Fader, Hardie & Lee 2005):
 //
-//	E[X(t)] = (a+b-1)/(a-1) · [1 - (α/(α+t))^r 2F1(r, b; a+b-1; t/(α+t))].
+//	E[X(t)] = (a+b-1)/(a-1) · [1 - (α/(α+t))^r 2F1(r, b; a+b-1; t/(α+t))],
+//
+// evaluated as aliveExpectedPurchases(r, a, b, α, t), which sums the same
+// quantity as a series of positive terms.
 func (m BGNBD) ExpectedPurchases(t float64) float64 {
-	if t <= 0 {
-		return 0
-	}
-	return aroundOne(m.A, func(a float64) float64 {
-		lf, sf := log2F1(m.R, m.B, a+m.B-1, t/(m.Alpha+t))
-		l := m.R*math.Log(m.Alpha/(m.Alpha+t)) + lf
-		return (a + m.B - 1) / (a - 1) * oneMinusExp(l, sf)
-	})
+	return aliveExpectedPurchases(m.R, m.A, m.B, m.Alpha, t)
 }
 
 // ConditionalExpectedPurchases returns E[Y(t) | x, t_x, T], the expected
@@ -265,17 +249,115 @@ func (m BGNBD) ExpectedPurchases(t float64) float64 {
 // last at t_x, observed for T (Fader, Hardie & Lee 2005):
 //
 //	E[Y(t)|·] = (a+b+x-1)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]
-//	            / (1 + 1{x>0} a/(b+x-1) ((α+T)/(α+t_x))^(r+x)).
+//	            / (1 + 1{x>0} a/(b+x-1) ((α+T)/(α+t_x))^(r+x)),
+//
+// that is P(alive) times the expected purchases of a customer alive at T,
+// whose rate has the posterior Gamma(r+x, α+T) and dropout probability the
+// posterior Beta(a, b+x): aliveExpectedPurchases(r+x, a, b+x, α+T, t).
 func (m BGNBD) ConditionalExpectedPurchases(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	pa := m.PAlive(x, tx, T)
-	return pa * aroundOne(m.A, func(a float64) float64 {
-		lf, sf := log2F1(m.R+x, m.B+x, a+m.B+x-1, t/(m.Alpha+T+t))
-		l := (m.R+x)*math.Log((m.Alpha+T)/(m.Alpha+T+t)) + lf
-		return (a + m.B + x - 1) / (a - 1) * oneMinusExp(l, sf)
-	})
+	return m.PAlive(x, tx, T) * aliveExpectedPurchases(m.R+x, m.A, m.B+x, m.Alpha+T, t)
+}
+
+// aliveExpectedPurchases returns the expected number of purchases in the
+// next t of a customer who is alive now, buys at Poisson rate λ while alive
+// and drops out with probability p after each purchase, with
+// λ ~ Gamma(shape r, rate θ) and p ~ Beta(a, b). For given λ and p it is
+// (1 - e^(-λpt))/p (Fader, Hardie & Lee 2005, eq. 7); averaged, it is the
+// closed form (a+b-1)/(a-1) · [1 - (θ/(θ+t))^r 2F1(r, b; a+b-1; t/(θ+t))]
+// of BG/NBD's E[X(t)] and E[Y(t)|·] (and of MBG/NBD's, with b shifted).
+//
+// That closed form subtracts two nearly equal numbers and multiplies the
+// difference by (a+b-1)/(a-1): at a fit with a → 0 and a large b (the Beta
+// collapsing onto p ≈ 0, where the model becomes the NBD) it loses every
+// digit, and the 2F1 itself, with b in the tens of thousands, falls to the
+// connection formula next to a pole of Γ(c-b) = Γ(a-1), whose two terms
+// cancel: counts came out negative. Here the same expectation is a sum of
+// positive terms. The expected purchase rate at time s of a customer alive
+// at 0 is E[λ e^(-λps)], so with z = t/(θ+t),
+//
+//	E = ∫₀ᵗ r/θ · E_p[(1 + ps/θ)^-(r+1)] ds
+//	  = r ∫₀ᶻ (1-y)^(r-1) 2F1(r+1, b; a+b; y) dy              (Pfaff, y = (s/θ)/(1+s/θ))
+//	  = r Σ_k c_k ∫₀ᶻ y^k (1-y)^(r-1) dy,   c_k = (r+1)_k (b)_k / ((a+b)_k k!),
+//
+// and ∫₀ᶻ y^k (1-y)^(r-1) dy = z^(k+1) (1-z)^r G_k/(k+1) with
+// G_k = 2F1(k+1+r, 1; k+2; z) (DLMF 8.17.8), which obeys
+// G_k = 1 + z(k+1+r)/(k+2) · G_(k+1): run backwards, a recurrence of
+// positive terms. The sum is evaluated backwards too, by Horner's rule,
+// from a K past which the terms are below 1e-17 of the sum, the G
+// recurrence started further out (G_∞ = 1/(1-z)) so that its starting
+// error has died away by K. Every term is positive, so the result is never
+// negative, and it has no singularity at a = 1. It returns NaN for
+// parameters outside the model's domain or when t/θ is so large (above
+// about 10⁶) that the series would need more than 10⁷ terms.
+func aliveExpectedPurchases(r, a, b, theta, t float64) float64 {
+	if !(r > 0 && a > 0 && b > 0 && theta > 0) || math.IsNaN(t) || math.IsInf(r+a+b+theta+t, 0) {
+		return math.NaN()
+	}
+	if t <= 0 {
+		return 0
+	}
+	const (
+		eps      = 1e-17
+		rescale  = 1e200
+		maxTerms = 10_000_000
+	)
+	z := t / (theta + t)
+	// Forward: the terms a_k of the sum, relative to a_0, until the tail is
+	// negligible. a_(k+1)/a_k = z(r+1+k)(b+k)/((a+b+k)(k+2)) is at most
+	// z·max(1, (r+1+k)/(k+2)) for every later k; G_k lies between 1 and
+	// 1/(1-z) and, for r >= 1, decreases in k (so the tail's G are below the
+	// head's).
+	gfac := 1.0
+	if r < 1 {
+		gfac = (theta + t) / theta
+	}
+	ak, head := 1.0, 1.0
+	K := 0
+	for ; ; K++ {
+		if K >= maxTerms {
+			return math.NaN()
+		}
+		fk := float64(K)
+		rho := z * (r + 1 + fk) * (b + fk) / ((a + b + fk) * (fk + 2))
+		// bound <= (1+z)/2 also keeps the fade-out below short.
+		bound := z * math.Max(1, (r+1+fk)/(fk+2))
+		if bound <= (1+z)/2 && ak*rho*gfac <= eps*(1-bound)*head {
+			break
+		}
+		ak *= rho
+		head += ak
+		if head > rescale {
+			head /= rescale
+			ak /= rescale
+		}
+	}
+	// Steps for the start of the G recurrence to fade: each step multiplies
+	// its error by z(k+1+r)/(k+2) <= bound <= (1+z)/2.
+	bound := z * math.Max(1, (r+1+float64(K))/(float64(K)+2))
+	extra := int(math.Ceil(math.Log(eps) / math.Log(bound)))
+	if K+extra >= maxTerms {
+		return math.NaN()
+	}
+	g := (theta + t) / theta
+	h := g
+	inv, logScale := 1.0, 0.0
+	for k := K + extra - 1; k >= 0; k-- {
+		fk := float64(k)
+		sigma := z * (fk + 1 + r) / (fk + 2)
+		g = inv + sigma*g
+		h = g + sigma*(b+fk)/(a+b+fk)*h
+		if h > rescale {
+			h /= rescale
+			g /= rescale
+			inv /= rescale
+			logScale += math.Log(rescale)
+		}
+	}
+	// E = r (1-z)^r · z · H_0, H_0 = Σ_k (a_k/a_0) G_k.
+	return r * math.Exp(-r*math.Log1p(t/theta)+math.Log(z)+math.Log(h)+logScale)
 }
 
 // PAlive returns the probability that a customer with history (x, t_x, T)
@@ -342,12 +424,4 @@ func (m BGNBD) ConditionalProbPurchase(t, x, tx, T float64) float64 {
 		return 0
 	}
 	return m.PAlive(x, tx, T) * -math.Expm1((m.R+x)*math.Log((m.Alpha+T)/(m.Alpha+T+t)))
-}
-
-// oneMinusExp returns 1 - sf·e^l without cancellation when sf = 1.
-func oneMinusExp(l, sf float64) float64 {
-	if sf > 0 {
-		return -math.Expm1(l)
-	}
-	return 1 + math.Exp(l)
 }

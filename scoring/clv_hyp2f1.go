@@ -3,10 +3,12 @@ package scoring
 import "math"
 
 // This file evaluates the Gauss hypergeometric function 2F1(a, b; c; z) for
-// real arguments and z < 1, in log space, for the CLV models: the BG/NBD
-// expectations (Fader, Hardie & Lee 2005: E[X(t)] and E[Y(t)|x,t_x,T]) and the Pareto/NBD
+// real arguments and z < 1, in log space, for the CLV models: the Pareto/NBD
 // likelihood (Fader & Hardie 2005, "A note on deriving the Pareto/NBD model
-// and related expressions"). The formulas are Abramowitz & Stegun 15.1.1
+// and related expressions") and, in the tests, the published closed forms
+// of the BG/NBD expectations (Fader, Hardie & Lee 2005: E[X(t)] and
+// E[Y(t)|x,t_x,T]), which the models evaluate as a positive series instead
+// (aliveExpectedPurchases: the closed form cancels). The formulas are Abramowitz & Stegun 15.1.1
 // (series), 15.3.5 (Pfaff), 15.3.6 (connection z -> 1-z) and Gauss's
 // continued fraction (Wall 1948, ch. XVIII).
 

@@ -1,0 +1,67 @@
+package scoring
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/floats/scalar"
+)
+
+// TestAliveExpectedPurchases checks the series for the expected purchases
+// of a customer alive now against the closed form
+// (a+b-1)/(a-1)·[1 - (θ/(θ+t))^r 2F1(r, b; a+b-1; t/(θ+t))] evaluated in
+// 60-digit arithmetic (mpmath 1.3.0, hyp2f1), where the closed form in
+// double precision fails: a fit at a → 0 with b in the tens of thousands
+// (Online Retail's calibration up to 2011-09-09, which gave -51,960 for a
+// one-time buyer), a next to 1, a > b, a heavy buyer (r = 150), z next to 1
+// and a tiny horizon.
+func TestAliveExpectedPurchases(t *testing.T) {
+	cases := []struct{ r, a, b, theta, t, want float64 }{
+		{0.7235796258200494, 2.0732147227728738e-07, 51960.724546100224, 9.367124723496051 + 22.0/7, 13, 0.75192236376671475467},
+		{0.5, 1.0000001, 3, 10, 52, 1.5416346010567252249},
+		{2, 10, 0.5, 5, 52, 1.0464395408718146757},
+		{150.3, 0.8, 152.5, 60, 52, 100.19072861519984461},
+		{0.3, 0.6, 2.5, 0.05, 100, 32.907666357008665185},
+		{1.2, 0.8, 2.4, 40, 1e-6, 2.9999999793750002357e-8},
+		{0.01, 0.3, 0.4, 4, 39, 0.052882655992696550111},
+		{0.2425945, 0.7929199, 2.4258881, 4.4136019, 78, 1.8579560091180785677},
+		{3, 40, 1e-7, 0.1, 52, 0.99999999549300491487},
+	}
+	for _, c := range cases {
+		got := aliveExpectedPurchases(c.r, c.a, c.b, c.theta, c.t)
+		if !scalar.EqualWithinAbsOrRel(got, c.want, 0, 1e-12) {
+			t.Errorf("r=%g a=%g b=%g θ=%g t=%g: %.17g, want %.17g", c.r, c.a, c.b, c.theta, c.t, got, c.want)
+		}
+	}
+	if got := aliveExpectedPurchases(1, 1, 1, 1, 0); got != 0 {
+		t.Errorf("t = 0: %v", got)
+	}
+	if got := aliveExpectedPurchases(1, -1, 1, 1, 1); !math.IsNaN(got) {
+		t.Errorf("a < 0: %v, want NaN", got)
+	}
+}
+
+// TestAliveExpectedPurchasesBounds: over a grid reaching the edges of the
+// parameter space, the expectation is finite, at least 0, at most the
+// NBD's r·t/θ (dropping out can only take purchases away) and, to
+// rounding (1e-8, reached at z = t/(θ+t) near 1 with r in the hundreds), increasing in t.
+func TestAliveExpectedPurchasesBounds(t *testing.T) {
+	vals := []float64{1e-7, 1e-3, 0.3, 1, 3, 40, 5e4, 1e7}
+	for _, r := range []float64{1e-3, 0.3, 1, 3, 40, 150} { // r+x: x up to hundreds
+		for _, a := range vals {
+			for _, b := range vals {
+				for _, theta := range []float64{0.5, 10, 200} {
+					prev := 0.0
+					for _, tt := range []float64{0.5, 13, 52, 520} {
+						e := aliveExpectedPurchases(r, a, b, theta, tt)
+						nbd := r * tt / theta
+						if !(e >= 0) || e > nbd*(1+1e-12) || e < prev*(1-1e-8) {
+							t.Fatalf("r=%g a=%g b=%g θ=%g t=%g: %v (NBD %v, at the shorter t %v)", r, a, b, theta, tt, e, nbd, prev)
+						}
+						prev = e
+					}
+				}
+			}
+		}
+	}
+}
