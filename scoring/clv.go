@@ -60,7 +60,8 @@ var (
 	// ErrNoData: no customers (or no repeat buyers for Gamma-Gamma).
 	ErrNoData = errors.New("scoring: no customers to fit")
 	// ErrDegenerate: the data cannot identify the model, e.g. no customer
-	// made a repeat purchase, or every repeat buyer has the same mean spend.
+	// made a repeat purchase, every repeat buyer has the same mean spend, or
+	// the likelihood's maximum lies on the edge of the parameter space.
 	ErrDegenerate = errors.New("scoring: data cannot identify the model")
 	// ErrNotConverged: no starting point led the optimiser to a maximum.
 	ErrNotConverged = errors.New("scoring: maximum-likelihood fit did not converge")
@@ -85,8 +86,12 @@ type FitResult struct {
 	// Params (row-major, len(Params) rows); nil when StdErr is NaN.
 	Cov [][]float64
 	// Converged reports whether the optimiser ended at a point where the
-	// gradient vanishes. A fit that did not converge also returns
-	// ErrNotConverged.
+	// gradient vanishes and the likelihood is curved in every direction (a
+	// positive definite Hessian). A fit that did not converge returns
+	// ErrNotConverged; one that ended where the data do not identify the
+	// parameters (one running off to 0 or infinity, or a flat likelihood,
+	// the edge of the parameter space) returns ErrDegenerate, with Params
+	// and LogLik of the point reached.
 	Converged bool
 	// N is the number of customers (the sum of weights) and Groups the
 	// number of distinct histories the likelihood was evaluated over.

@@ -1,7 +1,10 @@
 package scoring
 
 import (
+	"errors"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -62,6 +65,43 @@ func TestAliveExpectedPurchasesBounds(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestBGNBDEdgeOfParameterSpace: customers who never drop out (the NBD:
+// Poisson purchases at Gamma-distributed rates) push the BG/NBD fit to the
+// edge of its parameter space, a → 0 with b → ∞, where the dropout
+// parameters are not identified. The fit says so (ErrDegenerate, not
+// converged) and keeps the point it reached, whose predictions are still
+// non-negative.
+func TestBGNBDEdgeOfParameterSpace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	rows := make([]RFM, 4000)
+	for i := range rows {
+		T := 39 - math.Floor(rng.Float64()*84)/7
+		lambda := gammaRand(rng, 0.7, 9)
+		var x, tx, tt float64
+		for {
+			tt += rng.ExpFloat64() / lambda
+			if tt > T {
+				break
+			}
+			x, tx = x+1, math.Min(math.Round(tt*7)/7, T)
+		}
+		rows[i] = RFM{X: x, TX: tx, T: T}
+	}
+	m, res, err := FitBGNBD(rows)
+	t.Logf("%+v %v", m, err)
+	if !errors.Is(err, ErrDegenerate) || res.Converged {
+		t.Fatalf("fit %+v: error %v, converged %v; want ErrDegenerate, not converged", m, err, res.Converged)
+	}
+	if len(res.Params) != 4 || !strings.Contains(err.Error(), "edge of the parameter space") {
+		t.Errorf("params %v, error %q: want the point reached and the reason", res.Params, err)
+	}
+	for _, r := range rows[:200] {
+		if e := m.ConditionalExpectedPurchases(13, r.X, r.TX, r.T); !(e >= 0) {
+			t.Fatalf("%+v: E[Y(13)] = %v", r, e)
 		}
 	}
 }

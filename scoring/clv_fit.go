@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -334,9 +335,27 @@ func fitMLE(prob *mleProblem) ([]float64, FitResult, error) {
 			return p, res, fmt.Errorf("%w: a parameter runs to the boundary (%s = %g)", ErrDegenerate, prob.names[slices.Index(best.theta, t)], math.Exp(t))
 		}
 	}
-	res.Converged = true
 	res.StdErr, res.Cov = stdErrors(prob, p)
+	if res.Cov == nil {
+		// The gradient vanishes but the likelihood is flat along some
+		// direction: a maximum on the edge of the parameter space, reached
+		// only in the limit (BG/NBD's a → 0 with b → ∞ when the data show no
+		// dropout), where the parameters are not identified. Its
+		// predictions are those of a simpler model, not of this one.
+		return p, res, fmt.Errorf("%w: the maximum lies on the edge of the parameter space (%s): the likelihood is flat there (a singular Hessian, no standard errors)",
+			ErrDegenerate, paramList(prob.names, p))
+	}
+	res.Converged = true
 	return p, res, nil
+}
+
+// paramList formats parameters as "r = 0.72, alpha = 9.4, ...".
+func paramList(names []string, p []float64) string {
+	parts := make([]string, len(p))
+	for i, v := range p {
+		parts[i] = fmt.Sprintf("%s = %.3g", names[i], v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // sameMaximum reports whether two converged runs ended at the same point:
