@@ -217,6 +217,26 @@ type PurchaseModel interface {
 	ConditionalExpectedPurchases(t, x, tx, T float64) float64
 }
 
+// DropoutModel is a fitted purchase model in which customers buy while
+// alive and drop out for good (BGNBD, MBGNBD): what the predictions per
+// customer and the forecasts per segment need.
+type DropoutModel interface {
+	PurchaseModel
+	// PAlive returns the probability that a customer with history
+	// (x, t_x, T) is still active at T.
+	PAlive(x, tx, T float64) float64
+	// ConditionalProbPurchase returns the probability of at least one
+	// purchase in (T, T+t].
+	ConditionalProbPurchase(t, x, tx, T float64) float64
+	// ExpectedPurchases returns E[X(t)] for a customer who made a first
+	// purchase at time 0.
+	ExpectedPurchases(t float64) float64
+	// Params returns the parameters in the order of the fit's Names, and
+	// WithParams the model of the same kind with other values of them.
+	Params() []float64
+	WithParams(p []float64) DropoutModel
+}
+
 // Horizon is the span and discounting of a lifetime-value forecast.
 type Horizon struct {
 	// Periods is the number of periods summed, e.g. 12 months.

@@ -425,3 +425,10 @@ func (m BGNBD) ConditionalProbPurchase(t, x, tx, T float64) float64 {
 	}
 	return m.PAlive(x, tx, T) * -math.Expm1((m.R+x)*math.Log((m.Alpha+T)/(m.Alpha+T+t)))
 }
+
+// Params returns (r, α, a, b), the order of FitResult.Names.
+func (m BGNBD) Params() []float64 { return []float64{m.R, m.Alpha, m.A, m.B} }
+
+// WithParams returns the model with the parameters p, in the order of
+// Params.
+func (m BGNBD) WithParams(p []float64) DropoutModel { return BGNBD{p[0], p[1], p[2], p[3]} }

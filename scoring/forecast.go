@@ -53,7 +53,8 @@ type Forecast struct {
 // ForecastModels are the fitted models a forecast uses, each with the
 // asymptotic covariance of its parameters (FitResult.Cov).
 type ForecastModels struct {
-	Purchase    BGNBD
+	// Purchase is the purchase model, BGNBD or MBGNBD.
+	Purchase    DropoutModel
 	PurchaseCov [][]float64
 	// Spend, when nil, leaves Spend and SpendSD NaN.
 	Spend    *GammaGamma
@@ -99,7 +100,7 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 		return gg.P * (gg.Gamma*weightOf(g.Weight) + g.X*g.ZBarSum) / (gg.P*g.X + gg.Q - 1)
 	}
 	ey := make([]float64, len(groups))
-	totals := func(bg BGNBD, gg *GammaGamma, keep bool) []float64 {
+	totals := func(bg DropoutModel, gg *GammaGamma, keep bool) []float64 {
 		return chunkReduce(len(groups), (ns+1)*width, func(lo, hi int, acc []float64) {
 			for i := lo; i < hi; i++ {
 				g := groups[i]
@@ -154,13 +155,13 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 		return out
 	}
 
-	bgParams := []float64{m.Purchase.R, m.Purchase.Alpha, m.Purchase.A, m.Purchase.B}
+	bgParams := m.Purchase.Params()
 	dBG := make([][]float64, len(bgParams))
 	for i := range bgParams {
-		shift := func(h float64) BGNBD {
+		shift := func(h float64) DropoutModel {
 			p := slices.Clone(bgParams)
 			p[i] *= math.Exp(h)
-			return BGNBD{R: p[0], Alpha: p[1], A: p[2], B: p[3]}
+			return m.Purchase.WithParams(p)
 		}
 		plus := totals(shift(forecastStep), m.Spend, false)
 		dBG[i] = make([]float64, len(base))
