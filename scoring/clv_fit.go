@@ -385,7 +385,12 @@ func nanFloats(d int) []float64 {
 // the square roots of its diagonal, differentiating the gradient
 // numerically with relative steps mleHessStep; NaN standard errors and a
 // nil covariance when the Hessian is not positive definite or is
-// numerically singular.
+// numerically singular. Definiteness and conditioning are judged on the
+// Hessian in the log-parameters, D H D with D the diagonal of the
+// parameters (at a maximum, where the gradient vanishes), so that the
+// verdict does not depend on the units of the data: a scale parameter in
+// the hundreds of billions (spend in a currency of small units) is as well
+// determined as one near 1.
 func stdErrors(prob *mleProblem, p []float64) ([]float64, [][]float64) {
 	d := len(p)
 	o := newObjective(prob)
@@ -417,16 +422,22 @@ func stdErrors(prob *mleProblem, p []float64) ([]float64, [][]float64) {
 	}
 	for i := range d {
 		for j := i; j < d; j++ {
-			h.SetSym(i, j, (cols[j][i]+cols[i][j])/2)
+			h.SetSym(i, j, (cols[j][i]+cols[i][j])/2*p[i]*p[j])
 		}
 	}
 	var chol mat.Cholesky
 	if !chol.Factorize(h) || chol.Cond() > 1e14 {
 		return nanFloats(d), nil
 	}
-	var cov mat.SymDense
-	if err := chol.InverseTo(&cov); err != nil {
+	var covTheta mat.SymDense
+	if err := chol.InverseTo(&covTheta); err != nil {
 		return nanFloats(d), nil
+	}
+	cov := mat.NewSymDense(d, nil)
+	for i := range d {
+		for j := i; j < d; j++ {
+			cov.SetSym(i, j, covTheta.At(i, j)*p[i]*p[j])
+		}
 	}
 	se := make([]float64, d)
 	rows := make([][]float64, d)
