@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -27,6 +28,27 @@ type Backtest struct {
 	PredictedRevenue   float64       `json:"predicted_revenue"`
 	Models             []ModelRecord `json:"models"`
 	Error              string        `json:"error,omitempty"`
+	// Model is the purchase model of the figures above and of
+	// model_backtest (value.model); Compared holds the holdout figures of
+	// every purchase model, so that the backtest can inform the choice.
+	Model    string          `json:"model"`
+	Compared []ModelBacktest `json:"compared"`
+	// Data is the check of the calibration histories.
+	Data *ValueData `json:"data,omitempty"`
+}
+
+// ModelBacktest is one purchase model's prediction of the holdout, with
+// Gamma-Gamma's spend per purchase, against what happened: errors are
+// predicted / actual - 1 (null when undefined or when the model was not
+// used, Error saying why).
+type ModelBacktest struct {
+	Model              string    `json:"model"`
+	LogLik             nullFloat `json:"log_likelihood"`
+	PredictedPurchases nullFloat `json:"predicted_purchases"`
+	PredictedRevenue   nullFloat `json:"predicted_revenue"`
+	PurchasesError     nullFloat `json:"purchases_error"`
+	RevenueError       nullFloat `json:"revenue_error"`
+	Error              string    `json:"error,omitempty"`
 }
 
 var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
@@ -96,24 +118,80 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	idx, hist, spend, actualN, actualR := h.idx, h.hist, h.spend, h.actualN, h.actualR
 	fitHist, fitSpend := h.fitRows()
-	bg, bgFit, bgErr := scoring.FitBGNBD(fitHist)
-	gg, ggFit, ggErr := scoring.FitGammaGamma(fitSpend)
-	bt.Models = []ModelRecord{record("bg_nbd", "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
-	if err := s.appendRows("models", modelRows("backtest_", bt.Models, []scoring.FitResult{bgFit, ggFit})); err != nil {
+	// Every purchase model is fitted, the configured one first: its
+	// predictions fill model_backtest.
+	names := []string{r.cfg.Value.Model}
+	for _, m := range []string{modelBGNBD, modelMBGNBD} {
+		if m != names[0] {
+			names = append(names, m)
+		}
+	}
+	bt.Model = names[0]
+	check, dataErr := r.checkHistories(fitHist, bt.CalibrationEnd)
+	bt.Data = check
+	purchase := make([]scoring.DropoutModel, len(names))
+	fits := make([]scoring.FitResult, len(names)+1)
+	errs := make([]error, len(names)+1)
+	var gg scoring.GammaGamma
+	if dataErr != nil {
+		for i := range errs {
+			errs[i] = dataErr
+			fits[i].N = check.Customers
+		}
+		fits[len(names)].N = check.RepeatBuyers
+	} else {
+		for i, m := range names {
+			purchase[i], fits[i], errs[i] = fitPurchaseModel(m, fitHist)
+		}
+		gg, fits[len(names)], errs[len(names)] = scoring.FitGammaGamma(fitSpend)
+	}
+	for i, m := range names {
+		bt.Models = append(bt.Models, record(m, "week", fits[i], errs[i]))
+	}
+	bt.Models = append(bt.Models, record("gamma_gamma", "currency per purchase", fits[len(names)], errs[len(names)]))
+	if err := s.appendRows("models", modelRows("backtest_", bt.Models, fits)); err != nil {
 		return err
 	}
-	if bgErr != nil || ggErr != nil {
-		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, firstError(bgErr, ggErr))
+	ggErr := errs[len(names)]
+	for i, m := range names {
+		c := ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: nullFloat(math.NaN()),
+			PredictedRevenue: nullFloat(math.NaN()), PurchasesError: nullFloat(math.NaN()), RevenueError: nullFloat(math.NaN())}
+		if err := firstError(errs[i], ggErr); err != nil {
+			c.Error = err.Error()
+			r.log.Warn("customer-value model not used in the backtest", "model", m, "calibration_end", bt.CalibrationEnd, "error", c.Error)
+		}
+		bt.Compared = append(bt.Compared, c)
+	}
+	if err := firstError(errs[0], ggErr); err != nil {
+		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, err)
 		r.log.Warn("customer-value backtest not possible", "error", bt.Error)
-		return nil
 	}
 
 	n := len(idx)
 	xCal, predN, predR, actRev := make([]int32, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	// Holdout totals of each usable model, summed as the mart sums the
+	// configured one's rounded figures.
+	sumN, sumR := make([]float64, len(names)), make([]float64, len(names))
 	for i, c := range hist {
-		e := bg.ConditionalExpectedPurchases(weeks, c.X, c.TX, c.T)
-		rev := e * gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-		xCal[i], predN[i], predR[i], actRev[i] = int32(c.X), round(e, 6), round(rev, 6), round(actualR[i], 4)
+		xCal[i], actRev[i] = int32(c.X), round(actualR[i], 4)
+		if ggErr != nil {
+			continue
+		}
+		es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+		for j, m := range purchase {
+			if errs[j] != nil {
+				continue
+			}
+			e := m.ConditionalExpectedPurchases(weeks, c.X, c.TX, c.T)
+			sumN[j] += round(e, 6)
+			sumR[j] += round(e*es, 6)
+			if j == 0 {
+				predN[i], predR[i] = round(e, 6), round(e*es, 6)
+			}
+		}
+	}
+	if bt.Error != "" {
+		return nil
 	}
 	mem := r.opts.Allocator
 	if err := s.createFromColumns(ctx, "backtest_customers", []goColumn{
@@ -136,7 +214,28 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	r.log.Info("customer-value backtest", "calibration_end", bt.CalibrationEnd, "customers", bt.Customers,
 		"actual_purchases", bt.ActualPurchases, "predicted_purchases", bt.PredictedPurchases)
+	for j := range bt.Compared {
+		c := &bt.Compared[j]
+		if c.Error != "" {
+			continue
+		}
+		c.PredictedPurchases, c.PredictedRevenue = nullFloat(round(sumN[j], 6)), nullFloat(round(sumR[j], 6))
+		c.PurchasesError = nullFloat(relError(sumN[j], float64(bt.ActualPurchases)))
+		c.RevenueError = nullFloat(relError(sumR[j], bt.ActualRevenue))
+		r.log.Info("customer-value backtest of a purchase model", "model", c.Model, "calibration_end", bt.CalibrationEnd,
+			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
+			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))
+	}
 	return nil
+}
+
+// relError is predicted / actual - 1, rounded to 6 digits; NaN when actual
+// is not positive.
+func relError(predicted, actual float64) float64 {
+	if !(actual > 0) {
+		return math.NaN()
+	}
+	return round(predicted/actual-1, 6)
 }
 
 func firstError(errs ...error) error {

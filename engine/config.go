@@ -255,6 +255,11 @@ type Value struct {
 	// calendar span (days d, weeks w or months m: 39w, 6m, 90d) and
 	// compares their predictions for the span with what happened.
 	BacktestHoldout string `yaml:"backtest_holdout" json:"backtest_holdout,omitempty"`
+	// Model is the purchase model behind the value columns and the
+	// model-based targets: bg_nbd (BG/NBD, the default) or mbg_nbd
+	// (MBG/NBD, where a customer may drop out right after the first
+	// purchase). A backtest fits both.
+	Model string `yaml:"model" json:"model"`
 }
 
 // ChooseK is the range of k to try and the rule's settings.
@@ -376,7 +381,7 @@ func DefaultConfig() Config {
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
-		Value:   Value{MonthlyDiscountRate: 0.01},
+		Value:   Value{MonthlyDiscountRate: 0.01, Model: modelBGNBD},
 	}
 }
 
@@ -754,6 +759,11 @@ func (c *Config) Validate() error {
 		if _, _, ok := parseSpan(h); !ok {
 			add("value.backtest_holdout: expected a span of days, weeks or months such as 90d, 39w or 6m, found %q", h)
 		}
+	}
+	switch c.Value.Model {
+	case modelBGNBD, modelMBGNBD:
+	default:
+		add("value.model: expected %s or %s, found %q", modelBGNBD, modelMBGNBD, c.Value.Model)
 	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
 		add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)

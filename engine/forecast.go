@@ -16,7 +16,7 @@ type valueFit struct {
 	idx   []int64
 	hist  []scoring.RFM
 	spend []scoring.Spend
-	bg    scoring.BGNBD
+	bg    scoring.DropoutModel // the purchase model of value.model
 	bgFit scoring.FitResult
 	bgErr error
 	gg    scoring.GammaGamma

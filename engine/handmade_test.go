@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/scoring"
 )
 
 // The hand-made dataset: twelve customers whose every figure is worked out
@@ -115,7 +117,10 @@ func TestHandmadeMetrics(t *testing.T) {
 	cfg.Segmentation.Demographics = nil
 	cfg.Rejects.MaxShare = 0.5
 	cfg.Targets.Baseline = "last_12m" // the hand-worked baselines below
-	res, err := Run(context.Background(), cfg, Options{})
+	// Eleven buyers are fewer than the value models need: the limits are
+	// lowered so that the value roll-ups below have figures to add up.
+	limits := scoring.DataLimits{MinCustomers: 1, MinRepeatBuyers: 1, MinSpan: 1, MinDistinctX: 1, MaxStartShare: 1}
+	res, err := Run(context.Background(), cfg, Options{valueLimits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type Manifest struct {
 	Model         *ManifestFile    `json:"model,omitempty"` // the segmentation model, model.json
 	Models        []ModelRecord    `json:"models"`          // the customer-value models
 	Backtest      *Backtest        `json:"backtest,omitempty"`
+	ValueData     *ValueData       `json:"value_data,omitempty"` // the check of the histories before the value models
 	Quality       Quality          `json:"quality"`
 	// Windows say how much of each metric window the data covers;
 	// MetricsLeftOut the metrics not published, and why.

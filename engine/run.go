@@ -40,6 +40,9 @@ type Options struct {
 	ResetSegments bool
 
 	failAt string // tests: fail the run at this checkpoint
+	// valueLimits: tests of hand-made inputs smaller than the value models
+	// need lower the limits (zero: scoring's defaults).
+	valueLimits scoring.DataLimits
 }
 
 // errInjected is the failure tests inject at a checkpoint.

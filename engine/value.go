@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -21,6 +23,12 @@ const (
 	weeksPerMonth = weeksPerYear / 12
 )
 
+// The purchase models value.model chooses from.
+const (
+	modelBGNBD  = "bg_nbd"
+	modelMBGNBD = "mbg_nbd"
+)
+
 // ModelRecord is one fitted customer-value model, as recorded in the
 // manifest and the models table.
 type ModelRecord struct {
@@ -34,12 +42,15 @@ type ModelRecord struct {
 	Error     string             `json:"error,omitempty"`
 }
 
-// customerValue fits BG/NBD (purchase and dropout) and Gamma-Gamma (spend
-// per purchase) to the customers' histories as of as_of (see
-// purchaseHistories), and writes each customer's predictions into
-// customer_value and the fits into models. A model
-// that does not converge is recorded with its error and its predictions
-// are left empty: it is never used silently.
+// customerValue fits the purchase model value.model chooses (BG/NBD or
+// MBG/NBD: purchase and dropout) and Gamma-Gamma (spend per purchase) to
+// the customers' histories as of as_of (see purchaseHistories), and writes
+// each customer's predictions into customer_value and the fits into
+// models. The histories are checked first (checkHistories): when they
+// cannot carry the models nothing is fitted. A model that does not
+// converge, or converges to a degenerate point (the edge of the parameter
+// space), is recorded with its error and its predictions are left empty:
+// it is never used silently.
 func (r *run) customerValue(ctx context.Context) error {
 	s := r.s
 	past, err := r.purchaseHistories(ctx, r.man.AsOf)
@@ -49,15 +60,26 @@ func (r *run) customerValue(ctx context.Context) error {
 	idx, hist, spend := past.idx, past.hist, past.spend
 	fitHist, fitSpend := past.fitRows()
 
-	fitting := r.progress(StepFit, 2)
-	bg, bgFit, bgErr := scoring.FitBGNBD(fitHist)
-	fitting.Add(1)
-	gg, ggFit, ggErr := scoring.FitGammaGamma(fitSpend)
-	fitting.Add(1)
-	fitting.Done()
+	name := r.cfg.Value.Model
+	check, dataErr := r.checkHistories(fitHist, r.man.AsOf)
+	r.man.ValueData = check
+	var bg scoring.DropoutModel
+	var gg scoring.GammaGamma
+	var bgFit, ggFit scoring.FitResult
+	bgErr, ggErr := dataErr, dataErr
+	if dataErr != nil {
+		bgFit.N, ggFit.N = check.Customers, check.RepeatBuyers
+	} else {
+		fitting := r.progress(StepFit, 2)
+		bg, bgFit, bgErr = fitPurchaseModel(name, fitHist)
+		fitting.Add(1)
+		gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+		fitting.Add(1)
+		fitting.Done()
+	}
 	r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
 	fits := []scoring.FitResult{bgFit, ggFit}
-	r.man.Models = []ModelRecord{record("bg_nbd", "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
+	r.man.Models = []ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 	for _, m := range r.man.Models {
 		if m.Error != "" {
 			r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
@@ -126,7 +148,7 @@ type historyPrediction struct {
 // (0: GOMAXPROCS), and returns the predictions and, per customer, the index
 // of theirs. Each prediction depends on its history alone, so the result
 // does not depend on the number of goroutines.
-func predictHistories(bg scoring.BGNBD, hist []scoring.RFM, h scoring.Horizon, threads int) ([]historyPrediction, []int32) {
+func predictHistories(bg scoring.DropoutModel, hist []scoring.RFM, h scoring.Horizon, threads int) ([]historyPrediction, []int32) {
 	type key struct{ x, tx, t float64 }
 	index := make(map[key]int32, len(hist)/4)
 	which := make([]int32, len(hist))
@@ -184,7 +206,11 @@ func modelRows(prefix string, records []ModelRecord, fits []scoring.FitResult) [
 		}
 		fit := fits[i]
 		for j, p := range fit.Names {
-			rows = append(rows, []driver.Value{name, p, finiteOrNil(fit.Params[j]), finiteOrNil(fit.StdErr[j]),
+			se := math.NaN()
+			if j < len(fit.StdErr) {
+				se = fit.StdErr[j]
+			}
+			rows = append(rows, []driver.Value{name, p, finiteOrNil(fit.Params[j]), finiteOrNil(se),
 				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})
 		}
 	}
@@ -265,13 +291,17 @@ func (h *histories) fitRows() ([]scoring.RFM, []scoring.Spend) {
 	return fitHist, fitSpend
 }
 
-// record turns a fit into its manifest record.
+// record turns a fit into its manifest record. A fit that failed keeps the
+// parameters it reached, if any (a degenerate fit's point on the edge of
+// the parameter space), with converged false and its error.
 func record(name, unit string, fit scoring.FitResult, err error) ModelRecord {
 	m := ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: nullFloat(fit.LogLik)}
 	if err != nil {
 		m.Error = err.Error()
-		m.LogLik = nullFloat(math.NaN())
-		return m
+		if len(fit.Params) == 0 {
+			m.LogLik = nullFloat(math.NaN())
+			return m
+		}
 	}
 	m.Params, m.StdErrs = map[string]float64{}, map[string]float64{}
 	for j, n := range fit.Names {
@@ -295,4 +325,59 @@ func nilIfEmpty(s string) driver.Value {
 		return nil
 	}
 	return s
+}
+
+// fitPurchaseModel fits the purchase model called name (value.model).
+func fitPurchaseModel(name string, rows []scoring.RFM) (scoring.DropoutModel, scoring.FitResult, error) {
+	if name == modelMBGNBD {
+		m, res, err := scoring.FitMBGNBD(rows)
+		return m, res, err
+	}
+	m, res, err := scoring.FitBGNBD(rows)
+	return m, res, err
+}
+
+// ValueData is the manifest's record of the check of the purchase
+// histories before the value models are fitted (scoring.CheckData), as of
+// End: the figures, the limits (times in weeks) and the problems, if any.
+type ValueData struct {
+	End             string   `json:"end"`
+	Customers       float64  `json:"customers"`
+	RepeatBuyers    float64  `json:"repeat_buyers"`
+	SpanWeeks       float64  `json:"span_weeks"`
+	DistinctX       int      `json:"distinct_repeat_counts"`
+	StartShare      float64  `json:"first_week_share"`
+	MinCustomers    float64  `json:"min_customers"`
+	MinRepeatBuyers float64  `json:"min_repeat_buyers"`
+	MinSpanWeeks    float64  `json:"min_span_weeks"`
+	MinDistinctX    int      `json:"min_distinct_repeat_counts"`
+	MaxStartShare   float64  `json:"max_first_week_share"`
+	Sufficient      bool     `json:"sufficient"`
+	Problems        []string `json:"problems,omitempty"`
+}
+
+// errInsufficientData: the purchase histories cannot carry the value
+// models (see checkHistories).
+var errInsufficientData = errors.New("the data cannot carry the customer-value models")
+
+// checkHistories checks the histories the models would be fitted on as of
+// end against scoring.CheckData's default limits (weeks), logs the check
+// (at WARN when it fails) and returns its record, and an error that says
+// why when the models must not be fitted.
+func (r *run) checkHistories(rows []scoring.RFM, end string) (*ValueData, error) {
+	c := scoring.CheckData(rows, r.opts.valueLimits)
+	l := c.Limits
+	v := &ValueData{End: end, Customers: c.Customers, RepeatBuyers: c.RepeatBuyers, SpanWeeks: round(c.Span, 4),
+		DistinctX: c.DistinctX, StartShare: round(c.StartShare, 6), MinCustomers: l.MinCustomers,
+		MinRepeatBuyers: l.MinRepeatBuyers, MinSpanWeeks: l.MinSpan, MinDistinctX: l.MinDistinctX,
+		MaxStartShare: l.MaxStartShare, Sufficient: c.Sufficient(), Problems: c.Problems}
+	attrs := []any{"end", end, "customers", c.Customers, "repeat_buyers", c.RepeatBuyers, "span_weeks", v.SpanWeeks,
+		"distinct_repeat_counts", c.DistinctX, "first_week_share", v.StartShare}
+	if c.Sufficient() {
+		r.log.Info("purchase histories checked", attrs...)
+		return v, nil
+	}
+	err := fmt.Errorf("%w as of %s: %s", errInsufficientData, end, strings.Join(c.Problems, "; "))
+	r.log.Warn("data cannot carry the customer-value models", append(attrs, "error", err.Error())...)
+	return v, err
 }

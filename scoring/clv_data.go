@@ -12,13 +12,13 @@ import (
 // the defaults assume weeks.
 type DataLimits struct {
 	// MinCustomers is the least number of customers with a history
-	// (T > 0). Default 100: four parameters from fewer histories follow a
-	// handful of customers.
+	// (T > 0). Default 50: the rule of thumb of ten observations or more per
+	// parameter, for the four of the purchase models.
 	MinCustomers float64
 	// MinRepeatBuyers is the least number of customers with a repeat
-	// purchase. Default 50: the repeat buyers alone carry the purchase rates
-	// and the dropout after a purchase, and Gamma-Gamma's three parameters
-	// are fitted on them alone.
+	// purchase. Default 30: ten per parameter of Gamma-Gamma, which is
+	// fitted on the repeat buyers alone; they also carry the purchase
+	// rates and the dropout after a purchase.
 	MinRepeatBuyers float64
 	// MinSpan is the least calibration span, the largest T. Default 8
 	// (weeks): in less than two months a customer who buys monthly is
@@ -39,14 +39,17 @@ type DataLimits struct {
 	// puts about 8% in its first week, steady acquisition over a year 2%.
 	StartWindow   float64
 	MaxStartShare float64
+	// Unit names the time unit in the problems' messages, in the singular;
+	// default "week".
+	Unit string
 }
 
 func (l DataLimits) withDefaults() DataLimits {
 	if l.MinCustomers == 0 {
-		l.MinCustomers = 100
+		l.MinCustomers = 50
 	}
 	if l.MinRepeatBuyers == 0 {
-		l.MinRepeatBuyers = 50
+		l.MinRepeatBuyers = 30
 	}
 	if l.MinSpan == 0 {
 		l.MinSpan = 8
@@ -59,6 +62,9 @@ func (l DataLimits) withDefaults() DataLimits {
 	}
 	if l.MaxStartShare == 0 {
 		l.MaxStartShare = 0.25
+	}
+	if l.Unit == "" {
+		l.Unit = "week"
 	}
 	return l
 }
@@ -113,6 +119,12 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 		c.StartShare = start / c.Customers
 	}
 	add := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
+	span := func(v float64) string {
+		if v == 1 {
+			return "1 " + lim.Unit
+		}
+		return fmt.Sprintf("%.3g %ss", v, lim.Unit)
+	}
 	if c.Customers < lim.MinCustomers {
 		add("%g customers with a purchase history, need %g", c.Customers, lim.MinCustomers)
 	}
@@ -120,14 +132,14 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 		add("%g repeat buyers, need %g", c.RepeatBuyers, lim.MinRepeatBuyers)
 	}
 	if c.Span < lim.MinSpan {
-		add("a calibration span of %.3g, need %g", c.Span, lim.MinSpan)
+		add("a calibration span of %s, need %s", span(c.Span), span(lim.MinSpan))
 	}
 	if c.DistinctX < lim.MinDistinctX {
 		add("%d distinct numbers of repeat purchases, need %d", c.DistinctX, lim.MinDistinctX)
 	}
 	if c.StartShare > lim.MaxStartShare {
-		add("%.1f%% of the customers first bought within %g of the earliest first purchase, at most %g%%: the data starts in the middle of their histories, so T is not their age",
-			100*c.StartShare, lim.StartWindow, 100*lim.MaxStartShare)
+		add("%.1f%% of the customers first bought within %s of the earliest first purchase, at most %g%%: the data starts in the middle of their histories, so T is not their age",
+			100*c.StartShare, span(lim.StartWindow), 100*lim.MaxStartShare)
 	}
 	return c
 }

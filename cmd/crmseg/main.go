@@ -523,13 +523,26 @@ func printSegments(w io.Writer, res *engine.Result) {
 			pad(figure(s.RevenueBaseline, 0), 14), pad(figure(s.RevenueTarget, 0), 14))
 	}
 	if bt := m.Backtest; bt != nil {
-		if bt.Error != "" {
+		switch {
+		case bt.Error != "" && len(bt.Compared) > 0:
+			fmt.Fprintf(w, "\nbacktest (%s holdout, models fitted to %s): no figures from %s, the model in use\n", bt.Holdout, bt.CalibrationEnd, bt.Model)
+		case bt.Error != "":
 			fmt.Fprintf(w, "\nbacktest (%s holdout): %s\n", bt.Holdout, bt.Error)
-		} else {
+		default:
 			fmt.Fprintf(w, "\nbacktest over the %s to %s, models fitted to %s on its %d customers: predicted %.0f purchases and %.0f revenue, actual %d and %.0f (%s, %s)\n",
 				bt.Holdout, bt.HoldoutEnd, bt.CalibrationEnd, bt.Customers, bt.PredictedPurchases, bt.PredictedRevenue,
 				bt.ActualPurchases, bt.ActualRevenue, percent(relDiff(bt.PredictedPurchases, float64(bt.ActualPurchases))),
 				percent(relDiff(bt.PredictedRevenue, bt.ActualRevenue)))
+		}
+		// Each purchase model's figures, the one in use first.
+		for _, c := range bt.Compared {
+			if c.Error != "" {
+				fmt.Fprintf(w, "  %-8s not used: %s\n", c.Model, c.Error)
+				continue
+			}
+			fmt.Fprintf(w, "  %-8s predicted %s purchases and %s revenue (%s, %s)\n", c.Model,
+				figure(float64(c.PredictedPurchases), 0), figure(float64(c.PredictedRevenue), 0),
+				percent(100*float64(c.PurchasesError)), percent(100*float64(c.RevenueError)))
 		}
 	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
