@@ -112,6 +112,10 @@ func TestEndToEndGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Generated customers carry the value models: the check passes.
+	if vd := res.Manifest.ValueData; vd == nil || !vd.Sufficient {
+		t.Errorf("generated data: value data check %+v, want it passed", vd)
+	}
 
 	// Every table, in both formats, with the documented columns.
 	for _, tbl := range outputTables {

@@ -36,6 +36,8 @@ grouped as (
         sum(predicted_revenue::decimal(38, 6))::double               as predicted_revenue
     from customers
     group by grouping sets ((segment_id), (frequency), ())
+    -- the grand total of no rows is one row of nulls: none when no backtest ran
+    having count(*) > 0
 ),
 
 final as (
