@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ import (
 //	as_of YYYY-MM-DD                    the run's as_of
 //	after_as_of transactions|customers N    outside the window of an explicit as_of
 //	backtest revenue over N             the backtest ran, its actual and predicted revenue above N
+//	value data insufficient TEXT        the value models' data check failed with a problem containing TEXT:
+//	                                    no value figures, every model's error says so, no model-based target
 //
 // An ID in double quotes is a Go string literal ("\u00a0C1"). Parquet inputs
 // are made by the case's make.sql (with -update); "-- truncate: N" there
@@ -182,6 +185,24 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			got := map[string]int64{"transactions": q.TransactionsAfterAsOf, "customers": q.CustomersAfterAsOf}
 			if g, ok := got[f[1]]; !ok || g != n {
 				t.Errorf("%s after as_of: %d, want %d", f[1], g, n)
+			}
+		case strings.HasPrefix(w, "value data insufficient "):
+			want := strings.TrimPrefix(w, "value data insufficient ")
+			vd := res.Manifest.ValueData
+			if vd == nil || vd.Sufficient || !slices.ContainsFunc(vd.Problems, func(p string) bool { return strings.Contains(p, want) }) {
+				t.Errorf("value data check %+v: want it failed with %q", vd, want)
+			}
+			if n := count(`SELECT count(*) FROM read_parquet(?) WHERE expected_purchases_12m IS NOT NULL OR p_alive IS NOT NULL
+				OR p_purchase_12m IS NOT NULL OR expected_spend IS NOT NULL OR predicted_clv_12m IS NOT NULL`, segments); n != 0 {
+				t.Errorf("%d customers with value figures from data the models cannot rest on", n)
+			}
+			for _, m := range res.Manifest.Models {
+				if m.Converged || !strings.Contains(m.Error, want) {
+					t.Errorf("model %s: converged %v, error %q; want the check's reason", m.Model, m.Converged, m.Error)
+				}
+			}
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE method <> 'last_12m_projection'", filepath.Join(res.Dir, "segment_targets.parquet")); n != 0 {
+				t.Errorf("%d targets from the value models", n)
 			}
 		case strings.HasPrefix(w, "backtest revenue over "):
 			n, _ := strconv.ParseFloat(strings.TrimPrefix(w, "backtest revenue over "), 64)
