@@ -858,7 +858,7 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
 				finiteOrNil(round(t.Baseline, 4)), finiteOrNil(round(t.Low, 4)), finiteOrNil(round(t.High, 4)),
-				finiteOrNil(round(t.Target, 4)), t.Uplift, string(t.Objective), t.Method})
+				finiteOrNil(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method)})
 			if t.Metric == scoring.MetricRevenue {
 				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
 				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High
@@ -873,6 +873,16 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		return nil, err
 	}
 	return reports, nil
+}
+
+// targetMethod names the purchase model in use in a model-based target's
+// method: scoring's bg_nbd and bg_nbd_gamma_gamma become mbg_nbd and
+// mbg_nbd_gamma_gamma under value.model: mbg_nbd.
+func (r *run) targetMethod(m string) string {
+	if r.cfg.Value.Model == modelMBGNBD && (m == scoring.MethodPurchaseModel || m == scoring.MethodValueModel) {
+		return "m" + m
+	}
+	return m
 }
 
 func round(x float64, digits int) float64 {
