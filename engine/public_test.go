@@ -464,7 +464,7 @@ func TestPublicCDNOWModifiedBGNBD(t *testing.T) {
 	if n := p.int(t, "SELECT count(*) FROM segment_targets WHERE method IN ('mbg_nbd', 'mbg_nbd_gamma_gamma')"); n != 12 {
 		t.Errorf("%d targets from MBG/NBD, want 12 (4 segments: revenue, orders, active customers)", n)
 	}
-		for _, m := range []string{"backtest_bg_nbd", "backtest_mbg_nbd", "backtest_gamma_gamma", "mbg_nbd", "gamma_gamma"} {
+	for _, m := range []string{"backtest_bg_nbd", "backtest_mbg_nbd", "backtest_gamma_gamma", "mbg_nbd", "gamma_gamma"} {
 		if n := p.int(t, "SELECT count(*) FROM models WHERE model = ? AND converged AND error IS NULL", m); n == 0 {
 			t.Errorf("no converged %s in models", m)
 		}
