@@ -62,7 +62,7 @@ func spanBefore(end time.Time, s string) time.Time {
 // mart sums per segment and per calibration frequency. Histories are built
 // as for the run's own fit (purchase days, weeks, T up to calibration_end);
 // the predicted revenue is the expected purchases times Gamma-Gamma's
-// expected spend, undiscounted; the actual revenue is the gross spend of
+// expected spend, undiscounted; the actual revenue is the net spend of
 // the holdout's purchase days. Customers first seen in the holdout are not
 // part of it: the models predict the customers on file. A backtest that
 // cannot be fitted is recorded with its error; the run goes on.

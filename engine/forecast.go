@@ -26,8 +26,8 @@ type valueFit struct {
 
 // segmentForecasts forecasts each segment's purchases, active customers
 // and spend over the 12 months after as_of from the fitted models, and
-// reads the conversions from the models' units (purchase days, gross
-// spend) to the targets' (orders, net revenue). It returns nil maps when
+// reads the conversions from the models' units (purchase days, their spend
+// net of what was returned of them) to the targets' (orders, net revenue). It returns nil maps when
 // the purchase model is unusable.
 func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, map[int]scoring.Conversions, error) {
 	v := r.value
@@ -92,18 +92,19 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 	for crows.Next() {
 		var sg int
 		var days, orders *int64
-		var net, gross *float64
-		if err := crows.Scan(&sg, &days, &orders, &net, &gross); err != nil {
+		var net, spend *float64
+		if err := crows.Scan(&sg, &days, &orders, &net, &spend); err != nil {
 			return nil, nil, err
 		}
-		c := scoring.Conversions{OrdersPerPurchase: 1, NetPerGross: 1}
+		c := scoring.Conversions{OrdersPerPurchase: 1, NetPerSpend: 1}
 		if days != nil && orders != nil && *days > 0 {
 			c.OrdersPerPurchase = float64(*orders) / float64(*days)
 		}
-		if net != nil && gross != nil && *gross > 0 {
-			// Returns of purchases made before the window can outweigh the
-			// window's sales; the share of spend kept lies in [0, 1].
-			c.NetPerGross = min(max(*net / *gross, 0), 1)
+		if net != nil && spend != nil && *spend > 0 {
+			// Returns of purchases made before the window (and credit notes
+			// no purchase day carries) can outweigh the window's sales; the
+			// share of spend kept lies in [0, 1].
+			c.NetPerSpend = min(max(*net / *spend, 0), 1)
 		}
 		conv[sg] = c
 	}

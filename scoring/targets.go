@@ -206,12 +206,13 @@ const (
 )
 
 // Conversions turn the purchase models' units into those of the targets:
-// the models count purchase days and predict gross spend, the targets count
-// orders and net revenue. Both ratios are the segment's own over the last
-// 12 months, 1 when it has none.
+// the models count purchase days and predict the spend of a purchase day
+// net of what was returned of it, the targets count orders and net revenue
+// (which also carries returns of purchases the models cannot place). Both
+// ratios are the segment's own over the last 12 months, 1 when it has none.
 type Conversions struct {
 	OrdersPerPurchase float64 // orders per purchase day
-	NetPerGross       float64 // net revenue (returns deducted) per gross spend, in [0, 1]
+	NetPerSpend       float64 // net revenue per unit of the models' spend, in [0, 1]
 }
 
 // FromForecast sets the baselines of revenue, orders and active customers
@@ -231,7 +232,7 @@ func FromForecast(targets []Target, f Forecast, c Conversions) []Target {
 			if math.IsNaN(f.Spend) {
 				continue
 			}
-			base, sd, t.Method = f.Spend*c.NetPerGross, f.SpendSD*math.Abs(c.NetPerGross), MethodValueModel
+			base, sd, t.Method = f.Spend*c.NetPerSpend, f.SpendSD*math.Abs(c.NetPerSpend), MethodValueModel
 		case MetricOrders:
 			base, sd, t.Method = f.Purchases*c.OrdersPerPurchase, f.PurchasesSD*c.OrdersPerPurchase, MethodPurchaseModel
 		case MetricActiveCustomers:

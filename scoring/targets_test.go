@@ -142,7 +142,7 @@ func TestFromForecast(t *testing.T) {
 	uplift := map[string]map[string]float64{"retention": {MetricRevenue: 0.1, MetricOrders: 0.05}}
 	last := ProjectLastYear(sum, ObjectiveRetention, uplift)
 	f := Forecast{Customers: 100, Purchases: 200, Active: 55, Spend: 6000, PurchasesSD: 10, ActiveSD: 2, SpendSD: 300}
-	got := FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerGross: 0.9})
+	got := FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerSpend: 0.9})
 	if len(got) != len(last) {
 		t.Fatalf("%d targets, want %d", len(got), len(last))
 	}
@@ -174,7 +174,7 @@ func TestFromForecast(t *testing.T) {
 	// Without a spend forecast revenue keeps its last-year baseline; an
 	// unknown standard deviation leaves the band empty.
 	f.Spend, f.PurchasesSD = math.NaN(), math.NaN()
-	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 1})
+	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerSpend: 1})
 	for i, g := range got {
 		switch g.Metric {
 		case MetricRevenue:
@@ -200,7 +200,7 @@ func TestNoRevenueTargetOnNegativeRevenue(t *testing.T) {
 			MultiCategoryShare: math.NaN(), DigitalShare: math.NaN(), NewCustomers12m: 20}
 		last := ProjectLastYear(s, ObjectiveAcquisition, DefaultUplift())
 		f := Forecast{Customers: 58, Purchases: 100, Active: 30, Spend: 20000, PurchasesSD: 5, ActiveSD: 2, SpendSD: 900}
-		model := FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 0})
+		model := FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerSpend: 0})
 		for name, targets := range map[string][]Target{"last_12m_projection": last, "model": model} {
 			var metrics []string
 			for _, tg := range targets {
