@@ -26,7 +26,10 @@ type Backtest struct {
 	ActualRevenue      float64       `json:"actual_revenue"`
 	PredictedRevenue   float64       `json:"predicted_revenue"`
 	Models             []ModelRecord `json:"models"`
-	Error              string        `json:"error,omitempty"`
+	// BandError is the model error the targets' bands take from the
+	// backtest (see calibrateBands).
+	BandError *BandError `json:"band_error,omitempty"`
+	Error     string     `json:"error,omitempty"`
 }
 
 var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
@@ -136,7 +139,7 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	r.log.Info("customer-value backtest", "calibration_end", bt.CalibrationEnd, "customers", bt.Customers,
 		"actual_purchases", bt.ActualPurchases, "predicted_purchases", bt.PredictedPurchases)
-	return nil
+	return r.calibrateBands(ctx, h, bg, bgFit, gg, ggFit, weeks)
 }
 
 func firstError(errs ...error) error {
