@@ -27,7 +27,10 @@ type Backtest struct {
 	ActualRevenue      float64       `json:"actual_revenue"`
 	PredictedRevenue   float64       `json:"predicted_revenue"`
 	Models             []ModelRecord `json:"models"`
-	Error              string        `json:"error,omitempty"`
+	// BandError is the model error the targets' bands take from the
+	// backtest (see calibrateBands).
+	BandError *BandError `json:"band_error,omitempty"`
+	Error     string     `json:"error,omitempty"`
 	// Model is the purchase model of the figures above and of
 	// model_backtest (value.model); Compared holds the holdout figures of
 	// every purchase model, so that the backtest can inform the choice.
@@ -84,7 +87,7 @@ func spanBefore(end time.Time, s string) time.Time {
 // mart sums per segment and per calibration frequency. Histories are built
 // as for the run's own fit (purchase days, weeks, T up to calibration_end);
 // the predicted revenue is the expected purchases times Gamma-Gamma's
-// expected spend, undiscounted; the actual revenue is the gross spend of
+// expected spend, undiscounted; the actual revenue is the net spend of
 // the holdout's purchase days. Customers first seen in the holdout are not
 // part of it: the models predict the customers on file. A backtest that
 // cannot be fitted is recorded with its error; the run goes on.
@@ -226,7 +229,7 @@ func (r *run) backtest(ctx context.Context) error {
 			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
 			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))
 	}
-	return nil
+	return r.calibrateBands(ctx, h, purchase[0], fits[0], gg, fits[len(names)], weeks)
 }
 
 // relError is predicted / actual - 1, rounded to 6 digits; NaN when actual

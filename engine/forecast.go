@@ -24,21 +24,80 @@ type valueFit struct {
 	ggErr error
 }
 
+// segmentForecast is a segment's model forecast with the model error its
+// bands widen by.
+type segmentForecast struct {
+	scoring.Forecast
+	modelError scoring.ModelError
+}
+
 // segmentForecasts forecasts each segment's purchases, active customers
 // and spend over the 12 months after as_of from the fitted models, and
-// reads the conversions from the models' units (purchase days, gross
-// spend) to the targets' (orders, net revenue). It returns nil maps when
+// reads the conversions from the models' units (purchase days, their spend
+// net of what was returned of them) to the targets' (orders, net revenue). It returns nil maps when
 // the purchase model is unusable.
-func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, map[int]scoring.Conversions, error) {
+func (r *run) segmentForecasts(ctx context.Context) (map[int]segmentForecast, map[int]scoring.Conversions, error) {
 	v := r.value
 	if v == nil || v.bgErr != nil {
 		return nil, nil, nil
 	}
-	// Segments by cust_idx, which numbers the customers from 1.
+	segOf, err := r.segmentOf(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov}
+	if v.ggErr == nil {
+		gg := v.gg
+		m.Spend, m.SpendCov = &gg, v.ggFit.Cov
+	}
+	m.SpendMeanSq = spendMeanSq(v.spend)
+	groups := forecastGroups(v.idx, v.hist, v.spend, segOf)
+	segs, per, _ := scoring.ForecastSegments(m, groups, weeksPerYear)
+	forecasts := make(map[int]segmentForecast, len(segs))
+	for i, sg := range segs {
+		forecasts[sg] = segmentForecast{Forecast: per[i], modelError: r.bandModelError()}
+	}
+
+	conv := map[int]scoring.Conversions{}
+	q, err := modelSQL("reads/segment_conversions")
+	if err != nil {
+		return nil, nil, err
+	}
+	crows, err := r.s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var sg int
+		var days, orders *int64
+		var net, spend *float64
+		if err := crows.Scan(&sg, &days, &orders, &net, &spend); err != nil {
+			return nil, nil, err
+		}
+		c := scoring.Conversions{OrdersPerPurchase: 1, NetPerSpend: 1}
+		if days != nil && orders != nil && *days > 0 {
+			c.OrdersPerPurchase = float64(*orders) / float64(*days)
+		}
+		if net != nil && spend != nil && *spend > 0 {
+			// Returns of purchases made before the window (and credit notes
+			// no purchase day carries) can outweigh the window's sales; the
+			// share of spend kept lies in [0, 1].
+			c.NetPerSpend = min(max(*net / *spend, 0), 1)
+		}
+		conv[sg] = c
+	}
+	return forecasts, conv, crows.Err()
+}
+
+// segmentOf reads each customer's segment, indexed by cust_idx - 1
+// (cust_idx numbers the customers from 1); -1 for a number no customer of
+// the segment map has.
+func (r *run) segmentOf(ctx context.Context) ([]int32, error) {
 	var segOf []int32
 	q, err := modelSQL("reads/customer_segment_ids")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {
@@ -58,56 +117,22 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]scoring.Forecast, m
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	groups := make([]scoring.ForecastGroup, 0, len(v.idx))
-	for i, c := range v.hist {
-		j := int(v.idx[i]) - 1
+	return segOf, err
+}
+
+// forecastGroups turns the customers' histories into forecast groups of
+// one customer each, by segment; customers without a segment are left out.
+func forecastGroups(idx []int64, hist []scoring.RFM, spend []scoring.Spend, segOf []int32) []scoring.ForecastGroup {
+	groups := make([]scoring.ForecastGroup, 0, len(idx))
+	for i, c := range hist {
+		j := int(idx[i]) - 1
 		if j < 0 || j >= len(segOf) || segOf[j] < 0 {
 			continue
 		}
-		groups = append(groups, scoring.ForecastGroup{Segment: int(segOf[j]), RFM: c, ZBarSum: v.spend[i].ZBar})
+		z := spend[i].ZBar
+		groups = append(groups, scoring.ForecastGroup{Segment: int(segOf[j]), RFM: c, ZBarSum: z, ZBarSqSum: z * z})
 	}
-	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov}
-	if v.ggErr == nil {
-		gg := v.gg
-		m.Spend, m.SpendCov = &gg, v.ggFit.Cov
-	}
-	segs, per, _ := scoring.ForecastSegments(m, scoring.GroupForecast(groups), weeksPerYear)
-	forecasts := make(map[int]scoring.Forecast, len(segs))
-	for i, sg := range segs {
-		forecasts[sg] = per[i]
-	}
-
-	conv := map[int]scoring.Conversions{}
-	if q, err = modelSQL("reads/segment_conversions"); err != nil {
-		return nil, nil, err
-	}
-	crows, err := r.s.conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer crows.Close()
-	for crows.Next() {
-		var sg int
-		var days, orders *int64
-		var net, gross *float64
-		if err := crows.Scan(&sg, &days, &orders, &net, &gross); err != nil {
-			return nil, nil, err
-		}
-		c := scoring.Conversions{OrdersPerPurchase: 1, NetPerGross: 1}
-		if days != nil && orders != nil && *days > 0 {
-			c.OrdersPerPurchase = float64(*orders) / float64(*days)
-		}
-		if net != nil && gross != nil && *gross > 0 {
-			// Returns of purchases made before the window can outweigh the
-			// window's sales; the share of spend kept lies in [0, 1].
-			c.NetPerGross = min(max(*net / *gross, 0), 1)
-		}
-		conv[sg] = c
-	}
-	return forecasts, conv, crows.Err()
+	return scoring.GroupForecast(groups)
 }
 
 // usesModelBaselines reports whether the targets' baselines come from the

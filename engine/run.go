@@ -826,7 +826,7 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 	if err := s.createTable(ctx, "ddl/segment_targets"); err != nil {
 		return nil, err
 	}
-	var forecasts map[int]scoring.Forecast
+	var forecasts map[int]segmentForecast
 	var conversions map[int]scoring.Conversions
 	if r.usesModelBaselines() {
 		if forecasts, conversions, err = r.segmentForecasts(ctx); err != nil {
@@ -853,7 +853,7 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 			RevenueBaseline: nan, RevenueTarget: nan, RevenueBaselineLow: nan, RevenueHigh: nan}
 		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
 		if f, ok := forecasts[sg.ID]; ok {
-			targets = scoring.FromForecast(targets, f, conversions[sg.ID])
+			targets = scoring.FromForecast(targets, f.Forecast, conversions[sg.ID], f.modelError)
 		}
 		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,

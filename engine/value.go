@@ -224,15 +224,16 @@ type histories struct {
 	hist    []scoring.RFM
 	spend   []scoring.Spend
 	actualN []int64   // purchase days after the end date
-	actualR []float64 // their gross spend
+	actualR []float64 // their net spend
 }
 
 // purchaseHistories reads every customer's history as of end (a date,
-// YYYY-MM-DD) from int_orders (reads/purchase_histories): a purchase is a day with at least one order
-// (same-day orders merged, as in the literature); x is the number of
-// purchase days after the first up to end, t_x the weeks from the first to
-// the last, T the weeks from the first to end, and z̄ the mean gross spend
-// of the repeat purchase days. Customers whose first purchase is after end
+// YYYY-MM-DD) from int_lines (reads/purchase_histories): a purchase is a day with at least one order
+// (same-day orders merged, as in the literature) whose spend, net of what was
+// returned of it, is positive; x is the number of purchase days after the
+// first up to end, t_x the weeks from the first to the last, T the weeks
+// from the first to end, and z̄ the mean net spend of the repeat purchase
+// days. Customers whose first purchase is after end
 // are left out.
 func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, error) {
 	q, err := modelSQL("reads/purchase_histories")

@@ -206,39 +206,61 @@ const (
 )
 
 // Conversions turn the purchase models' units into those of the targets:
-// the models count purchase days and predict gross spend, the targets count
-// orders and net revenue. Both ratios are the segment's own over the last
-// 12 months, 1 when it has none.
+// the models count purchase days and predict the spend of a purchase day
+// net of what was returned of it, the targets count orders and net revenue
+// (which also carries returns of purchases the models cannot place). Both
+// ratios are the segment's own over the last 12 months, 1 when it has none.
 type Conversions struct {
 	OrdersPerPurchase float64 // orders per purchase day
-	NetPerGross       float64 // net revenue (returns deducted) per gross spend, in [0, 1]
+	NetPerSpend       float64 // net revenue per unit of the models' spend, in [0, 1]
+}
+
+// ModelError is the relative standard deviation of a model forecast's error
+// beyond chance and parameter uncertainty, per forecast total: how far a
+// segment's actual total strays from the model's expectation because the
+// model does not describe the customers exactly (CalibrateModelError). Zero
+// when unknown.
+type ModelError struct {
+	Purchases, Active, Spend float64
 }
 
 // FromForecast sets the baselines of revenue, orders and active customers
 // in targets from a model forecast of the segment's customers over the
-// horizon (ForecastSegments), with the band P10 to P90 at ± zP90 times the
-// forecast's standard deviation from parameter uncertainty (NaN when that is
-// unknown), and moves each target with the baseline. Revenue needs the
-// spend forecast and keeps its last-year baseline without one. The other
-// metrics are left as they are.
-func FromForecast(targets []Target, f Forecast, c Conversions) []Target {
+// horizon (ForecastSegments), and moves each target with the baseline. The
+// band P10 to P90 is the baseline ± zP90 standard deviations (the low end
+// held at 0), the variance being the sum of the parameter uncertainty's,
+// chance's and the model error's (e relative to the baseline):
+//
+//	sd² = sd_parameters² + sd_chance² + (e · baseline)².
+//
+// The band is NaN when the parameters' uncertainty is unknown; its high end
+// is +Inf when chance's is unbounded. Revenue needs the spend forecast and
+// keeps its last-year baseline without one. The other metrics are left as
+// they are.
+func FromForecast(targets []Target, f Forecast, c Conversions, e ModelError) []Target {
 	out := slices.Clone(targets)
 	for i := range out {
 		t := &out[i]
-		var base, sd float64
+		var base, scale, sdParam, sdChance, rel float64
 		switch t.Metric {
 		case MetricRevenue:
 			if math.IsNaN(f.Spend) {
 				continue
 			}
-			base, sd, t.Method = f.Spend*c.NetPerGross, f.SpendSD*math.Abs(c.NetPerGross), MethodValueModel
+			scale, t.Method = c.NetPerSpend, MethodValueModel
+			base, sdParam, sdChance, rel = f.Spend, f.SpendSD, f.SpendChanceSD, e.Spend
 		case MetricOrders:
-			base, sd, t.Method = f.Purchases*c.OrdersPerPurchase, f.PurchasesSD*c.OrdersPerPurchase, MethodPurchaseModel
+			scale, t.Method = c.OrdersPerPurchase, MethodPurchaseModel
+			base, sdParam, sdChance, rel = f.Purchases, f.PurchasesSD, f.PurchasesChanceSD, e.Purchases
 		case MetricActiveCustomers:
-			base, sd, t.Method = f.Active, f.ActiveSD, MethodPurchaseModel
+			scale, t.Method = 1, MethodPurchaseModel
+			base, sdParam, sdChance, rel = f.Active, f.ActiveSD, f.ActiveChanceSD, e.Active
 		default:
 			continue
 		}
+		base *= scale
+		sd := math.Abs(scale) * math.Sqrt(sdParam*sdParam+sdChance*sdChance)
+		sd = math.Sqrt(sd*sd + rel*rel*base*base)
 		t.Baseline = base
 		t.Low, t.High = math.Max(base-zP90*sd, 0), base+zP90*sd
 		if math.IsNaN(sd) {

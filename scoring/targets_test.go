@@ -142,7 +142,7 @@ func TestFromForecast(t *testing.T) {
 	uplift := map[string]map[string]float64{"retention": {MetricRevenue: 0.1, MetricOrders: 0.05}}
 	last := ProjectLastYear(sum, ObjectiveRetention, uplift)
 	f := Forecast{Customers: 100, Purchases: 200, Active: 55, Spend: 6000, PurchasesSD: 10, ActiveSD: 2, SpendSD: 300}
-	got := FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerGross: 0.9})
+	got := FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerSpend: 0.9}, ModelError{})
 	if len(got) != len(last) {
 		t.Fatalf("%d targets, want %d", len(got), len(last))
 	}
@@ -171,10 +171,40 @@ func TestFromForecast(t *testing.T) {
 			t.Errorf("%s: method %s, want %s", g.Metric, g.Method, w.Method)
 		}
 	}
+	// Chance and model error add their variances to the parameters': the
+	// revenue's sd² = 0.9²(300² + 400²) + (0.2 · 5400)² = 450² + 1080², the
+	// active customers' 2² + 3² + (0.1 · 55)².
+	f.SpendChanceSD, f.ActiveChanceSD = 400, 3
+	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1.1, NetPerSpend: 0.9}, ModelError{Spend: 0.2, Active: 0.1})
+	for _, g := range got {
+		var sd float64
+		switch g.Metric {
+		case MetricRevenue:
+			sd = math.Hypot(450, 1080)
+		case MetricActiveCustomers:
+			sd = math.Sqrt(4 + 9 + 5.5*5.5)
+		case MetricOrders:
+			sd = 11
+		default:
+			continue
+		}
+		if math.Abs(g.High-g.Baseline-zP90*sd) > 1e-9 || math.Abs(g.Baseline-g.Low-math.Min(zP90*sd, g.Baseline)) > 1e-9 {
+			t.Errorf("%s with chance and model error: %+v, want ± %.4f", g.Metric, g, zP90*sd)
+		}
+	}
+	// An unbounded chance variance leaves the band without a high end.
+	f.SpendChanceSD = math.Inf(1)
+	for _, g := range FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerSpend: 1}, ModelError{}) {
+		if g.Metric == MetricRevenue && (g.Low != 0 || !math.IsInf(g.High, 1)) {
+			t.Errorf("revenue with an unbounded chance variance: %+v, want [0, +Inf]", g)
+		}
+	}
+	f.SpendChanceSD, f.ActiveChanceSD = 0, 0
+
 	// Without a spend forecast revenue keeps its last-year baseline; an
 	// unknown standard deviation leaves the band empty.
 	f.Spend, f.PurchasesSD = math.NaN(), math.NaN()
-	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 1})
+	got = FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerSpend: 1}, ModelError{})
 	for i, g := range got {
 		switch g.Metric {
 		case MetricRevenue:
@@ -200,7 +230,7 @@ func TestNoRevenueTargetOnNegativeRevenue(t *testing.T) {
 			MultiCategoryShare: math.NaN(), DigitalShare: math.NaN(), NewCustomers12m: 20}
 		last := ProjectLastYear(s, ObjectiveAcquisition, DefaultUplift())
 		f := Forecast{Customers: 58, Purchases: 100, Active: 30, Spend: 20000, PurchasesSD: 5, ActiveSD: 2, SpendSD: 900}
-		model := FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerGross: 0})
+		model := FromForecast(last, f, Conversions{OrdersPerPurchase: 1, NetPerSpend: 0}, ModelError{})
 		for name, targets := range map[string][]Target{"last_12m_projection": last, "model": model} {
 			var metrics []string
 			for _, tg := range targets {
