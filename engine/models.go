@@ -117,7 +117,7 @@ var sqlModels = []sqlModel{
 
 	// Queries Go reads.
 	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
-	{file: "reads/purchase_histories", mat: matRead, deps: []string{"int_lines"}, params: []string{"end"}},
+	{file: "reads/purchase_histories", mat: matRead, deps: []string{"int_lines", "int_orders"}, params: []string{"end"}},
 	{file: "reads/backtest_totals", mat: matRead, deps: []string{"backtest_customers"}},
 	{file: "reads/drift_totals", mat: matRead, deps: []string{"segment_drift"}},
 	{file: "reads/target_summaries", mat: matRead, deps: []string{"segment_summary"}},

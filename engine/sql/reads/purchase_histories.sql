@@ -15,64 +15,79 @@
 -- purchase up to $1 are left out.
 -- grain: customer; key: cust_idx.
 with orders as (
+    -- An order whose lines are all dated up to $1, as int_orders rolled it
+    -- up: every order when $1 is as_of.
     select
         cust_idx,
         -- A purchase order counts on the day of its first purchase line, a
         -- credit note on the day of its first line.
-        coalesce(min(ts) filter (where amount >= 0), min(ts))::date as day,
-        count(*) filter (where amount >= 0) > 0                     as is_purchase,
-        sum(amount) filter (where ts::date <= $1::date)             as net_by_end,
-        sum(amount)                                                 as net,
-        count(*) filter (where amount < 0 and ts::date <= $1::date) as returns_by_end,
-        count(*) filter (where amount < 0)                          as returns
-    from int_lines
-    group by cust_idx, order_id
-),
+        coalesce(order_ts, first_ts)::date as day,
+        order_ts is not null               as is_purchase,
+        net                                as spend,
+        return_lines                       as returns
+    from int_orders
+    where last_ts::date <= $1::date
 
-days as (
+    union all
+
+    -- An order with a line after $1 (a backtest's calibration end before
+    -- as_of), from its lines. The spend a day is known by: up to $1 for
+    -- the history (a later return is not known then), every accepted line
+    -- (up to as_of) for the days after $1.
     select
         cust_idx,
         day,
-        coalesce(sum(net_by_end), 0)::double as spend_by_end,
-        coalesce(sum(net), 0)::double        as spend,
-        sum(returns_by_end)                  as returns_by_end,
-        sum(returns)                         as returns
+        is_purchase,
+        case when day <= $1::date then spend_by_end else spend end,
+        case when day <= $1::date then returns_by_end else returns end
+    from (
+        select
+            lines.cust_idx,
+            coalesce(min(lines.ts) filter (where lines.amount >= 0), min(lines.ts))::date as day,
+            count(*) filter (where lines.amount >= 0) > 0                                 as is_purchase,
+            sum(lines.amount) filter (where lines.ts::date <= $1::date)                   as spend_by_end,
+            sum(lines.amount)                                                             as spend,
+            count(*) filter (where lines.amount < 0 and lines.ts::date <= $1::date)       as returns_by_end,
+            count(*) filter (where lines.amount < 0)                                      as returns
+        from int_lines as lines
+        semi join int_orders as late
+            on lines.cust_idx = late.cust_idx and lines.order_id = late.order_id and late.last_ts::date > $1::date
+        group by lines.cust_idx, lines.order_id
+    )
+),
+
+days as (
+    -- Exact (DECIMAL) sums: the figures do not depend on the order in
+    -- which a parallel aggregate adds them.
+    select
+        cust_idx,
+        day,
+        coalesce(sum(spend), 0) as spend,
+        sum(returns)            as returns
     from orders
     group by cust_idx, day
     having bool_or(is_purchase)
 ),
 
-purchases as (
-    -- The spend a day is known by: up to $1 for the history, every accepted
-    -- line (up to as_of) for the days after $1.
-    select
-        cust_idx,
-        day,
-        case when day <= $1::date then spend_by_end else spend end     as spend,
-        case when day <= $1::date then returns_by_end else returns end as returns
-    from days
-),
-
 kept as (
     select cust_idx, day, spend
-    from purchases
+    from days
     where spend > 0 or (spend = 0 and returns = 0)
 ),
 
-ranked as (
-    select *, row_number() over (partition by cust_idx order by day) as n
-    from kept
-    where day <= $1::date
-),
-
 calibration as (
+    -- zbar: the mean spend of the days after the first (arg_min: the first
+    -- day's spend), from exact sums.
     select
         cust_idx,
         count(*) - 1                                          as x,
         date_diff('day', min(day), max(day)) / 7.0           as t_x,
         date_diff('day', min(day), $1::date) / 7.0           as t,
-        coalesce(avg(spend) filter (where n > 1), 0)::double as zbar
-    from ranked
+        case when count(*) > 1
+            then (sum(spend) - arg_min(spend, day))::double / (count(*) - 1)
+            else 0 end                                        as zbar
+    from kept
+    where day <= $1::date
     group by cust_idx
 ),
 
