@@ -159,13 +159,13 @@ func (r *run) backtest(ctx context.Context) error {
 	for i, m := range names {
 		c := ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: nullFloat(math.NaN()),
 			PredictedRevenue: nullFloat(math.NaN()), PurchasesError: nullFloat(math.NaN()), RevenueError: nullFloat(math.NaN())}
-		if err := firstError(errs[i], ggErr); err != nil {
+		if err := backtestModelError(errs[i], ggErr); err != nil {
 			c.Error = err.Error()
 			r.log.Warn("customer-value model not used in the backtest", "model", m, "calibration_end", bt.CalibrationEnd, "error", c.Error)
 		}
 		bt.Compared = append(bt.Compared, c)
 	}
-	if err := firstError(errs[0], ggErr); err != nil {
+	if err := backtestModelError(errs[0], ggErr); err != nil {
 		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, err)
 		r.log.Warn("customer-value backtest not possible", "error", bt.Error)
 	}
@@ -241,11 +241,16 @@ func relError(predicted, actual float64) float64 {
 	return round(predicted/actual-1, 6)
 }
 
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+// backtestModelError is why a purchase model gives no backtest figures:
+// its own error, else Gamma-Gamma's, which its revenue needs, named as
+// such (a degenerate spend model's p, q and gamma read as the purchase
+// model's own otherwise).
+func backtestModelError(purchase, spend error) error {
+	if purchase != nil {
+		return purchase
+	}
+	if spend != nil {
+		return fmt.Errorf("gamma_gamma, the spend model: %w", spend)
 	}
 	return nil
 }

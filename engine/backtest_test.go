@@ -1,8 +1,13 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/crmseg/crmseg/scoring"
 )
 
 func TestSpanBefore(t *testing.T) {
@@ -25,5 +30,25 @@ func TestSpanBefore(t *testing.T) {
 		if _, _, ok := parseSpan(bad); ok {
 			t.Errorf("%q accepted as a span", bad)
 		}
+	}
+}
+
+// TestBacktestModelErrorNamesSpendModel checks that a purchase model left
+// without backtest figures because Gamma-Gamma failed says so: the error
+// of the spend model, reported against bg_nbd or mbg_nbd as it stood,
+// read as the purchase model's own (its parameters p, q and gamma in a
+// line about bg_nbd).
+func TestBacktestModelErrorNamesSpendModel(t *testing.T) {
+	gg := fmt.Errorf("%w: the maximum lies on the edge of the parameter space (p = 3.02, q = 4.69e+07, gamma = 1.59e+09)", scoring.ErrDegenerate)
+	err := backtestModelError(nil, gg)
+	if err == nil || !strings.HasPrefix(err.Error(), "gamma_gamma") || !errors.Is(err, scoring.ErrDegenerate) {
+		t.Errorf("purchase model fitted, Gamma-Gamma degenerate: %v, want the Gamma-Gamma error named as such", err)
+	}
+	own := errors.New("the data cannot carry the customer-value models")
+	if err := backtestModelError(own, gg); err != own {
+		t.Errorf("purchase model failed: %v, want its own error", err)
+	}
+	if err := backtestModelError(nil, nil); err != nil {
+		t.Errorf("both fitted: %v", err)
 	}
 }
