@@ -3,6 +3,7 @@
 -- monetary and historical_value of a customer without a purchase (orders
 -- = 0), categories when the inputs have no category ($1 false).
 -- grain: customer; key: customer_id.
+-- Not sorted here: publishing sorts it by customer_id, once.
 with features as (
     select * from customer_features
 ),
@@ -49,4 +50,4 @@ final as (
     left join next_best on features.cust_idx = next_best.cust_idx
 )
 
-select * from final order by customer_id
+select * from final

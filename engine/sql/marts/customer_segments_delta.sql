@@ -11,6 +11,7 @@
 -- compared, because they move every night for nearly everyone: distance,
 -- recency_days, tenure_days.
 -- grain: customer; key: customer_id.
+-- Not sorted here: publishing sorts it by customer_id, once.
 with cur as (
     select * from customer_segments
 ),
@@ -100,4 +101,4 @@ final as (
     where change <> 'changed' or changed_list <> ''
 )
 
-select * from final order by customer_id
+select * from final
