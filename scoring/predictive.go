@@ -54,19 +54,28 @@ func bgMoments(r, alpha, a, b, t float64) (m1, m2 float64) {
 	q := t / (alpha + t)
 	lq := math.Log(q)
 	lp := r * math.Log(alpha/(alpha+t)) // log P(N = 0)
-	var s1, s2, c float64               // Σ c_k, Σ (2k-1) c_k up to n; c_n
+	// P(N = n) by the ratio (r+n-1)/n · q of consecutive terms, a product
+	// per term rather than a logarithm and an exponential; in logarithms
+	// only where P(N = 0) would underflow.
+	inLogs := lp < -600
+	pn := math.Exp(lp)
+	var s1, s2, c float64 // Σ c_k, Σ (2k-1) c_k up to n; c_n
 	c = 1
 	mode := math.Max((r-1)*q/(1-q), 0)
 	const maxTerms = 1 << 20
 	for n := 1; n < maxTerms; n++ {
 		fn := float64(n)
-		lp += math.Log((r+fn-1)/fn) + lq
+		if inLogs {
+			lp += math.Log((r+fn-1)/fn) + lq
+			pn = math.Exp(lp)
+		} else {
+			pn *= (r + fn - 1) / fn * q
+		}
 		if n > 1 {
 			c *= (b + fn - 2) / (a + b + fn - 2)
 		}
 		s1 += c
 		s2 += (2*fn - 1) * c
-		pn := math.Exp(lp)
 		m1 += pn * s1
 		m2 += pn * s2
 		if fn > mode && pn*s2 <= 1e-15*m2 {

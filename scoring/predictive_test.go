@@ -263,3 +263,20 @@ func TestMBGNBDConditionalPurchaseVariance(t *testing.T) {
 		}
 	}
 }
+
+// bgMoments takes P(N = n) by the ratio of consecutive terms, and in
+// logarithms where P(N = 0) underflows: both ways give the closed-form mean
+// for shapes that put P(N = 0) near (r = 150: e^-494) and beyond (r = 400:
+// e^-1318) the range of a float64.
+func TestBGMomentsLargeShape(t *testing.T) {
+	for _, r := range []float64{150, 400} {
+		m := BGNBD{R: r, Alpha: 2, A: 0.8, B: 2.4}
+		m1, m2 := bgMoments(m.R, m.Alpha, m.A, m.B, 52)
+		if want := m.ExpectedPurchases(52); !scalar.EqualWithinAbsOrRel(m1, want, 1e-12, 1e-9) {
+			t.Errorf("r=%v: E[X(52)] = %.12g, want %.12g", r, m1, want)
+		}
+		if !(m2 >= m1*m1) {
+			t.Errorf("r=%v: E[X²] = %g below E[X]² = %g", r, m2, m1*m1)
+		}
+	}
+}

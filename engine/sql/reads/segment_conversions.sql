@@ -9,19 +9,24 @@ with params as (
     select * from params
 ),
 
+-- The orders of the 12 months, as int_orders rolled them up (every line is
+-- dated up to as_of): a purchase order counts on the day of its first
+-- purchase line, a credit note on the day of its first line.
 orders as (
     select
-        cust_idx,
-        coalesce(min(ts) filter (where amount >= 0), min(ts))::date as day,
-        count(*) filter (where amount >= 0) > 0                     as is_purchase,
-        sum(amount)                                                 as net,
-        count(*) filter (where amount < 0)                          as returns
-    from int_lines
-    group by cust_idx, order_id
+        int_orders.cust_idx,
+        coalesce(int_orders.order_ts, int_orders.first_ts)::date as day,
+        int_orders.order_ts is not null                           as is_purchase,
+        int_orders.net,
+        int_orders.return_lines                                   as returns
+    from int_orders, params
+    where coalesce(int_orders.order_ts, int_orders.first_ts)::date >= params.w12_start::date
 ),
 
+-- Exact (DECIMAL) sums: the figures do not depend on the order in which a
+-- parallel aggregate adds them.
 days as (
-    select cust_idx, day, coalesce(sum(net), 0)::double as spend, sum(returns) as returns
+    select cust_idx, day, coalesce(sum(net), 0) as spend, sum(returns) as returns
     from orders
     group by cust_idx, day
     having bool_or(is_purchase)
@@ -29,8 +34,8 @@ days as (
 
 purchases as (
     select days.cust_idx, count(*) as days, sum(days.spend) as spend
-    from days, params
-    where days.day >= params.w12_start::date and (days.spend > 0 or (days.spend = 0 and days.returns = 0))
+    from days
+    where days.spend > 0 or (days.spend = 0 and days.returns = 0)
     group by days.cust_idx
 ),
 
