@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -52,6 +53,26 @@ type ModelBacktest struct {
 	PurchasesError     nullFloat `json:"purchases_error"`
 	RevenueError       nullFloat `json:"revenue_error"`
 	Error              string    `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the holdout's customers, purchases and revenue as
+// null when the backtest was not possible (Error set): zeros would read as
+// a forecast of nothing against nothing.
+func (b Backtest) MarshalJSON() ([]byte, error) {
+	type plain Backtest
+	out := struct {
+		plain
+		Customers          *int64   `json:"customers"`
+		ActualPurchases    *int64   `json:"actual_purchases"`
+		PredictedPurchases *float64 `json:"predicted_purchases"`
+		ActualRevenue      *float64 `json:"actual_revenue"`
+		PredictedRevenue   *float64 `json:"predicted_revenue"`
+	}{plain: plain(b)}
+	if b.Error == "" {
+		out.Customers, out.ActualPurchases = &b.Customers, &b.ActualPurchases
+		out.PredictedPurchases, out.ActualRevenue, out.PredictedRevenue = &b.PredictedPurchases, &b.ActualRevenue, &b.PredictedRevenue
+	}
+	return json.Marshal(out)
 }
 
 var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)

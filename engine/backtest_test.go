@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,5 +51,43 @@ func TestBacktestModelErrorNamesSpendModel(t *testing.T) {
 	}
 	if err := backtestModelError(nil, nil); err != nil {
 		t.Errorf("both fitted: %v", err)
+	}
+}
+
+// A backtest that was not possible has no holdout figures: the manifest
+// writes them as null, not as a forecast of 0 against 0.
+func TestBacktestFiguresNullWhenNotPossible(t *testing.T) {
+	for _, c := range []struct {
+		bt   Backtest
+		want string
+	}{
+		{Backtest{Error: "calibration up to 2025-01-01: too few customers", Customers: 0}, "null"},
+		{Backtest{Customers: 12, ActualPurchases: 30, PredictedPurchases: 28.5, ActualRevenue: 100, PredictedRevenue: 90}, "12"},
+	} {
+		b, err := json.Marshal(&Manifest{Backtest: &c.bt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Backtest map[string]json.RawMessage `json:"backtest"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"customers", "actual_purchases", "predicted_purchases", "actual_revenue", "predicted_revenue"} {
+			v, ok := got.Backtest[k]
+			if !ok {
+				t.Fatalf("%s missing from %s", k, b)
+			}
+			if (c.want == "null") != (string(v) == "null") {
+				t.Errorf("error %q: %s = %s", c.bt.Error, k, v)
+			}
+		}
+		if string(got.Backtest["customers"]) != c.want {
+			t.Errorf("error %q: customers = %s, want %s", c.bt.Error, got.Backtest["customers"], c.want)
+		}
+		if _, ok := got.Backtest["holdout"]; !ok {
+			t.Errorf("the other fields are lost: %s", b)
+		}
 	}
 }

@@ -107,6 +107,95 @@ func readTable(t *testing.T, path, query string, args ...any) *sql.Rows {
 	return rows
 }
 
+// valueMetrics are the segment metrics rolled up from the customers'
+// predictions.
+var valueMetrics = map[string]bool{"predicted_clv_12m_mean": true, "predicted_clv_12m_median": true, "predicted_clv_12m_total": true,
+	"expected_purchases_12m": true, "expected_revenue_12m": true, "expected_active_12m": true, "share_alive": true}
+
+// countRows counts the rows of a Parquet file that satisfy where.
+func countRows(t *testing.T, path, where string) int64 {
+	t.Helper()
+	rows := readTable(t, path, "SELECT count(*) FROM $TABLE WHERE "+where)
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// checkValueRollups compares each segment's value metrics with the sums of
+// its customers' own predictions in customer_segments.
+func checkValueRollups(t *testing.T, dir string) {
+	t.Helper()
+	got := map[int]map[string]float64{}
+	rows := readTable(t, filepath.Join(dir, "segment_metrics.parquet"), "SELECT segment_id, metric, value FROM $TABLE WHERE dimension IS NULL OR dimension = ''")
+	for rows.Next() {
+		var seg int
+		var m string
+		var v sql.NullFloat64
+		if err := rows.Scan(&seg, &m, &v); err != nil {
+			t.Fatal(err)
+		}
+		if valueMetrics[m] && v.Valid {
+			if got[seg] == nil {
+				got[seg] = map[string]float64{}
+			}
+			got[seg][m] = v.Float64
+		}
+	}
+	type sums struct {
+		clvs                                       []float64
+		clv, purchases, revenue, active, alive, nA float64
+	}
+	per := map[int]*sums{}
+	vrows := readTable(t, filepath.Join(dir, "customer_segments.parquet"),
+		"SELECT segment_id, predicted_clv_12m, expected_purchases_12m, expected_spend, p_purchase_12m, p_alive FROM $TABLE WHERE predicted_clv_12m IS NOT NULL ORDER BY segment_id, predicted_clv_12m")
+	for vrows.Next() {
+		var seg int
+		var clv, ep, es, pp, pa float64
+		if err := vrows.Scan(&seg, &clv, &ep, &es, &pp, &pa); err != nil {
+			t.Fatal(err)
+		}
+		s := per[seg]
+		if s == nil {
+			s = &sums{}
+			per[seg] = s
+		}
+		s.clvs = append(s.clvs, clv)
+		s.clv, s.purchases, s.revenue, s.active, s.alive, s.nA = s.clv+clv, s.purchases+ep, s.revenue+ep*es, s.active+pp, s.alive+pa, s.nA+1
+	}
+	if len(per) == 0 {
+		t.Fatal("no customer with a predicted CLV")
+	}
+	for seg, s := range per {
+		n := len(s.clvs)
+		median := s.clvs[n/2]
+		if n%2 == 0 {
+			median = (s.clvs[n/2-1] + s.clvs[n/2]) / 2
+		}
+		want := map[string]float64{
+			"predicted_clv_12m_mean": s.clv / float64(n), "predicted_clv_12m_median": median, "predicted_clv_12m_total": s.clv,
+			"expected_purchases_12m": s.purchases, "expected_revenue_12m": s.revenue, "expected_active_12m": s.active, "share_alive": s.alive / s.nA,
+		}
+		for m, w := range want {
+			g, ok := got[seg][m]
+			if !ok {
+				t.Errorf("segment %d: metric %s missing", seg, m)
+				continue
+			}
+			tol := 1e-9 * math.Max(1, math.Abs(w))
+			if m == "expected_revenue_12m" {
+				tol = float64(n) * 5e-7 // each customer's product rounded to 6 decimals
+			}
+			if math.Abs(g-w) > tol {
+				t.Errorf("segment %d: %s = %.10g, want %.10g from its %d customers", seg, m, g, w, n)
+			}
+		}
+	}
+}
+
 func TestHandmadeMetrics(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
@@ -173,46 +262,28 @@ func TestHandmadeMetrics(t *testing.T) {
 		"channel_share:app":        25.0 / 905,
 		"channel_share:store":      500.0 / 905,
 	}
-	// The value roll-ups are those of the customers' own predictions.
-	vrows := readTable(t, filepath.Join(res.Dir, "customer_segments.parquet"),
-		"SELECT predicted_clv_12m, expected_purchases_12m, expected_spend, p_purchase_12m, p_alive FROM $TABLE WHERE predicted_clv_12m IS NOT NULL ORDER BY predicted_clv_12m")
-	var clvs []float64
-	var sumClv, sumPurchases, sumRevenue, sumActive, sumAlive float64
-	for vrows.Next() {
-		var clv, ep, es, pp, pa float64
-		if err := vrows.Scan(&clv, &ep, &es, &pp, &pa); err != nil {
-			t.Fatal(err)
-		}
-		clvs = append(clvs, clv)
-		sumClv, sumPurchases, sumRevenue, sumActive, sumAlive = sumClv+clv, sumPurchases+ep, sumRevenue+ep*es, sumActive+pp, sumAlive+pa
+	// Ten buyers cannot pin down BG/NBD's dropout: its fit runs up the
+	// ridge towards a and b → ∞ and is reported degenerate, so no customer
+	// has a prediction and the value roll-ups are not published (their
+	// arithmetic is checked on generated data, checkValueRollups).
+	if m := res.Manifest.Models[0]; m.Converged || !strings.Contains(m.Error, "edge of the parameter space") {
+		t.Errorf("BG/NBD on ten buyers %+v, want a degenerate fit", m)
 	}
-	vrows.Close()
-	if len(clvs) != 11 {
-		t.Fatalf("%d customers with a predicted CLV, want the 11 buyers", len(clvs))
+	if n := countRows(t, filepath.Join(res.Dir, "customer_segments.parquet"), "predicted_clv_12m IS NOT NULL OR expected_purchases_12m IS NOT NULL"); n != 0 {
+		t.Errorf("%d customers with predictions of a degenerate model", n)
 	}
-	want["predicted_clv_12m_mean"] = sumClv / 11
-	want["predicted_clv_12m_median"] = clvs[5]
-	want["predicted_clv_12m_total"] = sumClv
-	want["expected_purchases_12m"] = sumPurchases
-	want["expected_revenue_12m"] = sumRevenue
-	want["expected_active_12m"] = sumActive
-	want["share_alive"] = sumAlive / 11
 	for m, w := range want {
 		g, ok := got[m]
 		if !ok {
 			t.Errorf("metric %s missing", m)
 			continue
 		}
-		tol := 1e-9 * math.Max(1, math.Abs(w))
-		if m == "expected_revenue_12m" {
-			tol = 11 * 5e-7 // each customer's product rounded to 6 decimals
-		}
-		if math.Abs(g-w) > tol {
+		if tol := 1e-9 * math.Max(1, math.Abs(w)); math.Abs(g-w) > tol {
 			t.Errorf("%s = %.10g, want %.10g", m, g, w)
 		}
 	}
 	for m := range got {
-		if _, ok := want[m]; !ok {
+		if _, ok := want[m]; !ok && !valueMetrics[m] {
 			t.Errorf("unexpected metric %s = %g", m, got[m])
 		}
 	}

@@ -112,10 +112,12 @@ func TestEndToEndGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Generated customers carry the value models: the check passes.
+	// Generated customers carry the value models: the check passes, and
+	// each segment's value metrics add up its customers' predictions.
 	if vd := res.Manifest.ValueData; vd == nil || !vd.Sufficient {
 		t.Errorf("generated data: value data check %+v, want it passed", vd)
 	}
+	checkValueRollups(t, res.Dir)
 
 	// Every table, in both formats, with the documented columns.
 	for _, tbl := range outputTables {

@@ -212,6 +212,7 @@ func FitBGNBD(rows []RFM) (BGNBD, FitResult, error) {
 	rate := g.sumWX / g.sumWT // repeat purchases per time unit
 	prob := &mleProblem{
 		names:  []string{"r", "alpha", "a", "b"},
+		shapes: [][]int{{0}, {2, 3}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, grad []float64) float64 {

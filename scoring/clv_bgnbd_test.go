@@ -105,3 +105,25 @@ func TestBGNBDEdgeOfParameterSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestBGNBDOtherEdgeOfParameterSpace: customers who all share one dropout
+// probability push the fit towards the other edge, a and b both → ∞ (the
+// Beta collapsing onto one p). Wherever along that ridge the optimiser
+// stops, the fit is reported degenerate; a fit that stays inside (a finite
+// sample can) is converged.
+func TestBGNBDOtherEdgeOfParameterSpace(t *testing.T) {
+	truth := BGNBD{R: 0.8, Alpha: 6, A: 2e6, B: 8e6} // p = 0.2 for every customer
+	for seed := uint64(1); seed <= 6; seed++ {
+		rows, _ := simulateBGNBD(3000, truth, GammaGamma{P: 4, Q: 5, Gamma: 20}, seed)
+		m, res, err := FitBGNBD(rows)
+		if err == nil {
+			if !(m.A+m.B <= mleMaxShape) {
+				t.Errorf("seed %d: converged at %+v, standard errors %v", seed, m, res.StdErr)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrDegenerate) || res.Converged {
+			t.Errorf("seed %d: fit %+v: error %v, converged %v; want ErrDegenerate", seed, m, err, res.Converged)
+		}
+	}
+}

@@ -151,6 +151,7 @@ func FitGammaGamma(rows []Spend) (GammaGamma, FitResult, error) {
 	start := func(p, q float64) []float64 { return []float64{p, q, mean * (q - 1) / p} }
 	prob := &mleProblem{
 		names:  []string{"p", "q", "gamma"},
+		shapes: [][]int{{0}, {1}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, grad []float64) float64 {

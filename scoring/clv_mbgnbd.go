@@ -126,6 +126,7 @@ func FitMBGNBD(rows []RFM) (MBGNBD, FitResult, error) {
 	rate := g.sumWX / g.sumWT
 	prob := &mleProblem{
 		names:  []string{"r", "alpha", "a", "b"},
+		shapes: [][]int{{0}, {2, 3}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, grad []float64) float64 {

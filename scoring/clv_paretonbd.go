@@ -108,6 +108,7 @@ func FitParetoNBD(rows []RFM) (ParetoNBD, FitResult, error) {
 	meanT := g.sumWT / g.n
 	prob := &mleProblem{
 		names:  []string{"r", "alpha", "s", "beta"},
+		shapes: [][]int{{0}, {2}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, _ []float64) float64 {
