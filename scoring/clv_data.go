@@ -126,7 +126,7 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 		return fmt.Sprintf("%.3g %ss", v, lim.Unit)
 	}
 	if c.Customers < lim.MinCustomers {
-		add("%g customers with a purchase history, need %g", c.Customers, lim.MinCustomers)
+		add("%g customers whose first purchase is before the end date (a history to fit), need %g", c.Customers, lim.MinCustomers)
 	}
 	if c.RepeatBuyers < lim.MinRepeatBuyers {
 		add("%g repeat buyers, need %g", c.RepeatBuyers, lim.MinRepeatBuyers)

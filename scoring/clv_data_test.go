@@ -24,7 +24,7 @@ func TestCheckData(t *testing.T) {
 	}
 	tiny = append(tiny, RFM{X: 0, T: 0}) // no history yet: not counted
 	c = CheckData(tiny, DataLimits{})
-	want := []string{"10 customers with a purchase history, need 50", "5 repeat buyers, need 30",
+	want := []string{"10 customers whose first purchase is before the end date (a history to fit), need 50", "5 repeat buyers, need 30",
 		"a calibration span of 3 weeks, need 8 weeks", "2 distinct numbers of repeat purchases, need 3", "100.0% of the customers first bought within 1 week of"}
 	if c.Sufficient() || len(c.Problems) != len(want) {
 		t.Fatalf("tiny data: %q", c.Problems)
