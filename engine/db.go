@@ -97,15 +97,32 @@ func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Log
 // larger operators to the run's temporary directory.
 const DefaultMemoryShare = 0.25
 
-// segmentStageMemory is DuckDB's memory_limit during the segment stage,
-// when the run's memory is the feature matrix and the fit in Go and DuckDB
-// only writes the assignment: 256 MiB, or the run's own limit if lower.
-func (s *session) segmentStageMemory() string {
+// goPhaseMemory is DuckDB's memory_limit while Go holds the run's large
+// arrays and DuckDB idles (goPhase): 256 MiB, or the run's own limit if
+// lower.
+func (s *session) goPhaseMemory() string {
 	const budget = "256MiB"
 	if n, ok := memoryBytes(s.memoryLimit); ok && n < 256<<20 {
 		return s.memoryLimit
 	}
 	return budget
+}
+
+// goPhase runs fn, Go work over large arrays (the feature matrix and the
+// fit, the value models' histories and predictions) during which DuckDB
+// only idles, with DuckDB's memory_limit at goPhaseMemory: DuckDB lets go
+// of the blocks it cached beyond it (its tables stay in the run database's
+// file), so that the two do not hold their peaks at once; it takes its
+// limit back after.
+func (s *session) goPhase(ctx context.Context, fn func() error) error {
+	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.goPhaseMemory())); err != nil {
+		return err
+	}
+	err := fn()
+	if rerr := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // memoryLimit is DuckDB's memory_limit: the configured one, or

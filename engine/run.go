@@ -377,15 +377,16 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	// 3 segment. The feature matrix and the fit live in Go: while they do,
 	// DuckDB drops the blocks it holds beyond a small budget (its tables
 	// stay in the run database's file) and takes its limit back after.
-	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.segmentStageMemory())); err != nil {
+	var segs []segmentInfo
+	var segErr error
+	if err := s.goPhase(ctx, func() error {
+		segs, segErr = r.segment(ctx, fm, len(numeric))
+		return nil
+	}); err != nil {
 		return nil, stageError("segment", err)
 	}
-	segs, err := r.segment(ctx, fm, len(numeric))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err != nil {
-		return nil, stageError("segment", err)
+	if segErr != nil {
+		return nil, segErr
 	}
 	// The feature matrix (not used past this point) and the fit's scratch
 	// space are garbage now: hand them back to the system before DuckDB
@@ -405,6 +406,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err := r.backtest(ctx); err != nil {
 		return nil, stageError("score", err)
 	}
+	// The fits' copies of the histories and the predictions are garbage
+	// now: hand them back before DuckDB builds the marts.
+	debug.FreeOSMemory()
 	if err := r.buildStage(ctx, "score", nil); err != nil {
 		return nil, stageError("score", err)
 	}

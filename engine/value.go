@@ -60,34 +60,65 @@ func (r *run) customerValue(ctx context.Context) error {
 	idx, hist, spend := past.idx, past.hist, past.spend
 	fitHist, fitSpend := past.fitRows()
 
+	// The fits and the predictions are Go's alone, over the histories:
+	// DuckDB idles meanwhile (goPhase).
 	name := r.cfg.Value.Model
-	check, dataErr := r.checkHistories(fitHist, r.man.AsOf)
-	r.man.ValueData = check
-	var bg scoring.DropoutModel
-	var gg scoring.GammaGamma
-	var bgFit, ggFit scoring.FitResult
-	bgErr, ggErr := dataErr, dataErr
-	if dataErr != nil {
-		bgFit.N, ggFit.N = check.Customers, check.RepeatBuyers
-	} else {
-		fitting := r.progress(StepFit, 2)
-		bg, bgFit, bgErr = fitPurchaseModel(name, fitHist)
-		fitting.Add(1)
-		gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
-		fitting.Add(1)
-		fitting.Done()
-	}
-	r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
-	fits := []scoring.FitResult{bgFit, ggFit}
-	r.man.Models = []ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
-	for _, m := range r.man.Models {
-		if m.Error != "" {
-			r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
+	var (
+		fits                                       []scoring.FitResult
+		purchases, alive, pPurchase, expSpend, clv []float64
+	)
+	if err := s.goPhase(ctx, func() error {
+		check, dataErr := r.checkHistories(fitHist, r.man.AsOf)
+		r.man.ValueData = check
+		var bg scoring.DropoutModel
+		var gg scoring.GammaGamma
+		var bgFit, ggFit scoring.FitResult
+		bgErr, ggErr := dataErr, dataErr
+		if dataErr != nil {
+			bgFit.N, ggFit.N = check.Customers, check.RepeatBuyers
 		} else {
-			r.log.Info("customer-value model fitted", "model", m.Model, "log_likelihood", float64(m.LogLik), "customers", m.Customers)
+			fitting := r.progress(StepFit, 2)
+			bg, bgFit, bgErr = fitPurchaseModel(name, fitHist)
+			fitting.Add(1)
+			gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+			fitting.Add(1)
+			fitting.Done()
 		}
-	}
+		r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
+		fits = []scoring.FitResult{bgFit, ggFit}
+		r.man.Models = []ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
+		for _, m := range r.man.Models {
+			if m.Error != "" {
+				r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
+			} else {
+				r.log.Info("customer-value model fitted", "model", m.Model, "log_likelihood", float64(m.LogLik), "customers", m.Customers)
+			}
+		}
 
+		h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
+		n := len(idx)
+		purchases, alive, pPurchase, expSpend, clv = nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n)
+		if bgErr == nil {
+			pred, which := predictHistories(bg, hist, h, r.cfg.Threads)
+			for i := range hist {
+				hp := pred[which[i]]
+				purchases[i], alive[i], pPurchase[i] = round(hp.purchases, 6), round(hp.alive, 6), round(hp.pPurchase, 6)
+				clv[i] = hp.discounted // times the expected spend below
+			}
+		}
+		for i := range hist {
+			if ggErr != nil {
+				clv[i] = math.NaN()
+				continue
+			}
+			es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+			expSpend[i] = round(es, 2)
+			clv[i] = round(clv[i]*es, 2)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := s.createTable(ctx, "ddl/models"); err != nil {
 		return err
 	}
@@ -96,26 +127,6 @@ func (r *run) customerValue(ctx context.Context) error {
 		return err
 	}
 
-	h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
-	n := len(idx)
-	purchases, alive, pPurchase, expSpend, clv := nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n), nanSlice(n)
-	if bgErr == nil {
-		pred, which := predictHistories(bg, hist, h, r.cfg.Threads)
-		for i := range hist {
-			hp := pred[which[i]]
-			purchases[i], alive[i], pPurchase[i] = round(hp.purchases, 6), round(hp.alive, 6), round(hp.pPurchase, 6)
-			clv[i] = hp.discounted // times the expected spend below
-		}
-	}
-	for i := range hist {
-		if ggErr != nil {
-			clv[i] = math.NaN()
-			continue
-		}
-		es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-		expSpend[i] = round(es, 2)
-		clv[i] = round(clv[i]*es, 2)
-	}
 	mem := r.opts.Allocator
 	return s.createFromColumns(ctx, "customer_value", []goColumn{
 		int64Column(mem, "cust_idx", idx),
