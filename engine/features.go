@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,7 +33,7 @@ var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
 // and customer_sparse through Arrow into a dense matrix. A numeric feature
 // with missing values (age without a birth date) takes the median of the
 // others; one with no value at all, NaN or Inf is an error naming it.
-func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec, sparseWeight func(dimension string) float64) (*featureMatrix, error) {
+func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec, sparseWeight func(dimension string) float64) (fm *featureMatrix, err error) {
 	n, err := s.queryInt(ctx, "SELECT count(*) FROM customer_features")
 	if err != nil {
 		return nil, err
@@ -67,12 +68,27 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if d == 0 {
 		return nil, &ConfigError{Problems: []string{"segmentation: no features to cluster on (no numeric feature and every mix or demographic weight is 0)"}}
 	}
-	fm := &featureMatrix{
+	fm = &featureMatrix{
 		specs:      make([]segment.FeatureSpec, 0, d),
 		x:          mat.NewDense(int(n), d, nil),
 		netRevenue: make([]float64, n),
 		active12m:  make([]float64, n),
 		new12m:     make([]float64, n),
+	}
+	// While Go holds the matrix, DuckDB's share of memory_limit shrinks by
+	// its size (down to goPhaseMemory), so that the two together stay
+	// within the limit; the limit comes back when the matrix is filled.
+	if limit, ok := memoryBytes(s.memoryLimit); ok {
+		floor, _ := memoryBytes(s.goPhaseMemory())
+		share := max(limit-n*int64(d+3)*8, floor)
+		if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(strconv.FormatInt(share>>20, 10)+"MiB")); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if rerr := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err == nil {
+				err = rerr
+			}
+		}()
 	}
 	fm.specs = append(fm.specs, numeric...)
 	for _, c := range sparse {

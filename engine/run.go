@@ -370,6 +370,9 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, stageError("features", err)
 	}
+	// The Arrow batches the matrix was filled from are garbage: hand them
+	// back before the scaled copy of the matrix is made.
+	debug.FreeOSMemory()
 	if err := r.checkpoint("features"); err != nil {
 		return nil, err
 	}
