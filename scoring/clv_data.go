@@ -172,3 +172,25 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 	}
 	return c
 }
+
+// CheckSpend measures the histories Gamma-Gamma is fitted on, the repeat
+// buyers with a positive mean spend per repeat purchase, against the
+// limits' MinRepeatBuyers, and returns their number (the sum of weights)
+// and, below the limit, why the spend model cannot be fitted. CheckData
+// counts the repeat buyers of the purchase models, whose purchases may be
+// of no value (free goods kept as purchases): all of them can be, leaving
+// Gamma-Gamma nothing, or a handful, to be fitted on.
+func CheckSpend(rows []Spend, lim DataLimits) (float64, error) {
+	lim = lim.withDefaults()
+	var n float64
+	for _, r := range rows {
+		if r.X > 0 && r.ZBar > 0 {
+			n += weightOf(r.Weight)
+		}
+	}
+	if n < lim.MinRepeatBuyers {
+		return n, fmt.Errorf("the data cannot carry the spend model (Gamma-Gamma): %g repeat buyers with a positive spend per repeat purchase, need %g",
+			n, lim.MinRepeatBuyers)
+	}
+	return n, nil
+}
