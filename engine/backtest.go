@@ -167,7 +167,9 @@ func (r *run) backtest(ctx context.Context) error {
 		for i, m := range names {
 			purchase[i], fits[i], errs[i] = fitPurchaseModel(m, fitHist)
 		}
-		gg, fits[len(names)], errs[len(names)] = scoring.FitGammaGamma(fitSpend)
+		if fits[len(names)].N, errs[len(names)] = scoring.CheckSpend(fitSpend, r.opts.valueLimits); errs[len(names)] == nil {
+			gg, fits[len(names)], errs[len(names)] = scoring.FitGammaGamma(fitSpend)
+		}
 	}
 	for i, m := range names {
 		bt.Models = append(bt.Models, record(m, "week", fits[i], errs[i]))

@@ -30,6 +30,7 @@ import (
 //	rejected customer_id ID             a rejects row has customer_id ID as found
 //	as_of YYYY-MM-DD                    the run's as_of
 //	after_as_of transactions|customers N    outside the window of an explicit as_of
+//	model NAME error TEXT               the manifest's model NAME was not used, its error containing TEXT
 //	backtest revenue over N             the backtest ran, its actual and predicted revenue above N
 //	value data insufficient TEXT        the value models' data check failed with a problem containing TEXT:
 //	                                    no value figures, every model's error says so, no model-based target
@@ -203,6 +204,12 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			}
 			if n := count("SELECT count(*) FROM read_parquet(?) WHERE method <> 'last_12m_projection'", filepath.Join(res.Dir, "segment_targets.parquet")); n != 0 {
 				t.Errorf("%d targets from the value models", n)
+			}
+		case strings.HasPrefix(w, "model ") && strings.Contains(w, " error "):
+			name, want, _ := strings.Cut(strings.TrimPrefix(w, "model "), " error ")
+			i := slices.IndexFunc(res.Manifest.Models, func(m ModelRecord) bool { return m.Model == name })
+			if i < 0 || res.Manifest.Models[i].Converged || !strings.Contains(res.Manifest.Models[i].Error, want) {
+				t.Errorf("models %+v: want %s not used, its error containing %q", res.Manifest.Models, name, want)
 			}
 		case strings.HasPrefix(w, "backtest revenue over "):
 			n, _ := strconv.ParseFloat(strings.TrimPrefix(w, "backtest revenue over "), 64)

@@ -80,7 +80,9 @@ func (r *run) customerValue(ctx context.Context) error {
 			fitting := r.progress(StepFit, 2)
 			bg, bgFit, bgErr = fitPurchaseModel(name, fitHist)
 			fitting.Add(1)
-			gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+			if ggFit.N, ggErr = scoring.CheckSpend(fitSpend, r.opts.valueLimits); ggErr == nil {
+				gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+			}
 			fitting.Add(1)
 			fitting.Done()
 		}

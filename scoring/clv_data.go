@@ -1,10 +1,16 @@
 package scoring
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
 )
+
+// startQuantile is the share of the customers (by weight) whose first
+// purchases mark the start of the data for the first-week share: the first
+// purchase by which 1% of them had made theirs.
+const startQuantile = 0.01
 
 // DataLimits are the least the purchase models (BG/NBD, MBG/NBD) and the
 // spend model (Gamma-Gamma) need of the histories they are fitted on. The
@@ -30,8 +36,10 @@ type DataLimits struct {
 	// purchase rates across customers (r) is not identified.
 	MinDistinctX int
 	// StartWindow and MaxStartShare: when more than MaxStartShare of the
-	// customers made their first purchase within StartWindow of the
-	// earliest first purchase, the data starts in the middle of their
+	// customers made their first purchase within StartWindow of the start
+	// of the data (the first purchase by which 1% of the customers had made
+	// theirs, so that a few stray early rows do not move it; the earliest
+	// when there are fewer than 100 customers), the data starts in the middle of their
 	// histories (an export of an established base rather than of customers
 	// from their first purchase): their T is the span of the data, not
 	// their age, and frequent buyers look like new ones. Defaults 1 (a
@@ -78,7 +86,8 @@ type DataCheck struct {
 	Span         float64 // the largest T
 	DistinctX    int     // distinct values of x
 	// StartShare is the share of customers whose first purchase lies
-	// within the limits' StartWindow of the earliest (T >= Span - window).
+	// within the limits' StartWindow of the start of the data (see
+	// DataLimits.StartWindow).
 	StartShare float64
 	Limits     DataLimits // the limits applied, defaults filled in
 	Problems   []string
@@ -110,13 +119,33 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 	slices.Sort(xs)
 	c.DistinctX = len(slices.Compact(xs))
 	if c.Customers > 0 {
-		var start float64
+		// The data's start is the first purchase by which startQuantile of
+		// the customers had made theirs, not the earliest one: a few stray
+		// rows dated before an export (a test order, a row of another
+		// export) must not hide that it starts in the middle of the
+		// customers' histories.
+		type age struct{ t, w float64 }
+		ages := make([]age, 0, len(xs))
 		for _, r := range rows {
-			if r.T > 0 && r.T >= c.Span-lim.StartWindow {
-				start += weightOf(r.Weight)
+			if r.T > 0 {
+				ages = append(ages, age{r.T, weightOf(r.Weight)})
 			}
 		}
-		c.StartShare = start / c.Customers
+		slices.SortFunc(ages, func(a, b age) int { return cmp.Compare(b.t, a.t) })
+		start, cum := ages[0].t, 0.0
+		for _, a := range ages {
+			if cum += a.w; cum >= startQuantile*c.Customers {
+				start = a.t
+				break
+			}
+		}
+		var in float64
+		for _, a := range ages {
+			if a.t >= start-lim.StartWindow {
+				in += a.w
+			}
+		}
+		c.StartShare = in / c.Customers
 	}
 	add := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
 	span := func(v float64) string {
@@ -138,8 +167,30 @@ func CheckData(rows []RFM, lim DataLimits) DataCheck {
 		add("%d distinct numbers of repeat purchases, need %d", c.DistinctX, lim.MinDistinctX)
 	}
 	if c.StartShare > lim.MaxStartShare {
-		add("%.1f%% of the customers first bought within %s of the earliest first purchase, at most %g%%: the data starts in the middle of their histories, so T is not their age",
+		add("%.1f%% of the customers first bought within %s of the start of the data, at most %g%%: the data starts in the middle of their histories, so T is not their age",
 			100*c.StartShare, span(lim.StartWindow), 100*lim.MaxStartShare)
 	}
 	return c
+}
+
+// CheckSpend measures the histories Gamma-Gamma is fitted on, the repeat
+// buyers with a positive mean spend per repeat purchase, against the
+// limits' MinRepeatBuyers, and returns their number (the sum of weights)
+// and, below the limit, why the spend model cannot be fitted. CheckData
+// counts the repeat buyers of the purchase models, whose purchases may be
+// of no value (free goods kept as purchases): all of them can be, leaving
+// Gamma-Gamma nothing, or a handful, to be fitted on.
+func CheckSpend(rows []Spend, lim DataLimits) (float64, error) {
+	lim = lim.withDefaults()
+	var n float64
+	for _, r := range rows {
+		if r.X > 0 && r.ZBar > 0 {
+			n += weightOf(r.Weight)
+		}
+	}
+	if n < lim.MinRepeatBuyers {
+		return n, fmt.Errorf("the data cannot carry the spend model (Gamma-Gamma): %g repeat buyers with a positive spend per repeat purchase, need %g",
+			n, lim.MinRepeatBuyers)
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,35 @@ func TestCheckData(t *testing.T) {
 	}
 	if c := CheckData(tiny, DataLimits{MinCustomers: 5, MinRepeatBuyers: 5, MinSpan: 2, MinDistinctX: 2, MaxStartShare: 1}); !c.Sufficient() {
 		t.Errorf("lowered limits: %q", c.Problems)
+	}
+}
+
+// TestCheckDataStrayEarlyCustomer: the start of an export of an
+// established base is not moved by a few stray first purchases dated
+// before it (a test order, a row of another export). Measured from the
+// single earliest first purchase, one customer three weeks before the
+// rest hid that 40% of the customers first bought in the data's first week
+// (The Complete Journey's sample with one basket line added on
+// 2016-12-10 passed the check and was fitted).
+func TestCheckDataStrayEarlyCustomer(t *testing.T) {
+	var rows []RFM
+	for i := range 500 {
+		T := 52.0 - float64(i%7)/7 // 40% in the first week of 52
+		if i%5 >= 2 {
+			T = 52 - float64(1+i%51) // the others spread over the year
+		}
+		rows = append(rows, RFM{X: float64(i % 4), TX: float64(i%4) * 0.5, T: T})
+	}
+	if c := CheckData(rows, DataLimits{}); c.Sufficient() || c.StartShare < 0.35 {
+		t.Fatalf("established base: share %v, problems %q", c.StartShare, c.Problems)
+	}
+	for _, stray := range [][]RFM{
+		{{X: 1, TX: 10, T: 55}},                           // one customer three weeks earlier
+		{{X: 0, T: 60}, {X: 2, TX: 30, T: 57}, {T: 53.5}}, // three, scattered before the start
+	} {
+		c := CheckData(append(slices.Clone(rows), stray...), DataLimits{})
+		if c.Sufficient() || c.StartShare < 0.35 {
+			t.Errorf("%d stray early customers: first-week share %v, problems %q; want the established base refused", len(stray), c.StartShare, c.Problems)
+		}
 	}
 }

@@ -367,7 +367,11 @@ func fitMLE(prob *mleProblem) ([]float64, FitResult, error) {
 			names[k] = prob.names[i]
 		}
 		if sum > mleMaxShape {
-			return p, res, fmt.Errorf("%w: the maximum lies on the edge of the parameter space (%s): %s = %.3g, a mixing distribution collapsed onto one value (every customer alike), whose spread the data cannot identify",
+			// The Hessian there is that of a point the optimiser stopped
+			// at along a ridge: its inverse measures nothing, and a
+			// degenerate fit has no standard errors.
+			res.StdErr, res.Cov = nanFloats(d), nil
+			return p, res, fmt.Errorf("%w: the maximum lies on the edge of the parameter space (%s): %s = %.3g, the Gamma or Beta distribution it shapes has collapsed onto one value (customers, or purchases, all alike), whose spread the data cannot identify",
 				ErrDegenerate, paramList(prob.names, p), strings.Join(names, " + "), sum)
 		}
 	}
