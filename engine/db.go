@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -114,10 +115,17 @@ func (s *session) goPhaseMemory() string {
 // of the blocks it cached beyond it (its tables stay in the run database's
 // file), so that the two do not hold their peaks at once; it takes its
 // limit back after.
+//
+// Go's garbage collector meanwhile lets the heap grow by 25% of what is
+// live before it collects, not the default 100%: what is live is mostly
+// a few large arrays without pointers, cheap to scan, and twice the
+// feature matrix is more memory than the run can spare (as crmseg cluster
+// does).
 func (s *session) goPhase(ctx context.Context, fn func() error) error {
 	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.goPhaseMemory())); err != nil {
 		return err
 	}
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	err := fn()
 	if rerr := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err == nil {
 		err = rerr
