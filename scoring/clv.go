@@ -286,3 +286,15 @@ func DiscountedPurchases(m PurchaseModel, c RFM, h Horizon) float64 {
 	}
 	return clv
 }
+
+// logAddShare returns log(e^u + e^v), computed without overflow, and the
+// share of e^v in the sum: the two terms of a likelihood that sums over
+// whether a customer is alive (BG/NBD, MBG/NBD).
+func logAddShare(u, v float64) (lse, share float64) {
+	if u >= v {
+		e := math.Exp(v - u)
+		return u + math.Log1p(e), e / (1 + e)
+	}
+	e := math.Exp(u - v)
+	return v + math.Log1p(e), 1 / (1 + e)
+}

@@ -146,16 +146,7 @@ func (m BGNBD) logLik(g *rfmGroups, grad []float64) float64 {
 			jU := g.uIdx[i]
 			u := -rx[k] * lT[jT]
 			v := logc[k] - rx[k]*lU[jU]
-			var lse, pi float64 // pi: share of the "dropped out at t_x" term
-			if u >= v {
-				e := math.Exp(v - u)
-				lse = u + math.Log1p(e)
-				pi = e / (1 + e)
-			} else {
-				e := math.Exp(u - v)
-				lse = v + math.Log1p(e)
-				pi = 1 / (1 + e)
-			}
+			lse, pi := logAddShare(u, v) // pi: share of the "dropped out at t_x" term
 			l += w * lse
 			dr -= w * ((1-pi)*lT[jT] + pi*lU[jU])
 			dal -= w * rx[k] * ((1-pi)*iT[jT] + pi*iU[jU])
@@ -202,21 +193,36 @@ func (m BGNBD) LogLik(rows []RFM) (float64, error) {
 // domain, and ErrNotConverged (with FitResult.Converged false) when no
 // starting point converged.
 func FitBGNBD(rows []RFM) (BGNBD, FitResult, error) {
+	p, res, err := fitDropoutModel(rows, func(g *rfmGroups, p, grad []float64) float64 {
+		return BGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
+	})
+	if p == nil {
+		return BGNBD{}, res, err
+	}
+	return BGNBD{p[0], p[1], p[2], p[3]}, res, err
+}
+
+// fitDropoutModel fits a purchase model with dropout of parameters
+// (r, α, a, b) (BG/NBD, MBG/NBD) by maximum likelihood from the same
+// starting points; logLik is the model's log-likelihood of the grouped
+// histories at p, with its gradient in grad when not nil. It returns nil
+// parameters when the rows cannot be fitted at all.
+func fitDropoutModel(rows []RFM, logLik func(g *rfmGroups, p, grad []float64) float64) ([]float64, FitResult, error) {
 	g, err := prepareRFM(rows)
 	if err != nil {
-		return BGNBD{}, FitResult{Converged: false}, err
+		return nil, FitResult{Converged: false}, err
 	}
 	if g.sumWX == 0 {
-		return BGNBD{}, FitResult{N: g.n, Groups: len(g.x)}, fmt.Errorf("%w: no repeat purchases", ErrDegenerate)
+		return nil, FitResult{N: g.n, Groups: len(g.x)}, fmt.Errorf("%w: no repeat purchases", ErrDegenerate)
 	}
 	rate := g.sumWX / g.sumWT // repeat purchases per time unit
-	prob := &mleProblem{
+	return fitMLE(&mleProblem{
 		names:  []string{"r", "alpha", "a", "b"},
 		shapes: [][]int{{0}, {2, 3}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, grad []float64) float64 {
-			return BGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
+			return logLik(g, p, grad)
 		},
 		analytic: true,
 		starts: [][]float64{
@@ -225,12 +231,7 @@ func FitBGNBD(rows []RFM) (BGNBD, FitResult, error) {
 			{4, 4 / rate, 2, 0.5},
 			{0.5, 0.5 / rate, 0.3, 6},
 		},
-	}
-	p, res, err := fitMLE(prob)
-	if p == nil {
-		return BGNBD{}, res, err
-	}
-	return BGNBD{p[0], p[1], p[2], p[3]}, res, err
+	})
 }
 
 // ExpectedPurchases returns E[X(t)], the expected number of repeat

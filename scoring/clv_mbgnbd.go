@@ -1,7 +1,6 @@
 package scoring
 
 import (
-	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/mathext"
@@ -74,16 +73,7 @@ func (m MBGNBD) logLik(g *rfmGroups, grad []float64) float64 {
 			jT, jU := g.tIdx[i], g.uIdx[i]
 			u := -rx[k] * lT[jT]
 			v := logc[k] - rx[k]*lU[jU]
-			var lse, pi float64 // pi: share of the "dropped out at t_x" term
-			if u >= v {
-				e := math.Exp(v - u)
-				lse = u + math.Log1p(e)
-				pi = e / (1 + e)
-			} else {
-				e := math.Exp(u - v)
-				lse = v + math.Log1p(e)
-				pi = 1 / (1 + e)
-			}
+			lse, pi := logAddShare(u, v) // pi: share of the "dropped out at t_x" term
 			l += w * lse
 			dr -= w * ((1-pi)*lT[jT] + pi*lU[jU])
 			dal -= w * rx[k] * ((1-pi)*iT[jT] + pi*iU[jU])
@@ -116,31 +106,9 @@ func (m MBGNBD) LogLik(rows []RFM) (float64, error) {
 // caller's choice, with the same optimiser, starting points and errors as
 // FitBGNBD.
 func FitMBGNBD(rows []RFM) (MBGNBD, FitResult, error) {
-	g, err := prepareRFM(rows)
-	if err != nil {
-		return MBGNBD{}, FitResult{Converged: false}, err
-	}
-	if g.sumWX == 0 {
-		return MBGNBD{}, FitResult{N: g.n, Groups: len(g.x)}, fmt.Errorf("%w: no repeat purchases", ErrDegenerate)
-	}
-	rate := g.sumWX / g.sumWT
-	prob := &mleProblem{
-		names:  []string{"r", "alpha", "a", "b"},
-		shapes: [][]int{{0}, {2, 3}},
-		n:      g.n,
-		groups: len(g.x),
-		logLik: func(p, grad []float64) float64 {
-			return MBGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
-		},
-		analytic: true,
-		starts: [][]float64{
-			{1, 1 / rate, 1, 1},
-			{0.25, 0.25 / rate, 0.75, 2.5},
-			{4, 4 / rate, 2, 0.5},
-			{0.5, 0.5 / rate, 0.3, 6},
-		},
-	}
-	p, res, err := fitMLE(prob)
+	p, res, err := fitDropoutModel(rows, func(g *rfmGroups, p, grad []float64) float64 {
+		return MBGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
+	})
 	if p == nil {
 		return MBGNBD{}, res, err
 	}
