@@ -53,27 +53,13 @@ type DataLimits struct {
 }
 
 func (l DataLimits) withDefaults() DataLimits {
-	if l.MinCustomers == 0 {
-		l.MinCustomers = 50
-	}
-	if l.MinRepeatBuyers == 0 {
-		l.MinRepeatBuyers = 30
-	}
-	if l.MinSpan == 0 {
-		l.MinSpan = 8
-	}
-	if l.MinDistinctX == 0 {
-		l.MinDistinctX = 3
-	}
-	if l.StartWindow == 0 {
-		l.StartWindow = 1
-	}
-	if l.MaxStartShare == 0 {
-		l.MaxStartShare = 0.25
-	}
-	if l.Unit == "" {
-		l.Unit = "week"
-	}
+	l.MinCustomers = cmp.Or(l.MinCustomers, 50)
+	l.MinRepeatBuyers = cmp.Or(l.MinRepeatBuyers, 30)
+	l.MinSpan = cmp.Or(l.MinSpan, 8)
+	l.MinDistinctX = cmp.Or(l.MinDistinctX, 3)
+	l.StartWindow = cmp.Or(l.StartWindow, 1)
+	l.MaxStartShare = cmp.Or(l.MaxStartShare, 0.25)
+	l.Unit = cmp.Or(l.Unit, "week")
 	return l
 }
 

@@ -11,6 +11,17 @@ import (
 func forecastInputs(t *testing.T, n int, seed uint64) (ForecastModels, []RFM, []Spend, []int) {
 	t.Helper()
 	rfm, spend := simulateBGNBD(n, BGNBD{0.5, 5, 0.8, 2.5}, GammaGamma{4, 5, 20}, seed)
+	seg := make([]int, n)
+	for i := range seg {
+		seg[i] = 1 + i%3
+	}
+	return fitForecastModels(t, rfm, spend), rfm, spend, seg
+}
+
+// fitForecastModels fits BG/NBD on the histories and Gamma-Gamma on the
+// repeat buyers' spend, each with its covariance.
+func fitForecastModels(t *testing.T, rfm []RFM, spend []Spend) ForecastModels {
+	t.Helper()
 	bg, bgRes, err := FitBGNBD(rfm)
 	if err != nil {
 		t.Fatal(err)
@@ -25,11 +36,7 @@ func forecastInputs(t *testing.T, n int, seed uint64) (ForecastModels, []RFM, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg := make([]int, n)
-	for i := range seg {
-		seg[i] = 1 + i%3
-	}
-	return ForecastModels{Purchase: bg, PurchaseCov: bgRes.Cov, Spend: &gg, SpendCov: ggRes.Cov}, rfm, spend, seg
+	return ForecastModels{Purchase: bg, PurchaseCov: bgRes.Cov, Spend: &gg, SpendCov: ggRes.Cov}
 }
 
 // groupsOf turns customers into forecast groups, one customer each.

@@ -169,25 +169,12 @@ func TestForecastBandsCoverSimulatedTotals(t *testing.T) {
 			actA[i%segments]++
 		}
 	}
-	bg, bgRes, err := FitBGNBD(rfm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var repeat []Spend
-	for _, s := range spend {
-		if s.X > 0 {
-			repeat = append(repeat, s)
-		}
-	}
-	gg, ggRes, err := FitGammaGamma(repeat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	models := fitForecastModels(t, rfm, spend)
 	groups := make([]ForecastGroup, n)
 	for i := range rfm {
 		groups[i] = ForecastGroup{Segment: i % segments, RFM: rfm[i], ZBarSum: spend[i].ZBar, ZBarSqSum: spend[i].ZBar * spend[i].ZBar}
 	}
-	_, fc, _ := ForecastSegments(ForecastModels{Purchase: bg, PurchaseCov: bgRes.Cov, Spend: &gg, SpendCov: ggRes.Cov}, GroupForecast(groups), horizon)
+	_, fc, _ := ForecastSegments(models, GroupForecast(groups), horizon)
 	inside := func(actual, base, sdParam, sdChance float64) bool {
 		sd := math.Hypot(sdParam, sdChance)
 		return base-zP90*sd <= actual && actual <= base+zP90*sd
