@@ -116,17 +116,11 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 				t.Errorf("rejects %v, want none", q.Rejects)
 			}
 		case strings.HasPrefix(w, "reject "):
-			f := strings.Fields(w)
-			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
-			key := f[1] + " " + strings.Join(f[2:len(f)-1], " ")
-			if rejects[key].Rows != n {
+			if key, n := countLine(w); rejects[key].Rows != n {
 				t.Errorf("%s: %d rows rejected, want %d (all: %v)", key, rejects[key].Rows, n, q.Rejects)
 			}
 		case strings.HasPrefix(w, "null "):
-			f := strings.Fields(w)
-			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
-			key := f[1] + " " + strings.Join(f[2:len(f)-1], " ")
-			if nulled[key].Rows != n {
+			if key, n := countLine(w); nulled[key].Rows != n {
 				t.Errorf("%s: %d values set to null, want %d (all: %v)", key, nulled[key].Rows, n, q.ValuesSetToNull)
 			}
 		case strings.HasPrefix(w, "example "):
@@ -264,4 +258,12 @@ func makeCase(t *testing.T, dir string) {
 			}
 		}
 	}
+}
+
+// countLine reads an expectation "WORD TABLE WHAT... N" as the key
+// "TABLE WHAT..." and the count N.
+func countLine(w string) (key string, n int64) {
+	f := strings.Fields(w)
+	n, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+	return f[1] + " " + strings.Join(f[2:len(f)-1], " "), n
 }
