@@ -198,13 +198,19 @@ func (r *run) backtest(ctx context.Context) error {
 	// Holdout totals of each usable model, summed as the mart sums the
 	// configured one's rounded figures.
 	sumN, sumR := make([]float64, len(names)), make([]float64, len(names))
+	pred := make([]*scoring.Predictor, len(purchase))
+	for j, m := range purchase {
+		if errs[j] == nil {
+			pred[j] = scoring.NewPredictor(m)
+		}
+	}
 	for i, c := range hist {
 		xCal[i], actRev[i] = int32(c.X), round(actualR[i], 4)
 		if ggErr != nil {
 			continue
 		}
 		es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-		for j, m := range purchase {
+		for j, m := range pred {
 			if errs[j] != nil {
 				continue
 			}

@@ -185,6 +185,7 @@ func predictHistories(bg scoring.DropoutModel, hist []scoring.RFM, h scoring.Hor
 	var wg sync.WaitGroup
 	for range max(1, min(threads, (len(distinct)+chunk-1)/chunk)) {
 		wg.Go(func() {
+			pr := scoring.NewPredictor(bg)
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(distinct) {
@@ -193,10 +194,10 @@ func predictHistories(bg scoring.DropoutModel, hist []scoring.RFM, h scoring.Hor
 				for j := lo; j < min(lo+chunk, len(distinct)); j++ {
 					c := distinct[j]
 					pred[j] = historyPrediction{
-						purchases:  bg.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T),
+						purchases:  pr.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T),
 						alive:      bg.PAlive(c.X, c.TX, c.T),
 						pPurchase:  bg.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T),
-						discounted: scoring.DiscountedPurchases(bg, c, h),
+						discounted: pr.DiscountedPurchases(c, h),
 					}
 				}
 			}

@@ -228,6 +228,10 @@ type DropoutModel interface {
 	// ConditionalProbPurchase returns the probability of at least one
 	// purchase in (T, T+t].
 	ConditionalProbPurchase(t, x, tx, T float64) float64
+	// ConditionalPurchaseVariance returns Var[Y(t) | x, t_x, T], the
+	// variance of the number of purchases in (T, T+t], the chance scatter
+	// around ConditionalExpectedPurchases.
+	ConditionalPurchaseVariance(t, x, tx, T float64) float64
 	// ExpectedPurchases returns E[X(t)] for a customer who made a first
 	// purchase at time 0.
 	ExpectedPurchases(t float64) float64
@@ -235,6 +239,10 @@ type DropoutModel interface {
 	// WithParams the model of the same kind with other values of them.
 	Params() []float64
 	WithParams(p []float64) DropoutModel
+	// alive returns the BG/NBD parameters by which a customer alive at T
+	// after x repeat purchases goes on buying: their purchases in (T, T+t]
+	// are X(t) of a new customer of that BG/NBD.
+	alive(x, T float64) aliveBG
 }
 
 // Horizon is the span and discounting of a lifetime-value forecast.
@@ -273,16 +281,25 @@ func DiscountedCLV(m PurchaseModel, s GammaGamma, c RFM, zbar float64, h Horizon
 // It depends on the history (X, TX, T) alone, so customers who share one
 // share it. It returns NaN for an invalid horizon.
 func DiscountedPurchases(m PurchaseModel, c RFM, h Horizon) float64 {
+	return h.discount(func(p int) float64 {
+		return m.ConditionalExpectedPurchases(float64(p)*h.PeriodLength, c.X, c.TX, c.T)
+	})
+}
+
+// discount returns Σ_p (cum(p) − cum(p−1)) / (1+d)^p over the horizon's
+// periods, cum(p) the expected purchases in the first p periods (cum(0) =
+// 0), or NaN for a horizon that is not valid.
+func (h Horizon) discount(cum func(p int) float64) float64 {
 	if h.Periods < 0 || !(h.PeriodLength > 0) || !(h.DiscountRate > -1) {
 		return math.NaN()
 	}
 	var clv, prev, disc float64
 	disc = 1
 	for p := 1; p <= h.Periods; p++ {
-		cum := m.ConditionalExpectedPurchases(float64(p)*h.PeriodLength, c.X, c.TX, c.T)
+		c := cum(p)
 		disc /= 1 + h.DiscountRate
-		clv += (cum - prev) * disc
-		prev = cum
+		clv += (c - prev) * disc
+		prev = c
 	}
 	return clv
 }

@@ -260,8 +260,24 @@ func (m BGNBD) ConditionalExpectedPurchases(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	return m.PAlive(x, tx, T) * aliveExpectedPurchases(m.R+x, m.A, m.B+x, m.Alpha+T, t)
+	return m.PAlive(x, tx, T) * m.alive(x, T).expectedPurchases(t)
 }
+
+// alive returns the posterior Gamma(r+x, α+T) rate and Beta(a, b+x)
+// dropout probability of a customer alive at T after x repeat purchases.
+func (m BGNBD) alive(x, T float64) aliveBG { return aliveBG{m.R + x, m.Alpha + T, m.A, m.B + x} }
+
+// aliveBG are the parameters (r, α, a, b) of a BG/NBD customer alive at
+// time 0, with rate λ ~ Gamma(r, α) and dropout probability p ~ Beta(a, b).
+type aliveBG struct{ r, alpha, a, b float64 }
+
+// expectedPurchases returns E[X(t)] of the customer (aliveExpectedPurchases).
+func (p aliveBG) expectedPurchases(t float64) float64 {
+	return aliveExpectedPurchases(p.r, p.a, p.b, p.alpha, t)
+}
+
+// moments returns E[X(t)] and E[X(t)²] of the customer (bgMoments).
+func (p aliveBG) moments(t float64) (m1, m2 float64) { return bgMoments(p.r, p.alpha, p.a, p.b, t) }
 
 // aliveExpectedPurchases returns the expected number of purchases in the
 // next t of a customer who is alive now, buys at Poisson rate λ while alive

@@ -155,8 +155,12 @@ func (m MBGNBD) ConditionalExpectedPurchases(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	return m.PAlive(x, tx, T) * aliveExpectedPurchases(m.R+x, m.A, m.B+x+1, m.Alpha+T, t)
+	return m.PAlive(x, tx, T) * m.alive(x, T).expectedPurchases(t)
 }
+
+// alive returns the posterior Gamma(r+x, α+T) rate and Beta(a, b+x+1)
+// dropout probability of a customer alive at T after x repeat purchases.
+func (m MBGNBD) alive(x, T float64) aliveBG { return aliveBG{m.R + x, m.Alpha + T, m.A, m.B + x + 1} }
 
 // ConditionalProbPurchase returns the probability that a customer with
 // history (x, t_x, T) makes at least one purchase in (T, T+t]: a customer

@@ -56,7 +56,7 @@ type Forecast struct {
 	// model's covariance is unknown.
 	PurchasesSD, ActiveSD, SpendSD float64
 	// The standard deviations from chance: purchases from the purchase
-	// model's predictive variance (PurchaseVarianceModel), active customers
+	// model's predictive variance (ConditionalPurchaseVariance), active customers
 	// binomial, spend from SpendTotalVariance (+Inf when Gamma-Gamma gives
 	// a customer an unbounded variance).
 	PurchasesChanceSD, ActiveChanceSD, SpendChanceSD float64
@@ -121,10 +121,11 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 	ey := make([]float64, len(groups))
 	totals := func(bg DropoutModel, gg *GammaGamma, keep bool) []float64 {
 		return chunkReduce(len(groups), (ns+1)*width, func(lo, hi int, acc []float64) {
+			pr := NewPredictor(bg)
 			for i := lo; i < hi; i++ {
 				g := groups[i]
 				w := weightOf(g.Weight)
-				e := bg.ConditionalExpectedPurchases(t, g.X, g.TX, g.T)
+				e := pr.ConditionalExpectedPurchases(t, g.X, g.TX, g.T)
 				if keep {
 					ey[i] = e
 				}
@@ -135,7 +136,7 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 				}
 				var vn, va, vs float64
 				if keep {
-					vn = purchaseVariance(bg, t, g.RFM, e)
+					vn = pr.ConditionalPurchaseVariance(t, g.X, g.TX, g.T)
 					va = w * a * (1 - a)
 					if gg != nil {
 						// Σ_customers (γ + x z̄)², times the factor all share.
@@ -244,16 +245,6 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 		perSegment[s] = read(s)
 	}
 	return segments, perSegment, read(ns)
-}
-
-// purchaseVariance returns a customer's predictive variance of purchases in
-// the next t: the model's own when it gives one (PurchaseVarianceModel),
-// otherwise that of a Poisson count with the expected purchases e.
-func purchaseVariance(m PurchaseModel, t float64, c RFM, e float64) float64 {
-	if v, ok := m.(PurchaseVarianceModel); ok {
-		return v.ConditionalPurchaseVariance(t, c.X, c.TX, c.T)
-	}
-	return e
 }
 
 // BacktestTotal is one group's forecast total over a backtest's holdout

@@ -7,19 +7,6 @@ import "math"
 // They are the chance part of a forecast's uncertainty; the parameters'
 // own uncertainty is ForecastSegments' delta method.
 
-// PurchaseVarianceModel is a purchase model that gives the predictive
-// variance of a customer's purchases in a horizon. ForecastSegments uses it
-// when the purchase model implements it; otherwise it takes the purchases
-// as Poisson (variance = mean), which understates the scatter of a mixed
-// process with dropout.
-type PurchaseVarianceModel interface {
-	PurchaseModel
-	// ConditionalPurchaseVariance returns Var[Y(t) | x, t_x, T], the
-	// variance of the number of purchases in (T, T+t] of a customer with
-	// history (x, t_x, T).
-	ConditionalPurchaseVariance(t, x, tx, T float64) float64
-}
-
 // ConditionalPurchaseVariance returns Var[Y(t) | x, t_x, T] under BG/NBD.
 // Given the history, the customer is alive at T with probability π =
 // PAlive, and an alive customer's rate and dropout probability have the
@@ -33,8 +20,14 @@ func (m BGNBD) ConditionalPurchaseVariance(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	pa := m.PAlive(x, tx, T)
-	m1, m2 := bgMoments(m.R+x, m.Alpha+T, m.A, m.B+x, t)
+	m1, m2 := m.alive(x, T).moments(t)
+	return conditionalPurchaseVariance(m.PAlive(x, tx, T), m1, m2)
+}
+
+// conditionalPurchaseVariance returns Var[Y] = π m2 − (π m1)² of a customer
+// alive with probability π whose purchases while alive have the moments
+// E[X] = m1 and E[X²] = m2.
+func conditionalPurchaseVariance(pa, m1, m2 float64) float64 {
 	mean := pa * m1
 	return math.Max(pa*m2-mean*mean, 0)
 }
@@ -127,8 +120,6 @@ func (m MBGNBD) ConditionalPurchaseVariance(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	pa := m.PAlive(x, tx, T)
-	m1, m2 := bgMoments(m.R+x, m.Alpha+T, m.A, m.B+x+1, t)
-	mean := pa * m1
-	return math.Max(pa*m2-mean*mean, 0)
+	m1, m2 := m.alive(x, T).moments(t)
+	return conditionalPurchaseVariance(m.PAlive(x, tx, T), m1, m2)
 }
