@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,5 +149,40 @@ func TestCSVFormulasEscaped(t *testing.T) {
 	ids = csvColumn(t, csvCells(t, filepath.Join(kept.Dir, "customer_segments.csv")), "customer_id")
 	if !slices.Contains(ids, "@SUM(1+1)") || slices.Contains(ids, "'@SUM(1+1)") {
 		t.Errorf("csv_formulas keep: customer_id column %q, want @SUM(1+1) as it is", ids)
+	}
+}
+
+// The CSV copy of a table keeps the Parquet file's row order at a size
+// where DuckDB works on it in parallel (here 500,000 rows, 2 threads):
+// before writeCSV asked for PRESERVE_ORDER, the escaping projection let
+// rows of a large table come out in a different order from run to run.
+func TestCSVCopyKeepsRowOrder(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Threads = 2
+	s, err := openSession(context.Background(), &cfg, dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := &run{cfg: cfg, s: s}
+	ctx := context.Background()
+	pq, out := filepath.Join(dir, "t.parquet"), filepath.Join(dir, "t.csv")
+	const n = 500_000
+	if err := s.exec(ctx, fmt.Sprintf(`COPY (SELECT i AS id, 'name ' || (i %% 97) AS name, '=x' || i AS formula, i * 1.5 AS v
+		FROM range(%d) t(i) ORDER BY i) TO %s (FORMAT parquet)`, n, quoteLiteral(pq))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.writeCSV(ctx, pq, out); err != nil {
+		t.Fatal(err)
+	}
+	rows := csvCells(t, out)
+	if len(rows) != n+1 {
+		t.Fatalf("%d rows in the CSV copy, want %d and a header", len(rows)-1, n)
+	}
+	for i, row := range rows[1:] {
+		if row[0] != strconv.Itoa(i) || row[2] != "'=x"+row[0] {
+			t.Fatalf("CSV row %d is %q, want id %d (the Parquet file's order) with its formula escaped", i+1, row, i)
+		}
 	}
 }

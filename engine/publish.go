@@ -314,20 +314,17 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		// The table is sorted once, into the Parquet file; the CSV copy
 		// reads that file back, in its order, rather than sorting again.
 		parquetPath := filepath.Join(tmp, t.name+".parquet")
-		for _, f := range []struct{ ext, opts, from string }{
-			{"parquet", "FORMAT parquet, COMPRESSION zstd", fmt.Sprintf("SELECT * FROM %s ORDER BY %s", quoteIdent(t.name), t.orderBy)},
-			{"csv", "FORMAT csv, HEADER true, DELIMITER ','", ""},
-		} {
-			name := t.name + "." + f.ext
+		for _, ext := range []string{"parquet", "csv"} {
+			name := t.name + "." + ext
 			path := filepath.Join(tmp, name)
-			from := f.from
-			if f.ext == "csv" {
-				if from, err = r.csvSelect(ctx, parquetPath); err != nil {
-					return nil, fmt.Errorf("writing %s: %w", name, err)
-				}
+			var err error
+			if ext == "parquet" {
+				err = r.s.exec(ctx, fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, PRESERVE_ORDER true)",
+					quoteIdent(t.name), t.orderBy, quoteLiteral(path)))
+			} else {
+				err = r.writeCSV(ctx, parquetPath, path)
 			}
-			q := fmt.Sprintf("COPY (%s) TO %s (%s)", from, quoteLiteral(path), f.opts)
-			if err := r.s.exec(ctx, q); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("writing %s: %w", name, err)
 			}
 			mf, err := fileEntry(tmp, name)
@@ -401,6 +398,19 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	}
 	r.log.Info("published", "dir", final, "latest", latest)
 	return &Result{RunID: id, Dir: final, Latest: latest, Manifest: r.man}, nil
+}
+
+// writeCSV writes the CSV copy of the Parquet file at parquetPath to path,
+// in the file's row order. PRESERVE_ORDER is spelled out: without it, a
+// projection over the file (csvSelect's escaping) let DuckDB write the rows
+// of a few hundred thousand in a different order from one run to the next,
+// whatever preserve_insertion_order said.
+func (r *run) writeCSV(ctx context.Context, parquetPath, path string) error {
+	from, err := r.csvSelect(ctx, parquetPath)
+	if err != nil {
+		return err
+	}
+	return r.s.exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER true, DELIMITER ',', PRESERVE_ORDER true)", from, quoteLiteral(path)))
 }
 
 // csvSelect is the query the CSV copy of a table is written from: its
