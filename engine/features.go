@@ -22,6 +22,10 @@ import (
 type featureMatrix struct {
 	specs []segment.FeatureSpec // one per column of x
 	x     *mat.Dense
+	// scaled, once set, is the scaler x has been transformed by in place:
+	// x then holds the scaled features, and scaled.InverseRow gives a
+	// row back in original units.
+	scaled *segment.Scaler
 	// Per-customer figures used to order and name segments.
 	netRevenue, active12m, new12m []float64
 }

@@ -76,8 +76,10 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		if scaler, err = segment.FitScaler(fm.x, fm.specs, nil); err != nil {
 			return nil, stageError("segment", err)
 		}
-		z = &mat.Dense{}
-		scaler.Transform(z, fm.x)
+		// Scaled in place: at ten million customers the matrix is 3 GB,
+		// and a scaled copy beside it would double that.
+		scaler.Transform(fm.x, fm.x)
+		z, fm.scaled = fm.x, scaler
 		km := segment.KMeans{K: sg.K, NInit: sg.NInit, MaxIter: sg.MaxIter, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 			Algorithm: segment.Algorithm(algorithm), SampleSize: sg.SampleSize}
 		previous := r.previousModel
@@ -396,9 +398,8 @@ func alignFeatures(fm *featureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the model needs features these inputs do not supply: %s", strings.Join(missing, ", "))
 	}
-	z := &mat.Dense{}
-	scaler.Transform(z, x)
-	return z, nil
+	scaler.Transform(x, x)
+	return x, nil
 }
 
 // storeSegmentation writes the segment names, the customers' assignment,

@@ -38,13 +38,18 @@ func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Sca
 	colSum := mat.NewDense(k, d, nil)
 	popMean := make([]float64, d)
 	popSq := make([]float64, d)
+	row := make([]float64, d)
 	for i := range n {
 		c := res.Labels[i]
 		size[c]++
 		sum[c] += fm.netRevenue[i]
 		active[c] += fm.active12m[i]
 		newc[c] += fm.new12m[i]
-		row := fm.x.RawRowView(i)
+		if fm.scaled != nil {
+			fm.scaled.InverseRow(row, fm.x.RawRowView(i))
+		} else {
+			copy(row, fm.x.RawRowView(i))
+		}
 		cs := colSum.RawRowView(c)
 		for j, v := range row {
 			cs[j] += v

@@ -210,12 +210,28 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 func (s *Scaler) InverseTransform(dst *mat.Dense, z mat.Matrix) {
 	r, c := z.Dims()
 	s.checkShape(dst, r, c)
-	for j, f := range s.Features {
-		w := f.weight()
+	for j := range s.Features {
 		for i := range r {
-			dst.Set(i, j, inverse(f.Transform, z.At(i, j)/w*s.Scale[j]+s.Center[j]))
+			dst.Set(i, j, s.inverse(j, z.At(i, j)))
 		}
 	}
+}
+
+// InverseRow maps one scaled row z back to the original units into dst, as
+// InverseTransform does. The round trip through Transform is exact to a
+// few units in the last place, not bit for bit.
+func (s *Scaler) InverseRow(dst, z []float64) {
+	if len(dst) != len(s.Features) || len(z) != len(s.Features) {
+		panic(mat.ErrShape)
+	}
+	for j := range s.Features {
+		dst[j] = s.inverse(j, z[j])
+	}
+}
+
+func (s *Scaler) inverse(j int, z float64) float64 {
+	f := s.Features[j]
+	return inverse(f.Transform, z/f.weight()*s.Scale[j]+s.Center[j])
 }
 
 func (s *Scaler) checkShape(dst *mat.Dense, r, c int) {
