@@ -54,7 +54,7 @@ type Config struct {
 	// Threads caps DuckDB's and the k-means kernel's threads; 0 means all
 	// cores. Outputs do not depend on it.
 	Threads int `yaml:"threads" json:"threads"`
-	// MemoryLimit is DuckDB's memory_limit ("4GB"); empty means a quarter
+	// MemoryLimit is DuckDB's memory_limit ("4GB"); empty means a sixth
 	// of the machine's memory (DefaultMemoryShare).
 	MemoryLimit string `yaml:"memory_limit" json:"memory_limit"`
 	// CSVFormulas says what the CSV copies of the tables do with a text

@@ -199,7 +199,7 @@ type memoryError struct {
 func (e *memoryError) Error() string {
 	reason, _, _ := strings.Cut(e.err.Msg, "\n\nPossible solutions:")
 	return fmt.Sprintf("%s: %s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the configuration "+
-		"(the default is a quarter of the machine's memory), or lower threads (each thread holds its own working memory); "+
+		"(the default is a sixth of the machine's memory), or lower threads (each thread holds its own working memory); "+
 		"the run already spills what it can to its temporary directory under the output root, which needs free disk space there",
 		e.stage, strings.TrimSpace(reason))
 }
