@@ -95,56 +95,110 @@ func FitScaler(x mat.Matrix, specs []FeatureSpec, weights []float64) (*Scaler, e
 	if weights != nil && len(weights) != r {
 		return nil, fmt.Errorf("segment: %d weights for %d rows", len(weights), r)
 	}
-	s := &Scaler{Features: slices.Clone(specs), Center: make([]float64, c), Scale: make([]float64, c)}
-	col := make([]float64, r)
-	for j, f := range specs {
+	for _, f := range specs {
 		switch f.Transform {
 		case "", TransformNone, TransformLog1p:
 		default:
 			return nil, fmt.Errorf("segment: feature %s: unknown transform %q", f.Name, f.Transform)
 		}
-		for i := range r {
-			v := x.At(i, j)
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("segment: feature %s: row %d is %v", f.Name, i, v)
-			}
-			col[i] = transform(f.Transform, v)
-		}
-		center, scale := 0.0, 1.0
 		switch f.Method {
-		case "", MethodStandard:
-			var sw, sum float64
-			for i, v := range col {
-				w := 1.0
-				if weights != nil {
-					w = weights[i]
-				}
-				sw += w
-				sum += w * v
-			}
-			center = sum / sw
-			var ss float64
-			for i, v := range col {
-				w := 1.0
-				if weights != nil {
-					w = weights[i]
-				}
-				ss += w * (v - center) * (v - center)
-			}
-			scale = math.Sqrt(ss / sw)
-		case MethodRobust:
-			sorted := slices.Clone(col)
-			slices.Sort(sorted)
-			center = quantile(sorted, 0.5)
-			scale = quantile(sorted, 0.75) - quantile(sorted, 0.25)
-		case MethodNone:
+		case "", MethodStandard, MethodRobust, MethodNone:
 		default:
 			return nil, fmt.Errorf("segment: feature %s: unknown method %q", f.Name, f.Method)
 		}
-		if !(scale > 0) {
-			scale = 1
+	}
+	s := &Scaler{Features: slices.Clone(specs), Center: make([]float64, c), Scale: make([]float64, c)}
+	for j := range c {
+		s.Scale[j] = 1
+	}
+	// The rows are read in order, each whole (a matrix of a million rows
+	// read column by column misses the cache on every value): a first pass
+	// checks the values and sums the weights and the transformed values of
+	// the standard method's columns, a second sums their squared
+	// deviations. Each sum runs over the rows in order, as a column's would.
+	buf := make([]float64, c)
+	row := func(i int) []float64 {
+		if xd, ok := x.(*mat.Dense); ok {
+			return xd.RawRowView(i)
 		}
-		s.Center[j], s.Scale[j] = center, scale
+		for j := range buf {
+			buf[j] = x.At(i, j)
+		}
+		return buf
+	}
+	weight := func(i int) float64 {
+		if weights == nil {
+			return 1
+		}
+		return weights[i]
+	}
+	standard, logs := make([]bool, c), make([]bool, c)
+	for j, f := range specs {
+		standard[j] = f.Method == "" || f.Method == MethodStandard
+		logs[j] = f.Transform == TransformLog1p
+	}
+	bad := make([]int, c) // per column, 1 + the first row with a NaN or Inf
+	sw, sum := make([]float64, c), make([]float64, c)
+	for i := range r {
+		w := weight(i)
+		for j, xv := range row(i) {
+			if math.IsNaN(xv) || math.IsInf(xv, 0) {
+				if bad[j] == 0 {
+					bad[j] = i + 1
+				}
+				continue
+			}
+			if standard[j] {
+				if logs[j] {
+					xv = transform(TransformLog1p, xv)
+				}
+				sw[j] += w
+				sum[j] += w * xv
+			}
+		}
+	}
+	for j, b := range bad {
+		if b > 0 {
+			return nil, fmt.Errorf("segment: feature %s: row %d is %v", specs[j].Name, b-1, row(b - 1)[j])
+		}
+	}
+	for j := range c {
+		if standard[j] {
+			s.Center[j] = sum[j] / sw[j]
+		}
+	}
+	ss := make([]float64, c)
+	for i := range r {
+		w := weight(i)
+		for j, xv := range row(i) {
+			if standard[j] {
+				if logs[j] {
+					xv = transform(TransformLog1p, xv)
+				}
+				d := xv - s.Center[j]
+				ss[j] += w * d * d
+			}
+		}
+	}
+	var col []float64
+	for j, f := range specs {
+		switch {
+		case standard[j]:
+			s.Scale[j] = math.Sqrt(ss[j] / sw[j])
+		case f.Method == MethodRobust:
+			if col == nil {
+				col = make([]float64, r)
+			}
+			for i := range r {
+				col[i] = transform(f.Transform, row(i)[j])
+			}
+			slices.Sort(col)
+			s.Center[j] = quantile(col, 0.5)
+			s.Scale[j] = quantile(col, 0.75) - quantile(col, 0.25)
+		}
+		if !(s.Scale[j] > 0) {
+			s.Scale[j] = 1
+		}
 	}
 	return s, nil
 }
@@ -182,9 +236,12 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 		return
 	}
 	src, out := xd.RawMatrix(), dst.RawMatrix()
+	// Per column, the weight and whether it takes the log: the row loop
+	// then reads neither specs nor strings.
 	weights := make([]float64, c)
+	logs := make([]bool, c)
 	for j, f := range s.Features {
-		weights[j] = f.weight()
+		weights[j], logs[j] = f.weight(), f.Transform == TransformLog1p
 	}
 	const chunk = 8192
 	var wg sync.WaitGroup
@@ -196,8 +253,11 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 			defer func() { <-sem }()
 			for i := lo; i < hi; i++ {
 				in, o := src.Data[i*src.Stride:i*src.Stride+c], out.Data[i*out.Stride:i*out.Stride+c]
-				for j, f := range s.Features {
-					o[j] = (transform(f.Transform, in[j]) - s.Center[j]) / s.Scale[j] * weights[j]
+				for j, v := range in {
+					if logs[j] {
+						v = transform(TransformLog1p, v)
+					}
+					o[j] = (v - s.Center[j]) / s.Scale[j] * weights[j]
 				}
 			}
 		})
