@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -254,6 +255,15 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 	if err != nil {
 		return nil, err
 	}
+	// The date goes into the query as a literal, not a parameter: DuckDB
+	// then prunes by its zone maps the branch that reads the lines of the
+	// orders with a line after end, which holds no order when end is
+	// as_of, instead of hashing every line for a join that finds nothing
+	// (at 1,000,000 customers about 5 of the query's 12 s of CPU).
+	if _, err := time.Parse(time.DateOnly, end); err != nil {
+		return nil, fmt.Errorf("purchase histories: end %q is not a date", end)
+	}
+	q = strings.ReplaceAll(q, "$1::date", "DATE "+quoteLiteral(end))
 	h := &histories{}
 	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {
@@ -281,7 +291,7 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 			}
 		}
 		return nil
-	}, end)
+	})
 	return h, err
 }
 

@@ -1,5 +1,7 @@
 -- purchase_histories: every customer's purchase history as of $1 (a date,
 -- YYYY-MM-DD), read by Go for the customer-value models and the backtest.
+-- Go writes $1::date into the query as a DATE literal (so that DuckDB can
+-- prune the late orders' branch by its zone maps; see purchaseHistories).
 -- A purchase is a day with at least one order (same-day orders merged, as
 -- in the literature) whose spend, net of what was returned, is positive:
 -- a day's spend is its orders' lines, the returns filed under those orders
