@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/datasets"
 )
 
 // TestConfigFiles loads every testdata/config/*.good.yaml, which must be
@@ -149,5 +151,22 @@ func TestMemoryErrorHints(t *testing.T) {
 	}
 	if !errors.Is(err, de) || ExitCode(err) != ExitFailure {
 		t.Errorf("out-of-memory error does not wrap DuckDB's (%v) or exits %d", errors.Is(err, de), ExitCode(err))
+	}
+}
+
+// Running out of memory while reading an input is no fault of the file:
+// the run says so with the memory advice and exit code 1, where any other
+// read error names the file as bad input.
+func TestInputReadOutOfMemory(t *testing.T) {
+	in := &input{spec: InputSpec{Path: "orders.csv"}, table: datasets.Table{Name: "transactions"}, format: "csv"}
+	oom := &duckdb.Error{Type: duckdb.ErrorTypeOutOfMemory, Msg: "Out of Memory Error: failed to allocate data of size 16.0 MiB"}
+	err := readError(in, "a readable csv file", fmt.Errorf("reading: %w", oom))
+	var ie *InputError
+	if errors.As(err, &ie) || ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "raise memory_limit") {
+		t.Errorf("out of memory while reading: %v (exit code %d), want the memory advice and exit code %d", err, ExitCode(err), ExitFailure)
+	}
+	err = readError(in, "a readable csv file", &duckdb.Error{Type: duckdb.ErrorTypeInvalidInput, Msg: "CSV Error on Line: 3"})
+	if !errors.As(err, &ie) || ie.File != "orders.csv" || ExitCode(err) == ExitFailure {
+		t.Errorf("a bad file: %v (exit code %d), want an input error naming orders.csv", err, ExitCode(err))
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/duckdb/duckdb-go/v2"
+
 	"github.com/crmseg/crmseg/datasets"
 )
 
@@ -286,7 +288,7 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 	}
 	q := "CREATE OR REPLACE " + kind + " " + quoteIdent("src_"+in.table.Name) + " AS " + strings.Join(parts, " UNION ALL ")
 	if err := s.exec(ctx, q); err != nil {
-		return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: "a readable " + in.format + " file", Found: "a read error", Err: err}
+		return readError(in, "a readable "+in.format+" file", err)
 	}
 	switch in.table.Name {
 	case "customers":
@@ -342,7 +344,7 @@ func (s *session) loadAttributes(ctx context.Context, in *input) error {
 		q += strings.Join(parts, " UNION ALL ")
 	}
 	if err := s.exec(ctx, q); err != nil {
-		return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: "readable attribute columns", Found: "a read error", Err: err}
+		return readError(in, "readable attribute columns", err)
 	}
 	return nil
 }
@@ -452,4 +454,15 @@ func (in *input) columnExpr(i int, f *inputFile, col string) string {
 		return "try_strptime(CAST(" + ref(col) + " AS VARCHAR), " + quoteLiteral(format) + ")"
 	}
 	return ref(col)
+}
+
+// readError is the error of reading an input: an InputError naming the
+// file, unless DuckDB ran out of memory, which is no fault of the file
+// (exit code 1 and the memory advice, not "bad input").
+func readError(in *input, expected string, err error) error {
+	var de *duckdb.Error
+	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
+		return stageError("ingest", err)
+	}
+	return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: expected, Found: "a read error", Err: err}
 }

@@ -381,22 +381,30 @@ func alignFeatures(fm *featureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 	for j, s := range fm.specs {
 		have[s.Name] = j
 	}
+	// The numeric features must be the run's, in its order: the segments'
+	// profiles and centroids are described in them.
+	numeric := func(specs []segment.FeatureSpec) []string {
+		var names []string
+		for _, f := range specs {
+			if !strings.Contains(f.Name, "=") {
+				names = append(names, f.Name)
+			}
+		}
+		return names
+	}
+	if got, want := numeric(fm.specs), numeric(scaler.Features); !slices.Equal(got, want) {
+		return nil, fmt.Errorf("the model was trained on the numeric features %s, and this run has %s: run it with the model's segmentation.features",
+			strings.Join(want, ", "), strings.Join(got, ", "))
+	}
 	x := mat.NewDense(n, len(scaler.Features), nil)
-	var missing []string
 	for j, f := range scaler.Features {
 		src, ok := have[f.Name]
 		if !ok {
-			if !strings.Contains(f.Name, "=") {
-				missing = append(missing, f.Name)
-			}
-			continue
+			continue // a one-hot or share column the run does not have
 		}
 		for i := range n {
 			x.Set(i, j, fm.x.At(i, src))
 		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("the model needs features these inputs do not supply: %s", strings.Join(missing, ", "))
 	}
 	scaler.Transform(x, x)
 	return x, nil

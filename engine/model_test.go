@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/crmseg/crmseg/datasets"
@@ -80,5 +84,46 @@ func TestSegmentsHoldStill(t *testing.T) {
 	}
 	if third.Model.NextID != 6 {
 		t.Errorf("retraining: next ID %d, want 6", third.Model.NextID)
+	}
+}
+
+// A model given to a run meets one-hot values it was not trained on (a
+// region first seen tonight): the run assigns every customer as before
+// rather than fail. A run whose numeric features are not the model's is
+// refused with a configuration error that names both.
+func TestModelMeetsNewValues(t *testing.T) {
+	data := generatedData(t, 4000, 3)
+	cfg := generatedConfig(t, data, t.TempDir())
+	first, err := Run(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src, cust := cfg.Inputs.Customers.Path, filepath.Join(t.TempDir(), "customers.parquet")
+	if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * REPLACE (CASE WHEN customer_id = (SELECT min(customer_id) FROM read_parquet(%[1]s))
+		THEN 'Atlantis' ELSE region END AS region) FROM read_parquet(%[1]s)) TO %[2]s (FORMAT parquet)`, quoteLiteral(src), quoteLiteral(cust))); err != nil {
+		t.Fatal(err)
+	}
+	assign := cfg
+	assign.Output = t.TempDir()
+	assign.Inputs.Customers.Path = cust
+	assign.Segmentation.Model = filepath.Join(first.Dir, "model.json")
+	res, err := Run(context.Background(), assign, Options{})
+	if err != nil {
+		t.Fatalf("assigning with the model, a new region among the customers: %v", err)
+	}
+	if q := res.Manifest.Quality.Segmentation; q.Source != "model" || q.Customers != 4000 {
+		t.Errorf("assigning with the model: %+v, want all 4000 customers assigned by the model", q)
+	}
+
+	assign.Segmentation.Features = DefaultFeatures[:2]
+	_, err = Run(context.Background(), assign, Options{})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "numeric features") {
+		t.Errorf("a run with two of the model's numeric features: %v, want a configuration error naming them", err)
 	}
 }

@@ -371,7 +371,7 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return nil, stageError("features", err)
 	}
 	// The Arrow batches the matrix was filled from are garbage: hand them
-	// back before the scaled copy of the matrix is made.
+	// back before the segment stage works on the matrix.
 	debug.FreeOSMemory()
 	if err := r.checkpoint("features"); err != nil {
 		return nil, err

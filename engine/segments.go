@@ -68,7 +68,9 @@ func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Sca
 		popSD[j] = math.Sqrt(math.Max(popSq[j]/float64(n)-popMean[j]*popMean[j], 0))
 	}
 
-	centroids := mat.NewDense(k, d, nil)
+	// In the model's columns, which a model given to the run may have
+	// fewer or more of than the run (one-hot values seen by one only).
+	centroids := &mat.Dense{}
 	scaler.InverseTransform(centroids, res.Centroids)
 
 	segs := make([]segmentInfo, k)

@@ -95,18 +95,6 @@ func FitScaler(x mat.Matrix, specs []FeatureSpec, weights []float64) (*Scaler, e
 	if weights != nil && len(weights) != r {
 		return nil, fmt.Errorf("segment: %d weights for %d rows", len(weights), r)
 	}
-	for _, f := range specs {
-		switch f.Transform {
-		case "", TransformNone, TransformLog1p:
-		default:
-			return nil, fmt.Errorf("segment: feature %s: unknown transform %q", f.Name, f.Transform)
-		}
-		switch f.Method {
-		case "", MethodStandard, MethodRobust, MethodNone:
-		default:
-			return nil, fmt.Errorf("segment: feature %s: unknown method %q", f.Name, f.Method)
-		}
-	}
 	s := &Scaler{Features: slices.Clone(specs), Center: make([]float64, c), Scale: make([]float64, c)}
 	for j := range c {
 		s.Scale[j] = 1
@@ -157,9 +145,21 @@ func FitScaler(x mat.Matrix, specs []FeatureSpec, weights []float64) (*Scaler, e
 			}
 		}
 	}
-	for j, b := range bad {
-		if b > 0 {
-			return nil, fmt.Errorf("segment: feature %s: row %d is %v", specs[j].Name, b-1, row(b - 1)[j])
+	// The problems of a column in the order a column-by-column fit meets
+	// them: an unknown transform, a NaN or Inf value, an unknown method.
+	for j, f := range specs {
+		switch f.Transform {
+		case "", TransformNone, TransformLog1p:
+		default:
+			return nil, fmt.Errorf("segment: feature %s: unknown transform %q", f.Name, f.Transform)
+		}
+		if b := bad[j]; b > 0 {
+			return nil, fmt.Errorf("segment: feature %s: row %d is %v", f.Name, b-1, row(b - 1)[j])
+		}
+		switch f.Method {
+		case "", MethodStandard, MethodRobust, MethodNone:
+		default:
+			return nil, fmt.Errorf("segment: feature %s: unknown method %q", f.Name, f.Method)
 		}
 	}
 	for j := range c {
