@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"fmt"
 	"log/slog"
@@ -23,11 +22,7 @@ import (
 // best category), 41-60 A only.
 func hostileData(t *testing.T, dir string) (customers, transactions string) {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	customers = filepath.Join(dir, "customers.parquet")
 	transactions = filepath.Join(dir, "transactions.parquet")
 	ids := `CASE i WHEN 1 THEN '@SUM(1+1)' WHEN 3 THEN '+K3' WHEN 7 THEN '-7' ELSE 'K' || i END`

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -22,11 +21,7 @@ type order struct {
 // writeOrders writes a transactions file of one order per customer.
 func writeOrders(t *testing.T, path string, orders []order) {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	var values []string
 	for _, o := range orders {
 		values = append(values, fmt.Sprintf("(%s, %g)", quoteLiteral(o.customer), o.amount))

@@ -69,11 +69,7 @@ const handmadeTransactions = `
 // writeHandmade writes the hand-made dataset as Parquet files in dir.
 func writeHandmade(t *testing.T, dir string) (customers, transactions string) {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	customers = filepath.Join(dir, "customers.parquet")
 	transactions = filepath.Join(dir, "transactions.parquet")
 	stmts := []string{

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -14,11 +13,7 @@ import (
 // historyLines queries the history file of an output root, one line per row.
 func historyLines(t *testing.T, root, query string) []string {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	if _, err := db.Exec("ATTACH " + quoteLiteral(filepath.Join(root, HistoryFile)) + " AS h (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -97,11 +96,7 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 	}
 	count := func(query string, args ...any) int {
 		t.Helper()
-		db, err := sql.Open("duckdb", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := memoryDB(t)
 		var n int
 		if err := db.QueryRow(query, args...).Scan(&n); err != nil {
 			t.Fatalf("%s: %v", query, err)
@@ -239,11 +234,7 @@ func makeCase(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	abs, _ := filepath.Abs(dir)
 	q := strings.ReplaceAll(string(src), "TO '", "TO '"+abs+string(filepath.Separator))
 	if _, err := db.Exec(q); err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -98,11 +97,7 @@ func TestModelMeetsNewValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	src, cust := cfg.Inputs.Customers.Path, filepath.Join(t.TempDir(), "customers.parquet")
 	if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * REPLACE (CASE WHEN customer_id = (SELECT min(customer_id) FROM read_parquet(%[1]s))
 		THEN 'Atlantis' ELSE region END AS region) FROM read_parquet(%[1]s)) TO %[2]s (FORMAT parquet)`, quoteLiteral(src), quoteLiteral(cust))); err != nil {

@@ -45,11 +45,7 @@ const cancelledTransactions = `
 func TestCancelledOrdersAreNoPurchase(t *testing.T) {
 	data := generatedData(t, 2000, 0)
 	dir := t.TempDir()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	customers := filepath.Join(dir, "customers.parquet")
 	transactions := filepath.Join(dir, "transactions.parquet")
 	genCust := quoteLiteral(filepath.Join(data, "customers.parquet"))

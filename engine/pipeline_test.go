@@ -76,11 +76,7 @@ func generatedConfig(t *testing.T, data, out string) Config {
 // outputSchema describes every published table as "table column TYPE" lines.
 func outputSchema(t *testing.T, dir string) string {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	var b strings.Builder
 	for _, tbl := range outputTables {
 		rows, err := db.Query("DESCRIBE SELECT * FROM read_parquet(?)", filepath.Join(dir, tbl.name+".parquet"))
@@ -156,11 +152,7 @@ func TestEndToEndGenerated(t *testing.T) {
 	}
 
 	// Every customer exactly once; sizes add up.
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	var customers, distinct, rows int64
 	err = db.QueryRow("SELECT count(*), count(DISTINCT customer_id) FROM read_parquet(?)", filepath.Join(res.Dir, "customer_segments.parquet")).Scan(&rows, &distinct)
 	if err != nil {
@@ -233,11 +225,7 @@ func TestRecoversLatentGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	rows, err := db.Query(`SELECT s.segment_id, g."group" FROM read_parquet(?) AS s
 		JOIN read_parquet(?) AS g ON s.customer_id = g.customer_id ORDER BY s.customer_id`,
 		filepath.Join(res.Dir, "customer_segments.parquet"), filepath.Join(data, "truth", "customers_truth.parquet"))
@@ -299,11 +287,7 @@ func TestRunsAreByteIdentical(t *testing.T) {
 
 func TestBadInputStopsBeforeWriting(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	noAmount := filepath.Join(dir, "no_amount.parquet")
 	stringTS := filepath.Join(dir, "string_ts.parquet")
 	notParquet := filepath.Join(dir, "tx.parquet")
@@ -440,4 +424,16 @@ func snapshot(t *testing.T, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// memoryDB opens an in-memory DuckDB database for a test, closed when the
+// test ends.
+func memoryDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -26,11 +25,7 @@ type shopLine struct {
 // the transactions file has no category column at all.
 func writeShop(t *testing.T, dir string, customers []string, lines []shopLine) (custPath, txPath string) {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	custPath = filepath.Join(dir, "customers.parquet")
 	txPath = filepath.Join(dir, "transactions.parquet")
 	ids := make([]string, len(customers))
@@ -403,11 +398,7 @@ func TestUpsellAOV(t *testing.T) {
 	}
 
 	// Without categories the pair table is published empty, with its columns.
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	pairs := filepath.Join(res.Dir, "category_pairs.parquet")
 	var n int64
 	if err := db.QueryRow("SELECT count(*) FROM read_parquet(?)", pairs).Scan(&n); err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 )
@@ -11,11 +10,7 @@ import (
 // DuckDB, for reading inputs and published files independently of a run.
 func queryInt(t *testing.T, q string, args ...any) int64 {
 	t.Helper()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	var n int64
 	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -103,11 +98,7 @@ func TestDefaultAsOfIgnoresStrayTimestamps(t *testing.T) {
 	}
 
 	stray := filepath.Join(t.TempDir(), "transactions.parquet")
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memoryDB(t)
 	if _, err := db.Exec(`COPY (
 		SELECT * FROM read_parquet(?)
 		UNION ALL SELECT * REPLACE (TIMESTAMP '9999-12-31 23:59:59' AS ts, -1 AS transaction_id) FROM (FROM read_parquet(?) LIMIT 1)

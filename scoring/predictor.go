@@ -34,15 +34,16 @@ func NewPredictor(m DropoutModel) *Predictor {
 
 // DiscountedPurchases returns DiscountedPurchases(m, c, h).
 func (p *Predictor) DiscountedPurchases(c RFM, h Horizon) float64 {
-	k := horizonKey{c.X, c.T, h}
-	cum, ok := p.cumulative[k]
-	if !ok && h.Periods > 0 && h.PeriodLength > 0 {
-		cum = make([]float64, h.Periods)
-		alive := p.m.alive(c.X, c.T)
-		for i := range cum {
-			cum[i] = alive.expectedPurchases(float64(i+1) * h.PeriodLength)
-		}
-		p.cumulative[k] = cum
+	var cum []float64
+	if h.Periods > 0 && h.PeriodLength > 0 {
+		cum = cached(p.cumulative, horizonKey{c.X, c.T, h}, func() []float64 {
+			cum := make([]float64, h.Periods)
+			alive := p.m.alive(c.X, c.T)
+			for i := range cum {
+				cum[i] = alive.expectedPurchases(float64(i+1) * h.PeriodLength)
+			}
+			return cum
+		})
 	}
 	pa := p.m.PAlive(c.X, c.TX, c.T)
 	return h.discount(func(period int) float64 { return pa * cum[period-1] })
@@ -54,12 +55,7 @@ func (p *Predictor) ConditionalExpectedPurchases(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	k := predictorKey{t, x, T}
-	e, ok := p.expected[k]
-	if !ok {
-		e = p.m.alive(x, T).expectedPurchases(t)
-		p.expected[k] = e
-	}
+	e := cached(p.expected, predictorKey{t, x, T}, func() float64 { return p.m.alive(x, T).expectedPurchases(t) })
 	return p.m.PAlive(x, tx, T) * e
 }
 
@@ -69,11 +65,20 @@ func (p *Predictor) ConditionalPurchaseVariance(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	k := predictorKey{t, x, T}
-	mm, ok := p.moments[k]
-	if !ok {
+	mm := cached(p.moments, predictorKey{t, x, T}, func() (mm [2]float64) {
 		mm[0], mm[1] = p.m.alive(x, T).moments(t)
-		p.moments[k] = mm
-	}
+		return mm
+	})
 	return conditionalPurchaseVariance(p.m.PAlive(x, tx, T), mm[0], mm[1])
+}
+
+// cached returns m[k], computed by f and kept the first time it is asked
+// for.
+func cached[K comparable, V any](m map[K]V, k K, f func() V) V {
+	v, ok := m[k]
+	if !ok {
+		v = f()
+		m[k] = v
+	}
+	return v
 }
