@@ -193,36 +193,32 @@ func (m BGNBD) LogLik(rows []RFM) (float64, error) {
 // domain, and ErrNotConverged (with FitResult.Converged false) when no
 // starting point converged.
 func FitBGNBD(rows []RFM) (BGNBD, FitResult, error) {
-	p, res, err := fitDropoutModel(rows, func(g *rfmGroups, p, grad []float64) float64 {
-		return BGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
-	})
-	if p == nil {
-		return BGNBD{}, res, err
-	}
-	return BGNBD{p[0], p[1], p[2], p[3]}, res, err
+	return fitDropoutModel(rows, func(p []float64) BGNBD { return BGNBD{p[0], p[1], p[2], p[3]} })
 }
 
 // fitDropoutModel fits a purchase model with dropout of parameters
-// (r, α, a, b) (BG/NBD, MBG/NBD) by maximum likelihood from the same
-// starting points; logLik is the model's log-likelihood of the grouped
-// histories at p, with its gradient in grad when not nil. It returns nil
-// parameters when the rows cannot be fitted at all.
-func fitDropoutModel(rows []RFM, logLik func(g *rfmGroups, p, grad []float64) float64) ([]float64, FitResult, error) {
+// (r, α, a, b) (BG/NBD, MBG/NBD), which model makes of p, by maximum
+// likelihood from the same starting points. It returns the zero model when
+// the rows cannot be fitted at all.
+func fitDropoutModel[M interface {
+	logLik(g *rfmGroups, grad []float64) float64
+}](rows []RFM, model func(p []float64) M) (M, FitResult, error) {
+	var none M
 	g, err := prepareRFM(rows)
 	if err != nil {
-		return nil, FitResult{Converged: false}, err
+		return none, FitResult{Converged: false}, err
 	}
 	if g.sumWX == 0 {
-		return nil, FitResult{N: g.n, Groups: len(g.x)}, fmt.Errorf("%w: no repeat purchases", ErrDegenerate)
+		return none, FitResult{N: g.n, Groups: len(g.x)}, fmt.Errorf("%w: no repeat purchases", ErrDegenerate)
 	}
 	rate := g.sumWX / g.sumWT // repeat purchases per time unit
-	return fitMLE(&mleProblem{
+	p, res, err := fitMLE(&mleProblem{
 		names:  []string{"r", "alpha", "a", "b"},
 		shapes: [][]int{{0}, {2, 3}},
 		n:      g.n,
 		groups: len(g.x),
 		logLik: func(p, grad []float64) float64 {
-			return logLik(g, p, grad)
+			return model(p).logLik(g, grad)
 		},
 		analytic: true,
 		starts: [][]float64{
@@ -232,6 +228,10 @@ func fitDropoutModel(rows []RFM, logLik func(g *rfmGroups, p, grad []float64) fl
 			{0.5, 0.5 / rate, 0.3, 6},
 		},
 	})
+	if p == nil {
+		return none, res, err
+	}
+	return model(p), res, err
 }
 
 // ExpectedPurchases returns E[X(t)], the expected number of repeat

@@ -106,13 +106,7 @@ func (m MBGNBD) LogLik(rows []RFM) (float64, error) {
 // caller's choice, with the same optimiser, starting points and errors as
 // FitBGNBD.
 func FitMBGNBD(rows []RFM) (MBGNBD, FitResult, error) {
-	p, res, err := fitDropoutModel(rows, func(g *rfmGroups, p, grad []float64) float64 {
-		return MBGNBD{p[0], p[1], p[2], p[3]}.logLik(g, grad)
-	})
-	if p == nil {
-		return MBGNBD{}, res, err
-	}
-	return MBGNBD{p[0], p[1], p[2], p[3]}, res, err
+	return fitDropoutModel(rows, func(p []float64) MBGNBD { return MBGNBD{p[0], p[1], p[2], p[3]} })
 }
 
 // PAlive returns the probability that a customer with history (x, t_x, T)

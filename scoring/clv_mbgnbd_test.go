@@ -127,26 +127,14 @@ func simulateMBGNBD(n int, m MBGNBD, seed uint64) ([]RFM, int) {
 	rows := make([]RFM, n)
 	dropped0 := 0
 	for i := range rows {
-		T := 39 - math.Floor(rng.Float64()*84)/7
-		lambda := gammaRand(rng, m.R, m.Alpha)
-		p := betaRand(rng, m.A, m.B)
-		var x, tx, tt float64
+		T, lambda, p := drawCustomer(rng, m.R, m.Alpha, m.A, m.B)
+		var x, tx float64
 		if rng.Float64() < p {
 			dropped0++
 		} else {
-			for {
-				tt += rng.ExpFloat64() / lambda
-				if tt > T {
-					break
-				}
-				x++
-				tx = tt
-				if rng.Float64() < p {
-					break
-				}
-			}
+			x, tx = drawPurchases(rng, T, lambda, p)
 		}
-		rows[i] = RFM{X: x, TX: math.Min(math.Round(tx*7)/7, T), T: T}
+		rows[i] = RFM{X: x, TX: tx, T: T}
 	}
 	return rows, dropped0
 }

@@ -352,6 +352,35 @@ func betaRand(rng *rand.Rand, a, b float64) float64 {
 	return x / (x + gammaRand(rng, b, 1))
 }
 
+// drawCustomer draws a customer of a BG/NBD-like population: an age T in
+// weeks, whole days from 27 to 39 weeks, a purchase rate λ ~ Gamma(r, α)
+// and a dropout probability p ~ Beta(a, b).
+func drawCustomer(rng *rand.Rand, r, alpha, a, b float64) (T, lambda, p float64) {
+	T = 39 - math.Floor(rng.Float64()*84)/7
+	lambda = gammaRand(rng, r, alpha)
+	return T, lambda, betaRand(rng, a, b)
+}
+
+// drawPurchases draws the repeat purchases in (0, T] of a customer alive at
+// 0 who buys at rate lambda and drops out after each purchase with
+// probability p: their number, and the time of the last rounded to whole
+// days (at most T).
+func drawPurchases(rng *rand.Rand, T, lambda, p float64) (x, tx float64) {
+	var tt float64
+	for {
+		tt += rng.ExpFloat64() / lambda
+		if tt > T {
+			break
+		}
+		x++
+		tx = tt
+		if rng.Float64() < p {
+			break
+		}
+	}
+	return x, math.Min(math.Round(tx*7)/7, T)
+}
+
 // simulateBGNBD draws n customers from a BG/NBD process with first
 // purchases spread uniformly over the first 12 weeks of a 39-week window
 // and times rounded to days (1/7 week), and their Gamma-Gamma mean repeat
@@ -361,22 +390,8 @@ func simulateBGNBD(n int, m BGNBD, gg GammaGamma, seed uint64) ([]RFM, []Spend) 
 	rfm := make([]RFM, n)
 	spend := make([]Spend, n)
 	for i := range n {
-		T := 39 - math.Floor(rng.Float64()*84)/7 // age in weeks, whole days
-		lambda := gammaRand(rng, m.R, m.Alpha)
-		p := betaRand(rng, m.A, m.B)
-		var x, tx, tt float64
-		for {
-			tt += rng.ExpFloat64() / lambda
-			if tt > T {
-				break
-			}
-			x++
-			tx = tt
-			if rng.Float64() < p {
-				break
-			}
-		}
-		tx = math.Min(math.Round(tx*7)/7, T)
+		T, lambda, p := drawCustomer(rng, m.R, m.Alpha, m.A, m.B)
+		x, tx := drawPurchases(rng, T, lambda, p)
 		rfm[i] = RFM{X: x, TX: tx, T: T, Weight: 1}
 		spend[i] = Spend{X: x, Weight: 1}
 		if x > 0 {
