@@ -95,37 +95,50 @@ func distinctIndex(v []float64) ([]float64, []int32) {
 // in logs, the bracket by log-sum-exp) and, when grad is not nil, its
 // gradient in (r, α, a, b).
 func (m BGNBD) logLik(g *rfmGroups, grad []float64) float64 {
-	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
+	return dropoutLogLik(g, grad, m.R, m.Alpha, m.A, m.B, false)
+}
+
+// dropoutLogLik is the log-likelihood of BG/NBD (mbg false) and MBG/NBD
+// (mbg true) over the groups, and when grad is not nil its gradient in
+// (r, α, a, b). The two differ by one dropout chance: MBG/NBD's first
+// purchase is one too, so its Beta terms have b+x+1 where BG/NBD's have
+// b+x, its dropout term a/(b+x) where BG/NBD's has a/(b+x-1), and a
+// one-time buyer has the dropout term too (under BG/NBD, 1{x>0}).
+func dropoutLogLik(g *rfmGroups, grad []float64, r, alpha, a, b float64, mbg bool) float64 {
 	if !(r > 0 && alpha > 0 && a > 0 && b > 0) {
 		return math.NaN()
 	}
+	d := 0.0 // the extra dropout chance
+	if mbg {
+		d = 1
+	}
 	K := len(g.xs)
 	rx := make([]float64, K)
-	logc := make([]float64, K) // log a/(b+x-1)
-	invb := make([]float64, K) // 1/(b+x-1)
+	logc := make([]float64, K) // log a/(b+x-1+d)
+	invb := make([]float64, K) // 1/(b+x-1+d)
 	lgR, _ := math.Lgamma(r)
 	lgAB, _ := math.Lgamma(a + b)
 	lgB, _ := math.Lgamma(b)
 	psiR, psiAB, psiB := mathext.Digamma(r), mathext.Digamma(a+b), mathext.Digamma(b)
-	logAlpha := math.Log(alpha)
+	logAlpha, logA := math.Log(alpha), math.Log(a)
 	var ll, gr, ga, gA, gB float64
 	for k, x := range g.xs {
 		rx[k] = r + x
-		if x > 0 {
-			invb[k] = 1 / (b + x - 1)
-			logc[k] = math.Log(a) - math.Log(b+x-1)
+		if mbg || x > 0 {
+			invb[k] = 1 / (b + x + (d - 1))
+			logc[k] = logA - math.Log(b+x+(d-1))
 		}
 		l1, _ := math.Lgamma(r + x)
-		l2, _ := math.Lgamma(b + x)
-		l3, _ := math.Lgamma(a + b + x)
+		l2, _ := math.Lgamma(b + x + d)
+		l3, _ := math.Lgamma(a + b + x + d)
 		w := g.xw[k]
 		ll += w * (l1 - lgR + r*logAlpha + lgAB + l2 - lgB - l3)
 		if grad != nil {
-			pABx := mathext.Digamma(a + b + x)
+			pABx := mathext.Digamma(a + b + x + d)
 			gr += w * (mathext.Digamma(r+x) - psiR + logAlpha)
 			ga += w * r / alpha
 			gA += w * (psiAB - pABx)
-			gB += w * (psiAB + mathext.Digamma(b+x) - psiB - pABx)
+			gB += w * (psiAB + mathext.Digamma(b+x+d) - psiB - pABx)
 		}
 	}
 	// log(α+T), 1/(α+T) and the same for t_x, once per distinct value.
@@ -137,7 +150,7 @@ func (m BGNBD) logLik(g *rfmGroups, grad []float64) float64 {
 			w := g.w[i]
 			k := g.xi[i]
 			jT := g.tIdx[i]
-			if g.x[i] == 0 {
+			if !mbg && g.x[i] == 0 {
 				l -= w * r * lT[jT]
 				dr -= w * lT[jT]
 				dal -= w * r * iT[jT]

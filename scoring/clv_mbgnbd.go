@@ -2,8 +2,6 @@ package scoring
 
 import (
 	"math"
-
-	"gonum.org/v1/gonum/mathext"
 )
 
 // MBGNBD is the modified BG/NBD model of Batislam, Denizel & Filiztekin
@@ -32,64 +30,7 @@ type MBGNBD struct {
 // in logs, the bracket by log-sum-exp, and, when grad is not nil, its
 // gradient in (r, α, a, b).
 func (m MBGNBD) logLik(g *rfmGroups, grad []float64) float64 {
-	r, alpha, a, b := m.R, m.Alpha, m.A, m.B
-	if !(r > 0 && alpha > 0 && a > 0 && b > 0) {
-		return math.NaN()
-	}
-	K := len(g.xs)
-	rx := make([]float64, K)
-	logc := make([]float64, K) // log a/(b+x)
-	invb := make([]float64, K) // 1/(b+x)
-	lgR, _ := math.Lgamma(r)
-	lgAB, _ := math.Lgamma(a + b)
-	lgB, _ := math.Lgamma(b)
-	psiR, psiAB, psiB := mathext.Digamma(r), mathext.Digamma(a+b), mathext.Digamma(b)
-	logAlpha, logA := math.Log(alpha), math.Log(a)
-	var ll, gr, ga, gA, gB float64
-	for k, x := range g.xs {
-		rx[k] = r + x
-		invb[k] = 1 / (b + x)
-		logc[k] = logA - math.Log(b+x)
-		l1, _ := math.Lgamma(r + x)
-		l2, _ := math.Lgamma(b + x + 1)
-		l3, _ := math.Lgamma(a + b + x + 1)
-		w := g.xw[k]
-		ll += w * (l1 - lgR + r*logAlpha + lgAB + l2 - lgB - l3)
-		if grad != nil {
-			pABx := mathext.Digamma(a + b + x + 1)
-			gr += w * (mathext.Digamma(r+x) - psiR + logAlpha)
-			ga += w * r / alpha
-			gA += w * (psiAB - pABx)
-			gB += w * (psiAB + mathext.Digamma(b+x+1) - psiB - pABx)
-		}
-	}
-	lT, iT := logsInv(alpha, g.ts)
-	lU, iU := logsInv(alpha, g.us)
-	s := chunkReduce(len(g.x), 5, func(lo, hi int, acc []float64) {
-		var l, dr, dal, da, db float64
-		for i := lo; i < hi; i++ {
-			w := g.w[i]
-			k := g.xi[i]
-			jT, jU := g.tIdx[i], g.uIdx[i]
-			u := -rx[k] * lT[jT]
-			v := logc[k] - rx[k]*lU[jU]
-			lse, pi := logAddShare(u, v) // pi: share of the "dropped out at t_x" term
-			l += w * lse
-			dr -= w * ((1-pi)*lT[jT] + pi*lU[jU])
-			dal -= w * rx[k] * ((1-pi)*iT[jT] + pi*iU[jU])
-			da += w * pi
-			db -= w * pi * invb[k]
-		}
-		acc[0], acc[1], acc[2], acc[3], acc[4] = l, dr, dal, da, db
-	})
-	ll += s[0]
-	if grad != nil {
-		grad[0] = gr + s[1]
-		grad[1] = ga + s[2]
-		grad[2] = gA + s[3]/a
-		grad[3] = gB + s[4]
-	}
-	return ll
+	return dropoutLogLik(g, grad, m.R, m.Alpha, m.A, m.B, true)
 }
 
 // LogLik returns the weighted MBG/NBD log-likelihood of the rows.
