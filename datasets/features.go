@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/crmseg/crmseg/internal/durable"
 )
 
 // FeatureTable is a table of numeric features with one identifier column,
@@ -324,7 +326,7 @@ func writeRows(path string, schema *parquet.Schema, n int, row func(i int, col f
 		index[p[0]] = lc.ColumnIndex
 	}
 	col := func(name string) int { return index[name] }
-	return writeFileWith(path, func(f io.Writer) error {
+	return durable.WriteFileWith(path, func(f io.Writer) error {
 		w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Zstd))
 		rows := make([]parquet.Row, 0, 4096)
 		for i := range n {
@@ -400,7 +402,7 @@ func WriteBlobs(dir string, cfg BlobsConfig) error {
 	for i, c := range truth {
 		fmt.Fprintf(&b, "%d,%d\n", i, c)
 	}
-	return WriteFileAtomic(filepath.Join(dir, "truth.csv"), b.Bytes())
+	return durable.WriteFile(filepath.Join(dir, "truth.csv"), b.Bytes())
 }
 
 // writeNpy writes a float64 matrix in NumPy's .npy format, version 1.0: a
@@ -416,5 +418,5 @@ func writeNpy(path string, x []float64, rows, cols int) error {
 	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
 	b.WriteString(header)
 	binary.Write(&b, binary.LittleEndian, x)
-	return WriteFileAtomic(path, b.Bytes())
+	return durable.WriteFile(path, b.Bytes())
 }

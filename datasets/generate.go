@@ -49,6 +49,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/crmseg/crmseg/internal/durable"
 )
 
 // GenConfig configures Generate. The zero value of every field is a default.
@@ -449,7 +451,7 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(paths["truth.json"], append(b, '\n')); err != nil {
+	if err := durable.WriteFile(paths["truth.json"], append(b, '\n')); err != nil {
 		return nil, err
 	}
 	sum.FirstTS, sum.LastTS = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
@@ -662,39 +664,4 @@ func writeParquet[T any](path string, rows []T) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory renamed into place, so that a reader sees the old file or the
-// new one, never a part.
-func WriteFileAtomic(path string, data []byte) error {
-	return writeFileWith(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
-// writeFileWith writes path through a temporary file that fill writes,
-// synced and renamed into place once fill succeeds: readers see the old
-// file or the new one, whole, even after a crash.
-func writeFileWith(path string, fill func(w io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o644)
-	if err == nil {
-		err = fill(tmp)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/internal/durable"
 )
 
 // runStatus names the outcome of a run for the metrics file, by exit code.
@@ -208,9 +208,9 @@ func readMetricSamples(path string) map[string]float64 {
 	return out
 }
 
-// writeMetrics writes the metrics file atomically (datasets.WriteFileAtomic:
+// writeMetrics writes the metrics file atomically (durable.WriteFile:
 // a synced temporary file in the same directory, whose name the textfile
 // collector skips as it does not end in .prom, renamed over the file).
 func writeMetrics(path, text string) error {
-	return datasets.WriteFileAtomic(path, []byte(text))
+	return durable.WriteFile(path, []byte(text))
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/crmseg/crmseg/internal/durable"
 )
 
 // Manifest describes one run: what went in, with which settings, what came
@@ -357,10 +359,10 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(tmp, "manifest.json"), append(b, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(tmp, "manifest.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	if err := fsyncPath(tmp); err != nil {
+	if err := durable.SyncDir(tmp); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -375,7 +377,7 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 			os.RemoveAll(final)
 		}
 	}()
-	if err := fsyncPath(runs); err != nil {
+	if err := durable.SyncDir(runs); err != nil {
 		return nil, err
 	}
 	if err := r.failpoint("publish:renamed"); err != nil {
@@ -392,7 +394,7 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	switched = true
-	if err := fsyncPath(root); err != nil {
+	if err := durable.SyncDir(root); err != nil {
 		// latest points at the run already: it is published, and saying
 		// otherwise would be wrong. The switch may not survive a crash.
 		r.log.Warn("latest switched but not synced to disk", "path", root, "error", err)
@@ -477,7 +479,7 @@ func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error)
 
 func fileEntry(dir, name string) (ManifestFile, error) {
 	p := filepath.Join(dir, name)
-	if err := fsyncPath(p); err != nil {
+	if err := durable.SyncDir(p); err != nil {
 		return ManifestFile{}, err
 	}
 	h, err := hashFile(p)
@@ -489,32 +491,6 @@ func fileEntry(dir, name string) (ManifestFile, error) {
 		return ManifestFile{}, err
 	}
 	return ManifestFile{Path: name, Bytes: st.Size(), SHA256: h}, nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// fsyncPath makes a file, or a directory's entries (renames, new files), durable.
-func fsyncPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // nullFloat is a figure written as JSON null when it is NaN or infinite.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -164,7 +165,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(*out, "summary.json"), append(js, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(*out, "summary.json"), append(js, '\n')); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -198,7 +199,7 @@ func writeCentroids(path string, columns []string, c *mat.Dense, sizes []int) er
 		}
 		b.WriteByte('\n')
 	}
-	return datasets.WriteFileAtomic(path, []byte(b.String()))
+	return durable.WriteFile(path, []byte(b.String()))
 }
 
 func csvField(s string) string {
