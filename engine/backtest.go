@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
-	"strconv"
 	"time"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -75,32 +74,6 @@ func (b Backtest) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
-
-// parseSpan checks a calendar span: a whole number of days (d), weeks (w)
-// or months (m), such as 39w or 6m.
-func parseSpan(s string) (n int, unit byte, ok bool) {
-	m := spanPattern.FindStringSubmatch(s)
-	if m == nil {
-		return 0, 0, false
-	}
-	n, _ = strconv.Atoi(m[1])
-	return n, m[2][0], true
-}
-
-// spanBefore returns the date a span before end: months are calendar
-// months (Go's AddDate normalisation: 31 March less one month is 3 March).
-func spanBefore(end time.Time, s string) time.Time {
-	n, unit, _ := parseSpan(s)
-	switch unit {
-	case 'd':
-		return end.AddDate(0, 0, -n)
-	case 'w':
-		return end.AddDate(0, 0, -7*n)
-	}
-	return end.AddDate(0, -n, 0)
-}
-
 // backtest refits BG/NBD and Gamma-Gamma on the purchases up to as_of less
 // the configured holdout, predicts each calibration customer's purchases
 // and revenue in the holdout, and compares them with what happened. The
@@ -128,7 +101,7 @@ func (r *run) backtest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	calEnd := spanBefore(asOf, holdout)
+	calEnd := config.SpanBefore(asOf, holdout)
 	weeks := asOf.Sub(calEnd).Hours() / 24 / 7
 	bt := &Backtest{Holdout: holdout, CalibrationEnd: calEnd.Format(time.DateOnly), HoldoutEnd: asOf.Format(time.DateOnly), HoldoutWeeks: round(weeks, 6)}
 	r.man.Backtest = bt
@@ -145,7 +118,7 @@ func (r *run) backtest(ctx context.Context) error {
 	// Every purchase model is fitted, the configured one first: its
 	// predictions fill model_backtest.
 	names := []string{r.cfg.Value.Model}
-	for _, m := range []string{modelBGNBD, modelMBGNBD} {
+	for _, m := range []string{config.ModelBGNBD, config.ModelMBGNBD} {
 		if m != names[0] {
 			names = append(names, m)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -19,16 +20,16 @@ func TestSpanBefore(t *testing.T) {
 		{"6m", "1997-12-30"},
 		{"1d", "1998-06-29"},
 	} {
-		if _, _, ok := parseSpan(c.span); !ok {
+		if _, _, ok := config.ParseSpan(c.span); !ok {
 			t.Errorf("%s: not a span", c.span)
 			continue
 		}
-		if got := spanBefore(end, c.span).Format(time.DateOnly); got != c.want {
+		if got := config.SpanBefore(end, c.span).Format(time.DateOnly); got != c.want {
 			t.Errorf("%s before 1998-06-30 = %s, want %s", c.span, got, c.want)
 		}
 	}
 	for _, bad := range []string{"", "0w", "39", "w", "-3m", "3y", "39 w", "12345d"} {
-		if _, _, ok := parseSpan(bad); ok {
+		if _, _, ok := config.ParseSpan(bad); ok {
 			t.Errorf("%q accepted as a span", bad)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // hostileData writes customers and transactions with values a spreadsheet
@@ -83,8 +85,8 @@ func csvColumn(t *testing.T, rows [][]string, name string) []string {
 func TestCSVFormulasEscaped(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := hostileData(t, dir)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Segmentation.K = 1
 	cfg.Segmentation.Demographics = nil
@@ -153,7 +155,7 @@ func TestCSVFormulasEscaped(t *testing.T) {
 // rows of a large table come out in a different order from run to run.
 func TestCSVCopyKeepsRowOrder(t *testing.T) {
 	dir := t.TempDir()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Threads = 2
 	s, err := openSession(context.Background(), &cfg, dir, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // The SQL models, one SELECT per file, in dbt's layers.
@@ -44,7 +46,7 @@ type session struct {
 // up to memory_limit, where an in-memory table holds every row uncompressed.
 // At 1,000,000 customers, stg_transactions takes 0.2 GB of DuckDB's memory
 // this way against 1.5 GB in memory (README, "Memory").
-func openSession(ctx context.Context, cfg *Config, tempDir string, log *slog.Logger) (*session, error) {
+func openSession(ctx context.Context, cfg *config.Config, tempDir string, log *slog.Logger) (*session, error) {
 	connector, err := duckdb.NewConnector(filepath.Join(tempDir, "run.duckdb"), nil)
 	if err != nil {
 		return nil, err
@@ -106,7 +108,7 @@ const DefaultMemoryShare = 1.0 / 6
 // lower.
 func (s *session) goPhaseMemory() string {
 	const budget = "256MiB"
-	if n, ok := memoryBytes(s.memoryLimit); ok && n < 256<<20 {
+	if n, ok := config.MemoryBytes(s.memoryLimit); ok && n < 256<<20 {
 		return s.memoryLimit
 	}
 	return budget

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -45,9 +46,9 @@ func group(prefix string, n int, amount float64) []order {
 
 // orderConfig clusters on one unscaled feature, the average order value, so
 // that every distance can be worked out by hand.
-func orderConfig(tx, out string) Config {
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Transactions: InputSpec{Path: tx}}
+func orderConfig(tx, out string) config.Config {
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = out
 	cfg.AsOf = "2025-12-31"
 	cfg.Segmentation.K = 2
@@ -209,7 +210,7 @@ func TestHysteresis(t *testing.T) {
 		}
 		return seg, dist, size2
 	}
-	run := func(cfg Config) *Result {
+	run := func(cfg config.Config) *Result {
 		t.Helper()
 		res, err := Run(context.Background(), cfg, Options{})
 		if err != nil {
@@ -283,7 +284,7 @@ func near(a, b, tol float64) bool { return a-b <= tol && b-a <= tol }
 // of whole units.
 func TestDeltaComparison(t *testing.T) {
 	ctx := context.Background()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	s, err := openSession(ctx, &cfg, t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // Exit codes of the crmseg command. They are part of the contract with
@@ -22,23 +24,6 @@ const (
 	// "try again later"); this run did nothing.
 	ExitLocked = 75
 )
-
-// ConfigError reports every problem found in a configuration at once.
-type ConfigError struct {
-	File     string // empty for flags
-	Problems []string
-}
-
-func (e *ConfigError) Error() string {
-	where := "configuration"
-	if e.File != "" {
-		where = e.File
-	}
-	if len(e.Problems) == 1 {
-		return where + ": " + e.Problems[0]
-	}
-	return where + ":\n  - " + strings.Join(e.Problems, "\n  - ")
-}
 
 // InputError is an input that cannot be used at all: a missing or unreadable
 // file, a missing required column, a column of a type that cannot be
@@ -156,7 +141,7 @@ func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ce *ConfigError
+	var ce *config.ConfigError
 	var ie *InputError
 	var re *RejectedError
 	var le *LockedError

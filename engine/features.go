@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -70,7 +71,7 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 
 	d := len(numeric) + len(sparse)
 	if d == 0 {
-		return nil, &ConfigError{Problems: []string{"segmentation: no features to cluster on (no numeric feature and every mix or demographic weight is 0)"}}
+		return nil, &config.ConfigError{Problems: []string{"segmentation: no features to cluster on (no numeric feature and every mix or demographic weight is 0)"}}
 	}
 	fm = &featureMatrix{
 		specs:      make([]segment.FeatureSpec, 0, d),
@@ -82,8 +83,8 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	// While Go holds the matrix, DuckDB's share of memory_limit shrinks by
 	// its size (down to goPhaseMemory), so that the two together stay
 	// within the limit; the limit comes back when the matrix is filled.
-	if limit, ok := memoryBytes(s.memoryLimit); ok {
-		floor, _ := memoryBytes(s.goPhaseMemory())
+	if limit, ok := config.MemoryBytes(s.memoryLimit); ok {
+		floor, _ := config.MemoryBytes(s.goPhaseMemory())
 		share := max(limit-n*int64(d+3)*8, floor)
 		if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(strconv.FormatInt(share>>20, 10)+"MiB")); err != nil {
 			return nil, err

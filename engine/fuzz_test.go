@@ -2,50 +2,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/crmseg/crmseg/engine/config"
 )
-
-// FuzzDecodeConfig feeds arbitrary documents to the config decoder: it must
-// never panic, a problem must come back as an error, and a config that
-// validates must survive a YAML round trip and still validate.
-func FuzzDecodeConfig(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "config", "*.yaml"))
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg := DefaultConfig()
-		if err := DecodeConfig(data, &cfg); err != nil {
-			return
-		}
-		err := cfg.Validate()
-		if err != nil {
-			var ce *ConfigError
-			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
-				t.Fatalf("Validate returned %T %v, want a *ConfigError with problems", err, err)
-			}
-			return
-		}
-		out, err := yaml.Marshal(cfg)
-		if err != nil {
-			t.Fatalf("marshal a valid config: %v", err)
-		}
-		again := DefaultConfig()
-		if err := DecodeConfig(out, &again); err != nil {
-			t.Fatalf("decode a marshalled valid config: %v\n%s", err, out)
-		}
-		if err := again.Validate(); err != nil {
-			t.Fatalf("a valid config is invalid after a round trip: %v\n%s", err, out)
-		}
-	})
-}
 
 // FuzzCSVIngest runs the input checks on an arbitrary transactions CSV. Any
 // content must end in success, an input error or rejected rows: never a
@@ -61,8 +23,8 @@ func FuzzCSVIngest(f *testing.F) {
 		if err := os.WriteFile(path, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg := DefaultConfig()
-		cfg.Inputs.Transactions = InputSpec{Path: path}
+		cfg := config.DefaultConfig()
+		cfg.Inputs.Transactions = config.InputSpec{Path: path}
 		cfg.Output = filepath.Join(dir, "out")
 		_, err := Validate(context.Background(), cfg, Options{})
 		if err != nil && ExitCode(err) != ExitRejected {

@@ -14,6 +14,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -195,8 +196,8 @@ func checkValueRollups(t *testing.T, dir string) {
 func TestHandmadeMetrics(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Segmentation.K = 1
 	cfg.Segmentation.Demographics = nil
@@ -372,8 +373,8 @@ func TestHandmadeMetrics(t *testing.T) {
 func TestValidateHandmade(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Rejects.MaxShare = 0.5
 	v, err := Validate(context.Background(), cfg, Options{})

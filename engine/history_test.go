@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // historyLines queries the history file of an output root, one line per row.
@@ -40,8 +42,8 @@ func TestHistoryRecordsRuns(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
 	out := filepath.Join(dir, "out")
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = out
 	cfg.Segmentation.K = 2
 	cfg.Segmentation.Demographics = nil
@@ -160,8 +162,8 @@ func TestHistoryUnusable(t *testing.T) {
 	if err := os.WriteFile(path, garbage, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = out
 	cfg.Segmentation.K = 1
 	cfg.Rejects.MaxShare = 0.5

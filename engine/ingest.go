@@ -19,13 +19,14 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // input is one input table after its schema check: one or more files of
 // one format whose columns map onto the logical columns.
 type input struct {
 	table    datasets.Table
-	spec     InputSpec
+	spec     config.InputSpec
 	format   string
 	files    []*inputFile
 	columns  map[string]string // logical column -> column name in the files
@@ -57,10 +58,10 @@ func (in *input) has(col string) bool {
 // inspectInputs checks every configured input from its Parquet footer or
 // CSV header before anything is loaded or written. It returns every
 // problem found, joined; each is an *InputError.
-func inspectInputs(cfg *Config) (map[string]*input, error) {
+func inspectInputs(cfg *config.Config) (map[string]*input, error) {
 	specs := []struct {
 		table datasets.Table
-		spec  InputSpec
+		spec  config.InputSpec
 	}{
 		{datasets.Customers, cfg.Inputs.Customers},
 		{datasets.Transactions, cfg.Inputs.Transactions},
@@ -98,12 +99,12 @@ func expandPath(t datasets.Table, path string) ([]string, error) {
 	return files, nil
 }
 
-func inspectInput(t datasets.Table, spec InputSpec) (*input, error) {
+func inspectInput(t datasets.Table, spec config.InputSpec) (*input, error) {
 	paths, err := expandPath(t, spec.Path)
 	if err != nil {
 		return nil, err
 	}
-	in := &input{table: t, spec: spec, format: spec.format(), columns: map[string]string{}, families: map[string]string{}}
+	in := &input{table: t, spec: spec, format: spec.FileFormat(), columns: map[string]string{}, families: map[string]string{}}
 	var errs []error
 	for i, path := range paths {
 		f, cols, err := inspectFile(t, in.format, spec, path)
@@ -124,7 +125,7 @@ func inspectInput(t datasets.Table, spec InputSpec) (*input, error) {
 
 // inspectFile reads one file's schema: the Parquet footer, or the first line
 // of a text file.
-func inspectFile(t datasets.Table, format string, spec InputSpec, path string) (*inputFile, []datasets.FileColumn, error) {
+func inspectFile(t datasets.Table, format string, spec config.InputSpec, path string) (*inputFile, []datasets.FileColumn, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		found := "no such file"
@@ -143,9 +144,9 @@ func inspectFile(t datasets.Table, format string, spec InputSpec, path string) (
 		if spec.Delimiter != "" {
 			delim, _ = utf8.DecodeRuneInString(spec.Delimiter)
 		}
-		cols, err = datasets.InspectCSV(path, delim, spec.header())
+		cols, err = datasets.InspectCSV(path, delim, spec.HasHeader())
 	case "text":
-		cols, err = datasets.InspectText(path, spec.header())
+		cols, err = datasets.InspectText(path, spec.HasHeader())
 	}
 	if err != nil {
 		return nil, nil, &InputError{File: path, Table: t.Name, Expected: "a readable " + format + " file", Found: strings.TrimPrefix(err.Error(), path+": ")}
@@ -362,10 +363,10 @@ func (in *input) reader(f *inputFile) string {
 		for i, n := range f.names {
 			cols[i] = quoteLiteral(n) + ": 'VARCHAR'"
 		}
-		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.header()) + ", delim = " + quoteLiteral(delim) +
+		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.HasHeader()) + ", delim = " + quoteLiteral(delim) +
 			", quote = '\"', escape = '\"', auto_detect = false, columns = {" + strings.Join(cols, ", ") + "}) WITH ORDINALITY"
 	case "text":
-		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.header()) +
+		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.HasHeader()) +
 			", columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '', auto_detect = false) WITH ORDINALITY"
 	}
 	return "read_parquet(" + path + ", file_row_number = true, binary_as_string = true)"

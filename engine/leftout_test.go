@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // writeTwoGroups writes transactions of two groups of 30 customers: L, who
@@ -37,9 +39,9 @@ func writeTwoGroups(t *testing.T, dir, channel, category string) string {
 	return path
 }
 
-func twoGroupsConfig(tx, out string) Config {
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Transactions: InputSpec{Path: tx}}
+func twoGroupsConfig(tx, out string) config.Config {
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = out
 	cfg.Segmentation.K = 2
 	cfg.Segmentation.NInit = 2

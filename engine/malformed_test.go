@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // TestMalformedInputs runs every case of testdata/malformed: a config, its
@@ -57,7 +59,7 @@ func TestMalformedInputs(t *testing.T) {
 				t.Fatalf("expect.txt must start with \"exit N\": %q", lines[0])
 			}
 			out := filepath.Join(t.TempDir(), "out")
-			cfg, err := LoadConfig(filepath.Join(dir, "config.yaml"))
+			cfg, err := config.LoadConfig(filepath.Join(dir, "config.yaml"))
 			var res *Result
 			if err == nil {
 				cfg.Output = out

@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -48,11 +49,11 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	if sg.Model != "" {
 		m, err := segment.ReadModel(sg.Model)
 		if err != nil {
-			return nil, &ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
+			return nil, &config.ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
 		}
 		given = m
 		if z, err = alignFeatures(fm, m.Scaler); err != nil {
-			return nil, &ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
+			return nil, &config.ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
 		}
 		scaler = m.Scaler
 		centroids := m.Centroids()
@@ -109,7 +110,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 			r.log.Info("k chosen", "k", chosen, "reason", kReason)
 		} else {
 			if n < sg.K {
-				return nil, &ConfigError{Problems: []string{fmt.Sprintf("segmentation.k: %d segments asked for, but the inputs have only %d customers", sg.K, n)}}
+				return nil, &config.ConfigError{Problems: []string{fmt.Sprintf("segmentation.k: %d segments asked for, but the inputs have only %d customers", sg.K, n)}}
 			}
 			if res, err = km.Fit(z, nil); err != nil {
 				return nil, stageError("segment", err)

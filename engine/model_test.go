@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -115,9 +116,9 @@ func TestModelMeetsNewValues(t *testing.T) {
 		t.Errorf("assigning with the model: %+v, want all 4000 customers assigned by the model", q)
 	}
 
-	assign.Segmentation.Features = DefaultFeatures[:2]
+	assign.Segmentation.Features = config.DefaultFeatures[:2]
 	_, err = Run(context.Background(), assign, Options{})
-	var ce *ConfigError
+	var ce *config.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "numeric features") {
 		t.Errorf("a run with two of the model's numeric features: %v, want a configuration error naming them", err)
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // clockAt returns a clock that starts at t and moves one minute per call,
@@ -295,7 +297,7 @@ func TestProgressSteps(t *testing.T) {
 	// chosen k refitted: 3 × (2 × 3 + 1) = 21 restarts of n_init 3.
 	cfg = generatedConfig(t, data, t.TempDir())
 	cfg.Segmentation.NInit = 3
-	cfg.Segmentation.ChooseK = &ChooseK{Min: 3, Max: 4, Bootstraps: 2}
+	cfg.Segmentation.ChooseK = &config.ChooseK{Min: 3, Max: 4, Bootstraps: 2}
 	rec = &stepRecorder{}
 	if _, err := Run(context.Background(), cfg, Options{Progress: rec.start}); err != nil {
 		t.Fatal(err)
@@ -633,20 +635,20 @@ func checkLabels(s string) error {
 }
 
 func TestConfigOpsKeys(t *testing.T) {
-	if got := DefaultConfig().KeepRuns; got != 14 {
+	if got := config.DefaultConfig().KeepRuns; got != 14 {
 		t.Errorf("default keep_runs %d, want 14", got)
 	}
-	cfg, err := LoadConfig(filepath.Join("testdata", "config", "ops.good.yaml"))
+	cfg, err := config.LoadConfig(filepath.Join("config", "testdata", "ops.good.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.KeepRuns != 30 || cfg.MetricsFile != filepath.Join("testdata", "config", "metrics", "crmseg.prom") {
+	if cfg.KeepRuns != 30 || cfg.MetricsFile != filepath.Join("config", "testdata", "metrics", "crmseg.prom") {
 		t.Errorf("keep_runs %d, metrics_file %q; want 30 and the path resolved against the config's directory", cfg.KeepRuns, cfg.MetricsFile)
 	}
 	// The metrics file's directory must exist: found before any work.
 	cfg.Inputs.Transactions.Path = filepath.Join(t.TempDir(), "tx.parquet")
 	_, err = Run(context.Background(), cfg, Options{})
-	if ExitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), "metrics_file: directory testdata/config/metrics does not exist") {
+	if ExitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), "metrics_file: directory config/testdata/metrics does not exist") {
 		t.Errorf("run with a metrics file in a missing directory: %v", err)
 	}
 }
@@ -654,11 +656,11 @@ func TestConfigOpsKeys(t *testing.T) {
 // A run refused for its configuration says why in its log, so that a
 // scheduler's JSON log explains the exit code.
 func TestConfigErrorLogged(t *testing.T) {
-	for name, edit := range map[string]func(*Config){
-		"invalid":         func(c *Config) { c.KeepRuns = -1 },
-		"metrics_missing": func(c *Config) { c.MetricsFile = filepath.Join(t.TempDir(), "missing", "crmseg.prom") },
+	for name, edit := range map[string]func(*config.Config){
+		"invalid":         func(c *config.Config) { c.KeepRuns = -1 },
+		"metrics_missing": func(c *config.Config) { c.MetricsFile = filepath.Join(t.TempDir(), "missing", "crmseg.prom") },
 	} {
-		cfg := DefaultConfig()
+		cfg := config.DefaultConfig()
 		cfg.Inputs.Transactions.Path = "tx.parquet"
 		cfg.Output = t.TempDir()
 		edit(&cfg)

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -60,12 +61,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func generatedConfig(t *testing.T, data, out string) Config {
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{
-		Customers:    InputSpec{Path: filepath.Join(data, "customers.parquet")},
-		Transactions: InputSpec{Path: filepath.Join(data, "transactions.parquet")},
-		Products:     InputSpec{Path: filepath.Join(data, "products.parquet")},
+func generatedConfig(t *testing.T, data, out string) config.Config {
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{
+		Customers:    config.InputSpec{Path: filepath.Join(data, "customers.parquet")},
+		Transactions: config.InputSpec{Path: filepath.Join(data, "transactions.parquet")},
+		Products:     config.InputSpec{Path: filepath.Join(data, "products.parquet")},
 	}
 	cfg.Output = out
 	cfg.Segmentation.K = 5
@@ -312,8 +313,8 @@ func TestBadInputStopsBeforeWriting(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+strings.ReplaceAll(c.name, " ", "-"))
-			cfg := DefaultConfig()
-			cfg.Inputs.Transactions = InputSpec{Path: c.transactions}
+			cfg := config.DefaultConfig()
+			cfg.Inputs.Transactions = config.InputSpec{Path: c.transactions}
 			cfg.Output = out
 			_, err := Run(context.Background(), cfg, Options{})
 			if err == nil {

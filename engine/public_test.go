@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -30,14 +31,14 @@ func sharedData(t *testing.T) string {
 
 // publicConfig loads a config of datasets/public, pointing its inputs at the
 // shared data directory in use and its output at a temporary directory.
-func publicConfig(t *testing.T, name string) Config {
+func publicConfig(t *testing.T, name string) config.Config {
 	t.Helper()
 	data := sharedData(t)
-	cfg, err := LoadConfig(filepath.Join("..", "datasets", "public", name+".yaml"))
+	cfg, err := config.LoadConfig(filepath.Join("..", "datasets", "public", name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range []*InputSpec{&cfg.Inputs.Customers, &cfg.Inputs.Transactions, &cfg.Inputs.Products} {
+	for _, spec := range []*config.InputSpec{&cfg.Inputs.Customers, &cfg.Inputs.Transactions, &cfg.Inputs.Products} {
 		if spec.Path == "" {
 			continue
 		}
@@ -58,7 +59,7 @@ type publicRun struct {
 
 // runPublic runs a config of datasets/public, changed by edit when given,
 // and opens its output tables as views.
-func runPublic(t *testing.T, name string, edit ...func(*Config)) *publicRun {
+func runPublic(t *testing.T, name string, edit ...func(*config.Config)) *publicRun {
 	t.Helper()
 	cfg := publicConfig(t, name)
 	for _, e := range edit {
@@ -395,7 +396,7 @@ func TestPublicCompleteJourney(t *testing.T) {
 func TestPublicOnlineRetailBacktest(t *testing.T) {
 	for _, h := range []string{"13w", "26w", "90d"} {
 		t.Run(h, func(t *testing.T) {
-			p := runPublic(t, "online_retail", func(c *Config) { c.Value.BacktestHoldout = h })
+			p := runPublic(t, "online_retail", func(c *config.Config) { c.Value.BacktestHoldout = h })
 			if n := p.int(t, `SELECT count(*) FROM customer_segments WHERE expected_purchases_12m < 0 OR p_purchase_12m < 0
 				OR p_alive < 0 OR p_alive > 1 OR expected_spend < 0 OR predicted_clv_12m < 0`); n != 0 {
 				t.Errorf("%d customers with a negative predicted count or revenue", n)
@@ -442,7 +443,7 @@ func TestPublicOnlineRetailBacktest(t *testing.T) {
 // purchase models, each within 20% of the 1,882 holdout purchases (BG/NBD
 // is published within a few percent on this split).
 func TestPublicCDNOWModifiedBGNBD(t *testing.T) {
-	p := runPublic(t, "cdnow_sample", func(c *Config) {
+	p := runPublic(t, "cdnow_sample", func(c *config.Config) {
 		c.Value.Model = "mbg_nbd"
 		c.Value.BacktestHoldout = "39w"
 	})
@@ -542,7 +543,7 @@ func TestPublicCDNOWCalibration(t *testing.T) {
 // parameters agree to about 1e-5), and the actual revenue is the sum of
 // the holdout's purchases in the raw file.
 func TestPublicCDNOWBacktest(t *testing.T) {
-	p := runPublic(t, "cdnow_sample", func(c *Config) { c.Value.BacktestHoldout = "39w" })
+	p := runPublic(t, "cdnow_sample", func(c *config.Config) { c.Value.BacktestHoldout = "39w" })
 	bt := p.res.Manifest.Backtest
 	if bt == nil || bt.Error != "" {
 		t.Fatalf("backtest %+v", bt)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
@@ -42,7 +43,7 @@ type Manifest struct {
 	MetricsLeftOut []MetricLeftOut   `json:"metrics_left_out"`
 	Timings        []Timing          `json:"timings"`
 	Versions       map[string]string `json:"versions"`
-	Config         Config            `json:"config"`
+	Config         config.Config     `json:"config"`
 
 	// PeakRSSBytes is the process's peak resident memory in bytes from its
 	// start to the end of the run's last stage (getrusage's maxrss, kept
@@ -215,7 +216,7 @@ var outputTables = []struct{ name, orderBy string }{
 // newRunID names a run by its start time (UTC, to the second) and a short
 // hash of its configuration, so that runs sort by time and two configs
 // started in the same second do not collide.
-func newRunID(t time.Time, cfg Config) string {
+func newRunID(t time.Time, cfg config.Config) string {
 	b, _ := json.Marshal(cfg)
 	h := sha256.Sum256(b)
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:3])

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -71,8 +72,8 @@ func runShop(t *testing.T, customers []string, lines []shopLine, asOf string) *R
 	t.Helper()
 	dir := t.TempDir()
 	custPath, txPath := writeShop(t, dir, customers, lines)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: txPath}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: txPath}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.AsOf = asOf
 	cfg.Segmentation.K = 2

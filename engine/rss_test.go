@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // TestRunPeakMemory: every stage of a run has its peak memory in the
@@ -17,8 +19,8 @@ import (
 func TestRunPeakMemory(t *testing.T) {
 	dir := t.TempDir()
 	custPath, tx := writeHandmade(t, dir)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.Segmentation.K = 2
 	cfg.Rejects.MaxShare = 0.5
@@ -147,8 +149,8 @@ func TestHistoryOldSchema(t *testing.T) {
 	checkLines(t, "schema version before a run", historyLines(t, out, "SELECT value FROM h.meta WHERE key = 'schema_version'"), []string{"1"})
 
 	custPath, tx := writeHandmade(t, dir)
-	cfg := DefaultConfig()
-	cfg.Inputs = Inputs{Customers: InputSpec{Path: custPath}, Transactions: InputSpec{Path: tx}}
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
 	cfg.Output = out
 	cfg.Segmentation.K = 2
 	cfg.Rejects.MaxShare = 0.5

@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -80,7 +81,7 @@ type SegmentReport struct {
 
 // run carries the state of one pipeline run between stages.
 type run struct {
-	cfg     Config
+	cfg     config.Config
 	opts    Options
 	log     *slog.Logger
 	s       *session
@@ -128,7 +129,7 @@ type run struct {
 // (uniqueRunID); the run refuses an output root whose latest is not a link
 // before its work, and one whose previous run is lost once it holds the
 // lock (findPrevious).
-func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error) {
+func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,7 +145,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (res *Result, err error)
 	}
 	if cfg.MetricsFile != "" {
 		if st, err := os.Stat(filepath.Dir(cfg.MetricsFile)); err != nil || !st.IsDir() {
-			err := &ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}
+			err := &config.ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}
 			opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
 			return nil, err
 		}
@@ -729,23 +730,23 @@ func (r *run) features() ([]segment.FeatureSpec, error) {
 	explicit := len(r.cfg.Segmentation.Features) > 0
 	specs := r.cfg.Segmentation.Features
 	if !explicit {
-		specs = DefaultFeatures
+		specs = config.DefaultFeatures
 	}
 	var out []segment.FeatureSpec
 	var problems []string
 	for _, f := range specs {
-		if need := CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) && explicit {
+		if need := config.CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) && explicit {
 			problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
 			continue
 		}
-		if need := CustomerFeatures[f.Name]; need != "" && !explicit && !r.hasData(need) {
+		if need := config.CustomerFeatures[f.Name]; need != "" && !explicit && !r.hasData(need) {
 			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", r.missingData(need))
 			continue
 		}
 		out = append(out, f)
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
+		return nil, &config.ConfigError{Problems: problems}
 	}
 	return out, nil
 }
@@ -886,7 +887,7 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 // method: scoring's bg_nbd and bg_nbd_gamma_gamma become mbg_nbd and
 // mbg_nbd_gamma_gamma under value.model: mbg_nbd.
 func (r *run) targetMethod(m string) string {
-	if r.cfg.Value.Model == modelMBGNBD && (m == scoring.MethodPurchaseModel || m == scoring.MethodValueModel) {
+	if r.cfg.Value.Model == config.ModelMBGNBD && (m == scoring.MethodPurchaseModel || m == scoring.MethodValueModel) {
 		return "m" + m
 	}
 	return m

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -113,8 +114,8 @@ func TestGlobRowsAreSeparateOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := DefaultConfig()
-	cfg.Inputs.Transactions = InputSpec{Path: filepath.Join(dir, "tx-*.csv")}
+	cfg := config.DefaultConfig()
+	cfg.Inputs.Transactions = config.InputSpec{Path: filepath.Join(dir, "tx-*.csv")}
 	cfg.Output = filepath.Join(dir, "out")
 	cfg.AsOf = "2025-06-30"
 	cfg.Segmentation.K = 1

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // Validation is the data-quality summary of crmseg validate.
@@ -42,7 +44,7 @@ type Validation struct {
 // file, then the row checks, and returns the data-quality summary. It writes
 // nothing under the output root. The error is a *RejectedError (with the
 // summary still returned) when the run would abort on the rejects.
-func Validate(ctx context.Context, cfg Config, opts Options) (*Validation, error) {
+func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

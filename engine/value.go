@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -22,12 +23,6 @@ import (
 const (
 	weeksPerYear  = 365.25 / 7
 	weeksPerMonth = weeksPerYear / 12
-)
-
-// The purchase models value.model chooses from.
-const (
-	modelBGNBD  = "bg_nbd"
-	modelMBGNBD = "mbg_nbd"
 )
 
 // ModelRecord is one fitted customer-value model, as recorded in the
@@ -354,7 +349,7 @@ func nilIfEmpty(s string) driver.Value {
 
 // fitPurchaseModel fits the purchase model called name (value.model).
 func fitPurchaseModel(name string, rows []scoring.RFM) (scoring.DropoutModel, scoring.FitResult, error) {
-	if name == modelMBGNBD {
+	if name == config.ModelMBGNBD {
 		m, res, err := scoring.FitMBGNBD(rows)
 		return m, res, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/config"
 )
 
 // cmdHistory lists the runs recorded in an output root's run history, or
@@ -21,7 +22,7 @@ import (
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("history", stderr)
 	out := fs.String("out", "", "output root (the directory holding history.duckdb)")
-	config := fs.String("config", "", "take the output root from this config file")
+	configFile := fs.String("config", "", "take the output root from this config file")
 	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	// Flags and one run ID, in any order.
@@ -46,8 +47,8 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &usageError{fmt.Sprintf("history shows one run at a time, found %s", strings.Join(ids, ", "))}
 	}
 	root := *out
-	if root == "" && *config != "" {
-		cfg, err := engine.LoadConfig(*config)
+	if root == "" && *configFile != "" {
+		cfg, err := config.LoadConfig(*configFile)
 		if err == nil {
 			err = cfg.Validate()
 		}

@@ -38,6 +38,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -261,27 +262,27 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 }
 
 // config builds the configuration: the file, then the flags given.
-func (f *runFlags) parse(args []string) (engine.Config, error) {
+func (f *runFlags) parse(args []string) (config.Config, error) {
 	if err := parse(f.fs, args); err != nil {
-		return engine.Config{}, err
+		return config.Config{}, err
 	}
-	cfg := engine.DefaultConfig()
+	cfg := config.DefaultConfig()
 	if f.config != "" {
 		var err error
-		if cfg, err = engine.LoadConfig(f.config); err != nil {
+		if cfg, err = config.LoadConfig(f.config); err != nil {
 			return cfg, err
 		}
 	}
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["customers"] {
-		cfg.Inputs.Customers = engine.InputSpec{Path: f.customers}
+		cfg.Inputs.Customers = config.InputSpec{Path: f.customers}
 	}
 	if set["transactions"] {
-		cfg.Inputs.Transactions = engine.InputSpec{Path: f.transactions}
+		cfg.Inputs.Transactions = config.InputSpec{Path: f.transactions}
 	}
 	if set["products"] {
-		cfg.Inputs.Products = engine.InputSpec{Path: f.products}
+		cfg.Inputs.Products = config.InputSpec{Path: f.products}
 	}
 	if set["out"] {
 		cfg.Output = f.out
@@ -607,18 +608,18 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return lf.report(log, err)
 	}
 	fmt.Fprintf(stdout, "generated %d customers, %d order lines in %s (%.1fs)\n", sum.Customers, sum.Lines, dataDir, time.Since(start).Seconds())
-	cfg := engine.DefaultConfig()
-	cfg.Inputs = engine.Inputs{
-		Customers:    engine.InputSpec{Path: out2(dataDir, "customers.parquet")},
-		Transactions: engine.InputSpec{Path: out2(dataDir, "transactions.parquet")},
-		Products:     engine.InputSpec{Path: out2(dataDir, "products.parquet")},
+	cfg := config.DefaultConfig()
+	cfg.Inputs = config.Inputs{
+		Customers:    config.InputSpec{Path: out2(dataDir, "customers.parquet")},
+		Transactions: config.InputSpec{Path: out2(dataDir, "transactions.parquet")},
+		Products:     config.InputSpec{Path: out2(dataDir, "products.parquet")},
 	}
 	cfg.Output = out2(*out, "out")
 	cfg.Seed = *seed
 	if *k > 0 {
 		cfg.Segmentation.K = *k
 	} else {
-		cfg.Segmentation.ChooseK = &engine.ChooseK{Min: 3, Max: 8, MinSize: 0.03, Bootstraps: 5}
+		cfg.Segmentation.ChooseK = &config.ChooseK{Min: 3, Max: 8, MinSize: 0.03, Bootstraps: 5}
 	}
 	cfg.Value.BacktestHoldout = "26w"
 	start = time.Now()

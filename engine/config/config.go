@@ -1,4 +1,4 @@
-package engine
+package config
 
 import (
 	"bytes"
@@ -180,8 +180,8 @@ func (s *InputSpec) UnmarshalYAML(node *yaml.Node) error {
 	return node.Decode((*plain)(s))
 }
 
-// format returns the spec's format, from the extension when not set.
-func (s *InputSpec) format() string {
+// FileFormat returns the spec's format, from the extension when not set.
+func (s *InputSpec) FileFormat() string {
 	if s.Format != "" {
 		return s.Format
 	}
@@ -195,7 +195,9 @@ func (s *InputSpec) format() string {
 	return "parquet"
 }
 
-func (s *InputSpec) header() bool { return s.Header == nil || *s.Header }
+// HasHeader says whether the file's first line names its columns (the
+// default) or is data.
+func (s *InputSpec) HasHeader() bool { return s.Header == nil || *s.Header }
 
 // Segmentation configures the features and k-means.
 type Segmentation struct {
@@ -318,9 +320,9 @@ var DefaultFeatures = []segment.FeatureSpec{
 // memorySize is a DuckDB memory_limit: a positive number and a unit.
 var memorySize = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*((?i:b|bytes|kb|mb|gb|tb|kib|mib|gib|tib))\s*$`)
 
-// memoryBytes is the number of bytes of a memory_limit; false when it is
+// MemoryBytes is the number of bytes of a memory_limit; false when it is
 // not a size memorySize accepts or is beyond what a machine has (1 EiB).
-func memoryBytes(size string) (int64, bool) {
+func MemoryBytes(size string) (int64, bool) {
 	m := memorySize.FindStringSubmatch(size)
 	if m == nil {
 		return 0, false
@@ -337,10 +339,10 @@ func memoryBytes(size string) (int64, bool) {
 	return int64(v * unit), true
 }
 
-// minMemoryLimit is the smallest memory_limit a run accepts: DuckDB fails
+// MinMemoryLimit is the smallest memory_limit a run accepts: DuckDB fails
 // at once below a few megabytes (0GB, a slip for a size, stops its first
 // allocation), after the inputs have been inspected.
-const minMemoryLimit = 64e6
+const MinMemoryLimit = 64e6
 
 // CustomerFeatures lists the numeric columns of the customer_features model
 // that can be used as clustering features, with the input column each needs
@@ -381,7 +383,7 @@ func DefaultConfig() Config {
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
-		Value:   Value{MonthlyDiscountRate: 0.01, Model: modelBGNBD},
+		Value:   Value{MonthlyDiscountRate: 0.01, Model: ModelBGNBD},
 	}
 }
 
@@ -650,7 +652,7 @@ func (c *Config) Validate() error {
 			}
 			continue
 		}
-		switch sp.format() {
+		switch sp.FileFormat() {
 		case "parquet", "csv", "text":
 		default:
 			add("inputs.%s.format: expected parquet, csv or text, found %q", in.name, sp.Format)
@@ -711,7 +713,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.MemoryLimit != "" {
-		if n, ok := memoryBytes(c.MemoryLimit); !ok || n < minMemoryLimit {
+		if n, ok := MemoryBytes(c.MemoryLimit); !ok || n < MinMemoryLimit {
 			add("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
 		}
 	}
@@ -756,14 +758,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	if h := c.Value.BacktestHoldout; h != "" {
-		if _, _, ok := parseSpan(h); !ok {
+		if _, _, ok := ParseSpan(h); !ok {
 			add("value.backtest_holdout: expected a span of days, weeks or months such as 90d, 39w or 6m, found %q", h)
 		}
 	}
 	switch c.Value.Model {
-	case modelBGNBD, modelMBGNBD:
+	case ModelBGNBD, ModelMBGNBD:
 	default:
-		add("value.model: expected %s or %s, found %q", modelBGNBD, modelMBGNBD, c.Value.Model)
+		add("value.model: expected %s or %s, found %q", ModelBGNBD, ModelMBGNBD, c.Value.Model)
 	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
 		add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
@@ -848,4 +850,53 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ConfigError reports every problem found in a configuration at once.
+type ConfigError struct {
+	File     string // empty for flags
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	where := "configuration"
+	if e.File != "" {
+		where = e.File
+	}
+	if len(e.Problems) == 1 {
+		return where + ": " + e.Problems[0]
+	}
+	return where + ":\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// The purchase models value.model chooses from.
+const (
+	ModelBGNBD  = "bg_nbd"
+	ModelMBGNBD = "mbg_nbd"
+)
+
+var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
+
+// ParseSpan parses a calendar span: a whole number of days (d), weeks (w)
+// or months (m), such as 39w or 6m.
+func ParseSpan(s string) (n int, unit byte, ok bool) {
+	m := spanPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, 0, false
+	}
+	n, _ = strconv.Atoi(m[1])
+	return n, m[2][0], true
+}
+
+// SpanBefore returns the date a span before end: months are calendar
+// months (Go's AddDate normalisation: 31 March less one month is 3 March).
+func SpanBefore(end time.Time, s string) time.Time {
+	n, unit, _ := ParseSpan(s)
+	switch unit {
+	case 'd':
+		return end.AddDate(0, 0, -n)
+	case 'w':
+		return end.AddDate(0, 0, -7*n)
+	}
+	return end.AddDate(0, -n, 0)
 }
