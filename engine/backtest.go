@@ -3,76 +3,14 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
-
-// Backtest is the manifest's record of the customer-value backtest: the
-// models refitted on the purchases up to CalibrationEnd and their
-// predictions for the holdout (CalibrationEnd, HoldoutEnd] against what
-// the customers did.
-type Backtest struct {
-	Holdout            string        `json:"holdout"` // as configured, e.g. 39w
-	CalibrationEnd     string        `json:"calibration_end"`
-	HoldoutEnd         string        `json:"holdout_end"` // as_of
-	HoldoutWeeks       float64       `json:"holdout_weeks"`
-	Customers          int64         `json:"customers"` // customers with a purchase by calibration_end
-	ActualPurchases    int64         `json:"actual_purchases"`
-	PredictedPurchases float64       `json:"predicted_purchases"`
-	ActualRevenue      float64       `json:"actual_revenue"`
-	PredictedRevenue   float64       `json:"predicted_revenue"`
-	Models             []ModelRecord `json:"models"`
-	// BandError is the model error the targets' bands take from the
-	// backtest (see calibrateBands).
-	BandError *BandError `json:"band_error,omitempty"`
-	Error     string     `json:"error,omitempty"`
-	// Model is the purchase model of the figures above and of
-	// model_backtest (value.model); Compared holds the holdout figures of
-	// every purchase model, so that the backtest can inform the choice.
-	Model    string          `json:"model"`
-	Compared []ModelBacktest `json:"compared"`
-	// Data is the check of the calibration histories.
-	Data *ValueData `json:"data,omitempty"`
-}
-
-// ModelBacktest is one purchase model's prediction of the holdout, with
-// Gamma-Gamma's spend per purchase, against what happened: errors are
-// predicted / actual - 1 (null when undefined or when the model was not
-// used, Error saying why).
-type ModelBacktest struct {
-	Model              string    `json:"model"`
-	LogLik             nullFloat `json:"log_likelihood"`
-	PredictedPurchases nullFloat `json:"predicted_purchases"`
-	PredictedRevenue   nullFloat `json:"predicted_revenue"`
-	PurchasesError     nullFloat `json:"purchases_error"`
-	RevenueError       nullFloat `json:"revenue_error"`
-	Error              string    `json:"error,omitempty"`
-}
-
-// MarshalJSON writes the holdout's customers, purchases and revenue as
-// null when the backtest was not possible (Error set): zeros would read as
-// a forecast of nothing against nothing.
-func (b Backtest) MarshalJSON() ([]byte, error) {
-	type plain Backtest
-	out := struct {
-		plain
-		Customers          *int64   `json:"customers"`
-		ActualPurchases    *int64   `json:"actual_purchases"`
-		PredictedPurchases *float64 `json:"predicted_purchases"`
-		ActualRevenue      *float64 `json:"actual_revenue"`
-		PredictedRevenue   *float64 `json:"predicted_revenue"`
-	}{plain: plain(b)}
-	if b.Error == "" {
-		out.Customers, out.ActualPurchases = &b.Customers, &b.ActualPurchases
-		out.PredictedPurchases, out.ActualRevenue, out.PredictedRevenue = &b.PredictedPurchases, &b.ActualRevenue, &b.PredictedRevenue
-	}
-	return json.Marshal(out)
-}
 
 // backtest refits BG/NBD and Gamma-Gamma on the purchases up to as_of less
 // the configured holdout, predicts each calibration customer's purchases
@@ -103,7 +41,7 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	calEnd := config.SpanBefore(asOf, holdout)
 	weeks := asOf.Sub(calEnd).Hours() / 24 / 7
-	bt := &Backtest{Holdout: holdout, CalibrationEnd: calEnd.Format(time.DateOnly), HoldoutEnd: asOf.Format(time.DateOnly), HoldoutWeeks: round(weeks, 6)}
+	bt := &manifest.Backtest{Holdout: holdout, CalibrationEnd: calEnd.Format(time.DateOnly), HoldoutEnd: asOf.Format(time.DateOnly), HoldoutWeeks: round(weeks, 6)}
 	r.man.Backtest = bt
 	if err := s.appendRows("backtest_params", [][]driver.Value{{calEnd, asOf, weeks}}); err != nil {
 		return err
@@ -153,8 +91,8 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	ggErr := errs[len(names)]
 	for i, m := range names {
-		c := ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: nullFloat(math.NaN()),
-			PredictedRevenue: nullFloat(math.NaN()), PurchasesError: nullFloat(math.NaN()), RevenueError: nullFloat(math.NaN())}
+		c := manifest.ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: manifest.NullFloat(math.NaN()),
+			PredictedRevenue: manifest.NullFloat(math.NaN()), PurchasesError: manifest.NullFloat(math.NaN()), RevenueError: manifest.NullFloat(math.NaN())}
 		if err := backtestModelError(errs[i], ggErr); err != nil {
 			c.Error = err.Error()
 			r.log.Warn("customer-value model not used in the backtest", "model", m, "calibration_end", bt.CalibrationEnd, "error", c.Error)
@@ -224,9 +162,9 @@ func (r *run) backtest(ctx context.Context) error {
 		if c.Error != "" {
 			continue
 		}
-		c.PredictedPurchases, c.PredictedRevenue = nullFloat(round(sumN[j], 6)), nullFloat(round(sumR[j], 6))
-		c.PurchasesError = nullFloat(relError(sumN[j], float64(bt.ActualPurchases)))
-		c.RevenueError = nullFloat(relError(sumR[j], bt.ActualRevenue))
+		c.PredictedPurchases, c.PredictedRevenue = manifest.NullFloat(round(sumN[j], 6)), manifest.NullFloat(round(sumR[j], 6))
+		c.PurchasesError = manifest.NullFloat(relError(sumN[j], float64(bt.ActualPurchases)))
+		c.RevenueError = manifest.NullFloat(relError(sumR[j], bt.ActualRevenue))
 		r.log.Info("customer-value backtest of a purchase model", "model", c.Model, "calibration_end", bt.CalibrationEnd,
 			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
 			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))

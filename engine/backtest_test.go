@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -59,13 +60,13 @@ func TestBacktestModelErrorNamesSpendModel(t *testing.T) {
 // writes them as null, not as a forecast of 0 against 0.
 func TestBacktestFiguresNullWhenNotPossible(t *testing.T) {
 	for _, c := range []struct {
-		bt   Backtest
+		bt   manifest.Backtest
 		want string
 	}{
-		{Backtest{Error: "calibration up to 2025-01-01: too few customers", Customers: 0}, "null"},
-		{Backtest{Customers: 12, ActualPurchases: 30, PredictedPurchases: 28.5, ActualRevenue: 100, PredictedRevenue: 90}, "12"},
+		{manifest.Backtest{Error: "calibration up to 2025-01-01: too few customers", Customers: 0}, "null"},
+		{manifest.Backtest{Customers: 12, ActualPurchases: 30, PredictedPurchases: 28.5, ActualRevenue: 100, PredictedRevenue: 90}, "12"},
 	} {
-		b, err := json.Marshal(&Manifest{Backtest: &c.bt})
+		b, err := json.Marshal(&manifest.Manifest{Backtest: &c.bt})
 		if err != nil {
 			t.Fatal(err)
 		}

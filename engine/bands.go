@@ -5,33 +5,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
-
-// BandError is the manifest's record of the model error the targets'
-// P10-P90 bands take from the backtest: the relative standard deviation of
-// forecast totals beyond what chance and the calibration fit's parameter
-// uncertainty explain (scoring.CalibrateModelError), pooled over this run's
-// segments and the recency-frequency groups of the calibration histories
-// (scoring.ErrorGroup), and each group's own.
-type BandError struct {
-	Purchases float64          `json:"purchases"`
-	Active    float64          `json:"active_customers"`
-	Revenue   float64          `json:"revenue"`
-	Groups    []BandErrorGroup `json:"groups"`
-}
-
-// BandErrorGroup is one recency-frequency group's forecast error in the
-// holdout beyond chance and parameter uncertainty, relative to its
-// forecast.
-type BandErrorGroup struct {
-	Group     int     `json:"group"`
-	Label     string  `json:"label"`
-	Customers float64 `json:"customers"`
-	Purchases float64 `json:"purchases"`
-	Active    float64 `json:"active_customers"`
-	Revenue   float64 `json:"revenue"`
-}
 
 // segmentGroup numbers the backtest's segment groups, segmentGroup plus the
 // segment ID, apart from the recency-frequency groups of scoring.ErrorGroup.
@@ -103,7 +79,7 @@ func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.Dropo
 		}
 	}
 	ids, per, _ := scoring.ForecastSegments(m, scoring.GroupForecast(groups), weeks)
-	be := &BandError{}
+	be := &manifest.BandError{}
 	var purchases, active, revenue []scoring.BacktestTotal
 	for i, g := range ids {
 		f, a := per[i], actuals[g]
@@ -117,7 +93,7 @@ func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.Dropo
 		one := func(b scoring.BacktestTotal) float64 {
 			return round(scoring.CalibrateModelError([]scoring.BacktestTotal{b}), 6)
 		}
-		be.Groups = append(be.Groups, BandErrorGroup{Group: g, Label: errorGroupLabel(g), Customers: f.Customers,
+		be.Groups = append(be.Groups, manifest.BandErrorGroup{Group: g, Label: errorGroupLabel(g), Customers: f.Customers,
 			Purchases: one(n), Active: one(ac), Revenue: one(rv)})
 	}
 	be.Purchases = round(scoring.CalibrateModelError(purchases), 6)

@@ -8,27 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
-
-// WindowCoverage is how much of a metric window the data covers: the days
-// of the window from the date of the first accepted order to that of the
-// last, both included.
-type WindowCoverage struct {
-	Window      string  `json:"window"` // last_12m or previous_12m
-	Start       string  `json:"start"`  // first day, inclusive
-	End         string  `json:"end"`    // last day, inclusive
-	Days        int64   `json:"days"`
-	CoveredDays int64   `json:"covered_days"`
-	Coverage    float64 `json:"coverage"` // CoveredDays / Days
-}
-
-// MetricLeftOut is a metric of segment_metrics and segment_targets that a run
-// does not publish, and why.
-type MetricLeftOut struct {
-	Metric string `json:"metric"`
-	Reason string `json:"reason"`
-}
 
 // minWindowCoverage is the share of a window the data must cover for the
 // metrics of that window to be published: below it, a figure would describe
@@ -63,7 +45,7 @@ var columnMetrics = []struct {
 // windowCoverage reads how much of each window the data covers, the data
 // running from dataStart to dataEnd (the first and the last accepted
 // order's dates; null when there is none).
-func (s *session) windowCoverage(ctx context.Context, dataStart, dataEnd sql.NullTime) ([]WindowCoverage, error) {
+func (s *session) windowCoverage(ctx context.Context, dataStart, dataEnd sql.NullTime) ([]manifest.WindowCoverage, error) {
 	q, err := modelSQL("reads/window_coverage")
 	if err != nil {
 		return nil, err
@@ -80,9 +62,9 @@ func (s *session) windowCoverage(ctx context.Context, dataStart, dataEnd sql.Nul
 		return nil, err
 	}
 	defer rows.Close()
-	var out []WindowCoverage
+	var out []manifest.WindowCoverage
 	for rows.Next() {
-		var w WindowCoverage
+		var w manifest.WindowCoverage
 		if err := rows.Scan(&w.Window, &w.Start, &w.End, &w.Days, &w.CoveredDays); err != nil {
 			return nil, err
 		}
@@ -98,12 +80,12 @@ func (s *session) windowCoverage(ctx context.Context, dataStart, dataEnd sql.Nul
 // that need an input column the data does not fill (missing says why, ""
 // when it does), then those whose window the data covers less than
 // minWindowCoverage of. A metric is listed once, with its first reason.
-func metricsLeftOut(windows []WindowCoverage, missing func(column string) string) []MetricLeftOut {
-	out := []MetricLeftOut{}
+func metricsLeftOut(windows []manifest.WindowCoverage, missing func(column string) string) []manifest.MetricLeftOut {
+	out := []manifest.MetricLeftOut{}
 	add := func(metrics []string, reason string) {
 		for _, m := range metrics {
-			if !slices.ContainsFunc(out, func(l MetricLeftOut) bool { return l.Metric == m }) {
-				out = append(out, MetricLeftOut{Metric: m, Reason: reason})
+			if !slices.ContainsFunc(out, func(l manifest.MetricLeftOut) bool { return l.Metric == m }) {
+				out = append(out, manifest.MetricLeftOut{Metric: m, Reason: reason})
 			}
 		}
 	}
@@ -150,7 +132,7 @@ func (r *run) coverage(ctx context.Context) error {
 }
 
 // warnCoverage logs the windows the data mostly does not cover.
-func (r *run) warnCoverage(windows []WindowCoverage) {
+func (r *run) warnCoverage(windows []manifest.WindowCoverage) {
 	for _, w := range windows {
 		if w.Coverage < minWindowCoverage {
 			r.log.Warn("metric window mostly outside the data (before its first order or after its last): its metrics are left out",
@@ -186,7 +168,7 @@ func (r *run) missingData(col string) string {
 
 // leftOut reports whether the run leaves a metric out.
 func (r *run) leftOut(metric string) bool {
-	return slices.ContainsFunc(r.man.MetricsLeftOut, func(l MetricLeftOut) bool { return l.Metric == metric })
+	return slices.ContainsFunc(r.man.MetricsLeftOut, func(l manifest.MetricLeftOut) bool { return l.Metric == metric })
 }
 
 // leftOutList is the metrics left out, comma-separated, for the SQL models

@@ -3,12 +3,14 @@ package engine
 import (
 	"slices"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // A window is published from half covered on; below, its metrics are left
 // out, each once with its first reason; a missing column comes first.
 func TestMetricsLeftOut(t *testing.T) {
-	names := func(l []MetricLeftOut) []string {
+	names := func(l []manifest.MetricLeftOut) []string {
 		var out []string
 		for _, m := range l {
 			out = append(out, m.Metric)
@@ -16,14 +18,14 @@ func TestMetricsLeftOut(t *testing.T) {
 		return out
 	}
 	all := func(string) string { return "" }
-	half := []WindowCoverage{
+	half := []manifest.WindowCoverage{
 		{Window: "last_12m", Days: 365, CoveredDays: 365, Coverage: 1},
 		{Window: "previous_12m", Days: 366, CoveredDays: 183, Coverage: 0.5},
 	}
 	if got := metricsLeftOut(half, all); len(got) != 0 {
 		t.Errorf("half-covered window: left out %v, want none", names(got))
 	}
-	short := []WindowCoverage{
+	short := []manifest.WindowCoverage{
 		{Window: "last_12m", Start: "2025-01-01", End: "2025-12-31", Days: 365, CoveredDays: 100, Coverage: 0.274},
 		{Window: "previous_12m", Start: "2024-01-01", End: "2024-12-31", Days: 366, CoveredDays: 0, Coverage: 0},
 	}

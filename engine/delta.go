@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -114,7 +115,7 @@ func (r *run) delta(ctx context.Context) error {
 	}
 	defer rows.Close()
 	d := &r.man.Quality.Delta
-	*d = DeltaCounts{}
+	*d = manifest.DeltaCounts{}
 	for rows.Next() {
 		var change string
 		var n int64

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -130,7 +131,7 @@ func TestDeltaAndMigration(t *testing.T) {
 	checkLines(t, "first night's migration",
 		tableLines(t, first.Dir, "segment_migration", "from_segment_id, to_segment_id, customers", ""),
 		[]string{"- 1 5", "- 2 6"})
-	if d := first.Manifest.Quality.Delta; d != (DeltaCounts{New: 11}) {
+	if d := first.Manifest.Quality.Delta; d != (manifest.DeltaCounts{New: 11}) {
 		t.Errorf("first night's delta counts %+v, want 11 new", d)
 	}
 
@@ -150,7 +151,7 @@ func TestDeltaAndMigration(t *testing.T) {
 	// with its leavers last.
 	checkLines(t, "second night's migration", tableLines(t, second.Dir, "segment_migration", "from_segment_id, to_segment_id, customers", ""),
 		[]string{"- 1 1", "1 1 4", "1 - 1", "2 1 1", "2 2 5"})
-	if d := second.Manifest.Quality.Delta; d != (DeltaCounts{New: 1, Changed: 2, Exit: 1}) {
+	if d := second.Manifest.Quality.Delta; d != (manifest.DeltaCounts{New: 1, Changed: 2, Exit: 1}) {
 		t.Errorf("second night's delta counts %+v, want 1 new, 2 changed, 1 exit", d)
 	}
 	// A delta row is the customer's row of customer_segments, whatever

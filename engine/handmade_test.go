@@ -15,6 +15,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -387,11 +388,11 @@ func TestValidateHandmade(t *testing.T) {
 		Customers: 12, CustomersWithOrders: 11, Orphans: 1, Returns: 1,
 		// The data starts with C10's order of 2022-01-01: both windows
 		// (2024 a leap year) are covered, no metric is left out.
-		Windows: []WindowCoverage{
+		Windows: []manifest.WindowCoverage{
 			{Window: "last_12m", Start: "2025-01-01", End: "2025-12-31", Days: 365, CoveredDays: 365, Coverage: 1},
 			{Window: "previous_12m", Start: "2024-01-01", End: "2024-12-31", Days: 366, CoveredDays: 366, Coverage: 1},
 		},
-		MetricsLeftOut: []MetricLeftOut{},
+		MetricsLeftOut: []manifest.MetricLeftOut{},
 	}
 	got := *v
 	got.Inputs, got.Rejects = nil, nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // The run history: a DuckDB file in the output root that keeps every run,
@@ -352,7 +354,7 @@ func (r *run) historyRow(id string, runErr error) []any {
 	m := r.man
 	finished := r.opts.Now().UTC()
 	reached := func(stage string) bool {
-		return slices.ContainsFunc(m.Timings, func(t Timing) bool { return t.Stage == stage })
+		return slices.ContainsFunc(m.Timings, func(t manifest.Timing) bool { return t.Stage == stage })
 	}
 	status, stage, msg, dir := "succeeded", any(nil), any(nil), any(filepath.Join("runs", id))
 	if runErr != nil {
@@ -378,9 +380,9 @@ func (r *run) historyRow(id string, runErr error) []any {
 	}
 	ingested, segmented, scored := reached("ingest"), reached("segment"), reached("score")
 	silhouette := float64(sq.Silhouette)
-	manifest, err := json.Marshal(m)
+	manifestJSON, err := json.Marshal(m)
 	if err != nil {
-		manifest = []byte("{}")
+		manifestJSON = []byte("{}")
 	}
 	return []any{
 		id, status, stage, msg, int32(ExitCode(runErr)), orNull(m.AsOf != "", m.AsOf),
@@ -391,7 +393,7 @@ func (r *run) historyRow(id string, runErr error) []any {
 		orNull(segmented, sq.Inertia), orNull(segmented && !math.IsNaN(silhouette), silhouette),
 		orNull(scored, sq.ChangedShare), orNull(scored, sq.Compared), orNull(segmented, sq.HysteresisKept),
 		orNull(scored, q.Delta.New), orNull(scored, q.Delta.Changed), orNull(scored, q.Delta.Exit),
-		m.Seed, m.Versions["crmseg"], string(manifest),
+		m.Seed, m.Versions["crmseg"], string(manifestJSON),
 		nullIfZero(m.PeakRSSBytes), orNull(m.StagePeakRSS != "", m.StagePeakRSS),
 	}
 }
@@ -472,14 +474,14 @@ type HistoryMigration struct {
 
 // HistoryDetail is everything the history keeps of one run.
 type HistoryDetail struct {
-	Run       HistoryRun         `json:"run"`
-	Timings   []Timing           `json:"timings"`
-	Inputs    []ManifestInput    `json:"inputs"`
-	Rejects   []RejectCount      `json:"rejects"`
-	Segments  []HistorySegment   `json:"segments"`
-	Targets   []HistoryTarget    `json:"targets"`
-	Migration []HistoryMigration `json:"migration"`
-	Manifest  json.RawMessage    `json:"manifest"`
+	Run       HistoryRun             `json:"run"`
+	Timings   []manifest.Timing      `json:"timings"`
+	Inputs    []manifest.Input       `json:"inputs"`
+	Rejects   []manifest.RejectCount `json:"rejects"`
+	Segments  []HistorySegment       `json:"segments"`
+	Targets   []HistoryTarget        `json:"targets"`
+	Migration []HistoryMigration     `json:"migration"`
+	Manifest  json.RawMessage        `json:"manifest"`
 }
 
 // readHistory opens the output root's history read-only and runs fn on it
@@ -591,16 +593,16 @@ func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error
 	var d HistoryDetail
 	err := readHistory(ctx, root, func(conn *sql.Conn, v int) error {
 		h := quoteIdent(historyAlias)
-		var manifest string
+		var manifestJSON string
 		row := conn.QueryRowContext(ctx, "SELECT "+historyRunColumns(v)+", manifest FROM "+h+".runs WHERE run_id = $1", runID)
-		run, err := scanHistoryRun(row, &manifest)
+		run, err := scanHistoryRun(row, &manifestJSON)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s (crmseg history lists the runs)", ErrRunNotInHistory, runID)
 		}
 		if err != nil {
 			return err
 		}
-		d.Run, d.Manifest = run, json.RawMessage(manifest)
+		d.Run, d.Manifest = run, json.RawMessage(manifestJSON)
 		peak := "coalesce(peak_rss_bytes, 0)"
 		if v < 2 {
 			peak = "0"
@@ -610,19 +612,19 @@ func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error
 			scan func(*sql.Rows) error
 		}{
 			{"SELECT stage, seconds, " + peak + " FROM " + h + ".run_timings WHERE run_id = $1 ORDER BY rowid", func(rows *sql.Rows) error {
-				var t Timing
+				var t manifest.Timing
 				err := rows.Scan(&t.Stage, &t.Seconds, &t.PeakRSSBytes)
 				d.Timings = append(d.Timings, t)
 				return err
 			}},
 			{"SELECT input_table, path, coalesce(format, ''), coalesce(rows, 0), coalesce(bytes, 0), coalesce(sha256, '') FROM " + h + ".run_inputs WHERE run_id = $1 ORDER BY rowid", func(rows *sql.Rows) error {
-				var in ManifestInput
+				var in manifest.Input
 				err := rows.Scan(&in.Table, &in.Path, &in.Format, &in.Rows, &in.Bytes, &in.SHA256)
 				d.Inputs = append(d.Inputs, in)
 				return err
 			}},
 			{"SELECT source_table, reason, rows FROM " + h + ".run_rejects WHERE run_id = $1 ORDER BY source_table, reason", func(rows *sql.Rows) error {
-				var rc RejectCount
+				var rc manifest.RejectCount
 				err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows)
 				d.Rejects = append(d.Rejects, rc)
 				return err

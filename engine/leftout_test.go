@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // writeTwoGroups writes transactions of two groups of 30 customers: L, who
@@ -174,7 +175,7 @@ func TestAsOfAfterDataEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(v.MetricsLeftOut, func(l MetricLeftOut) bool { return l.Metric == "revenue_12m" }) || len(v.Warnings) != 1 {
+	if !slices.ContainsFunc(v.MetricsLeftOut, func(l manifest.MetricLeftOut) bool { return l.Metric == "revenue_12m" }) || len(v.Warnings) != 1 {
 		t.Errorf("validate: left out %v, warnings %v", v.MetricsLeftOut, v.Warnings)
 	}
 	// Half a year past the data's end, the last 12 months are still

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // TestMalformedInputs runs every case of testdata/malformed: a config, its
@@ -87,7 +88,7 @@ func TestMalformedInputs(t *testing.T) {
 func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 	t.Helper()
 	q := res.Manifest.Quality
-	rejects, nulled := map[string]RejectCount{}, map[string]RejectCount{}
+	rejects, nulled := map[string]manifest.RejectCount{}, map[string]manifest.RejectCount{}
 	var total int64
 	for _, r := range q.Rejects {
 		rejects[r.Table+" "+r.Reason] = r
@@ -198,7 +199,7 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 			}
 		case strings.HasPrefix(w, "model ") && strings.Contains(w, " error "):
 			name, want, _ := strings.Cut(strings.TrimPrefix(w, "model "), " error ")
-			i := slices.IndexFunc(res.Manifest.Models, func(m ModelRecord) bool { return m.Model == name })
+			i := slices.IndexFunc(res.Manifest.Models, func(m manifest.ModelRecord) bool { return m.Model == name })
 			if i < 0 || res.Manifest.Models[i].Converged || !strings.Contains(res.Manifest.Models[i].Error, want) {
 				t.Errorf("models %+v: want %s not used, its error containing %q", res.Manifest.Models, name, want)
 			}

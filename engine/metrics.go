@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
@@ -32,7 +33,7 @@ var statuses = []string{"success", "failure", "rejected", "config_error"}
 
 // runOutcome is what the metrics file reports about a finished run.
 type runOutcome struct {
-	man      *Manifest
+	man      *manifest.Manifest
 	version  string
 	exitCode int
 	ended    time.Time
@@ -150,7 +151,7 @@ func metricsText(o runOutcome) string {
 	}
 	if len(man.Quality.Rejects) > 0 {
 		rejects := slices.Clone(man.Quality.Rejects)
-		slices.SortFunc(rejects, func(a, b RejectCount) int {
+		slices.SortFunc(rejects, func(a, b manifest.RejectCount) int {
 			return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Reason, b.Reason))
 		})
 		family("crmseg_last_run_rows_rejected", "gauge", "Input rows the last run rejected, per table and reason.")

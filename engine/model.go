@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -141,14 +142,14 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 		r.log.Info("hysteresis applied", "margin", sg.Hysteresis, "customers_kept", kept)
 	}
 	k, _ := res.Centroids.Dims()
-	r.man.Quality.Segmentation = SegmentationQuality{
+	r.man.Quality.Segmentation = manifest.SegmentationQuality{
 		K: k, Customers: n, Features: len(fm.specs), Inertia: res.Inertia, Iterations: res.Iterations,
 		Converged: res.Converged, Restarts: len(res.Inertias), SampleRows: res.SampleRows, Algorithm: algorithm, Source: source,
 		HysteresisKept: kept, WarmStart: warm,
 	}
 	for _, row := range kRows {
 		if row.K == k {
-			r.man.Quality.Segmentation.Silhouette = nullFloat(round(row.Silhouette, 6))
+			r.man.Quality.Segmentation.Silhouette = manifest.NullFloat(round(row.Silhouette, 6))
 		}
 	}
 	r.log.Info("segments ready", "source", source, "k", k, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)

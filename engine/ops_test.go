@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // clockAt returns a clock that starts at t and moves one minute per call,
@@ -337,18 +338,18 @@ func (r *stepRecorder) summary() []string {
 }
 
 func TestMetricsText(t *testing.T) {
-	man := &Manifest{
+	man := &manifest.Manifest{
 		RunID:        "20260701T020000Z-abcdef",
-		Timings:      []Timing{{Stage: "inspect", Seconds: 0.004}, {Stage: "ingest", Seconds: 1.25}},
+		Timings:      []manifest.Timing{{Stage: "inspect", Seconds: 0.004}, {Stage: "ingest", Seconds: 1.25}},
 		PeakRSSBytes: 1536 << 20,
-		Inputs: []ManifestInput{
+		Inputs: []manifest.Input{
 			{Table: "transactions", Rows: 60}, {Table: "transactions", Rows: 40}, // two files
 			{Table: "customers", Rows: 12},
 		},
-		Quality: Quality{
+		Quality: manifest.Quality{
 			TransactionsRead: 100, TransactionsAccepted: 93,
-			Rejects:      []RejectCount{{"transactions", "zero amount", 2, nil}, {"customers", "duplicate customer_id", 1, nil}, {"transactions", `bad "quote"`, 5, nil}},
-			Segmentation: SegmentationQuality{K: 4, Customers: 11},
+			Rejects:      []manifest.RejectCount{{"transactions", "zero amount", 2, nil}, {"customers", "duplicate customer_id", 1, nil}, {"transactions", `bad "quote"`, 5, nil}},
+			Segmentation: manifest.SegmentationQuality{K: 4, Customers: 11},
 		},
 	}
 	got := metricsText(runOutcome{man: man, version: "v1.2.3", exitCode: ExitOK,

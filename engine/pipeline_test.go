@@ -19,6 +19,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -183,7 +184,7 @@ func TestEndToEndGenerated(t *testing.T) {
 	}
 
 	// The manifest describes the run and latest points at it.
-	var man Manifest
+	var man manifest.Manifest
 	b, err := os.ReadFile(filepath.Join(res.Dir, "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +256,7 @@ func TestRecoversLatentGroups(t *testing.T) {
 func TestRunsAreByteIdentical(t *testing.T) {
 	data := generatedData(t, 3000, 0)
 	var dirs []string
-	var mans []Manifest
+	var mans []manifest.Manifest
 	for _, threads := range []int{1, 2} {
 		cfg := generatedConfig(t, data, t.TempDir())
 		cfg.Threads = threads

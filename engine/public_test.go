@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -252,7 +253,7 @@ func checkOnlineRetailFigures(t *testing.T, p *publicRun, src string) {
 
 	// Item 15: the export starts 2010-12-01, as_of is 2011-12-09: the
 	// previous 12 months hold 9 days of data; their metrics are left out.
-	win := map[string]WindowCoverage{}
+	win := map[string]manifest.WindowCoverage{}
 	for _, w := range p.res.Manifest.Windows {
 		win[w.Window] = w
 	}
@@ -264,7 +265,7 @@ func checkOnlineRetailFigures(t *testing.T, p *publicRun, src string) {
 	}
 	prev := []string{"avg_order_value_prev_12m", "aov_change", "aov_increase_share", "retention_12m", "churn_rate", "new_customers_12m"}
 	for _, m := range prev {
-		if !slices.ContainsFunc(p.res.Manifest.MetricsLeftOut, func(l MetricLeftOut) bool { return l.Metric == m }) {
+		if !slices.ContainsFunc(p.res.Manifest.MetricsLeftOut, func(l manifest.MetricLeftOut) bool { return l.Metric == m }) {
 			t.Errorf("manifest: %s not among the metrics left out", m)
 		}
 		if n := p.int(t, "SELECT count(*) FROM segment_metrics WHERE metric = ?", m); n != 0 {

@@ -8,193 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/durable"
 )
-
-// Manifest describes one run: what went in, with which settings, what came
-// out, and how well it went. It is written as manifest.json in the run's
-// directory.
-type Manifest struct {
-	RunID string `json:"run_id"`
-	// PreviousRunID is the run the delta and migration compare with (the
-	// output root's latest when this run segmented); empty for a first run.
-	PreviousRunID string           `json:"previous_run_id,omitempty"`
-	Status        string           `json:"status"`
-	AsOf          string           `json:"as_of"`
-	StartedAt     string           `json:"started_at"`
-	Seed          uint64           `json:"seed"`
-	Inputs        []ManifestInput  `json:"inputs"`
-	Outputs       []ManifestOutput `json:"outputs"`
-	Model         *ManifestFile    `json:"model,omitempty"` // the segmentation model, model.json
-	Models        []ModelRecord    `json:"models"`          // the customer-value models
-	Backtest      *Backtest        `json:"backtest,omitempty"`
-	ValueData     *ValueData       `json:"value_data,omitempty"` // the check of the histories before the value models
-	Quality       Quality          `json:"quality"`
-	// Windows say how much of each metric window the data covers;
-	// MetricsLeftOut the metrics not published, and why.
-	Windows        []WindowCoverage  `json:"windows"`
-	MetricsLeftOut []MetricLeftOut   `json:"metrics_left_out"`
-	Timings        []Timing          `json:"timings"`
-	Versions       map[string]string `json:"versions"`
-	Config         config.Config     `json:"config"`
-
-	// PeakRSSBytes is the process's peak resident memory in bytes from its
-	// start to the end of the run's last stage (getrusage's maxrss, kept
-	// across the per-stage resets); 0 where it is not measured. It is at
-	// least every stage's PeakRSSBytes.
-	PeakRSSBytes int64 `json:"peak_rss_bytes"`
-	// StagePeakRSS says what each timing's PeakRSSBytes is: "stage", the
-	// stage's own peak (Linux, VmHWM reset at the stage's start); or
-	// "run_so_far", the process's peak up to the stage's end, where VmHWM
-	// cannot be reset; or "not_measured".
-	StagePeakRSS string `json:"stage_peak_rss"`
-}
-
-// ManifestInput is one input file as read.
-type ManifestInput struct {
-	Table  string `json:"table"`
-	Path   string `json:"path"`
-	Format string `json:"format"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
-
-// ManifestOutput is one output table and its files.
-type ManifestOutput struct {
-	Table string         `json:"table"`
-	Rows  int64          `json:"rows"`
-	Files []ManifestFile `json:"files"`
-}
-
-// ManifestFile is one written file, relative to the run's directory.
-type ManifestFile struct {
-	Path   string `json:"path"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
-
-// Quality holds the run's data-quality and model-quality figures.
-type Quality struct {
-	TransactionsRead     int64 `json:"transactions_read"`
-	TransactionsAccepted int64 `json:"transactions_accepted"`
-	// TransactionsAfterAsOf are the rows dated after an explicit as_of:
-	// outside the run's window, neither accepted nor rejected, and not in
-	// the reject share. CustomersAfterAsOf are the customers left out as not
-	// yet customers on as_of (signed up later, no transaction up to it).
-	TransactionsAfterAsOf int64         `json:"transactions_after_as_of"`
-	CustomersAfterAsOf    int64         `json:"customers_after_as_of"`
-	Rejects               []RejectCount `json:"rejects"`
-	// ValuesSetToNull are the values of kept customers that cannot be right
-	// (a signup_date in the future, a birth_date out of range), per column
-	// and reason: the value is null in the run, the customer is kept. The
-	// example's column names the field.
-	ValuesSetToNull []RejectCount `json:"values_set_to_null"`
-	// SeparatedBlock is a block of transaction days at one end of the data,
-	// beyond a wide gap, too large to reject as stray (a warning); nil when
-	// there is none.
-	SeparatedBlock *SeparatedBlock     `json:"separated_block,omitempty"`
-	Segmentation   SegmentationQuality `json:"segmentation"`
-	Delta          DeltaCounts         `json:"delta"`
-}
-
-// DeltaCounts are the rows of customer_segments_delta by change.
-type DeltaCounts struct {
-	New     int64 `json:"new"`
-	Changed int64 `json:"changed"`
-	Exit    int64 `json:"exit"`
-}
-
-// SeparatedBlock is Rows of the Of accepted transaction rows (by day),
-// dated From to To, separated from the rest by a gap of GapDays days, wider
-// than BlockGapDays, the widest gap within a block.
-type SeparatedBlock struct {
-	Rows         int64  `json:"rows"`
-	Of           int64  `json:"of"`
-	GapDays      int64  `json:"gap_days"`
-	From         string `json:"from"`
-	To           string `json:"to"`
-	BlockGapDays int64  `json:"block_gap_days"`
-}
-
-// String is the warning as the log and crmseg validate show it.
-func (b *SeparatedBlock) String() string {
-	return fmt.Sprintf("%d rows (%.2f%%) dated %s to %s lie in a block separated from the rest by a gap of %d days",
-		b.Rows, 100*float64(b.Rows)/float64(max(b.Of, 1)), b.From, b.To, b.GapDays)
-}
-
-// RejectCount is the number of rows of a table rejected for one reason.
-type RejectCount struct {
-	Table  string `json:"table"`
-	Reason string `json:"reason"`
-	Rows   int64  `json:"rows"`
-	// Example is the first rejected row of the reason (by file and row);
-	// nil in the run history, which keeps the counts only.
-	Example *RejectExample `json:"example,omitempty"`
-}
-
-// RejectExample is one rejected row: where it is, its rejected column and
-// that column's value as found (empty when missing).
-type RejectExample struct {
-	File   string `json:"file"`
-	Row    int64  `json:"row"`
-	Column string `json:"column"`
-	Value  string `json:"value"`
-}
-
-// String is the example as the log and crmseg validate show it.
-func (e *RejectExample) String() string {
-	return fmt.Sprintf("%s row %d, %s %q", e.File, e.Row, e.Column, e.Value)
-}
-
-// SegmentationQuality records the k-means fit.
-type SegmentationQuality struct {
-	K          int     `json:"k"`
-	Customers  int     `json:"customers"`
-	Features   int     `json:"features"`
-	Inertia    float64 `json:"inertia"`
-	Iterations int     `json:"iterations"`
-	Converged  bool    `json:"converged"`
-	Restarts   int     `json:"restarts"`
-	Algorithm  string  `json:"algorithm"`
-	// Source says where the segments came from: trained (first training),
-	// retrained (matched to the previous run's model) or model (assigned
-	// with a given model file, no training).
-	Source     string    `json:"source"`
-	Silhouette nullFloat `json:"silhouette"` // null when undefined (one segment)
-	// ChangedShare is the share of the customers present in both this and
-	// the previous run whose segment changed; Compared is their number
-	// (0 when there is no previous run).
-	ChangedShare float64 `json:"changed_share"`
-	Compared     int64   `json:"compared"`
-	// HysteresisKept counts the customers segmentation.hysteresis kept in
-	// their previous segment although another centroid was nearer.
-	HysteresisKept int64 `json:"hysteresis_kept"`
-	// WarmStart reports whether the fit kept the start from the previous
-	// run's centroids (segmentation.warm_start).
-	WarmStart bool `json:"warm_start"`
-	// SampleRows is the number of customers the restarts ran on before the
-	// best was finished on all of them (segmentation.sample_size); 0 when
-	// the segments were assigned with a model.
-	SampleRows int `json:"sample_rows"`
-}
-
-// Timing is the wall time and peak resident memory of one stage.
-type Timing struct {
-	Stage   string  `json:"stage"`
-	Seconds float64 `json:"seconds"`
-	// PeakRSSBytes is the stage's peak resident memory in bytes, as
-	// Manifest.StagePeakRSS says; 0 (left out) where not measured, and in
-	// runs recorded before the history kept it.
-	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
-}
 
 // outputTables are the published tables, each with the key it is ordered by.
 var outputTables = []struct{ name, orderBy string }{
@@ -309,7 +131,7 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	p := r.progress(StepWrite, len(outputTables))
 	defer p.Done()
 	for _, t := range outputTables {
-		out := ManifestOutput{Table: t.name}
+		out := manifest.Output{Table: t.name}
 		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+quoteIdent(t.name))
 		if err != nil {
 			return nil, err
@@ -478,36 +300,18 @@ func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error)
 	return "SELECT " + strings.Join(cols, ", ") + from, nil
 }
 
-func fileEntry(dir, name string) (ManifestFile, error) {
+func fileEntry(dir, name string) (manifest.File, error) {
 	p := filepath.Join(dir, name)
 	if err := durable.SyncDir(p); err != nil {
-		return ManifestFile{}, err
+		return manifest.File{}, err
 	}
 	h, err := hashFile(p)
 	if err != nil {
-		return ManifestFile{}, err
+		return manifest.File{}, err
 	}
 	st, err := os.Stat(p)
 	if err != nil {
-		return ManifestFile{}, err
+		return manifest.File{}, err
 	}
-	return ManifestFile{Path: name, Bytes: st.Size(), SHA256: h}, nil
-}
-
-// nullFloat is a figure written as JSON null when it is NaN or infinite.
-type nullFloat float64
-
-func (f nullFloat) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
-func (f *nullFloat) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = nullFloat(math.NaN())
-		return nil
-	}
-	return json.Unmarshal(b, (*float64)(f))
+	return manifest.File{Path: name, Bytes: st.Size(), SHA256: h}, nil
 }

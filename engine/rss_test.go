@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // TestRunPeakMemory: every stage of a run has its peak memory in the
@@ -37,7 +38,7 @@ func TestRunPeakMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var man Manifest
+	var man manifest.Manifest
 	if err := json.Unmarshal(b, &man); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestHistoryOldSchema(t *testing.T) {
 	if err != nil {
 		t.Fatalf("showing a run of a version 1 history: %v", err)
 	}
-	if want := []Timing{{Stage: "ingest", Seconds: 1.5}, {Stage: "features", Seconds: 2.5}}; !slices.Equal(d.Timings, want) {
+	if want := []manifest.Timing{{Stage: "ingest", Seconds: 1.5}, {Stage: "features", Seconds: 2.5}}; !slices.Equal(d.Timings, want) {
 		t.Errorf("version 1 timings read as %+v, expected %+v", d.Timings, want)
 	}
 	checkLines(t, "schema version before a run", historyLines(t, out, "SELECT value FROM h.meta WHERE key = 'schema_version'"), []string{"1"})

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -54,7 +55,7 @@ type Result struct {
 	RunID    string
 	Dir      string // the run's directory
 	Latest   string // the output root's latest link
-	Manifest *Manifest
+	Manifest *manifest.Manifest
 	Segments []SegmentReport
 	Model    *segment.Model // the segmentation model of the run
 	// HistoryErr is why the run, published, could not be recorded in the
@@ -86,7 +87,7 @@ type run struct {
 	log     *slog.Logger
 	s       *session
 	inputs  map[string]*input
-	man     *Manifest
+	man     *manifest.Manifest
 	started time.Time
 	stage   time.Time
 	rssHow  string         // how the current stage's peak memory is measured (StagePeakRSS*)
@@ -152,7 +153,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 	}
 	clock := time.Now()
 	r := &run{cfg: cfg, opts: opts, started: opts.Now().UTC()}
-	r.man = &Manifest{
+	r.man = &manifest.Manifest{
 		Status:    "succeeded",
 		StartedAt: r.started.Format(time.RFC3339),
 		Seed:      cfg.Seed,
@@ -330,7 +331,7 @@ func (r *run) failpoint(name string) error {
 func (r *run) done(stage string) {
 	d := time.Since(r.stage)
 	peak := stagePeakRSS(r.rssHow)
-	r.man.Timings = append(r.man.Timings, Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000, PeakRSSBytes: peak})
+	r.man.Timings = append(r.man.Timings, manifest.Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000, PeakRSSBytes: peak})
 	r.man.PeakRSSBytes, r.man.StagePeakRSS = PeakRSS(), r.rssHow
 	r.log.Info("stage done", "stage", stage, "seconds", d.Seconds(), "peak_rss_bytes", peak)
 	r.startStage()
@@ -584,7 +585,7 @@ func (r *run) recordInputs(ctx context.Context) error {
 			if f.rows < 0 {
 				f.rows = counts[f.path]
 			}
-			r.man.Inputs = append(r.man.Inputs, ManifestInput{Table: name, Path: f.path, Format: in.format, Rows: f.rows, Bytes: f.bytes, SHA256: f.sha256})
+			r.man.Inputs = append(r.man.Inputs, manifest.Input{Table: name, Path: f.path, Format: in.format, Rows: f.rows, Bytes: f.bytes, SHA256: f.sha256})
 		}
 	}
 	return nil
@@ -644,7 +645,7 @@ func (r *run) countRejects(ctx context.Context) error {
 // readReasonCounts reads a model that counts rows per table and reason,
 // each with its first row as an example (reads/reject_counts,
 // reads/value_problems: the same columns).
-func (r *run) readReasonCounts(ctx context.Context, model string) ([]RejectCount, error) {
+func (r *run) readReasonCounts(ctx context.Context, model string) ([]manifest.RejectCount, error) {
 	q, err := modelSQL(model)
 	if err != nil {
 		return nil, err
@@ -654,15 +655,15 @@ func (r *run) readReasonCounts(ctx context.Context, model string) ([]RejectCount
 		return nil, stageError("ingest", err)
 	}
 	defer rows.Close()
-	var counts []RejectCount
+	var counts []manifest.RejectCount
 	for rows.Next() {
-		var rc RejectCount
+		var rc manifest.RejectCount
 		var file, column, value sql.NullString
 		var row sql.NullInt64
 		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows, &file, &row, &column, &value); err != nil {
 			return nil, err
 		}
-		rc.Example = &RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
+		rc.Example = &manifest.RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
 		counts = append(counts, rc)
 	}
 	return counts, rows.Err()
@@ -685,7 +686,7 @@ func (r *run) countValueProblems(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var b SeparatedBlock
+	var b manifest.SeparatedBlock
 	switch err := r.s.conn.QueryRowContext(ctx, separated).Scan(&b.Rows, &b.Of, &b.GapDays, &b.From, &b.To, &b.BlockGapDays); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:

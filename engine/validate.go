@@ -10,31 +10,32 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // Validation is the data-quality summary of crmseg validate.
 type Validation struct {
-	AsOf                  string          `json:"as_of"`
-	Inputs                []ManifestInput `json:"inputs"`
-	TransactionsRead      int64           `json:"transactions_read"`
-	TransactionsAccepted  int64           `json:"transactions_accepted"`
-	TransactionsAfterAsOf int64           `json:"transactions_after_as_of"` // outside the window of an explicit as_of
-	CustomersAfterAsOf    int64           `json:"customers_after_as_of"`    // not yet customers on as_of
-	Rejects               []RejectCount   `json:"rejects"`
-	ValuesSetToNull       []RejectCount   `json:"values_set_to_null"`
-	SeparatedBlock        *SeparatedBlock `json:"separated_block,omitempty"`
-	MaxShare              float64         `json:"max_share"`
-	FirstTS               string          `json:"first_ts,omitempty"`
-	LastTS                string          `json:"last_ts,omitempty"`
-	Customers             int64           `json:"customers"`             // accepted customers
-	CustomersWithOrders   int64           `json:"customers_with_orders"` // of those, with an accepted positive line
-	Orphans               int64           `json:"orphans"`               // transaction rows of unknown customers
-	Returns               int64           `json:"returns"`               // accepted negative lines
+	AsOf                  string                   `json:"as_of"`
+	Inputs                []manifest.Input         `json:"inputs"`
+	TransactionsRead      int64                    `json:"transactions_read"`
+	TransactionsAccepted  int64                    `json:"transactions_accepted"`
+	TransactionsAfterAsOf int64                    `json:"transactions_after_as_of"` // outside the window of an explicit as_of
+	CustomersAfterAsOf    int64                    `json:"customers_after_as_of"`    // not yet customers on as_of
+	Rejects               []manifest.RejectCount   `json:"rejects"`
+	ValuesSetToNull       []manifest.RejectCount   `json:"values_set_to_null"`
+	SeparatedBlock        *manifest.SeparatedBlock `json:"separated_block,omitempty"`
+	MaxShare              float64                  `json:"max_share"`
+	FirstTS               string                   `json:"first_ts,omitempty"`
+	LastTS                string                   `json:"last_ts,omitempty"`
+	Customers             int64                    `json:"customers"`             // accepted customers
+	CustomersWithOrders   int64                    `json:"customers_with_orders"` // of those, with an accepted positive line
+	Orphans               int64                    `json:"orphans"`               // transaction rows of unknown customers
+	Returns               int64                    `json:"returns"`               // accepted negative lines
 	// Windows say how much of each metric window the data covers (from the
 	// first accepted order to the last); MetricsLeftOut the metrics a run would leave
 	// out.
-	Windows        []WindowCoverage `json:"windows"`
-	MetricsLeftOut []MetricLeftOut  `json:"metrics_left_out"`
+	Windows        []manifest.WindowCoverage `json:"windows"`
+	MetricsLeftOut []manifest.MetricLeftOut  `json:"metrics_left_out"`
 	// Warnings are what a run would warn of besides the windows and the
 	// metrics left out: an explicit as_of after the run's date.
 	Warnings []string `json:"warnings,omitempty"`
@@ -57,7 +58,7 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &Manifest{}, started: opts.Now().UTC(), stage: time.Now()}
+	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &manifest.Manifest{}, started: opts.Now().UTC(), stage: time.Now()}
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -24,19 +25,6 @@ const (
 	weeksPerYear  = 365.25 / 7
 	weeksPerMonth = weeksPerYear / 12
 )
-
-// ModelRecord is one fitted customer-value model, as recorded in the
-// manifest and the models table.
-type ModelRecord struct {
-	Model     string             `json:"model"`
-	TimeUnit  string             `json:"time_unit"`
-	Customers float64            `json:"customers"`
-	Converged bool               `json:"converged"`
-	LogLik    nullFloat          `json:"log_likelihood"`
-	Params    map[string]float64 `json:"parameters"`
-	StdErrs   map[string]float64 `json:"std_errors"`
-	Error     string             `json:"error,omitempty"`
-}
 
 // customerValue fits the purchase model value.model chooses (BG/NBD or
 // MBG/NBD: purchase and dropout) and Gamma-Gamma (spend per purchase) to
@@ -84,7 +72,7 @@ func (r *run) customerValue(ctx context.Context) error {
 		}
 		r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
 		fits = []scoring.FitResult{bgFit, ggFit}
-		r.man.Models = []ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
+		r.man.Models = []manifest.ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 		for _, m := range r.man.Models {
 			if m.Error != "" {
 				r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
@@ -206,7 +194,7 @@ func predictHistories(bg scoring.DropoutModel, hist []scoring.RFM, h scoring.Hor
 // modelRows returns the rows of the models table for fitted models, one
 // per parameter (one row without parameters for a model that failed), each
 // model's name prefixed.
-func modelRows(prefix string, records []ModelRecord, fits []scoring.FitResult) [][]driver.Value {
+func modelRows(prefix string, records []manifest.ModelRecord, fits []scoring.FitResult) [][]driver.Value {
 	var rows [][]driver.Value
 	for i, m := range records {
 		name := prefix + m.Model
@@ -314,12 +302,12 @@ func (h *histories) fitRows() ([]scoring.RFM, []scoring.Spend) {
 // record turns a fit into its manifest record. A fit that failed keeps the
 // parameters it reached, if any (a degenerate fit's point on the edge of
 // the parameter space), with converged false and its error.
-func record(name, unit string, fit scoring.FitResult, err error) ModelRecord {
-	m := ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: nullFloat(fit.LogLik)}
+func record(name, unit string, fit scoring.FitResult, err error) manifest.ModelRecord {
+	m := manifest.ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: manifest.NullFloat(fit.LogLik)}
 	if err != nil {
 		m.Error = err.Error()
 		if len(fit.Params) == 0 {
-			m.LogLik = nullFloat(math.NaN())
+			m.LogLik = manifest.NullFloat(math.NaN())
 			return m
 		}
 	}
@@ -357,25 +345,6 @@ func fitPurchaseModel(name string, rows []scoring.RFM) (scoring.DropoutModel, sc
 	return m, res, err
 }
 
-// ValueData is the manifest's record of the check of the purchase
-// histories before the value models are fitted (scoring.CheckData), as of
-// End: the figures, the limits (times in weeks) and the problems, if any.
-type ValueData struct {
-	End             string   `json:"end"`
-	Customers       float64  `json:"customers"`
-	RepeatBuyers    float64  `json:"repeat_buyers"`
-	SpanWeeks       float64  `json:"span_weeks"`
-	DistinctX       int      `json:"distinct_repeat_counts"`
-	StartShare      float64  `json:"first_week_share"`
-	MinCustomers    float64  `json:"min_customers"`
-	MinRepeatBuyers float64  `json:"min_repeat_buyers"`
-	MinSpanWeeks    float64  `json:"min_span_weeks"`
-	MinDistinctX    int      `json:"min_distinct_repeat_counts"`
-	MaxStartShare   float64  `json:"max_first_week_share"`
-	Sufficient      bool     `json:"sufficient"`
-	Problems        []string `json:"problems,omitempty"`
-}
-
 // errInsufficientData: the purchase histories cannot carry the value
 // models (see checkHistories).
 var errInsufficientData = errors.New("the data cannot carry the customer-value models")
@@ -384,10 +353,10 @@ var errInsufficientData = errors.New("the data cannot carry the customer-value m
 // end against scoring.CheckData's default limits (weeks), logs the check
 // (at WARN when it fails) and returns its record, and an error that says
 // why when the models must not be fitted.
-func (r *run) checkHistories(rows []scoring.RFM, end string) (*ValueData, error) {
+func (r *run) checkHistories(rows []scoring.RFM, end string) (*manifest.ValueData, error) {
 	c := scoring.CheckData(rows, r.opts.valueLimits)
 	l := c.Limits
-	v := &ValueData{End: end, Customers: c.Customers, RepeatBuyers: c.RepeatBuyers, SpanWeeks: round(c.Span, 4),
+	v := &manifest.ValueData{End: end, Customers: c.Customers, RepeatBuyers: c.RepeatBuyers, SpanWeeks: round(c.Span, 4),
 		DistinctX: c.DistinctX, StartShare: round(c.StartShare, 6), MinCustomers: l.MinCustomers,
 		MinRepeatBuyers: l.MinRepeatBuyers, MinSpanWeeks: l.MinSpan, MinDistinctX: l.MinDistinctX,
 		MaxStartShare: l.MaxStartShare, Sufficient: c.Sufficient(), Problems: c.Problems}

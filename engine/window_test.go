@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // queryInt runs a query that returns one integer on a fresh in-memory
@@ -116,7 +118,7 @@ func TestDefaultAsOfIgnoresStrayTimestamps(t *testing.T) {
 	if v.AsOf != "2026-06-30" {
 		t.Errorf("as_of %s with stray rows, want 2026-06-30", v.AsOf)
 	}
-	got := map[string]RejectCount{}
+	got := map[string]manifest.RejectCount{}
 	for _, rc := range v.Rejects {
 		got[rc.Reason] = rc
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -636,7 +637,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // printCounts prints counts per table and reason under a heading, each with
 // its first example, the reason padded to width; nothing when there are
 // none.
-func printCounts(w io.Writer, heading string, width int, counts []engine.RejectCount) {
+func printCounts(w io.Writer, heading string, width int, counts []manifest.RejectCount) {
 	if len(counts) == 0 {
 		return
 	}

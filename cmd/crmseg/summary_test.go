@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/manifest"
 )
 
 // The summary prints "–" for a figure the run left out or that is
@@ -16,7 +17,7 @@ import (
 func TestSummaryLeftOutFigures(t *testing.T) {
 	nan := math.NaN()
 	res := &engine.Result{
-		Manifest: &engine.Manifest{AsOf: "2023-07-02", Backtest: &engine.Backtest{Holdout: "13w", ActualPurchases: 0, PredictedPurchases: 3}},
+		Manifest: &manifest.Manifest{AsOf: "2023-07-02", Backtest: &manifest.Backtest{Holdout: "13w", ActualPurchases: 0, PredictedPurchases: 3}},
 		Segments: []engine.SegmentReport{
 			{ID: 1, Name: "Known", Objective: "retention", Customers: 10, Revenue12m: 1234, HistoricalLTV: 56.5,
 				Retention12m: 0.5, RevenueBaseline: 1000, RevenueTarget: 1050},
