@@ -348,7 +348,7 @@ func TestMetricsText(t *testing.T) {
 		},
 		Quality: manifest.Quality{
 			TransactionsRead: 100, TransactionsAccepted: 93,
-			Rejects:      []manifest.RejectCount{{"transactions", "zero amount", 2, nil}, {"customers", "duplicate customer_id", 1, nil}, {"transactions", `bad "quote"`, 5, nil}},
+			Rejects:      []manifest.RejectCount{{Table: "transactions", Reason: "zero amount", Rows: 2}, {Table: "customers", Reason: "duplicate customer_id", Rows: 1}, {Table: "transactions", Reason: `bad "quote"`, Rows: 5}},
 			Segmentation: manifest.SegmentationQuality{K: 4, Customers: 11},
 		},
 	}

@@ -138,18 +138,18 @@ type Manifest struct {
 	RunID string `json:"run_id"`
 	// PreviousRunID is the run the delta and migration compare with (the
 	// output root's latest when this run segmented); empty for a first run.
-	PreviousRunID string           `json:"previous_run_id,omitempty"`
-	Status        string           `json:"status"`
-	AsOf          string           `json:"as_of"`
-	StartedAt     string           `json:"started_at"`
-	Seed          uint64           `json:"seed"`
-	Inputs        []Input  `json:"inputs"`
-	Outputs       []Output `json:"outputs"`
-	Model         *File    `json:"model,omitempty"` // the segmentation model, model.json
-	Models        []ModelRecord    `json:"models"`          // the customer-value models
-	Backtest      *Backtest        `json:"backtest,omitempty"`
-	ValueData     *ValueData       `json:"value_data,omitempty"` // the check of the histories before the value models
-	Quality       Quality          `json:"quality"`
+	PreviousRunID string        `json:"previous_run_id,omitempty"`
+	Status        string        `json:"status"`
+	AsOf          string        `json:"as_of"`
+	StartedAt     string        `json:"started_at"`
+	Seed          uint64        `json:"seed"`
+	Inputs        []Input       `json:"inputs"`
+	Outputs       []Output      `json:"outputs"`
+	Model         *File         `json:"model,omitempty"` // the segmentation model, model.json
+	Models        []ModelRecord `json:"models"`          // the customer-value models
+	Backtest      *Backtest     `json:"backtest,omitempty"`
+	ValueData     *ValueData    `json:"value_data,omitempty"` // the check of the histories before the value models
+	Quality       Quality       `json:"quality"`
 	// Windows say how much of each metric window the data covers;
 	// MetricsLeftOut the metrics not published, and why.
 	Windows        []WindowCoverage  `json:"windows"`
@@ -182,8 +182,8 @@ type Input struct {
 
 // Output is one output table and its files.
 type Output struct {
-	Table string         `json:"table"`
-	Rows  int64          `json:"rows"`
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
 	Files []File `json:"files"`
 }
 
