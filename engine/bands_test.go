@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // bandSeeds are the generated datasets of TestBandsCoverActuals.
@@ -45,14 +46,14 @@ func TestBandsCoverActuals(t *testing.T) {
 		}
 		be := res.Manifest.Backtest.BandError
 		t.Logf("seed %d: model error: purchases %.3f, active customers %.3f, revenue %.3f", seed, be.Purchases, be.Active, be.Revenue)
-		tx := quoteLiteral(filepath.Join(data, "transactions.parquet"))
+		tx := sqlquote.Literal(filepath.Join(data, "transactions.parquet"))
 		rows := readTable(t, filepath.Join(res.Dir, "segment_targets.parquet"), `
 			WITH actual AS (
 				SELECT seg.segment_id,
 					sum(tx.amount) FILTER (WHERE tx.ts >= TIMESTAMP '2025-07-01' AND tx.ts < TIMESTAMP '2026-07-01') AS revenue,
 					count(DISTINCT tx.customer_id) FILTER (WHERE tx.amount > 0
 						AND tx.ts >= TIMESTAMP '2025-07-01' AND tx.ts < TIMESTAMP '2026-07-01') AS active
-				FROM read_parquet(`+quoteLiteral(filepath.Join(res.Dir, "customer_segments.parquet"))+`) AS seg
+				FROM read_parquet(`+sqlquote.Literal(filepath.Join(res.Dir, "customer_segments.parquet"))+`) AS seg
 				LEFT JOIN read_parquet(`+tx+`) AS tx ON tx.customer_id = seg.customer_id
 				GROUP BY seg.segment_id
 			)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // hostileData writes customers and transactions with values a spreadsheet
@@ -29,7 +30,7 @@ func hostileData(t *testing.T, dir string) (customers, transactions string) {
 	transactions = filepath.Join(dir, "transactions.parquet")
 	ids := `CASE i WHEN 1 THEN '@SUM(1+1)' WHEN 3 THEN '+K3' WHEN 7 THEN '-7' ELSE 'K' || i END`
 	for _, q := range []string{
-		`COPY (SELECT ` + ids + ` AS customer_id, DATE '2024-01-01' AS signup_date FROM range(1, 61) r(i)) TO ` + quoteLiteral(customers) + ` (FORMAT parquet)`,
+		`COPY (SELECT ` + ids + ` AS customer_id, DATE '2024-01-01' AS signup_date FROM range(1, 61) r(i)) TO ` + sqlquote.Literal(customers) + ` (FORMAT parquet)`,
 		`COPY (
 			WITH lines AS (
 				SELECT i, o, unnest(CASE WHEN i <= 20 THEN ['D', '=HYPERLINK("http://evil","click")'] WHEN i <= 40 THEN ['D'] ELSE ['A'] END) AS category
@@ -40,7 +41,7 @@ func hostileData(t *testing.T, dir string) (customers, transactions string) {
 				CASE WHEN i = 0 THEN '=1+2' ELSE ` + ids + ` END AS customer_id,
 				TIMESTAMP '2025-01-01 10:00:00' + to_days((i * 7 + o * 97) % 360) AS ts,
 				(10 + i % 7 + o)::DECIMAL(10, 2) AS amount, category, 'web' AS channel
-			FROM lines) TO ` + quoteLiteral(transactions) + ` (FORMAT parquet)`,
+			FROM lines) TO ` + sqlquote.Literal(transactions) + ` (FORMAT parquet)`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestCSVCopyKeepsRowOrder(t *testing.T) {
 	pq, out := filepath.Join(dir, "t.parquet"), filepath.Join(dir, "t.csv")
 	const n = 500_000
 	if err := s.exec(ctx, fmt.Sprintf(`COPY (SELECT i AS id, 'name ' || (i %% 97) AS name, '=x' || i AS formula, i * 1.5 AS v
-		FROM range(%d) t(i) ORDER BY i) TO %s (FORMAT parquet)`, n, quoteLiteral(pq))); err != nil {
+		FROM range(%d) t(i) ORDER BY i) TO %s (FORMAT parquet)`, n, sqlquote.Literal(pq))); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.writeCSV(ctx, pq, out); err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,6 +19,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // The SQL models, one SELECT per file, in dbt's layers.
@@ -64,13 +64,13 @@ func openSession(ctx context.Context, cfg *config.Config, tempDir string, log *s
 		// Timestamps with a time zone convert to plain timestamps in UTC,
 		// whatever the machine's zone, so outputs do not depend on it.
 		"SET TimeZone = 'UTC'",
-		"SET temp_directory = " + quoteLiteral(tempDir),
+		"SET temp_directory = " + sqlquote.Literal(tempDir),
 	}
 	if cfg.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))
 	}
 	if limit := memoryLimit(cfg.MemoryLimit); limit != "" {
-		settings = append(settings, "SET memory_limit = "+quoteLiteral(limit))
+		settings = append(settings, "SET memory_limit = "+sqlquote.Literal(limit))
 	}
 	for _, q := range settings {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -127,12 +127,12 @@ func (s *session) goPhaseMemory() string {
 // feature matrix is more memory than the run can spare (as crmseg cluster
 // does).
 func (s *session) goPhase(ctx context.Context, fn func() error) error {
-	if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.goPhaseMemory())); err != nil {
+	if err := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.goPhaseMemory())); err != nil {
 		return err
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	err := fn()
-	if rerr := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err == nil {
+	if rerr := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)); err == nil {
 		err = rerr
 	}
 	return err
@@ -191,7 +191,7 @@ func (s *session) viewAs(ctx context.Context, name, view string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+quoteIdent(view)+" AS "+q); err != nil {
+	if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+sqlquote.Ident(view)+" AS "+q); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	return nil
@@ -204,7 +204,7 @@ func (s *session) modelAs(ctx context.Context, name, table string, args ...any) 
 		return err
 	}
 	start := time.Now()
-	if err := s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS "+q, args...); err != nil {
+	if err := s.exec(ctx, "CREATE OR REPLACE TABLE "+sqlquote.Ident(table)+" AS "+q, args...); err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
 	s.log.Debug("model built", "model", name, "seconds", time.Since(start).Seconds())
@@ -304,18 +304,6 @@ func (s *session) queryInt(ctx context.Context, query string, args ...any) (int6
 	return n.Int64, err
 }
 
-// quoteIdent quotes an SQL identifier: identifiers that come from config or
-// input are always quoted.
-func quoteIdent(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
-
-// quoteLiteral quotes an SQL string literal, for the few places DuckDB takes
-// no bound parameter (COPY targets and SET values).
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
 // goColumn is one column of a table written from Go: a name and the Arrow
 // array holding its values.
 type goColumn struct {
@@ -379,6 +367,6 @@ func (s *session) createFromColumns(ctx context.Context, table string, cols []go
 	defer rdr.Release()
 	view := "go_" + table
 	return s.registerArrow(rdr, view, func() error {
-		return s.exec(ctx, "CREATE OR REPLACE TABLE "+quoteIdent(table)+" AS SELECT * FROM "+quoteIdent(view))
+		return s.exec(ctx, "CREATE OR REPLACE TABLE "+sqlquote.Ident(table)+" AS SELECT * FROM "+sqlquote.Ident(view))
 	})
 }

@@ -12,27 +12,28 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
 // previousSegments points the view previous_published at the
-// customer_segments table of the run this one continues (r.previousDir,
+// customer_segments table of the run this one continues (r.prev.Dir,
 // found once by findPrevious: the output root's latest run, or the history's
 // newest published run when latest is lost), and previous_segments at its
 // customer_id (as text) and segment_id. Without a previous run both are
 // empty.
 func (r *run) previousSegments(ctx context.Context) error {
 	r.previous = ""
-	if r.previousDir != "" {
-		path := filepath.Join(r.previousDir, "customer_segments.parquet")
+	if r.prev.Dir != "" {
+		path := filepath.Join(r.prev.Dir, "customer_segments.parquet")
 		if _, err := os.Stat(path); err == nil {
 			r.previous = path
-			r.man.PreviousRunID = filepath.Base(r.previousDir)
+			r.man.PreviousRunID = filepath.Base(r.prev.Dir)
 		}
 	}
 	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
 	if r.previous != "" {
-		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+quoteLiteral(r.previous)+")"); err != nil {
+		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(r.previous)+")"); err != nil {
 			return fmt.Errorf("previous run's %s: %w", r.previous, err)
 		}
 		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id FROM previous_published"
@@ -65,7 +66,7 @@ func (r *run) previousCustomerSegments(ctx context.Context) error {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		id := quoteIdent(c.name)
+		id := sqlquote.Ident(c.name)
 		if have[c.name] {
 			fmt.Fprintf(&b, "TRY_CAST(%s AS %s) AS %s", id, c.typ, id)
 		} else {

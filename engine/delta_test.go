@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -26,11 +27,11 @@ func writeOrders(t *testing.T, path string, orders []order) {
 	db := memoryDB(t)
 	var values []string
 	for _, o := range orders {
-		values = append(values, fmt.Sprintf("(%s, %g)", quoteLiteral(o.customer), o.amount))
+		values = append(values, fmt.Sprintf("(%s, %g)", sqlquote.Literal(o.customer), o.amount))
 	}
 	q := `COPY (SELECT customer_id, TIMESTAMP '2025-06-01 10:00:00' AS ts, amount::DECIMAL(10, 2) AS amount
 		FROM (VALUES ` + strings.Join(values, ", ") + `) AS t(customer_id, amount) ORDER BY customer_id)
-		TO ` + quoteLiteral(path) + ` (FORMAT parquet)`
+		TO ` + sqlquote.Literal(path) + ` (FORMAT parquet)`
 	if _, err := db.Exec(q); err != nil {
 		t.Fatal(err)
 	}

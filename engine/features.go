@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -86,11 +87,11 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if limit, ok := config.MemoryBytes(s.memoryLimit); ok {
 		floor, _ := config.MemoryBytes(s.goPhaseMemory())
 		share := max(limit-n*int64(d+3)*8, floor)
-		if err := s.exec(ctx, "SET memory_limit = "+quoteLiteral(strconv.FormatInt(share>>20, 10)+"MiB")); err != nil {
+		if err := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(strconv.FormatInt(share>>20, 10)+"MiB")); err != nil {
 			return nil, err
 		}
 		defer func() {
-			if rerr := s.exec(ctx, "SET memory_limit = "+quoteLiteral(s.memoryLimit)); err == nil {
+			if rerr := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)); err == nil {
 				err = rerr
 			}
 		}()
@@ -104,10 +105,10 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	var q strings.Builder
 	q.WriteString("SELECT cust_idx::BIGINT AS cust_idx")
 	for _, c := range profileCols {
-		fmt.Fprintf(&q, ", %s::DOUBLE", quoteIdent(c))
+		fmt.Fprintf(&q, ", %s::DOUBLE", sqlquote.Ident(c))
 	}
 	for _, f := range numeric {
-		id := quoteIdent(f.Name)
+		id := sqlquote.Ident(f.Name)
 		fmt.Fprintf(&q, ", coalesce(%s, (SELECT median(%s) FROM customer_features))::DOUBLE AS %s", id, id, id)
 	}
 	q.WriteString(" FROM customer_features ORDER BY cust_idx")

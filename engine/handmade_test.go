@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -75,11 +76,11 @@ func writeHandmade(t *testing.T, dir string) (customers, transactions string) {
 	customers = filepath.Join(dir, "customers.parquet")
 	transactions = filepath.Join(dir, "transactions.parquet")
 	stmts := []string{
-		`COPY (SELECT * FROM (VALUES ` + handmadeCustomers + `) AS t(customer_id, signup_date)) TO ` + quoteLiteral(customers) + ` (FORMAT parquet)`,
+		`COPY (SELECT * FROM (VALUES ` + handmadeCustomers + `) AS t(customer_id, signup_date)) TO ` + sqlquote.Literal(customers) + ` (FORMAT parquet)`,
 		`COPY (SELECT transaction_id::BIGINT AS transaction_id, order_id::BIGINT AS order_id, customer_id, ts,
 			amount::DECIMAL(10, 2) AS amount, category, channel
 			FROM (VALUES ` + handmadeTransactions + `) AS t(transaction_id, order_id, customer_id, ts, amount, category, channel))
-			TO ` + quoteLiteral(transactions) + ` (FORMAT parquet)`,
+			TO ` + sqlquote.Literal(transactions) + ` (FORMAT parquet)`,
 	}
 	for _, q := range stmts {
 		if _, err := db.Exec(q); err != nil {
@@ -97,7 +98,7 @@ func readTable(t *testing.T, path, query string, args ...any) *sql.Rows {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	rows, err := db.Query(strings.ReplaceAll(query, "$TABLE", "read_parquet("+quoteLiteral(path)+")"), args...)
+	rows, err := db.Query(strings.ReplaceAll(query, "$TABLE", "read_parquet("+sqlquote.Literal(path)+")"), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,15 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // historyLines queries the history file of an output root, one line per row.
 func historyLines(t *testing.T, root, query string) []string {
 	t.Helper()
 	db := memoryDB(t)
-	if _, err := db.Exec("ATTACH " + quoteLiteral(filepath.Join(root, HistoryFile)) + " AS h (READ_ONLY)"); err != nil {
+	if _, err := db.Exec("ATTACH " + sqlquote.Literal(filepath.Join(root, store.HistoryFile)) + " AS h (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := db.Query(query)
@@ -66,15 +68,15 @@ func TestHistoryRecordsRuns(t *testing.T) {
 		t.Fatalf("run failing in publish: %v", err)
 	}
 	// A run refused by the lock leaves no trace in the history.
-	held, _, err := lockOutput(out, LockHolder{PID: 1, Host: "test"})
+	held, _, err := store.Acquire(out, store.LockHolder{PID: 1, Host: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var le *LockedError
+	var le *store.LockedError
 	if _, err := Run(context.Background(), cfg, Options{}); !errors.As(err, &le) {
 		t.Errorf("run with the lock held: %v, want a LockedError", err)
 	}
-	held.release()
+	held.Release()
 
 	checkLines(t, "runs", historyLines(t, out, `SELECT concat_ws(' ', status, coalesce(failed_stage, '-'), exit_code,
 		coalesce(CAST(as_of AS VARCHAR), '-'), coalesce(CAST(transactions_read AS VARCHAR), '-'), coalesce(CAST(k AS VARCHAR), '-'),
@@ -96,9 +98,9 @@ func TestHistoryRecordsRuns(t *testing.T) {
 	if len(want) != 2 {
 		t.Fatalf("published segments: %q", want)
 	}
-	checkLines(t, "run_segments", historyLines(t, out, "SELECT concat_ws(' ', "+segCols+") FROM h.run_segments WHERE run_id = "+quoteLiteral(good.RunID)+" ORDER BY segment_id"), want)
+	checkLines(t, "run_segments", historyLines(t, out, "SELECT concat_ws(' ', "+segCols+") FROM h.run_segments WHERE run_id = "+sqlquote.Literal(good.RunID)+" ORDER BY segment_id"), want)
 	for table, file := range map[string]string{"run_metrics": "segment_metrics", "run_targets": "segment_targets", "run_migration": "segment_migration"} {
-		n := historyLines(t, out, "SELECT count(*)::VARCHAR FROM h."+table+" WHERE run_id = "+quoteLiteral(good.RunID))
+		n := historyLines(t, out, "SELECT count(*)::VARCHAR FROM h."+table+" WHERE run_id = "+sqlquote.Literal(good.RunID))
 		rows := readTable(t, filepath.Join(good.Dir, file+".parquet"), "SELECT count(*)::VARCHAR FROM $TABLE")
 		var published string
 		if !rows.Next() || rows.Scan(&published) != nil || n[0] != published || published == "0" {
@@ -107,7 +109,7 @@ func TestHistoryRecordsRuns(t *testing.T) {
 	}
 
 	// The reading API.
-	runs, err := ListHistory(context.Background(), out)
+	runs, err := store.List(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +117,14 @@ func TestHistoryRecordsRuns(t *testing.T) {
 		runs[1].Status != "failed" || runs[1].FailedStage != "inspect" || runs[1].Customers != nil {
 		t.Errorf("ListHistory: %+v", runs)
 	}
-	d, err := ShowHistory(context.Background(), out, good.RunID)
+	d, err := store.Show(context.Background(), out, good.RunID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var targets, shown []string
 	rows := readTable(t, filepath.Join(good.Dir, "segment_targets.parquet"), "SELECT segment_id, metric, baseline, target FROM $TABLE ORDER BY segment_id, metric")
 	for rows.Next() {
-		var tg HistoryTarget
+		var tg store.HistoryTarget
 		var b, v float64
 		if err := rows.Scan(&tg.SegmentID, &tg.Metric, &b, &v); err != nil {
 			t.Fatal(err)
@@ -137,7 +139,7 @@ func TestHistoryRecordsRuns(t *testing.T) {
 		len(d.Timings) == 0 || !strings.Contains(string(d.Manifest), `"run_id":"`+good.RunID+`"`) {
 		t.Errorf("ShowHistory: %d segments, %d rejects, %d inputs, %d timings", len(d.Segments), len(d.Rejects), len(d.Inputs), len(d.Timings))
 	}
-	if _, err := ShowHistory(context.Background(), out, "20990101T000000Z-000000"); !errors.Is(err, ErrRunNotInHistory) {
+	if _, err := store.Show(context.Background(), out, "20990101T000000Z-000000"); !errors.Is(err, store.ErrRunNotInHistory) {
 		t.Errorf("ShowHistory of an unknown run: %v", err)
 	}
 }
@@ -157,7 +159,7 @@ func TestHistoryUnusable(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(out, HistoryFile)
+	path := filepath.Join(out, store.HistoryFile)
 	garbage := []byte(strings.Repeat("not a database\n", 400))
 	if err := os.WriteFile(path, garbage, 0o644); err != nil {
 		t.Fatal(err)
@@ -169,7 +171,7 @@ func TestHistoryUnusable(t *testing.T) {
 	cfg.Rejects.MaxShare = 0.5
 	for _, reset := range []bool{false, true} {
 		_, err := Run(context.Background(), cfg, Options{ResetSegments: reset})
-		var oe *OutputRootError
+		var oe *store.OutputRootError
 		if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
 			t.Fatalf("reset %v: run with an unreadable history and no latest: %v (exit %d), want an *OutputRootError, exit 2", reset, err, ExitCode(err))
 		}
@@ -208,14 +210,14 @@ func TestHistoryUnusable(t *testing.T) {
 	if target, _ := os.Readlink(filepath.Join(out, "latest")); target != filepath.Join("runs", res.RunID) {
 		t.Errorf("latest -> %q, want the run, published", target)
 	}
-	var he *HistoryError
+	var he *store.HistoryError
 	if !errors.As(res.HistoryErr, &he) || he.Path != path || !he.Published || !strings.Contains(res.HistoryErr.Error(), path) {
 		t.Fatalf("HistoryErr = %v, want a HistoryError naming %s", res.HistoryErr, path)
 	}
 	if code := ExitCode(res.HistoryErr); code != ExitHistory {
 		t.Errorf("exit code %d, want %d", code, ExitHistory)
 	}
-	_, err = ListHistory(context.Background(), out)
+	_, err = store.List(context.Background(), out)
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), path) || ExitCode(err) != ExitFailure {
 		t.Errorf("reading a bad history: %v (exit %d), want an error naming %s", err, ExitCode(err), path)
 	}

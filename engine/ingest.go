@@ -20,6 +20,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // input is one input table after its schema check: one or more files of
@@ -287,7 +288,7 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 	if in.format != "parquet" {
 		kind = "TABLE" // parse text once, not once per reader
 	}
-	q := "CREATE OR REPLACE " + kind + " " + quoteIdent("src_"+in.table.Name) + " AS " + strings.Join(parts, " UNION ALL ")
+	q := "CREATE OR REPLACE " + kind + " " + sqlquote.Ident("src_"+in.table.Name) + " AS " + strings.Join(parts, " UNION ALL ")
 	if err := s.exec(ctx, q); err != nil {
 		return readError(in, "a readable "+in.format+" file", err)
 	}
@@ -335,7 +336,7 @@ func (s *session) loadAttributes(ctx context.Context, in *input) error {
 	for i, f := range in.files {
 		for _, a := range in.spec.Attributes {
 			parts = append(parts, "SELECT "+strconv.Itoa(i)+"::INTEGER AS file_index, "+in.rowExpr()+" AS source_row, "+
-				quoteLiteral(a)+"::VARCHAR AS attribute, nullif(trim(CAST("+in.fileColumn(f, a)+" AS VARCHAR)), '') AS value FROM "+in.reader(f))
+				sqlquote.Literal(a)+"::VARCHAR AS attribute, nullif(trim(CAST("+in.fileColumn(f, a)+" AS VARCHAR)), '') AS value FROM "+in.reader(f))
 		}
 	}
 	q := "CREATE OR REPLACE VIEW src_customer_attributes AS "
@@ -352,7 +353,7 @@ func (s *session) loadAttributes(ctx context.Context, in *input) error {
 
 // reader is the table function that reads one file.
 func (in *input) reader(f *inputFile) string {
-	path := quoteLiteral(f.path)
+	path := sqlquote.Literal(f.path)
 	switch in.format {
 	case "csv":
 		delim := in.spec.Delimiter
@@ -361,9 +362,9 @@ func (in *input) reader(f *inputFile) string {
 		}
 		cols := make([]string, len(f.names))
 		for i, n := range f.names {
-			cols[i] = quoteLiteral(n) + ": 'VARCHAR'"
+			cols[i] = sqlquote.Literal(n) + ": 'VARCHAR'"
 		}
-		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.HasHeader()) + ", delim = " + quoteLiteral(delim) +
+		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.HasHeader()) + ", delim = " + sqlquote.Literal(delim) +
 			", quote = '\"', escape = '\"', auto_detect = false, columns = {" + strings.Join(cols, ", ") + "}) WITH ORDINALITY"
 	case "text":
 		return "read_csv(" + path + ", header = " + strconv.FormatBool(in.spec.HasHeader()) +
@@ -388,10 +389,10 @@ func (in *input) fileColumn(f *inputFile, name string) string {
 	}
 	for _, n := range f.names {
 		if strings.EqualFold(n, name) {
-			return quoteIdent(n)
+			return sqlquote.Ident(n)
 		}
 	}
-	return quoteIdent(name)
+	return sqlquote.Ident(name)
 }
 
 // projection selects the logical columns of one file, the input's i-th.
@@ -401,7 +402,7 @@ func (in *input) fileColumn(f *inputFile, name string) string {
 func (in *input) projection(i int, f *inputFile) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
-	b.WriteString(quoteLiteral(f.path))
+	b.WriteString(sqlquote.Literal(f.path))
 	b.WriteString("::VARCHAR AS source_file, ")
 	b.WriteString(strconv.Itoa(i))
 	b.WriteString("::INTEGER AS file_index, ")
@@ -411,7 +412,7 @@ func (in *input) projection(i int, f *inputFile) string {
 		b.WriteString(", ")
 		b.WriteString(in.columnExpr(i, f, lc.Name))
 		b.WriteString(" AS ")
-		b.WriteString(quoteIdent(lc.Name))
+		b.WriteString(sqlquote.Ident(lc.Name))
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(in.reader(f))
@@ -452,7 +453,7 @@ func (in *input) columnExpr(i int, f *inputFile, col string) string {
 		return "NULL"
 	}
 	if format, ok := in.spec.Formats[col]; ok {
-		return "try_strptime(CAST(" + ref(col) + " AS VARCHAR), " + quoteLiteral(format) + ")"
+		return "try_strptime(CAST(" + ref(col) + " AS VARCHAR), " + sqlquote.Literal(format) + ")"
 	}
 	return ref(col)
 }

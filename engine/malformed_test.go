@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // TestMalformedInputs runs every case of testdata/malformed: a config, its
@@ -144,7 +145,7 @@ func checkRunExpectations(t *testing.T, res *Result, lines []string) {
 		case strings.HasPrefix(w, "customer ") && strings.Contains(w, " has "):
 			id, cv, _ := strings.Cut(strings.TrimPrefix(w, "customer "), " has ")
 			col, want, _ := strings.Cut(cv, " ")
-			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ? AND CAST("+quoteIdent(col)+" AS VARCHAR) = ?",
+			if n := count("SELECT count(*) FROM read_parquet(?) WHERE customer_id = ? AND CAST("+sqlquote.Ident(col)+" AS VARCHAR) = ?",
 				segments, expectedID(t, id), want); n != 1 {
 				t.Errorf("customer %s: %s is not %s", id, col, want)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -101,7 +102,7 @@ func TestModelMeetsNewValues(t *testing.T) {
 	db := memoryDB(t)
 	src, cust := cfg.Inputs.Customers.Path, filepath.Join(t.TempDir(), "customers.parquet")
 	if _, err := db.Exec(fmt.Sprintf(`COPY (SELECT * REPLACE (CASE WHEN customer_id = (SELECT min(customer_id) FROM read_parquet(%[1]s))
-		THEN 'Atlantis' ELSE region END AS region) FROM read_parquet(%[1]s)) TO %[2]s (FORMAT parquet)`, quoteLiteral(src), quoteLiteral(cust))); err != nil {
+		THEN 'Atlantis' ELSE region END AS region) FROM read_parquet(%[1]s)) TO %[2]s (FORMAT parquet)`, sqlquote.Literal(src), sqlquote.Literal(cust))); err != nil {
 		t.Fatal(err)
 	}
 	assign := cfg

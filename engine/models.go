@@ -153,17 +153,7 @@ var goSources = map[string]string{
 // sqlOtherUses are the embedded SQL files that are not models: they are
 // run as they are, outside the run's database or before any model.
 var sqlOtherUses = map[string]string{
-	"staging/macros":           "openSession: the macros every model may call",
-	"history/schema_v1":        "historyMigrations: run history schema version 1",
-	"history/schema_v2":        "historyMigrations: run history schema version 2",
-	"history/insert_run":       "recordRun: the runs row",
-	"history/insert_timing":    "recordRun: a run_timings row",
-	"history/insert_input":     "recordRun: a run_inputs row",
-	"history/insert_reject":    "recordRun: a run_rejects row",
-	"history/insert_segments":  "recordRun: the run's segments",
-	"history/insert_targets":   "recordRun: the run's targets",
-	"history/insert_metrics":   "recordRun: the run's segment metrics",
-	"history/insert_migration": "recordRun: the run's segment migration",
+	"staging/macros": "openSession: the macros every model may call",
 }
 
 // registeredModel returns the registry entry of a file.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
+
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // The customers added to generated data by TestCancelledOrdersAreNoPurchase,
@@ -48,20 +50,20 @@ func TestCancelledOrdersAreNoPurchase(t *testing.T) {
 	db := memoryDB(t)
 	customers := filepath.Join(dir, "customers.parquet")
 	transactions := filepath.Join(dir, "transactions.parquet")
-	genCust := quoteLiteral(filepath.Join(data, "customers.parquet"))
-	genTx := quoteLiteral(filepath.Join(data, "transactions.parquet"))
-	genProducts := quoteLiteral(filepath.Join(data, "products.parquet"))
+	genCust := sqlquote.Literal(filepath.Join(data, "customers.parquet"))
+	genTx := sqlquote.Literal(filepath.Join(data, "transactions.parquet"))
+	genProducts := sqlquote.Literal(filepath.Join(data, "products.parquet"))
 	for _, q := range []string{
 		`COPY (SELECT * FROM read_parquet(` + genCust + `)
 			UNION ALL BY NAME SELECT * FROM (VALUES ` + cancelledCustomers + `) AS t(customer_id, signup_date))
-			TO ` + quoteLiteral(customers) + ` (FORMAT parquet)`,
+			TO ` + sqlquote.Literal(customers) + ` (FORMAT parquet)`,
 		`COPY (SELECT * FROM read_parquet(` + genTx + `)
 			UNION ALL BY NAME
 			SELECT transaction_id::BIGINT AS transaction_id, order_id::BIGINT AS order_id, customer_id, ts,
 				amount::DOUBLE AS amount, quantity::INTEGER AS quantity,
 				(SELECT min(product_id) FROM read_parquet(` + genProducts + `)) AS product_id, 'web' AS channel
 			FROM (VALUES ` + cancelledTransactions + `) AS t(transaction_id, order_id, customer_id, ts, amount, quantity))
-			TO ` + quoteLiteral(transactions) + ` (FORMAT parquet)`,
+			TO ` + sqlquote.Literal(transactions) + ` (FORMAT parquet)`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)

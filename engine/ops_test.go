@@ -22,6 +22,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/store"
 )
 
 // clockAt returns a clock that starts at t and moves one minute per call,
@@ -38,8 +39,8 @@ func TestLockRefusesSecondRun(t *testing.T) {
 	out := t.TempDir()
 	cfg := generatedConfig(t, data, out)
 	cfg.Segmentation.NInit = 1
-	holder := LockHolder{PID: 4242, Host: "batch-7", StartedAt: "2026-07-01T02:00:00Z", RunID: "20260701T020000Z-abcdef", Command: "run"}
-	lock, stale, err := lockOutput(out, holder)
+	holder := store.LockHolder{PID: 4242, Host: "batch-7", StartedAt: "2026-07-01T02:00:00Z", RunID: "20260701T020000Z-abcdef", Command: "run"}
+	lock, stale, err := store.Acquire(out, holder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +49,14 @@ func TestLockRefusesSecondRun(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	_, err = Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	var le *LockedError
+	var le *store.LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("run on a locked output root: %v, want a *LockedError", err)
 	}
 	if code := ExitCode(err); code != ExitLocked || ExitLocked != 75 {
 		t.Errorf("exit code %d, want 75", code)
 	}
-	for _, w := range []string{"in use by another run", "pid 4242", "host batch-7", "started 2026-07-01T02:00:00Z", "run 20260701T020000Z-abcdef", filepath.Join(out, lockName)} {
+	for _, w := range []string{"in use by another run", "pid 4242", "host batch-7", "started 2026-07-01T02:00:00Z", "run 20260701T020000Z-abcdef", filepath.Join(out, store.LockFile)} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
@@ -65,16 +66,16 @@ func TestLockRefusesSecondRun(t *testing.T) {
 	}
 	// Refused before writing anything: only the lock file is there.
 	entries, _ := os.ReadDir(out)
-	if len(entries) != 1 || entries[0].Name() != lockName {
+	if len(entries) != 1 || entries[0].Name() != store.LockFile {
 		t.Errorf("a refused run wrote to the output root: %v", entries)
 	}
-	if err := lock.release(); err != nil {
+	if err := lock.Release(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
 		t.Fatalf("run after the lock was released: %v", err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(out, lockName)); len(b) != 0 {
+	if b, _ := os.ReadFile(filepath.Join(out, store.LockFile)); len(b) != 0 {
 		t.Errorf("lock file not emptied at release: %q", b)
 	}
 }
@@ -87,7 +88,7 @@ func TestLockHelperProcess(t *testing.T) {
 	if root == "" {
 		t.Skip("helper process for TestStaleLockTakenOver")
 	}
-	if _, _, err := lockOutput(root, LockHolder{PID: os.Getpid(), Host: "helper-host", StartedAt: "2026-07-01T02:00:00Z", RunID: "helper-run"}); err != nil {
+	if _, _, err := store.Acquire(root, store.LockHolder{PID: os.Getpid(), Host: "helper-host", StartedAt: "2026-07-01T02:00:00Z", RunID: "helper-run"}); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
@@ -132,7 +133,7 @@ func TestStaleLockTakenOver(t *testing.T) {
 	if err := helper.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("helper ended with %v, want killed", err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(out, lockName)); !strings.Contains(string(b), fmt.Sprintf(`"pid":%d`, pid)) {
+	if b, _ := os.ReadFile(filepath.Join(out, store.LockFile)); !strings.Contains(string(b), fmt.Sprintf(`"pid":%d`, pid)) {
 		t.Fatalf("the killed holder's information is not in the lock file: %q", b)
 	}
 	var logs bytes.Buffer
@@ -187,10 +188,10 @@ func TestPruneRuns(t *testing.T) {
 		return names
 	}
 
-	if removed, err := pruneRuns(root, 0); err != nil || len(removed) != 0 {
+	if removed, err := store.Prune(root, 0); err != nil || len(removed) != 0 {
 		t.Fatalf("keep 0 removed %v (%v), want nothing", removed, err)
 	}
-	removed, err := pruneRuns(root, 3)
+	removed, err := store.Prune(root, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestPruneRuns(t *testing.T) {
 	if got, want := list(), []string{"20260101T000000Z-aaaaaa", "20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb", "20260105T000000Z-cccccc", "notes"}; !slices.Equal(got, want) {
 		t.Errorf("after keep 3: %v, want %v", got, want)
 	}
-	if removed, err := pruneRuns(root, 1); err != nil || !slices.Equal(removed, []string{"20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb"}) {
+	if removed, err := store.Prune(root, 1); err != nil || !slices.Equal(removed, []string{"20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb"}) {
 		t.Errorf("keep 1 removed %v (%v), want all but latest", removed, err)
 	}
 	if _, err := os.Stat(filepath.Join(runs, ids[0], "manifest.json")); err != nil {
@@ -352,10 +353,21 @@ func TestMetricsText(t *testing.T) {
 			Segmentation: manifest.SegmentationQuality{K: 4, Customers: 11},
 		},
 	}
-	got := metricsText(runOutcome{man: man, version: "v1.2.3", exitCode: ExitOK,
-		ended: time.Unix(1782871200, 0), duration: 1500 * time.Millisecond,
-		previous: map[string]float64{`crmseg_runs_total{status="success"}`: 6, `crmseg_runs_total{status="failure"}`: 1,
-			"crmseg_last_success_timestamp_seconds": 1782784800}})
+	// The file's previous content carries the counters and the last success.
+	path := filepath.Join(t.TempDir(), "crmseg.prom")
+	previous := "crmseg_runs_total{status=\"success\"} 6\ncrmseg_runs_total{status=\"failure\"} 1\ncrmseg_last_success_timestamp_seconds 1782784800\n"
+	if err := os.WriteFile(path, []byte(previous), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := store.Outcome{Manifest: man, Version: "v1.2.3", Status: "success", ExitCode: 0, Ended: time.Unix(1782871200, 0), Duration: 1500 * time.Millisecond}
+	if err := store.WriteMetrics(path, t.TempDir(), o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
 	want := `# HELP crmseg_last_run_status Outcome of the last run: 1 for its status, 0 for the others.
 # TYPE crmseg_last_run_status gauge
 crmseg_last_run_status{status="success"} 1
@@ -493,11 +505,11 @@ func TestMetricsFile(t *testing.T) {
 
 	// A run refused by the lock leaves the holder's file alone.
 	before, _ := os.ReadFile(cfg.MetricsFile)
-	lock, _, err := lockOutput(out, LockHolder{PID: 1, Host: "h"})
+	lock, _, err := store.Acquire(out, store.LockHolder{PID: 1, Host: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.release()
+	defer lock.Release()
 	cfg.AsOf = ""
 	if _, err := Run(context.Background(), cfg, Options{}); ExitCode(err) != ExitLocked {
 		t.Fatalf("run on a locked root: %v", err)
@@ -745,7 +757,7 @@ func TestLatestNotALink(t *testing.T) {
 	before := snapshot(t, out)
 	var logs bytes.Buffer
 	_, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	var oe *OutputRootError
+	var oe *store.OutputRootError
 	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
 		t.Fatalf("run with latest a directory: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
 	}
@@ -787,7 +799,7 @@ func TestRunIDUniqueBeforeLogging(t *testing.T) {
 	cfg.Segmentation.NInit = 1
 	at := time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC)
 	now := func() time.Time { return at }
-	base := newRunID(at, cfg)
+	base := store.NewRunID(at, cfg)
 	first, err := Run(context.Background(), cfg, Options{Now: now})
 	if err != nil || first.RunID != base {
 		t.Fatalf("first run %v, %v; want run ID %s", first, err, base)
@@ -811,7 +823,7 @@ func TestRunIDUniqueBeforeLogging(t *testing.T) {
 	if got := runIDsLogged(t, &logs); !slices.Equal(got, []string{want}) {
 		t.Errorf("third run logged run IDs %v, want only %s", got, want)
 	}
-	runs, err := ListHistory(context.Background(), out)
+	runs, err := store.List(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -879,7 +891,7 @@ func TestLostLatestKeepsSegmentIDs(t *testing.T) {
 	}
 	before := snapshot(t, out)
 	_, err = Run(context.Background(), cfg, Options{Now: clock})
-	var oe *OutputRootError
+	var oe *store.OutputRootError
 	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
 		t.Fatalf("run with no previous run left: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
 	}
@@ -999,7 +1011,7 @@ func TestContinuedModelNeverReusesIDs(t *testing.T) {
 
 	// No history file (moved aside) and latest lost: the newest run
 	// directory is continued, not a first run numbered from 1.
-	if err := os.Rename(filepath.Join(out, HistoryFile), filepath.Join(out, HistoryFile+".moved")); err != nil {
+	if err := os.Rename(filepath.Join(out, store.HistoryFile), filepath.Join(out, store.HistoryFile+".moved")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(latest); err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -294,9 +296,9 @@ func TestBadInputStopsBeforeWriting(t *testing.T) {
 	stringTS := filepath.Join(dir, "string_ts.parquet")
 	notParquet := filepath.Join(dir, "tx.parquet")
 	for _, q := range []string{
-		"COPY (SELECT 'C1' AS customer_id, TIMESTAMP '2025-01-01' AS ts) TO " + quoteLiteral(noAmount) + " (FORMAT parquet)",
-		"COPY (SELECT 'C1' AS customer_id, '2025-01-01' AS ts, 1.5 AS amount) TO " + quoteLiteral(stringTS) + " (FORMAT parquet)",
-		"COPY (SELECT 'C1' AS customer_id) TO " + quoteLiteral(notParquet) + " (FORMAT csv)",
+		"COPY (SELECT 'C1' AS customer_id, TIMESTAMP '2025-01-01' AS ts) TO " + sqlquote.Literal(noAmount) + " (FORMAT parquet)",
+		"COPY (SELECT 'C1' AS customer_id, '2025-01-01' AS ts, 1.5 AS amount) TO " + sqlquote.Literal(stringTS) + " (FORMAT parquet)",
+		"COPY (SELECT 'C1' AS customer_id) TO " + sqlquote.Literal(notParquet) + " (FORMAT csv)",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -408,7 +410,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 		}
 		rel, _ := filepath.Rel(root, p)
 		switch {
-		case strings.HasPrefix(rel, HistoryFile):
+		case strings.HasPrefix(rel, store.HistoryFile):
 			return nil
 		case info.Mode()&os.ModeSymlink != 0:
 			target, err := os.Readlink(p)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -76,7 +77,7 @@ func runPublic(t *testing.T, name string, edit ...func(*config.Config)) *publicR
 	}
 	t.Cleanup(func() { db.Close() })
 	for _, tbl := range outputTables {
-		if _, err := db.Exec("CREATE VIEW " + tbl.name + " AS SELECT * FROM read_parquet(" + quoteLiteral(filepath.Join(res.Dir, tbl.name+".parquet")) + ")"); err != nil {
+		if _, err := db.Exec("CREATE VIEW " + tbl.name + " AS SELECT * FROM read_parquet(" + sqlquote.Literal(filepath.Join(res.Dir, tbl.name+".parquet")) + ")"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,7 +115,7 @@ func (p *publicRun) read(t *testing.T, table string) int64 {
 
 func TestPublicOnlineRetail(t *testing.T) {
 	p := runPublic(t, "online_retail")
-	csv := quoteLiteral(filepath.Join(sharedData(t), "online_retail", "online_retail.csv.gz"))
+	csv := sqlquote.Literal(filepath.Join(sharedData(t), "online_retail", "online_retail.csv.gz"))
 	src := "(SELECT *, ordinality AS source_row FROM read_csv(" + csv + ", header = true, all_varchar = true) WITH ORDINALITY)"
 
 	// Counted net of returns, the purchases of one year show no dropout:
@@ -333,8 +334,8 @@ func TestPublicCDNOW(t *testing.T) {
 func TestPublicCompleteJourney(t *testing.T) {
 	p := runPublic(t, "completejourney")
 	data := sharedData(t)
-	demo := quoteLiteral(filepath.Join(data, "completejourney", "demographics.csv"))
-	tx := quoteLiteral(filepath.Join(data, "completejourney", "transactions_sample.csv.gz"))
+	demo := sqlquote.Literal(filepath.Join(data, "completejourney", "demographics.csv"))
+	tx := sqlquote.Literal(filepath.Join(data, "completejourney", "transactions_sample.csv.gz"))
 	if n := p.read(t, "transactions"); n != 75000 {
 		t.Errorf("read %d basket lines, want 75,000", n)
 	}
@@ -573,7 +574,7 @@ func TestPublicCDNOWBacktest(t *testing.T) {
 	// parameters.
 	m := scoring.BGNBD{R: published["r"], Alpha: published["alpha"], A: published["a"], B: published["b"]}
 	summary := filepath.Join(sharedData(t), "cdnow", "derived", "cdnow_sample_cbs_exact.csv")
-	rows, err := p.db.Query("SELECT least(x, 7)::INTEGER, x, t_x, T_cal, x_star FROM read_csv(" + quoteLiteral(summary) + ")")
+	rows, err := p.db.Query("SELECT least(x, 7)::INTEGER, x, t_x, T_cal, x_star FROM read_csv(" + sqlquote.Literal(summary) + ")")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,20 +2,17 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/durable"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // outputTables are the published tables, each with the key it is ordered by.
@@ -35,46 +32,12 @@ var outputTables = []struct{ name, orderBy string }{
 	{"category_pairs", "segment_id, pair_rank"},
 }
 
-// newRunID names a run by its start time (UTC, to the second) and a short
-// hash of its configuration, so that runs sort by time and two configs
-// started in the same second do not collide.
-func newRunID(t time.Time, cfg config.Config) string {
-	b, _ := json.Marshal(cfg)
-	h := sha256.Sum256(b)
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(h[:3])
-}
-
-// uniqueRunID returns base, or base-2, base-3, ...: the first ID no run of
-// the output root has used, by its directory under runs/ (published, or
-// being built) or its record in the run history. Two runs of one config
-// started in the same second (one after the other: the lock keeps them
-// apart) thus get distinct IDs before the first logs a line.
-func uniqueRunID(ctx context.Context, root, base string) string {
-	used := historyRunIDs(ctx, root, base)
-	for i := 1; ; i++ {
-		id := base
-		if i > 1 {
-			id = fmt.Sprintf("%s-%d", base, i)
-		}
-		if used[id] {
-			continue
-		}
-		if _, err := os.Lstat(filepath.Join(root, "runs", id)); err == nil {
-			continue
-		}
-		if _, err := os.Lstat(filepath.Join(root, "runs", ".tmp-"+id)); err == nil {
-			continue
-		}
-		return id
-	}
-}
-
 // confirmRunID checks, once the run holds the output root, that no run
 // took its ID meanwhile (one of the same config that started in the same
 // second and finished before this one took the lock). If one did, the run
 // takes the next free ID from here on and its log says so.
 func (r *run) confirmRunID(ctx context.Context) {
-	id := uniqueRunID(ctx, r.cfg.Output, r.baseID)
+	id := store.UniqueRunID(ctx, r.cfg.Output, r.baseID)
 	if id == r.man.RunID {
 		return
 	}
@@ -83,56 +46,23 @@ func (r *run) confirmRunID(ctx context.Context) {
 	r.log = r.opts.Logger.With("run_id", id)
 }
 
-// checkLatest refuses an output root whose latest is not a symbolic link
-// (a directory or file put there by hand, or a copy that followed the
-// link): publishing renames a new link over it, which cannot replace a
-// directory, so the run would do all its work and then fail.
-func checkLatest(root string) error {
-	path := filepath.Join(root, "latest")
-	st, err := os.Lstat(path)
-	if err != nil || st.Mode()&os.ModeSymlink != 0 {
-		return nil
-	}
-	what := "a regular file"
-	if st.IsDir() {
-		what = "a directory"
-	}
-	return &OutputRootError{Root: root,
-		Problem: fmt.Sprintf("%s is %s, not the symbolic link to runs/<run_id> that each run replaces", path, what),
-		Fix: fmt.Sprintf("move it out of the way (mv %s %s.moved) and run again: the run continues from the newest published run of the run history; "+
-			"or point latest at the run to continue from (ln -sfn runs/RUN_ID %s)", path, path, path)}
-}
-
 // publish writes every output table as Parquet and CSV into a hidden
 // directory under runs/, with the manifest last, renames it into place and
 // then switches the latest link to it with an atomic rename. Until that last
 // rename, readers of latest see the previous run, whole.
 func (r *run) publish(ctx context.Context) (*Result, error) {
-	root := r.cfg.Output
-	runs := filepath.Join(root, "runs")
-	// The run's ID is unique in the output root (uniqueRunID, confirmRunID
-	// under the lock): the directory is free.
-	id := r.man.RunID
-	final := filepath.Join(runs, id)
-	if _, err := os.Lstat(final); !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("run directory %s exists already (%v)", final, err)
-	}
-	tmp := filepath.Join(runs, ".tmp-"+id)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	pending, err := store.NewPending(r.cfg.Output, r.man.RunID)
+	if err != nil {
 		return nil, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer pending.Abort()
+	tmp := pending.Dir
 
 	p := r.progress(StepWrite, len(outputTables))
 	defer p.Done()
 	for _, t := range outputTables {
 		out := manifest.Output{Table: t.name}
-		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+quoteIdent(t.name))
+		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(t.name))
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +76,7 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 			var err error
 			if ext == "parquet" {
 				err = r.s.exec(ctx, fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, PRESERVE_ORDER true)",
-					quoteIdent(t.name), t.orderBy, quoteLiteral(path)))
+					sqlquote.Ident(t.name), t.orderBy, sqlquote.Literal(path)))
 			} else {
 				err = r.writeCSV(ctx, parquetPath, path)
 			}
@@ -182,48 +112,12 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := durable.WriteFile(filepath.Join(tmp, "manifest.json"), append(b, '\n')); err != nil {
+	final, latest, err := pending.Publish(append(b, '\n'), func() error { return r.failpoint("publish:renamed") }, r.log)
+	if err != nil {
 		return nil, err
-	}
-	if err := durable.SyncDir(tmp); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return nil, err
-	}
-	committed = true
-	// Until latest points at it, the run is not published: a failure
-	// removes it again.
-	switched := false
-	defer func() {
-		if !switched {
-			os.RemoveAll(final)
-		}
-	}()
-	if err := durable.SyncDir(runs); err != nil {
-		return nil, err
-	}
-	if err := r.failpoint("publish:renamed"); err != nil {
-		return nil, err
-	}
-	latest := filepath.Join(root, "latest")
-	link := filepath.Join(root, ".latest-"+id)
-	os.Remove(link)
-	if err := os.Symlink(filepath.Join("runs", id), link); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(link, latest); err != nil {
-		os.Remove(link)
-		return nil, err
-	}
-	switched = true
-	if err := durable.SyncDir(root); err != nil {
-		// latest points at the run already: it is published, and saying
-		// otherwise would be wrong. The switch may not survive a crash.
-		r.log.Warn("latest switched but not synced to disk", "path", root, "error", err)
 	}
 	r.log.Info("published", "dir", final, "latest", latest)
-	return &Result{RunID: id, Dir: final, Latest: latest, Manifest: r.man}, nil
+	return &Result{RunID: r.man.RunID, Dir: final, Latest: latest, Manifest: r.man}, nil
 }
 
 // writeCSV writes the CSV copy of the Parquet file at parquetPath to path,
@@ -236,7 +130,7 @@ func (r *run) writeCSV(ctx context.Context, parquetPath, path string) error {
 	if err != nil {
 		return err
 	}
-	return r.s.exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER true, DELIMITER ',', PRESERVE_ORDER true)", from, quoteLiteral(path)))
+	return r.s.exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT csv, HEADER true, DELIMITER ',', PRESERVE_ORDER true)", from, sqlquote.Literal(path)))
 }
 
 // csvSelect is the query the CSV copy of a table is written from: its
@@ -253,7 +147,7 @@ func (r *run) writeCSV(ctx context.Context, parquetPath, path string) error {
 // thread, but one with the escaping on a single thread (1,000,000 rows:
 // about 1 s more).
 func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error) {
-	from := " FROM read_parquet(" + quoteLiteral(parquetPath) + ")"
+	from := " FROM read_parquet(" + sqlquote.Literal(parquetPath) + ")"
 	if r.cfg.CSVFormulas == "keep" {
 		return "SELECT *" + from, nil
 	}
@@ -272,7 +166,7 @@ func (r *run) csvSelect(ctx context.Context, parquetPath string) (string, error)
 		if typ == "VARCHAR" {
 			text = append(text, len(cols))
 		}
-		cols = append(cols, quoteIdent(name))
+		cols = append(cols, sqlquote.Ident(name))
 	}
 	if err := rows.Err(); err != nil {
 		return "", err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -31,7 +32,7 @@ func writeShop(t *testing.T, dir string, customers []string, lines []shopLine) (
 	txPath = filepath.Join(dir, "transactions.parquet")
 	ids := make([]string, len(customers))
 	for i, c := range customers {
-		ids[i] = "(" + quoteLiteral(c) + ")"
+		ids[i] = "(" + sqlquote.Literal(c) + ")"
 	}
 	withCategory := false
 	for _, l := range lines {
@@ -39,9 +40,9 @@ func writeShop(t *testing.T, dir string, customers []string, lines []shopLine) (
 	}
 	rows := make([]string, len(lines))
 	for i, l := range lines {
-		row := fmt.Sprintf("(%d, %d, %s, TIMESTAMP %s, %.2f", i+1, l.order, quoteLiteral(l.customer), quoteLiteral(l.ts), l.amount)
+		row := fmt.Sprintf("(%d, %d, %s, TIMESTAMP %s, %.2f", i+1, l.order, sqlquote.Literal(l.customer), sqlquote.Literal(l.ts), l.amount)
 		if withCategory {
-			row += ", " + quoteLiteral(l.category)
+			row += ", " + sqlquote.Literal(l.category)
 		}
 		rows[i] = row + ")"
 	}
@@ -50,11 +51,11 @@ func writeShop(t *testing.T, dir string, customers []string, lines []shopLine) (
 		cols, category = cols+", category", ", category"
 	}
 	stmts := []string{
-		`COPY (SELECT * FROM (VALUES ` + strings.Join(ids, ", ") + `) AS t(customer_id)) TO ` + quoteLiteral(custPath) + ` (FORMAT parquet)`,
+		`COPY (SELECT * FROM (VALUES ` + strings.Join(ids, ", ") + `) AS t(customer_id)) TO ` + sqlquote.Literal(custPath) + ` (FORMAT parquet)`,
 		`COPY (SELECT transaction_id::BIGINT AS transaction_id, order_id::BIGINT AS order_id, customer_id, ts,
 			amount::DECIMAL(10, 2) AS amount` + category + `
 			FROM (VALUES ` + strings.Join(rows, ", ") + `) AS t(` + cols + `))
-			TO ` + quoteLiteral(txPath) + ` (FORMAT parquet)`,
+			TO ` + sqlquote.Literal(txPath) + ` (FORMAT parquet)`,
 	}
 	for _, q := range stmts {
 		if _, err := db.Exec(q); err != nil {

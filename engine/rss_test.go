@@ -12,6 +12,8 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // TestRunPeakMemory: every stage of a run has its peak memory in the
@@ -56,14 +58,14 @@ func TestRunPeakMemory(t *testing.T) {
 			t.Errorf("run peak_rss_bytes %d is below stage %s's %d", man.PeakRSSBytes, tm.Stage, tm.PeakRSSBytes)
 		}
 	}
-	if !slices.Equal(stages, runStages) {
-		t.Errorf("timed stages %v, expected %v", stages, runStages)
+	if !slices.Equal(stages, manifest.Stages) {
+		t.Errorf("timed stages %v, expected %v", stages, manifest.Stages)
 	}
 	if p := PeakRSS(); p < man.PeakRSSBytes {
 		t.Errorf("PeakRSS() = %d after the run, below the run's %d", p, man.PeakRSSBytes)
 	}
 
-	d, err := ShowHistory(context.Background(), cfg.Output, res.RunID)
+	d, err := store.Show(context.Background(), cfg.Output, res.RunID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +117,13 @@ func TestHistoryOldSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := modelSQL("history/schema_v1")
+	v1, err := os.ReadFile(filepath.Join("store", "sql", "schema_v1.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		"ATTACH " + quoteLiteral(filepath.Join(out, HistoryFile)) + " AS run_history",
-		v1,
+		"ATTACH " + sqlquote.Literal(filepath.Join(out, store.HistoryFile)) + " AS run_history",
+		string(v1),
 		`INSERT INTO run_history.runs (run_id, status, exit_code, as_of, started_at, finished_at, seconds, directory, customers, k, manifest)
 			VALUES ('20250101T000000Z-old', 'succeeded', 0, '2024-12-31', '2025-01-01 00:00:00', '2025-01-01 00:01:00', 60, 'runs/20250101T000000Z-old', 12, 2, '{}')`,
 		"INSERT INTO run_history.run_timings VALUES ('20250101T000000Z-old', 'ingest', 1.5), ('20250101T000000Z-old', 'features', 2.5)",
@@ -133,14 +135,14 @@ func TestHistoryOldSchema(t *testing.T) {
 	}
 	db.Close()
 
-	runs, err := ListHistory(context.Background(), out)
+	runs, err := store.List(context.Background(), out)
 	if err != nil {
 		t.Fatalf("reading a version 1 history: %v", err)
 	}
 	if len(runs) != 1 || runs[0].RunID != "20250101T000000Z-old" || runs[0].PeakRSSBytes != nil || *runs[0].K != 2 {
 		t.Fatalf("version 1 history read as %+v", runs)
 	}
-	d, err := ShowHistory(context.Background(), out, "20250101T000000Z-old")
+	d, err := store.Show(context.Background(), out, "20250101T000000Z-old")
 	if err != nil {
 		t.Fatalf("showing a run of a version 1 history: %v", err)
 	}
@@ -165,7 +167,7 @@ func TestHistoryOldSchema(t *testing.T) {
 		t.Fatalf("run not recorded in a version 1 history: %v", res.HistoryErr)
 	}
 	checkLines(t, "schema version after a run", historyLines(t, out, "SELECT value FROM h.meta WHERE key = 'schema_version'"), []string{"2"})
-	runs, err = ListHistory(context.Background(), out)
+	runs, err = store.List(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestHistoryOldSchema(t *testing.T) {
 	if maxRSS() > 0 && (runs[1].PeakRSSBytes == nil || *runs[1].PeakRSSBytes != res.Manifest.PeakRSSBytes) {
 		t.Errorf("new run's peak in the migrated history: %v, expected %d", runs[1].PeakRSSBytes, res.Manifest.PeakRSSBytes)
 	}
-	d, err = ShowHistory(context.Background(), out, "20250101T000000Z-old")
+	d, err = store.Show(context.Background(), out, "20250101T000000Z-old")
 	if err != nil || len(d.Timings) != 2 || d.Timings[0].PeakRSSBytes != 0 {
 		t.Errorf("old run after the migration: %+v, %v", d, err)
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -93,16 +95,11 @@ type run struct {
 	rssHow  string         // how the current stage's peak memory is measured (StagePeakRSS*)
 	model   *segment.Model // the run's segmentation model
 	value   *valueFit      // the customer-value models and their histories
-	// previousDir is the directory of the run this one continues (see
-	// findPrevious), resolved once the run holds the output root; empty
-	// when there is none. previous is its customer_segments.parquet, from
-	// the segment stage on; previousModel its model.json (its next free ID
-	// raised above idFloor), nil when the run starts its segment IDs
-	// afresh. idFloor is the highest segment ID the output root ever gave:
-	// every new segment is numbered above it.
-	previous, previousDir string
-	previousModel         *segment.Model
-	idFloor               int
+	// prev is the run this one continues (store.FindPrevious), found once
+	// the run holds the output root. previous is its
+	// customer_segments.parquet, from the segment stage on.
+	prev     store.Previous
+	previous string
 	// filled says which optional columns the accepted lines fill; nil
 	// until the features are built (see coverage).
 	filled *dataFilled
@@ -160,19 +157,19 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 		Config:    cfg,
 		Versions:  map[string]string{"crmseg": opts.Version, "go": runtime.Version()},
 	}
-	r.baseID = newRunID(r.started, cfg)
-	r.man.RunID = uniqueRunID(ctx, cfg.Output, r.baseID)
+	r.baseID = store.NewRunID(r.started, cfg)
+	r.man.RunID = store.UniqueRunID(ctx, cfg.Output, r.baseID)
 	r.log = opts.Logger.With("run_id", r.man.RunID)
 	r.log.Info("run started", "transactions", cfg.Inputs.Transactions.Path, "customers", cfg.Inputs.Customers.Path, "output", cfg.Output)
 
-	var lock *outputLock
+	var lock *store.Lock
 	defer func() {
-		if err := lock.release(); err != nil {
+		if err := lock.Release(); err != nil {
 			r.log.Warn("output root lock not released cleanly", "error", err)
 		}
 	}()
 	defer func() {
-		var le *LockedError
+		var le *store.LockedError
 		switch {
 		case errors.As(err, &le):
 			// The holder's run owns the history and the metrics file.
@@ -205,7 +202,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 		}
 	}()
 
-	if err := checkLatest(cfg.Output); err != nil {
+	if err := store.CheckLatest(cfg.Output); err != nil {
 		return nil, err
 	}
 	r.startStage()
@@ -223,7 +220,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 		return nil, fmt.Errorf("output root: %w", err)
 	}
 	r.confirmRunID(ctx)
-	if err := r.findPrevious(ctx); err != nil {
+	if r.prev, err = store.FindPrevious(ctx, cfg.Output, opts.ResetSegments, r.log); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(cfg.Output, ".tmp-duckdb-")
@@ -250,67 +247,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 		r.prune()
 	}
 	return res, nil
-}
-
-// lockOutput creates the output root, takes its lock and removes what
-// killed runs left there.
-func (r *run) lockOutput() (*outputLock, error) {
-	root := r.cfg.Output
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("output root: %w", err)
-	}
-	lock, stale, err := lockOutput(root, r.lockHolder())
-	if err != nil {
-		return nil, err
-	}
-	if stale != nil {
-		r.log.Warn("lock of a run that ended without releasing it taken over", "holder_pid", stale.PID, "holder_host", stale.Host,
-			"holder_started_at", stale.StartedAt, "holder_run_id", stale.RunID)
-	}
-	removed, err := removeLeftovers(root)
-	for _, p := range removed {
-		r.log.Info("leftover of an unfinished run removed", "path", p)
-	}
-	if err != nil {
-		lock.release()
-		return nil, fmt.Errorf("output root: removing leftovers of unfinished runs: %w", err)
-	}
-	return lock, nil
-}
-
-// lockHolder describes this run in the lock file.
-func (r *run) lockHolder() LockHolder {
-	host, _ := os.Hostname()
-	command := "run"
-	if r.opts.TrainOnly {
-		command = "train"
-	}
-	return LockHolder{PID: os.Getpid(), Host: host, StartedAt: r.man.StartedAt, RunID: r.man.RunID, Command: command}
-}
-
-// prune removes old runs down to cfg.KeepRuns. The run is published by
-// then, so a failure here is logged, not returned.
-func (r *run) prune() {
-	removed, err := pruneRuns(r.cfg.Output, r.cfg.KeepRuns)
-	for _, id := range removed {
-		r.log.Info("old run pruned", "pruned_run_id", id, "keep_runs", r.cfg.KeepRuns)
-	}
-	if err != nil {
-		r.log.Warn("old runs not pruned", "error", err)
-	}
-}
-
-// writeMetrics writes the run's outcome to the metrics file; a failure to
-// write it is logged and does not change the run's outcome.
-func (r *run) writeMetrics(err error, d time.Duration) {
-	o := runOutcome{man: r.man, version: r.opts.Version, exitCode: ExitCode(err), ended: r.opts.Now().UTC(), duration: d,
-		previous: readMetricSamples(r.cfg.MetricsFile)}
-	if st, err := os.Lstat(filepath.Join(r.cfg.Output, "latest")); err == nil {
-		o.latestChanged = st.ModTime()
-	}
-	if err := writeMetrics(r.cfg.MetricsFile, metricsText(o)); err != nil {
-		r.log.Error("metrics file not written", "path", r.cfg.MetricsFile, "error", err)
-	}
 }
 
 // checkpoint ends a stage and fails the run there when a test asks for it.
@@ -563,7 +499,7 @@ func (r *run) recordInputs(ctx context.Context) error {
 		}
 		counts := map[string]int64{}
 		if in.format != "parquet" {
-			rows, err := r.s.conn.QueryContext(ctx, "SELECT source_file, count(*) FROM "+quoteIdent("src_"+name)+" GROUP BY source_file")
+			rows, err := r.s.conn.QueryContext(ctx, "SELECT source_file, count(*) FROM "+sqlquote.Ident("src_"+name)+" GROUP BY source_file")
 			if err != nil {
 				return err
 			}
@@ -828,7 +764,7 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 	// The centroid columns follow the clustering features, which come from
 	// the configuration.
 	for _, f := range numeric {
-		if err := s.exec(ctx, "ALTER TABLE segments ADD COLUMN "+quoteIdent("centroid_"+f.Name)+" DOUBLE"); err != nil {
+		if err := s.exec(ctx, "ALTER TABLE segments ADD COLUMN "+sqlquote.Ident("centroid_"+f.Name)+" DOUBLE"); err != nil {
 			return nil, err
 		}
 	}

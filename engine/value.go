@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -246,7 +247,7 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 	if _, err := time.Parse(time.DateOnly, end); err != nil {
 		return nil, fmt.Errorf("purchase histories: end %q is not a date", end)
 	}
-	q = strings.ReplaceAll(q, "$1::date", "DATE "+quoteLiteral(end))
+	q = strings.ReplaceAll(q, "$1::date", "DATE "+sqlquote.Literal(end))
 	h := &histories{}
 	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/store"
 )
 
 // cmdHistory lists the runs recorded in an output root's run history, or
@@ -62,19 +63,19 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	if len(ids) == 0 {
-		runs, err := engine.ListHistory(ctx, root)
+		runs, err := store.List(ctx, root)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			return writeJSON(stdout, struct {
-				Runs []engine.HistoryRun `json:"runs"`
+				Runs []store.HistoryRun `json:"runs"`
 			}{runs})
 		}
 		printHistory(stdout, runs)
 		return nil
 	}
-	d, err := engine.ShowHistory(ctx, root, ids[0])
+	d, err := store.Show(ctx, root, ids[0])
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func orDash[T int64 | float64](v *T, format string) string {
 }
 
 // printHistory prints one line per run, oldest first.
-func printHistory(w io.Writer, runs []engine.HistoryRun) {
+func printHistory(w io.Writer, runs []store.HistoryRun) {
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "no runs recorded")
 		return
@@ -129,7 +130,7 @@ func printHistory(w io.Writer, runs []engine.HistoryRun) {
 }
 
 // printHistoryRun prints what the history keeps of one run.
-func printHistoryRun(w io.Writer, d *engine.HistoryDetail) {
+func printHistoryRun(w io.Writer, d *store.HistoryDetail) {
 	r := d.Run
 	fmt.Fprintf(w, "run            %s\n", r.RunID)
 	fmt.Fprintf(w, "status         %s (exit %d)\n", r.Status, r.ExitCode)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/store"
 )
 
 // TestHistoryCommand records a good run and a run failing on a missing
@@ -48,7 +49,7 @@ func TestHistoryCommand(t *testing.T) {
 	}
 
 	code, stdout, _ = run(t, "history", "--out", root, "--json")
-	var list struct{ Runs []engine.HistoryRun }
+	var list struct{ Runs []store.HistoryRun }
 	if err := json.Unmarshal([]byte(stdout), &list); code != 0 || err != nil {
 		t.Fatalf("history --json: exit %d, %v:\n%s", code, err, stdout)
 	}
@@ -75,7 +76,7 @@ func TestHistoryCommand(t *testing.T) {
 		}
 	}
 	code, stdout, _ = run(t, "history", "--out", root, "--run", list.Runs[1].RunID, "--json")
-	var d engine.HistoryDetail
+	var d store.HistoryDetail
 	if err := json.Unmarshal([]byte(stdout), &d); code != 0 || err != nil {
 		t.Fatalf("history --run --json: exit %d, %v:\n%s", code, err, stdout)
 	}
@@ -106,7 +107,7 @@ func TestHistoryUnusableFile(t *testing.T) {
 	if code, _, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1"); code != engine.ExitOK {
 		t.Fatalf("first run: exit %d: %s", code, stderr)
 	}
-	history := filepath.Join(root, engine.HistoryFile)
+	history := filepath.Join(root, store.HistoryFile)
 	if err := os.WriteFile(history, []byte(strings.Repeat("garbage ", 1000)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/store"
 )
 
 // TestMain runs the test binary as the crmseg command when the tests start
@@ -497,11 +498,11 @@ func TestResetSegmentsFlag(t *testing.T) {
 		t.Fatalf("run with --reset-segments: exit %d: %s", code, stderr)
 	}
 	// The first run numbered its 5 segments 1 to 5: the fresh ones start at 6.
-	runs, err := engine.ListHistory(context.Background(), out)
+	runs, err := store.List(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := engine.ShowHistory(context.Background(), out, runs[len(runs)-1].RunID)
+	d, err := store.Show(context.Background(), out, runs[len(runs)-1].RunID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -345,3 +345,7 @@ type MetricLeftOut struct {
 	Metric string `json:"metric"`
 	Reason string `json:"reason"`
 }
+
+// Stages are the stages of a run in order, as Timings names them: a failed
+// run stopped in the first stage it has no timing for.
+var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "publish"}

@@ -1,8 +1,9 @@
-package engine
+package store
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // The run history: a DuckDB file in the output root that keeps every run,
@@ -36,54 +38,220 @@ const (
 // historyMigrations[v] takes a history file from schema version v to v+1;
 // version 0 is an empty file. Version 2 added the peak memory of runs and
 // stages.
-var historyMigrations = []string{"history/schema_v1", "history/schema_v2"}
+var historyMigrations = []string{"schema_v1", "schema_v2"}
 
-// runStages are the stages of a run in order, as timed in the manifest.
-var runStages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "publish"}
+// The history's SQL: its schema migrations and the statements that copy a
+// succeeded run's tables into it.
+//
+//go:embed sql
+var sqlFS embed.FS
 
-// recordSuccess records the published run, with its segments, metrics,
-// targets and migration, in the output root's history, in the run's own
-// DuckDB session. A failure is logged and returned (a *HistoryError); the
-// run stays published.
-func (r *run) recordSuccess(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx) // published: finish the record, it is short
-	path := filepath.Join(r.cfg.Output, HistoryFile)
-	start := time.Now()
-	if err := r.writeHistory(ctx, r.s.conn, path, nil); err != nil {
-		he := &HistoryError{Path: path, Op: "record the run", Published: true, Err: err}
-		var open *HistoryError
-		if errors.As(err, &open) {
-			he.Op, he.Err = open.Op, open.Err
-		}
-		r.log.Error("run published but not recorded in the run history", "path", path, "error", he.Err)
-		return he
+// historySQL returns the embedded SQL file name (without .sql).
+func historySQL(name string) (string, error) {
+	b, err := sqlFS.ReadFile("sql/" + name + ".sql")
+	if err != nil {
+		return "", fmt.Errorf("no history SQL %q: %w", name, err)
 	}
-	r.log.Info("run recorded in the run history", "path", path, "seconds", time.Since(start).Seconds())
+	return string(b), nil
+}
+
+// Record is a run as the history records it.
+type Record struct {
+	Manifest *manifest.Manifest
+	Started  time.Time
+	Finished time.Time
+	// Err is why the run failed; nil when it succeeded. ExitCode is the
+	// code the command exits with.
+	Err      error
+	ExitCode int
+}
+
+// RecordRun records rec in the history of the output root root, in one
+// transaction: the file gains the whole record or nothing. An older file
+// is migrated forward first; a newer one is refused.
+//
+// A succeeded run is recorded through conn, its own DuckDB session, whose
+// tables segments, segment_metrics, segment_targets and segment_migration
+// are copied into the history. A failed run has none: conn nil records it
+// through a scratch in-memory database. It returns the run ID the record
+// took: rec's, or, for a failed run whose ID another process took in the
+// history meanwhile (a failed run has no directory to claim its ID), the
+// first free one after it.
+func RecordRun(ctx context.Context, conn *sql.Conn, root string, rec Record) (id string, err error) {
+	if conn == nil {
+		err = withScratchConn(ctx, func(c *sql.Conn) error {
+			id, err = RecordRun(ctx, c, root, rec)
+			return err
+		})
+		return id, err
+	}
+	path := filepath.Join(root, HistoryFile)
+	if err := attachHistory(ctx, conn, path, false); err != nil {
+		return "", err
+	}
+	// After a commit the record is in; the file is detached either way.
+	defer detachHistory(ctx, conn)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	v, err := historyVersion(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	if v > HistorySchemaVersion {
+		return "", fmt.Errorf("schema version %d is newer than this crmseg's (%d): record runs with a newer crmseg", v, HistorySchemaVersion)
+	}
+	for ; v < HistorySchemaVersion; v++ {
+		q, err := historySQL(historyMigrations[v])
+		if err != nil {
+			return "", err
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return "", fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE "+sqlquote.Ident(historyAlias)+".meta SET value = $1 WHERE key = 'schema_version'", strconv.Itoa(HistorySchemaVersion)); err != nil {
+		return "", err
+	}
+
+	m := rec.Manifest
+	id = m.RunID
+	if rec.Err != nil {
+		for i := 2; ; i++ {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlquote.Ident(historyAlias)+".runs WHERE run_id = $1", id).Scan(&n); err != nil {
+				return "", err
+			}
+			if n == 0 {
+				break
+			}
+			id = fmt.Sprintf("%s-%d", m.RunID, i)
+		}
+	}
+	if err := insertRow(ctx, tx, "runs", runRow(id, rec)); err != nil {
+		return "", err
+	}
+	for _, t := range m.Timings {
+		if err := insertRow(ctx, tx, "run_timings", []column{{"run_id", id}, {"stage", t.Stage}, {"seconds", t.Seconds},
+			{"peak_rss_bytes", nullIfZero(t.PeakRSSBytes)}}); err != nil {
+			return "", err
+		}
+	}
+	for _, in := range m.Inputs {
+		if err := insertRow(ctx, tx, "run_inputs", []column{{"run_id", id}, {"input_table", in.Table}, {"path", in.Path},
+			{"format", in.Format}, {"rows", in.Rows}, {"bytes", in.Bytes}, {"sha256", in.SHA256}}); err != nil {
+			return "", err
+		}
+	}
+	for _, rc := range m.Quality.Rejects {
+		if err := insertRow(ctx, tx, "run_rejects", []column{{"run_id", id}, {"source_table", rc.Table}, {"reason", rc.Reason},
+			{"rows", rc.Rows}}); err != nil {
+			return "", err
+		}
+	}
+	if rec.Err == nil {
+		for _, t := range []string{"segments", "metrics", "targets", "migration"} {
+			q, err := historySQL("insert_" + t)
+			if err != nil {
+				return "", err
+			}
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return "", fmt.Errorf("insert_%s: %w", t, err)
+			}
+		}
+	}
+	return id, tx.Commit()
+}
+
+// column is a column of a history table and the value a record gives it.
+type column struct {
+	name  string
+	value any
+}
+
+// insertRow inserts one row into a history table, each value bound to its
+// column by name: a column added to a table, or to a row, cannot shift
+// another.
+func insertRow(ctx context.Context, tx *sql.Tx, table string, cols []column) error {
+	names := make([]string, len(cols))
+	params := make([]string, len(cols))
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		names[i], params[i], args[i] = sqlquote.Ident(c.name), "$"+strconv.Itoa(i+1), c.value
+	}
+	q := fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s)", sqlquote.Ident(historyAlias), sqlquote.Ident(table),
+		strings.Join(names, ", "), strings.Join(params, ", "))
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("recording %s: %w", table, err)
+	}
 	return nil
 }
 
-// lockForRecord takes the lock of an existing output root for a run that
-// failed before taking it, so that it can record its failure; nil when the
-// root does not exist (a run that failed before writing anything leaves no
-// trace there) or cannot be locked. held says another run holds the lock:
-// that run owns the history and the metrics file.
-func (r *run) lockForRecord() (l *outputLock, held bool) {
-	root := r.cfg.Output
-	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		return nil, false
+// runRow is the runs row of a run. Figures of stages a failed run did not
+// reach are null.
+func runRow(id string, rec Record) []column {
+	m := rec.Manifest
+	reached := func(stage string) bool {
+		return slices.ContainsFunc(m.Timings, func(t manifest.Timing) bool { return t.Stage == stage })
 	}
-	l, _, err := lockOutput(root, r.lockHolder())
-	if err != nil {
-		var le *LockedError
-		held = errors.As(err, &le)
-		msg := "failed run not recorded in the run history"
-		if held {
-			msg += " or metrics file"
+	status, stage, msg, dir := "succeeded", any(nil), any(nil), any(filepath.Join("runs", id))
+	if rec.Err != nil {
+		status, msg, dir = "failed", rec.Err.Error(), nil
+		stage = manifest.Stages[len(manifest.Stages)-1]
+		for _, s := range manifest.Stages {
+			if !reached(s) {
+				stage = s
+				break
+			}
 		}
-		r.log.Warn(msg, "output", root, "error", err)
-		return nil, held
 	}
-	return l, false
+	orNull := func(ok bool, v any) any {
+		if ok {
+			return v
+		}
+		return nil
+	}
+	q, sq := m.Quality, m.Quality.Segmentation
+	var rejected int64
+	for _, rc := range q.Rejects {
+		rejected += rc.Rows
+	}
+	ingested, segmented, scored := reached("ingest"), reached("segment"), reached("score")
+	silhouette := float64(sq.Silhouette)
+	manifestJSON, err := json.Marshal(m)
+	if err != nil {
+		manifestJSON = []byte("{}")
+	}
+	timestamp := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
+	return []column{
+		{"run_id", id}, {"status", status}, {"failed_stage", stage}, {"error", msg}, {"exit_code", int32(rec.ExitCode)},
+		{"as_of", orNull(m.AsOf != "", m.AsOf)}, {"started_at", timestamp(rec.Started)}, {"finished_at", timestamp(rec.Finished)},
+		{"seconds", math.Round(rec.Finished.Sub(rec.Started).Seconds()*1000) / 1000}, {"directory", dir},
+		{"transactions_read", orNull(ingested, q.TransactionsRead)}, {"transactions_accepted", orNull(ingested, q.TransactionsAccepted)},
+		{"rejected_rows", orNull(ingested, rejected)},
+		{"customers", orNull(segmented, int64(sq.Customers))}, {"k", orNull(segmented, int32(sq.K))},
+		{"segmentation_source", orNull(segmented, sq.Source)}, {"inertia", orNull(segmented, sq.Inertia)},
+		{"silhouette", orNull(segmented && !math.IsNaN(silhouette), silhouette)},
+		{"changed_share", orNull(scored, sq.ChangedShare)}, {"compared", orNull(scored, sq.Compared)},
+		{"hysteresis_kept", orNull(segmented, sq.HysteresisKept)},
+		{"delta_new", orNull(scored, q.Delta.New)}, {"delta_changed", orNull(scored, q.Delta.Changed)}, {"delta_exit", orNull(scored, q.Delta.Exit)},
+		{"seed", m.Seed}, {"crmseg_version", m.Versions["crmseg"]}, {"manifest", string(manifestJSON)},
+		{"peak_rss_bytes", nullIfZero(m.PeakRSSBytes)}, {"stage_peak_rss", orNull(m.StagePeakRSS != "", m.StagePeakRSS)},
+	}
+}
+
+// nullIfZero is a figure for the history, null when it was not measured.
+func nullIfZero(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }
 
 // historyRunIDs returns the run IDs in the output root's history that
@@ -103,7 +271,7 @@ func historyRunIDs(ctx context.Context, root, prefix string) map[string]bool {
 		if v, err := historyVersion(ctx, conn); err != nil || v < 1 {
 			return err
 		}
-		return queryEach(ctx, conn, "SELECT run_id FROM "+quoteIdent(historyAlias)+".runs WHERE starts_with(run_id, $1)", func(rows *sql.Rows) error {
+		return queryEach(ctx, conn, "SELECT run_id FROM "+sqlquote.Ident(historyAlias)+".runs WHERE starts_with(run_id, $1)", func(rows *sql.Rows) error {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				return err
@@ -124,7 +292,7 @@ func historyPublished(ctx context.Context, root string) (dirs []string, maxID in
 		return nil, 0, nil
 	}
 	err = readHistory(ctx, root, func(conn *sql.Conn, _ int) error {
-		h := quoteIdent(historyAlias)
+		h := sqlquote.Ident(historyAlias)
 		err := queryEach(ctx, conn, "SELECT directory FROM "+h+".runs WHERE status = 'succeeded' AND directory IS NOT NULL ORDER BY started_at DESC, run_id DESC",
 			func(rows *sql.Rows) error {
 				var d string
@@ -138,20 +306,6 @@ func historyPublished(ctx context.Context, root string) (dirs []string, maxID in
 		return conn.QueryRowContext(ctx, "SELECT coalesce(max(segment_id), 0) FROM "+h+".run_segments").Scan(&maxID)
 	})
 	return dirs, maxID, err
-}
-
-// recordFailure records a failed run in the output root's history; the
-// caller holds the root's lock. Problems are logged, never returned: the
-// run's own error is what matters.
-func (r *run) recordFailure(ctx context.Context, runErr error) {
-	ctx = context.WithoutCancel(ctx) // a cancelled run is recorded too
-	path := filepath.Join(r.cfg.Output, HistoryFile)
-	err := withScratchConn(ctx, func(conn *sql.Conn) error { return r.writeHistory(ctx, conn, path, runErr) })
-	if err != nil {
-		r.log.Error("failed run not recorded in the run history", "path", path, "error", err)
-		return
-	}
-	r.log.Info("failed run recorded in the run history", "path", path)
 }
 
 // withScratchConn runs fn on a connection to a fresh in-memory DuckDB.
@@ -186,7 +340,7 @@ func attachHistory(ctx context.Context, conn *sql.Conn, path string, readOnly bo
 
 // attachHistoryWait is attachHistory waiting up to wait; 0 tries once.
 func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnly bool, wait time.Duration) error {
-	q := "ATTACH " + quoteLiteral(path) + " AS " + quoteIdent(historyAlias)
+	q := "ATTACH " + sqlquote.Literal(path) + " AS " + sqlquote.Ident(historyAlias)
 	if readOnly {
 		q += " (READ_ONLY)"
 	}
@@ -197,7 +351,7 @@ func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnl
 		if err == nil {
 			return nil
 		}
-		if !strings.Contains(err.Error(), "Could not set lock on file") {
+		if !heldByAnother(path, readOnly, err) {
 			return &HistoryError{Path: path, Op: "open it (not a readable DuckDB file?)", Err: err}
 		}
 		if time.Now().Add(pause).After(deadline) {
@@ -212,8 +366,19 @@ func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnl
 	}
 }
 
+// heldByAnother says whether err, from attaching the history file at path,
+// is DuckDB refusing a file another process holds: an I/O error while
+// another process holds a lock on the file that conflicts with the one
+// DuckDB takes (shared to read, exclusive to write). DuckDB's error types
+// do not tell a held file from an unreadable one, so the file's locks are
+// asked directly.
+func heldByAnother(path string, readOnly bool, err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeIO && fileLockedByOther(path, !readOnly)
+}
+
 func detachHistory(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+quoteIdent(historyAlias))
+	_, err := conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+sqlquote.Ident(historyAlias))
 	return err
 }
 
@@ -236,7 +401,7 @@ func historyVersion(ctx context.Context, q interface {
 		return 0, nil
 	}
 	var v string
-	if err := q.QueryRowContext(ctx, "SELECT value FROM "+quoteIdent(historyAlias)+".meta WHERE key = 'schema_version'").Scan(&v); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT value FROM "+sqlquote.Ident(historyAlias)+".meta WHERE key = 'schema_version'").Scan(&v); err != nil {
 		return 0, fmt.Errorf("schema_version: %w", err)
 	}
 	n, err := strconv.Atoi(v)
@@ -244,166 +409,6 @@ func historyVersion(ctx context.Context, q interface {
 		return 0, fmt.Errorf("schema_version: expected a positive integer, found %q", v)
 	}
 	return n, nil
-}
-
-// writeHistory records the run in the history file at path through conn
-// (which, for a succeeded run, is the run's session, holding its tables),
-// in one transaction: the file gains the whole record or nothing. runErr
-// nil means the run succeeded.
-func (r *run) writeHistory(ctx context.Context, conn *sql.Conn, path string, runErr error) (err error) {
-	if err := attachHistory(ctx, conn, path, false); err != nil {
-		return err
-	}
-	defer func() {
-		// After a commit the record is in: a failed detach is only logged.
-		if derr := detachHistory(ctx, conn); derr != nil {
-			r.log.Warn("run history not detached", "path", path, "error", derr)
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	v, err := historyVersion(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if v > HistorySchemaVersion {
-		return fmt.Errorf("schema version %d is newer than this crmseg's (%d): record runs with a newer crmseg", v, HistorySchemaVersion)
-	}
-	for ; v < HistorySchemaVersion; v++ {
-		q, err := modelSQL(historyMigrations[v])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+quoteIdent(historyAlias)+".meta SET value = $1 WHERE key = 'schema_version'", strconv.Itoa(HistorySchemaVersion)); err != nil {
-		return err
-	}
-
-	m := r.man
-	id := m.RunID
-	if runErr != nil {
-		// The run's ID was made unique when it started (uniqueRunID), but
-		// the history could not be read then if another process had it
-		// open: a failed run, which has no directory to claim its ID,
-		// never overwrites another's record.
-		for i := 2; ; i++ {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(historyAlias)+".runs WHERE run_id = $1", id).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				break
-			}
-			id = fmt.Sprintf("%s-%d", m.RunID, i)
-		}
-		if id != m.RunID {
-			r.log.Warn("run ID taken in the run history meanwhile: the failed run is recorded as history_run_id", "history_run_id", id)
-		}
-	}
-	exec := func(model string, args ...any) error {
-		q, err := modelSQL(model)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("%s: %w", model, err)
-		}
-		return nil
-	}
-	if err := exec("history/insert_run", r.historyRow(id, runErr)...); err != nil {
-		return err
-	}
-	for _, t := range m.Timings {
-		if err := exec("history/insert_timing", id, t.Stage, t.Seconds, nullIfZero(t.PeakRSSBytes)); err != nil {
-			return err
-		}
-	}
-	for _, in := range m.Inputs {
-		if err := exec("history/insert_input", id, in.Table, in.Path, in.Format, in.Rows, in.Bytes, in.SHA256); err != nil {
-			return err
-		}
-	}
-	for _, rc := range m.Quality.Rejects {
-		if err := exec("history/insert_reject", id, rc.Table, rc.Reason, rc.Rows); err != nil {
-			return err
-		}
-	}
-	if runErr == nil {
-		for _, t := range []string{"segments", "metrics", "targets", "migration"} {
-			if err := exec("history/insert_"+t, id); err != nil {
-				return err
-			}
-		}
-	}
-	return tx.Commit()
-}
-
-// historyRow is the runs row of the run, in insert_run's parameter order.
-// Figures of stages a failed run did not reach are null.
-func (r *run) historyRow(id string, runErr error) []any {
-	m := r.man
-	finished := r.opts.Now().UTC()
-	reached := func(stage string) bool {
-		return slices.ContainsFunc(m.Timings, func(t manifest.Timing) bool { return t.Stage == stage })
-	}
-	status, stage, msg, dir := "succeeded", any(nil), any(nil), any(filepath.Join("runs", id))
-	if runErr != nil {
-		status, msg, dir = "failed", runErr.Error(), nil
-		stage = runStages[len(runStages)-1]
-		for _, s := range runStages {
-			if !reached(s) {
-				stage = s
-				break
-			}
-		}
-	}
-	orNull := func(ok bool, v any) any {
-		if ok {
-			return v
-		}
-		return nil
-	}
-	q, sq := m.Quality, m.Quality.Segmentation
-	var rejected int64
-	for _, rc := range q.Rejects {
-		rejected += rc.Rows
-	}
-	ingested, segmented, scored := reached("ingest"), reached("segment"), reached("score")
-	silhouette := float64(sq.Silhouette)
-	manifestJSON, err := json.Marshal(m)
-	if err != nil {
-		manifestJSON = []byte("{}")
-	}
-	return []any{
-		id, status, stage, msg, int32(ExitCode(runErr)), orNull(m.AsOf != "", m.AsOf),
-		r.started.Format("2006-01-02 15:04:05.000000"), finished.Format("2006-01-02 15:04:05.000000"),
-		math.Round(finished.Sub(r.started).Seconds()*1000) / 1000, dir,
-		orNull(ingested, q.TransactionsRead), orNull(ingested, q.TransactionsAccepted), orNull(ingested, rejected),
-		orNull(segmented, int64(sq.Customers)), orNull(segmented, int32(sq.K)), orNull(segmented, sq.Source),
-		orNull(segmented, sq.Inertia), orNull(segmented && !math.IsNaN(silhouette), silhouette),
-		orNull(scored, sq.ChangedShare), orNull(scored, sq.Compared), orNull(segmented, sq.HysteresisKept),
-		orNull(scored, q.Delta.New), orNull(scored, q.Delta.Changed), orNull(scored, q.Delta.Exit),
-		m.Seed, m.Versions["crmseg"], string(manifestJSON),
-		nullIfZero(m.PeakRSSBytes), orNull(m.StagePeakRSS != "", m.StagePeakRSS),
-	}
-}
-
-// nullIfZero is a figure for the history, null when it was not measured.
-func nullIfZero(n int64) any {
-	if n == 0 {
-		return nil
-	}
-	return n
 }
 
 // HistoryRun is one run as the run history keeps it. Figures of stages a
@@ -521,63 +526,94 @@ func readHistory(ctx context.Context, root string, fn func(conn *sql.Conn, versi
 	})
 }
 
-// historyRunColumns are the runs columns scanHistoryRun reads from a
-// history of schema version v: those a version lacks read as null.
-func historyRunColumns(v int) string {
-	peak := "peak_rss_bytes, coalesce(stage_peak_rss, '')"
-	if v < 2 {
-		peak = "NULL::BIGINT, ''"
-	}
-	return historyRunColumnsV1 + ", " + peak
+// runField is a column of the runs table as HistoryRun reads it: the SQL
+// that reads it (the column, with what stands for its null or its absence
+// from an older schema version) and where it goes.
+type runField struct {
+	expr string
+	dest any
 }
 
-const historyRunColumnsV1 = `run_id, status, coalesce(failed_stage, ''), coalesce(error, ''), exit_code,
-	coalesce(strftime(as_of, '%Y-%m-%d'), ''), strftime(started_at, '%Y-%m-%dT%H:%M:%SZ'),
-	strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ'), seconds, coalesce(directory, ''),
-	transactions_read, transactions_accepted, rejected_rows, customers, k, coalesce(segmentation_source, ''),
-	inertia, silhouette, changed_share, compared, hysteresis_kept, delta_new, delta_changed, delta_exit,
-	coalesce(crmseg_version, '')`
+// fields pairs each column of the runs table with its field of h, for a
+// history of schema version v: a column added to the table is read by its
+// name and cannot shift another.
+func (h *HistoryRun) fields(v int) []runField {
+	text := func(col string) string { return "coalesce(" + col + ", '')" }
+	f := []runField{
+		{"run_id", &h.RunID}, {"status", &h.Status}, {text("failed_stage"), &h.FailedStage}, {text("error"), &h.Error},
+		{"exit_code", &h.ExitCode}, {text("strftime(as_of, '%Y-%m-%d')"), &h.AsOf},
+		{"strftime(started_at, '%Y-%m-%dT%H:%M:%SZ')", &h.StartedAt}, {"strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ')", &h.FinishedAt},
+		{"seconds", &h.Seconds}, {text("directory"), &h.Directory},
+		{"transactions_read", optional(&h.TransactionsRead)}, {"transactions_accepted", optional(&h.TransactionsAccepted)},
+		{"rejected_rows", optional(&h.RejectedRows)}, {"customers", optional(&h.Customers)}, {"k", optional(&h.K)},
+		{text("segmentation_source"), &h.Source}, {"inertia", optional(&h.Inertia)}, {"silhouette", optional(&h.Silhouette)},
+		{"changed_share", optional(&h.ChangedShare)}, {"compared", optional(&h.Compared)},
+		{"hysteresis_kept", optional(&h.HysteresisKept)}, {"delta_new", optional(&h.DeltaNew)},
+		{"delta_changed", optional(&h.DeltaChanged)}, {"delta_exit", optional(&h.DeltaExit)},
+		{text("crmseg_version"), &h.Version},
+		{"peak_rss_bytes", optional(&h.PeakRSSBytes)}, {text("stage_peak_rss"), &h.StagePeakRSS},
+	}
+	if v < 2 { // version 1 has no peak memory
+		f[len(f)-2].expr, f[len(f)-1].expr = "NULL::BIGINT", "''"
+	}
+	return f
+}
 
-// scanHistoryRun scans historyRunColumns, then extra columns into extra.
-func scanHistoryRun(row interface{ Scan(...any) error }, extra ...any) (HistoryRun, error) {
+// scanRun reads the runs rows query selects (SELECT <the fields> FROM
+// runs..., built by runQuery), then extra columns into extra.
+func scanRun(row interface{ Scan(...any) error }, v int, extra ...any) (HistoryRun, error) {
 	var h HistoryRun
-	var ints [11]sql.NullInt64
-	var floats [3]sql.NullFloat64
-	dest := []any{&h.RunID, &h.Status, &h.FailedStage, &h.Error, &h.ExitCode, &h.AsOf, &h.StartedAt, &h.FinishedAt,
-		&h.Seconds, &h.Directory, &ints[0], &ints[1], &ints[2], &ints[3], &ints[4], &h.Source,
-		&floats[0], &floats[1], &floats[2], &ints[5], &ints[6], &ints[7], &ints[8], &ints[9], &h.Version,
-		&ints[10], &h.StagePeakRSS}
-	if err := row.Scan(append(dest, extra...)...); err != nil {
-		return h, err
+	var dest []any
+	for _, f := range h.fields(v) {
+		dest = append(dest, f.dest)
 	}
-	for i, p := range []**int64{&h.TransactionsRead, &h.TransactionsAccepted, &h.RejectedRows, &h.Customers, &h.K,
-		&h.Compared, &h.HysteresisKept, &h.DeltaNew, &h.DeltaChanged, &h.DeltaExit, &h.PeakRSSBytes} {
-		if ints[i].Valid {
-			v := ints[i].Int64
-			*p = &v
-		}
-	}
-	for i, p := range []**float64{&h.Inertia, &h.Silhouette, &h.ChangedShare} {
-		if floats[i].Valid {
-			v := floats[i].Float64
-			*p = &v
-		}
-	}
-	return h, nil
+	err := row.Scan(append(dest, extra...)...)
+	return h, err
 }
 
-// ListHistory returns every run recorded in the output root's history,
+// runQuery selects the fields of HistoryRun from the runs table of a
+// history of schema version v, then the extra columns, then rest (FROM is
+// added).
+func runQuery(v int, extra, rest string) string {
+	var exprs []string
+	for _, f := range new(HistoryRun).fields(v) {
+		exprs = append(exprs, f.expr)
+	}
+	if extra != "" {
+		exprs = append(exprs, extra)
+	}
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + sqlquote.Ident(historyAlias) + ".runs " + rest
+}
+
+// optional scans a nullable column into a pointer: nil for null.
+func optional[T int64 | float64](p **T) sql.Scanner { return optionalScanner[T]{p} }
+
+type optionalScanner[T int64 | float64] struct{ p **T }
+
+func (o optionalScanner[T]) Scan(src any) error {
+	var n sql.Null[T]
+	if err := n.Scan(src); err != nil {
+		return err
+	}
+	*o.p = nil
+	if n.Valid {
+		*o.p = &n.V
+	}
+	return nil
+}
+
+// List returns every run recorded in the output root's history,
 // oldest first.
-func ListHistory(ctx context.Context, root string) ([]HistoryRun, error) {
+func List(ctx context.Context, root string) ([]HistoryRun, error) {
 	var out []HistoryRun
 	err := readHistory(ctx, root, func(conn *sql.Conn, v int) error {
-		rows, err := conn.QueryContext(ctx, "SELECT "+historyRunColumns(v)+" FROM "+quoteIdent(historyAlias)+".runs ORDER BY started_at, run_id")
+		rows, err := conn.QueryContext(ctx, runQuery(v, "", "ORDER BY started_at, run_id"))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			h, err := scanHistoryRun(rows)
+			h, err := scanRun(rows, v)
 			if err != nil {
 				return err
 			}
@@ -588,14 +624,14 @@ func ListHistory(ctx context.Context, root string) ([]HistoryRun, error) {
 	return out, err
 }
 
-// ShowHistory returns everything the output root's history keeps of one run.
-func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error) {
+// Show returns everything the output root's history keeps of one run.
+func Show(ctx context.Context, root, runID string) (*HistoryDetail, error) {
 	var d HistoryDetail
 	err := readHistory(ctx, root, func(conn *sql.Conn, v int) error {
-		h := quoteIdent(historyAlias)
+		h := sqlquote.Ident(historyAlias)
 		var manifestJSON string
-		row := conn.QueryRowContext(ctx, "SELECT "+historyRunColumns(v)+", manifest FROM "+h+".runs WHERE run_id = $1", runID)
-		run, err := scanHistoryRun(row, &manifestJSON)
+		row := conn.QueryRowContext(ctx, runQuery(v, "manifest", "WHERE run_id = $1"), runID)
+		run, err := scanRun(row, v, &manifestJSON)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %s (crmseg history lists the runs)", ErrRunNotInHistory, runID)
 		}
@@ -637,27 +673,13 @@ func ShowHistory(ctx context.Context, root, runID string) (*HistoryDetail, error
 			}},
 			{"SELECT segment_id, metric, coalesce(unit, ''), baseline, low, high, target FROM " + h + ".run_targets WHERE run_id = $1 ORDER BY segment_id, metric", func(rows *sql.Rows) error {
 				var t HistoryTarget
-				var v [4]sql.NullFloat64
-				err := rows.Scan(&t.SegmentID, &t.Metric, &t.Unit, &v[0], &v[1], &v[2], &v[3])
-				for i, p := range []**float64{&t.Baseline, &t.Low, &t.High, &t.Target} {
-					if v[i].Valid {
-						f := v[i].Float64
-						*p = &f
-					}
-				}
+				err := rows.Scan(&t.SegmentID, &t.Metric, &t.Unit, optional(&t.Baseline), optional(&t.Low), optional(&t.High), optional(&t.Target))
 				d.Targets = append(d.Targets, t)
 				return err
 			}},
 			{"SELECT from_segment_id, to_segment_id, customers FROM " + h + ".run_migration WHERE run_id = $1 ORDER BY from_segment_id NULLS FIRST, to_segment_id NULLS LAST", func(rows *sql.Rows) error {
 				var m HistoryMigration
-				var from, to sql.NullInt64
-				err := rows.Scan(&from, &to, &m.Customers)
-				if from.Valid {
-					m.From = &from.Int64
-				}
-				if to.Valid {
-					m.To = &to.Int64
-				}
+				err := rows.Scan(optional(&m.From), optional(&m.To), &m.Customers)
 				d.Migration = append(d.Migration, m)
 				return err
 			}},

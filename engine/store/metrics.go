@@ -1,4 +1,4 @@
-package engine
+package store
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,41 +16,45 @@ import (
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
-// runStatus names the outcome of a run for the metrics file, by exit code.
-func runStatus(code int) string {
-	switch code {
-	case ExitOK:
-		return "success"
-	case ExitUsage:
-		return "config_error"
-	case ExitRejected:
-		return "rejected"
-	}
-	return "failure"
-}
-
 // statuses are the values of the status label, in the order written.
 var statuses = []string{"success", "failure", "rejected", "config_error"}
 
-// runOutcome is what the metrics file reports about a finished run.
-type runOutcome struct {
-	man      *manifest.Manifest
-	version  string
-	exitCode int
-	ended    time.Time
-	duration time.Duration
-	// previous is the metrics file's content before this run, for the
-	// counters and the last success carried from run to run.
-	previous map[string]float64
-	// latestChanged is when the output root's latest link last changed:
-	// the last success when the previous file does not say.
-	latestChanged time.Time
+// Outcome is what the metrics file reports about a finished run.
+type Outcome struct {
+	Manifest *manifest.Manifest
+	Version  string // crmseg's
+	// Status is the run's outcome as the status label gives it: success,
+	// failure, rejected or config_error; ExitCode the code the command
+	// exits with.
+	Status   string
+	ExitCode int
+	Ended    time.Time
+	Duration time.Duration
+}
+
+// WriteMetrics writes the outcome of a run of the output root root to the
+// metrics file at path, atomically (durable.WriteFile: a synced temporary
+// file in the same directory, whose name the textfile collector skips as
+// it does not end in .prom, renamed over the file). The counters and the
+// last success carry over from the file's previous content; without one,
+// the last success is when root's latest link last changed.
+func WriteMetrics(path, root string, o Outcome) error {
+	var latestChanged time.Time
+	if st, err := os.Lstat(filepath.Join(root, "latest")); err == nil {
+		latestChanged = st.ModTime()
+	}
+	return durable.WriteFile(path, []byte(metricsText(o, readMetricSamples(path), latestChanged)))
 }
 
 // metricsText renders a run's outcome in the Prometheus text exposition
 // format, as node_exporter's textfile collector reads it: one # HELP and one
 // # TYPE line per metric family, then its samples, no timestamps.
-func metricsText(o runOutcome) string {
+//
+// previous is the metrics file's content before this run, for the counters
+// and the last success carried from run to run; latestChanged is when the
+// output root's latest link last changed: the last success when previous
+// does not say.
+func metricsText(o Outcome, previous map[string]float64, latestChanged time.Time) string {
 	var b strings.Builder
 	family := func(name, typ, help string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
@@ -70,8 +75,8 @@ func metricsText(o runOutcome) string {
 		b.WriteString(formatValue(v))
 		b.WriteByte('\n')
 	}
-	status := runStatus(o.exitCode)
-	man := o.man
+	status := o.Status
+	man := o.Manifest
 
 	family("crmseg_last_run_status", "gauge", "Outcome of the last run: 1 for its status, 0 for the others.")
 	for _, s := range statuses {
@@ -82,20 +87,20 @@ func metricsText(o runOutcome) string {
 		sample("crmseg_last_run_status", v, "status", s)
 	}
 	family("crmseg_last_run_exit_code", "gauge", "Exit code of the last run: 0 success, 1 failure, 2 usage or configuration error, 3 input data rejected.")
-	sample("crmseg_last_run_exit_code", float64(o.exitCode))
+	sample("crmseg_last_run_exit_code", float64(o.ExitCode))
 	family("crmseg_last_run_info", "gauge", "The last run's ID and crmseg version, as labels; always 1.")
-	sample("crmseg_last_run_info", 1, "run_id", man.RunID, "version", o.version)
+	sample("crmseg_last_run_info", 1, "run_id", man.RunID, "version", o.Version)
 	family("crmseg_last_run_timestamp_seconds", "gauge", "When the last run ended, in seconds since the Unix epoch.")
-	sample("crmseg_last_run_timestamp_seconds", float64(o.ended.Unix()))
+	sample("crmseg_last_run_timestamp_seconds", float64(o.Ended.Unix()))
 	family("crmseg_last_run_duration_seconds", "gauge", "Wall time of the last run, in seconds.")
-	sample("crmseg_last_run_duration_seconds", math.Round(o.duration.Seconds()*1000)/1000)
+	sample("crmseg_last_run_duration_seconds", math.Round(o.Duration.Seconds()*1000)/1000)
 
-	lastSuccess, known := o.previous["crmseg_last_success_timestamp_seconds"]
-	if !known && !o.latestChanged.IsZero() {
-		lastSuccess, known = float64(o.latestChanged.Unix()), true
+	lastSuccess, known := previous["crmseg_last_success_timestamp_seconds"]
+	if !known && !latestChanged.IsZero() {
+		lastSuccess, known = float64(latestChanged.Unix()), true
 	}
 	if status == "success" {
-		lastSuccess, known = float64(o.ended.Unix()), true
+		lastSuccess, known = float64(o.Ended.Unix()), true
 	}
 	if known {
 		family("crmseg_last_success_timestamp_seconds", "gauge", "When a run last succeeded and switched latest, in seconds since the Unix epoch.")
@@ -104,7 +109,7 @@ func metricsText(o runOutcome) string {
 
 	family("crmseg_runs_total", "counter", "Runs finished with this metrics file, by status (carried over from the file's previous content).")
 	for _, s := range statuses {
-		v := o.previous[`crmseg_runs_total{status="`+s+`"}`]
+		v := previous[`crmseg_runs_total{status="`+s+`"}`]
 		if s == status {
 			v++
 		}
@@ -207,11 +212,4 @@ func readMetricSamples(path string) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
-}
-
-// writeMetrics writes the metrics file atomically (durable.WriteFile:
-// a synced temporary file in the same directory, whose name the textfile
-// collector skips as it does not end in .prom, renamed over the file).
-func writeMetrics(path, text string) error {
-	return durable.WriteFile(path, []byte(text))
 }

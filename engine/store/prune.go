@@ -1,4 +1,4 @@
-package engine
+package store
 
 import (
 	"cmp"
@@ -12,17 +12,17 @@ import (
 	"strings"
 )
 
-// runIDPattern matches the names newRunID and publish give run directories:
+// runIDPattern matches the names NewRunID and UniqueRunID give run directories:
 // start time, config hash, and a counter when two runs shared both.
 var runIDPattern = regexp.MustCompile(`^(\d{8}T\d{6}Z-[0-9a-f]{6})(?:-(\d+))?$`)
 
-// removeLeftovers deletes what runs that were killed left under the output
+// RemoveLeftovers deletes what runs that were killed left under the output
 // root: their unfinished run directories and directories being pruned
 // (runs/.tmp-*), DuckDB's temporary directories (.tmp-duckdb-*) and
 // half-made latest links (.latest-*). Only the holder of the output root's
 // lock may call it: none of these then belongs to a live run. It returns
 // the paths removed.
-func removeLeftovers(root string) ([]string, error) {
+func RemoveLeftovers(root string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, dir := range []struct {
@@ -54,14 +54,14 @@ func removeLeftovers(root string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// pruneRuns removes run directories under runs/ until keep remain: the one
+// Prune removes run directories under runs/ until keep remain: the one
 // latest points at and the newest others by run ID (that is, by start
 // time). keep 0 keeps every run. Entries whose names are not run IDs are
 // left alone. A directory is first renamed to a hidden name and then
 // deleted, so a run killed while pruning leaves either the whole run or a
 // leftover that the next run removes. It returns the run IDs removed,
 // oldest first.
-func pruneRuns(root string, keep int) ([]string, error) {
+func Prune(root string, keep int) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
 	}

@@ -1,4 +1,4 @@
-package engine
+package store
 
 import (
 	"encoding/json"
@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// lockName is the lock file in the output root. It is never removed: a run
+// LockFile is the lock file in the output root. It is never removed: a run
 // that deleted it could leave the next two runs locking different files.
-const lockName = ".crmseg.lock"
+const LockFile = ".crmseg.lock"
 
 // LockHolder says who holds an output root: the holding run writes it into
 // the lock file, and a run refused by the lock reports it.
@@ -39,19 +39,19 @@ func (h *LockHolder) String() string {
 	return b.String()
 }
 
-// outputLock is a held lock on an output root.
-type outputLock struct {
+// Lock is a held lock on an output root.
+type Lock struct {
 	f *os.File
 }
 
-// lockOutput takes the output root's lock without waiting: an exclusive
+// Acquire takes the output root's lock without waiting: an exclusive
 // flock(2) on its lock file, which the kernel releases when the holder
 // exits, however it exits. It then writes me into the file. When another
 // process holds the lock, the error is a *LockedError naming it. stale is
 // what a previous holder left in the file when it ended without releasing
 // the lock (killed, or its machine crashed); nil when there was none.
-func lockOutput(root string, me LockHolder) (l *outputLock, stale *LockHolder, err error) {
-	path := filepath.Join(root, lockName)
+func Acquire(root string, me LockHolder) (l *Lock, stale *LockHolder, err error) {
+	path := filepath.Join(root, LockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock file: %w", err)
@@ -74,7 +74,7 @@ func lockOutput(root string, me LockHolder) (l *outputLock, stale *LockHolder, e
 		f.Close()
 		return nil, nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
-	return &outputLock{f: f}, stale, nil
+	return &Lock{f: f}, stale, nil
 }
 
 func writeAt(f *os.File, b []byte) error {
@@ -82,8 +82,9 @@ func writeAt(f *os.File, b []byte) error {
 	return err
 }
 
-// release empties the lock file and releases the lock.
-func (l *outputLock) release() error {
+// Release empties the lock file and releases the lock; a nil Lock is
+// released already.
+func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// LockedError is returned when another run holds the output root's lock.
+// The run stopped before writing anything.
+type LockedError struct {
+	Root   string      // the output root
+	Path   string      // its lock file
+	Holder *LockHolder // nil when the holder has not written who it is
+}
+
+func (e *LockedError) Error() string {
+	who := "a process that has not said who it is"
+	if e.Holder != nil {
+		who = e.Holder.String()
+	}
+	return fmt.Sprintf("output root %s is in use by another run (%s; lock file %s): try again when it has finished", e.Root, who, e.Path)
+}
+
+// OutputRootError is an output root in a state no run can go on from
+// (latest is not a link; latest and the runs the run history lists as
+// published are gone or unreadable): the run stops before its work, and
+// someone must fix the root as Fix says.
+type OutputRootError struct {
+	Root    string
+	Problem string // what is wrong
+	Fix     string // how to fix it
+}
+
+func (e *OutputRootError) Error() string {
+	return fmt.Sprintf("output root %s: %s: %s", e.Root, e.Problem, e.Fix)
+}
+
+// HistoryError is a run history file that cannot be opened, read or
+// written. A run that is published but not recorded carries it in
+// Result.HistoryErr.
+type HistoryError struct {
+	Path string // the history file
+	Op   string // what was being done: open, record, read
+	// Published says the run itself succeeded: latest points at it and
+	// only its history record is missing.
+	Published bool
+	Err       error
+}
+
+func (e *HistoryError) Error() string {
+	msg := fmt.Sprintf("run history %s: cannot %s: %v", e.Path, e.Op, e.Err)
+	if e.Published {
+		msg += " (the run itself was published; only its history record is missing)"
+	}
+	return msg
+}
+
+func (e *HistoryError) Unwrap() error { return e.Err }
+
+// ErrRunNotInHistory is returned by Root.Show for a run ID the history
+// does not have.
+var ErrRunNotInHistory = errors.New("no such run in the run history")
