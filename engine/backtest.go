@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/scoring"
 )
 
@@ -91,8 +92,8 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	ggErr := errs[len(names)]
 	for i, m := range names {
-		c := manifest.ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: manifest.NullFloat(math.NaN()),
-			PredictedRevenue: manifest.NullFloat(math.NaN()), PurchasesError: manifest.NullFloat(math.NaN()), RevenueError: manifest.NullFloat(math.NaN())}
+		c := manifest.ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: nullable.Float(math.NaN()),
+			PredictedRevenue: nullable.Float(math.NaN()), PurchasesError: nullable.Float(math.NaN()), RevenueError: nullable.Float(math.NaN())}
 		if err := backtestModelError(errs[i], ggErr); err != nil {
 			c.Error = err.Error()
 			r.log.Warn("customer-value model not used in the backtest", "model", m, "calibration_end", bt.CalibrationEnd, "error", c.Error)
@@ -162,9 +163,9 @@ func (r *run) backtest(ctx context.Context) error {
 		if c.Error != "" {
 			continue
 		}
-		c.PredictedPurchases, c.PredictedRevenue = manifest.NullFloat(round(sumN[j], 6)), manifest.NullFloat(round(sumR[j], 6))
-		c.PurchasesError = manifest.NullFloat(relError(sumN[j], float64(bt.ActualPurchases)))
-		c.RevenueError = manifest.NullFloat(relError(sumR[j], bt.ActualRevenue))
+		c.PredictedPurchases, c.PredictedRevenue = nullable.Float(round(sumN[j], 6)), nullable.Float(round(sumR[j], 6))
+		c.PurchasesError = nullable.Float(relError(sumN[j], float64(bt.ActualPurchases)))
+		c.RevenueError = nullable.Float(relError(sumR[j], bt.ActualRevenue))
 		r.log.Info("customer-value backtest of a purchase model", "model", c.Model, "calibration_end", bt.CalibrationEnd,
 			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
 			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))

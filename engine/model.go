@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -146,7 +147,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	}
 	for _, row := range kRows {
 		if row.K == k {
-			r.man.Quality.Segmentation.Silhouette = manifest.NullFloat(round(row.Silhouette, 6))
+			r.man.Quality.Segmentation.Silhouette = nullable.Float(round(row.Silhouette, 6))
 		}
 	}
 	r.log.Info("segments ready", "source", source, "k", k, "inertia", res.Inertia, "iterations", res.Iterations, "converged", res.Converged)
@@ -307,16 +308,10 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 	if err := s.createTable(ctx, "ddl/k_selection"); err != nil {
 		return err
 	}
-	nullable := func(v float64) driver.Value {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return v
-	}
 	var rows [][]driver.Value
 	for _, kr := range kRows {
-		rows = append(rows, []driver.Value{int32(kr.K), nullable(kr.Inertia), nullable(kr.Silhouette), nullable(kr.CalinskiHarabasz),
-			nullable(kr.DaviesBouldin), nullable(kr.Stability), nullable(kr.SmallestShare), kr.Eligible, kr.K == chosen})
+		rows = append(rows, []driver.Value{int32(kr.K), nullable.Value(kr.Inertia), nullable.Value(kr.Silhouette), nullable.Value(kr.CalinskiHarabasz),
+			nullable.Value(kr.DaviesBouldin), nullable.Value(kr.Stability), nullable.Value(kr.SmallestShare), kr.Eligible, kr.K == chosen})
 	}
 	if err := s.appendRows("k_selection", rows); err != nil {
 		return err
@@ -334,7 +329,7 @@ func (r *run) storeSegmentation(ctx context.Context, segs []segmentInfo, segment
 		if c.Into > 0 {
 			into = int32(c.Into)
 		}
-		rows = append(rows, []driver.Value{int32(c.ID), c.Name, c.Change, from, into, nullable(round(c.Shift, 9))})
+		rows = append(rows, []driver.Value{int32(c.ID), c.Name, c.Change, from, into, nullable.Value(round(c.Shift, 9))})
 	}
 	return s.appendRows("segment_changes", rows)
 }

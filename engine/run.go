@@ -19,6 +19,7 @@ import (
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
@@ -802,8 +803,8 @@ func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment
 		}
 		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
-				finiteOrNil(round(t.Baseline, 4)), finiteOrNil(round(t.Low, 4)), finiteOrNil(round(t.High, 4)),
-				finiteOrNil(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method)})
+				nullable.Value(round(t.Baseline, 4)), nullable.Value(round(t.Low, 4)), nullable.Value(round(t.High, 4)),
+				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method)})
 			if t.Metric == scoring.MetricRevenue {
 				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
 				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High

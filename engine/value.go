@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 )
@@ -209,8 +210,8 @@ func modelRows(prefix string, records []manifest.ModelRecord, fits []scoring.Fit
 			if j < len(fit.StdErr) {
 				se = fit.StdErr[j]
 			}
-			rows = append(rows, []driver.Value{name, p, finiteOrNil(fit.Params[j]), finiteOrNil(se),
-				finiteOrNil(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nilIfEmpty(m.Error)})
+			rows = append(rows, []driver.Value{name, p, nullable.Value(fit.Params[j]), nullable.Value(se),
+				nullable.Value(fit.LogLik), m.Customers, m.TimeUnit, m.Converged, nullable.String(m.Error)})
 		}
 	}
 	return rows
@@ -304,11 +305,11 @@ func (h *histories) fitRows() ([]scoring.RFM, []scoring.Spend) {
 // parameters it reached, if any (a degenerate fit's point on the edge of
 // the parameter space), with converged false and its error.
 func record(name, unit string, fit scoring.FitResult, err error) manifest.ModelRecord {
-	m := manifest.ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: manifest.NullFloat(fit.LogLik)}
+	m := manifest.ModelRecord{Model: name, TimeUnit: unit, Customers: fit.N, Converged: fit.Converged && err == nil, LogLik: nullable.Float(fit.LogLik)}
 	if err != nil {
 		m.Error = err.Error()
 		if len(fit.Params) == 0 {
-			m.LogLik = manifest.NullFloat(math.NaN())
+			m.LogLik = nullable.Float(math.NaN())
 			return m
 		}
 	}
@@ -320,20 +321,6 @@ func record(name, unit string, fit scoring.FitResult, err error) manifest.ModelR
 		}
 	}
 	return m
-}
-
-func finiteOrNil(v float64) driver.Value {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return v
-}
-
-func nilIfEmpty(s string) driver.Value {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // fitPurchaseModel fits the purchase model called name (value.model).

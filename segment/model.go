@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/crmseg/crmseg/internal/nullable"
 )
 
 // ModelVersion is the version of the model file format written by this
@@ -243,34 +245,20 @@ func (m *Model) Match(next *mat.Dense, scaler *Scaler, maxDist float64) (ids []i
 // krowJSON is KRow with figures that may be NaN (stability when it is
 // not computed, a silhouette of one cluster) as JSON nulls.
 type krowJSON struct {
-	K                int      `json:"k"`
-	Inertia          *float64 `json:"inertia"`
-	Silhouette       *float64 `json:"silhouette"`
-	CalinskiHarabasz *float64 `json:"calinski_harabasz"`
-	DaviesBouldin    *float64 `json:"davies_bouldin"`
-	Stability        *float64 `json:"stability"`
-	SmallestShare    *float64 `json:"smallest_share"`
-	Eligible         bool     `json:"eligible"`
-}
-
-func finite(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
-func orNaN(p *float64) float64 {
-	if p == nil {
-		return math.NaN()
-	}
-	return *p
+	K                int            `json:"k"`
+	Inertia          nullable.Float `json:"inertia"`
+	Silhouette       nullable.Float `json:"silhouette"`
+	CalinskiHarabasz nullable.Float `json:"calinski_harabasz"`
+	DaviesBouldin    nullable.Float `json:"davies_bouldin"`
+	Stability        nullable.Float `json:"stability"`
+	SmallestShare    nullable.Float `json:"smallest_share"`
+	Eligible         bool           `json:"eligible"`
 }
 
 // MarshalJSON writes a NaN or infinite figure as null.
 func (r KRow) MarshalJSON() ([]byte, error) {
-	return json.Marshal(krowJSON{r.K, finite(r.Inertia), finite(r.Silhouette), finite(r.CalinskiHarabasz),
-		finite(r.DaviesBouldin), finite(r.Stability), finite(r.SmallestShare), r.Eligible})
+	return json.Marshal(krowJSON{r.K, nullable.Float(r.Inertia), nullable.Float(r.Silhouette), nullable.Float(r.CalinskiHarabasz),
+		nullable.Float(r.DaviesBouldin), nullable.Float(r.Stability), nullable.Float(r.SmallestShare), r.Eligible})
 }
 
 // UnmarshalJSON reads a null figure as NaN.
@@ -279,7 +267,7 @@ func (r *KRow) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*r = KRow{K: j.K, Inertia: orNaN(j.Inertia), Silhouette: orNaN(j.Silhouette), CalinskiHarabasz: orNaN(j.CalinskiHarabasz),
-		DaviesBouldin: orNaN(j.DaviesBouldin), Stability: orNaN(j.Stability), SmallestShare: orNaN(j.SmallestShare), Eligible: j.Eligible}
+	*r = KRow{K: j.K, Inertia: float64(j.Inertia), Silhouette: float64(j.Silhouette), CalinskiHarabasz: float64(j.CalinskiHarabasz),
+		DaviesBouldin: float64(j.DaviesBouldin), Stability: float64(j.Stability), SmallestShare: float64(j.SmallestShare), Eligible: j.Eligible}
 	return nil
 }

@@ -7,9 +7,9 @@ package manifest
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/nullable"
 )
 
 // ModelRecord is one fitted customer-value model, as recorded in the
@@ -19,7 +19,7 @@ type ModelRecord struct {
 	TimeUnit  string             `json:"time_unit"`
 	Customers float64            `json:"customers"`
 	Converged bool               `json:"converged"`
-	LogLik    NullFloat          `json:"log_likelihood"`
+	LogLik    nullable.Float     `json:"log_likelihood"`
 	Params    map[string]float64 `json:"parameters"`
 	StdErrs   map[string]float64 `json:"std_errors"`
 	Error     string             `json:"error,omitempty"`
@@ -102,13 +102,13 @@ type Backtest struct {
 // predicted / actual - 1 (null when undefined or when the model was not
 // used, Error saying why).
 type ModelBacktest struct {
-	Model              string    `json:"model"`
-	LogLik             NullFloat `json:"log_likelihood"`
-	PredictedPurchases NullFloat `json:"predicted_purchases"`
-	PredictedRevenue   NullFloat `json:"predicted_revenue"`
-	PurchasesError     NullFloat `json:"purchases_error"`
-	RevenueError       NullFloat `json:"revenue_error"`
-	Error              string    `json:"error,omitempty"`
+	Model              string         `json:"model"`
+	LogLik             nullable.Float `json:"log_likelihood"`
+	PredictedPurchases nullable.Float `json:"predicted_purchases"`
+	PredictedRevenue   nullable.Float `json:"predicted_revenue"`
+	PurchasesError     nullable.Float `json:"purchases_error"`
+	RevenueError       nullable.Float `json:"revenue_error"`
+	Error              string         `json:"error,omitempty"`
 }
 
 // MarshalJSON writes the holdout's customers, purchases and revenue as
@@ -280,8 +280,8 @@ type SegmentationQuality struct {
 	// Source says where the segments came from: trained (first training),
 	// retrained (matched to the previous run's model) or model (assigned
 	// with a given model file, no training).
-	Source     string    `json:"source"`
-	Silhouette NullFloat `json:"silhouette"` // null when undefined (one segment)
+	Source     string         `json:"source"`
+	Silhouette nullable.Float `json:"silhouette"` // null when undefined (one segment)
 	// ChangedShare is the share of the customers present in both this and
 	// the previous run whose segment changed; Compared is their number
 	// (0 when there is no previous run).
@@ -307,24 +307,6 @@ type Timing struct {
 	// Manifest.StagePeakRSS says; 0 (left out) where not measured, and in
 	// runs recorded before the history kept it.
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
-}
-
-// NullFloat is a figure written as JSON null when it is NaN or infinite.
-type NullFloat float64
-
-func (f NullFloat) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
-func (f *NullFloat) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = NullFloat(math.NaN())
-		return nil
-	}
-	return json.Unmarshal(b, (*float64)(f))
 }
 
 // WindowCoverage is how much of a metric window the data covers: the days
