@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -153,18 +155,37 @@ func memoryLimit(configured string) string {
 	return strconv.FormatInt(mib, 10) + "MiB"
 }
 
+// Close closes the session's connection, database and connector, and
+// returns every error they give.
 func (s *session) Close() error {
 	var errs []error
 	if s.conn != nil {
 		errs = append(errs, s.conn.Close())
 	}
 	errs = append(errs, s.db.Close(), s.connector.Close())
-	for _, err := range errs {
-		if err != nil {
-			return err
+	return errors.Join(errs...)
+}
+
+// startSession opens a DuckDB session in a new temporary directory, named
+// by pattern, under dir (the system's temporary directory when empty). The
+// returned function closes the session and removes the directory.
+func startSession(ctx context.Context, cfg *config.Config, dir, pattern string, log *slog.Logger) (*session, func(), error) {
+	tmp, err := os.MkdirTemp(dir, pattern)
+	if err != nil {
+		if dir != "" {
+			err = fmt.Errorf("output root: %w", err)
 		}
+		return nil, nil, err
 	}
-	return nil
+	s, err := openSession(ctx, cfg, tmp, log)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, stageError("open duckdb", err)
+	}
+	return s, func() {
+		s.Close()
+		os.RemoveAll(tmp)
+	}, nil
 }
 
 func (s *session) exec(ctx context.Context, query string, args ...any) error {

@@ -50,6 +50,21 @@ type Options struct {
 	valueLimits scoring.DataLimits
 }
 
+// withDefaults fills the collaborators left nil: a logger that discards,
+// time.Now, Arrow's default allocator.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Allocator == nil {
+		o.Allocator = memory.DefaultAllocator
+	}
+	return o
+}
+
 // errInjected is the failure tests inject at a checkpoint.
 var errInjected = errors.New("injected failure")
 
@@ -129,15 +144,7 @@ type run struct {
 // before its work, and one whose previous run is lost once it holds the
 // lock (findPrevious).
 func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Allocator == nil {
-		opts.Allocator = memory.DefaultAllocator
-	}
+	opts = opts.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
 		return nil, err
@@ -224,16 +231,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 	if r.prev, err = store.FindPrevious(ctx, cfg.Output, opts.ResetSegments, r.log); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(cfg.Output, ".tmp-duckdb-")
+	s, closeSession, err := startSession(ctx, &cfg, cfg.Output, ".tmp-duckdb-", r.log)
 	if err != nil {
-		return nil, fmt.Errorf("output root: %w", err)
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	s, err := openSession(ctx, &cfg, tmp, r.log)
-	if err != nil {
-		return nil, stageError("open duckdb", err)
-	}
-	defer s.Close()
+	defer closeSession()
 	r.s = s
 	if v, err := s.queryString(ctx, "SELECT version()"); err == nil {
 		r.man.Versions["duckdb"] = v

@@ -3,11 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
-	"log/slog"
-	"os"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
@@ -49,31 +45,18 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Allocator == nil {
-		opts.Allocator = memory.DefaultAllocator
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts = opts.withDefaults()
 	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &manifest.Manifest{}, started: opts.Now().UTC(), stage: time.Now()}
 	inputs, err := inspectInputs(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	r.inputs = inputs
-	tmp, err := os.MkdirTemp("", "crmseg-validate-")
+	s, closeSession, err := startSession(ctx, &cfg, "", "crmseg-validate-", r.log)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	s, err := openSession(ctx, &cfg, tmp, r.log)
-	if err != nil {
-		return nil, stageError("open duckdb", err)
-	}
-	defer s.Close()
+	defer closeSession()
 	r.s = s
 	if err := r.ingest(ctx); err != nil {
 		return nil, err
