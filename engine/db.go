@@ -47,7 +47,7 @@ type session struct {
 // tables of a database file and keeps only the blocks it reads in memory,
 // up to memory_limit, where an in-memory table holds every row uncompressed.
 // At 1,000,000 customers, stg_transactions takes 0.2 GB of DuckDB's memory
-// this way against 1.5 GB in memory (README, "Memory").
+// this way against 1.5 GB in memory (docs/performance.md, "Where it stands").
 func openSession(ctx context.Context, cfg *config.Config, tempDir string, log *slog.Logger) (*session, error) {
 	connector, err := duckdb.NewConnector(filepath.Join(tempDir, "run.duckdb"), nil)
 	if err != nil {
@@ -101,7 +101,7 @@ func openSession(ctx context.Context, cfg *config.Config, tempDir string, log *s
 // it), and its peak is DuckDB's limit plus what lies outside it: the Go
 // side's arrays (purchase histories, predictions) and what DuckDB holds
 // beyond its buffer manager. At ten million customers that was 2–3 GB
-// above a 6 GB limit (README, "Where it stands"), so DuckDB gets a sixth
+// above a 6 GB limit (docs/performance.md, "Memory"), so DuckDB gets a sixth
 // and spills larger operators to the run's temporary directory.
 const DefaultMemoryShare = 1.0 / 6
 

@@ -12,7 +12,7 @@ import (
 )
 
 // Exit codes of the crmseg command. They are part of the contract with
-// schedulers and are documented in the README.
+// schedulers and are documented in docs/operations.md.
 const (
 	ExitOK       = 0 // success
 	ExitFailure  = 1 // anything else: I/O, DuckDB, internal

@@ -33,8 +33,8 @@ func alignedSegments(t *testing.T, a, b *Result) ([]int, []int) {
 // customers against every restart on every customer, on generated
 // customers whose groups differ (separation 3, as TestRecoversLatentGroups).
 // The final inertia is at most 0.5% above the full restarts' best and the
-// segments agree by an adjusted Rand index of at least 0.95 (the README's
-// k-means section). On customers without groups (separation 0) both find
+// segments agree by an adjusted Rand index of at least 0.95
+// (docs/definitions.md, k-means). On customers without groups (separation 0) both find
 // one of many optima of nearly equal inertia, and their segments need not
 // agree.
 func TestRunSampledRestartsMatchFull(t *testing.T) {

@@ -244,7 +244,7 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 	// then prunes by its zone maps the branch that reads the lines of the
 	// orders with a line after end, which holds no order when end is
 	// as_of (at 1,000,000 customers on one thread, 5.2 s against 6.2 s,
-	// README "Where it stands").
+	// docs/performance.md, "Where it stands").
 	if _, err := time.Parse(time.DateOnly, end); err != nil {
 		return nil, fmt.Errorf("purchase histories: end %q is not a date", end)
 	}

@@ -132,7 +132,7 @@ func TestBGNBDOtherEdgeOfParameterSpace(t *testing.T) {
 // TestCollapsedFitHasNoStandardErrors: a fit reported degenerate because a
 // mixing distribution collapsed (BG/NBD's a + b, Gamma-Gamma's q above
 // mleMaxShape) keeps the point it reached but no standard errors and no
-// covariance, as every degenerate fit: the README's models table promises
+// covariance, as every degenerate fit: docs/outputs.md's models table promises
 // "value, no std_error", and the Hessian's inverse at a point the
 // optimiser stopped at along a ridge measures nothing.
 func TestCollapsedFitHasNoStandardErrors(t *testing.T) {

@@ -42,7 +42,7 @@ type Config struct {
 	// AsOf is the end of the observation window (YYYY-MM-DD, inclusive).
 	// Empty means the date of the latest accepted transaction: rows dated
 	// after Today, or far outside the bulk of the data, are rejected first
-	// (README "Inputs").
+	// (docs/inputs.md, "Timestamps and as_of").
 	AsOf string `yaml:"as_of" json:"as_of"`
 	// Today (YYYY-MM-DD) is the run's date for the rule that rejects rows
 	// dated in the future (after the day after it) under a default as_of.
