@@ -1,3 +1,21 @@
+// Package datasets is crmseg's input contract: the logical tables and
+// columns an export must supply (Customers, Transactions, Products), the
+// kinds of column each accepts, and the inspection of input files against
+// it: the columns and types of a Parquet file from its footer
+// (InspectParquet), the header of a CSV or white-space separated text file
+// (InspectCSV, InspectText). The engine checks its inputs with it before any
+// SQL runs. It also reads the generic feature tables of crmseg cluster
+// (ReadFeatures).
+//
+// Beside it, package datasets/synth generates synthetic exports that meet
+// the contract.
+//
+// Parquet: this package reads Parquet with parquet-go
+// (github.com/parquet-go/parquet-go). Inspection reads only the footer: the
+// schema and the row count, without the pages. Validation stays cheap on any
+// file size, and the package does not link DuckDB, whose driver only the
+// engine (and the commands above it) links; the engine reads the rows of the
+// inputs with DuckDB after this check.
 package datasets
 
 import (

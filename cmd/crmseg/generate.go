@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine"
 )
 
@@ -15,11 +16,11 @@ func out2(dir, name string) string { return filepath.Join(dir, name) }
 
 // generate writes a demo dataset, with a progress bar over its chunks of
 // customers when progress is set.
-func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*datasets.GenSummary, error) {
+func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*synth.Summary, error) {
 	if n <= 0 {
 		return nil, &usageError{fmt.Sprintf("--customers: expected a positive number, found %d", n)}
 	}
-	cfg := datasets.GenConfig{Customers: n, Seed: seed}
+	cfg := synth.Config{Customers: n, Seed: seed}
 	var bar engine.Progress
 	if progress != nil {
 		cfg.Progress = func(done, total int) {
@@ -34,7 +35,7 @@ func generate(ctx context.Context, n int, seed uint64, dir string, progress func
 			}
 		}()
 	}
-	return datasets.Generate(ctx, cfg, dir)
+	return synth.Generate(ctx, cfg, dir)
 }
 
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
