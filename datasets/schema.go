@@ -1,3 +1,21 @@
+// Package datasets is crmseg's input contract: the logical tables and
+// columns an export must supply (Customers, Transactions, Products), the
+// kinds of column each accepts, and the inspection of input files against
+// it: the columns and types of a Parquet file from its footer
+// (InspectParquet), the header of a CSV or white-space separated text file
+// (InspectCSV, InspectText). The engine checks its inputs with it before any
+// SQL runs.
+//
+// Beside it: package datasets/synth generates synthetic exports that meet
+// the contract, and package datasets/featuretable reads the numeric feature
+// tables of crmseg cluster.
+//
+// Parquet: this package reads Parquet with parquet-go
+// (github.com/parquet-go/parquet-go), and only the footer: the schema and
+// the row count, without the pages. Validation stays cheap on any file size,
+// and the package does not link DuckDB, whose driver only the engine (and the
+// commands above it) links; the engine reads the rows of the inputs with
+// DuckDB after this check.
 package datasets
 
 import (
@@ -153,7 +171,7 @@ var ErrNotParquet = errors.New("not a readable Parquet file")
 // InspectParquet reads only the footer of a Parquet file and returns its
 // top-level columns and row count. Nothing else of the file is read.
 func InspectParquet(path string) ([]FileColumn, int64, error) {
-	pf, f, err := openParquet(path)
+	pf, f, err := OpenParquet(path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -164,17 +182,19 @@ func InspectParquet(path string) ([]FileColumn, int64, error) {
 		if !fl.Leaf() {
 			fc.Family, fc.Type = "nested", "group"
 		} else {
-			fc.Family, fc.Type = classify(fl.Type())
+			fc.Family, fc.Type = ParquetFamily(fl.Type())
 		}
 		cols = append(cols, fc)
 	}
 	return cols, pf.NumRows(), nil
 }
 
-// openParquet opens a Parquet file and reads its footer, after checking
-// that it is a regular file that starts like Parquet. The caller closes the
-// returned file.
-func openParquet(path string) (*parquet.File, *os.File, error) {
+// OpenParquet opens a Parquet file and reads its footer, after checking
+// that it is a regular file that starts like Parquet; a file that is not
+// wraps ErrNotParquet. The caller closes the returned file. Readers of input
+// files other than InspectParquet (package featuretable) open them through
+// it, so that every Parquet input is checked the same way.
+func OpenParquet(path string) (*parquet.File, *os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -204,7 +224,9 @@ func openParquet(path string) (*parquet.File, *os.File, error) {
 	return pf, f, nil
 }
 
-func classify(t parquet.Type) (family, name string) {
+// ParquetFamily classifies a Parquet column type into the families of
+// FileColumn and returns the type's own name beside it.
+func ParquetFamily(t parquet.Type) (family, name string) {
 	name = t.String()
 	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
 		switch lt.Value.(type) {

@@ -17,9 +17,10 @@ import (
 // read as delimited text: empty, not UTF-8, or a broken header.
 var ErrNotText = errors.New("not a readable text file")
 
-// openText opens a file, decompressing it when it is gzip (by its magic
-// bytes, whatever its name).
-func openText(path string) (io.Reader, func() error, error) {
+// OpenText opens a file, decompressing it when it is gzip (by its magic
+// bytes, whatever its name). A directory or a broken gzip stream wraps
+// ErrNotText. The caller calls the returned close function.
+func OpenText(path string) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +50,7 @@ func openText(path string) (io.Reader, func() error, error) {
 // firstLine returns the first line of a text file (without its line end),
 // checking that it is UTF-8.
 func firstLine(path string) (string, error) {
-	r, closeFn, err := openText(path)
+	r, closeFn, err := OpenText(path)
 	if err != nil {
 		return "", err
 	}

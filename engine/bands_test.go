@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
@@ -30,7 +30,7 @@ func TestBandsCoverActuals(t *testing.T) {
 	for _, seed := range bandSeeds {
 		dir := t.TempDir()
 		data := filepath.Join(dir, "data")
-		if _, err := datasets.Generate(context.Background(), datasets.GenConfig{Customers: 4000, Seed: seed}, data); err != nil {
+		if _, err := synth.Generate(context.Background(), synth.Config{Customers: 4000, Seed: seed}, data); err != nil {
 			t.Fatal(err)
 		}
 		cfg := generatedConfig(t, data, filepath.Join(dir, "out"))

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
@@ -59,7 +59,7 @@ func TestSegmentsHoldStill(t *testing.T) {
 
 	// Retrain on another night's draw of the same population.
 	other := t.TempDir()
-	if _, err := datasets.Generate(context.Background(), datasets.GenConfig{Customers: 5000, Seed: 8, Separation: 3}, other); err != nil {
+	if _, err := synth.Generate(context.Background(), synth.Config{Customers: 5000, Seed: 8, Separation: 3}, other); err != nil {
 		t.Fatal(err)
 	}
 	third, err := Run(context.Background(), generatedConfig(t, other, out), Options{})

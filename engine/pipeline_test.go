@@ -17,7 +17,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/engine/store"
@@ -46,7 +46,7 @@ func generatedData(t *testing.T, customers int, separation float64) string {
 		if g.err != nil {
 			return
 		}
-		_, g.err = datasets.Generate(context.Background(), datasets.GenConfig{Customers: customers, Seed: 7, Separation: separation}, g.dir)
+		_, g.err = synth.Generate(context.Background(), synth.Config{Customers: customers, Seed: 7, Separation: separation}, g.dir)
 	})
 	if g.err != nil {
 		t.Fatal(g.err)

@@ -15,7 +15,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/featuretable"
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/segment"
@@ -100,7 +100,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	start := time.Now()
-	t, err := datasets.ReadFeatures(*features, *idCol)
+	t, err := featuretable.Read(*features, *idCol)
 	if err != nil {
 		return &inputError{err}
 	}
@@ -140,7 +140,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	if err := datasets.WriteAssignments(filepath.Join(*out, "assignments.parquet"), t, res.Labels, res.Distances); err != nil {
+	if err := featuretable.WriteAssignments(filepath.Join(*out, "assignments.parquet"), t, res.Labels, res.Distances); err != nil {
 		return err
 	}
 	centroids := res.Centroids

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/featuretable"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/bench"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -18,7 +19,7 @@ import (
 // same table as CSV, and checks the outputs against the true blobs.
 func TestCluster(t *testing.T) {
 	dir := t.TempDir()
-	if err := datasets.WriteBlobs(dir, datasets.BlobsConfig{Rows: 3000, Dims: 4, Centers: 3, Spread: 20, Seed: 5}); err != nil {
+	if err := bench.WriteBlobs(dir, bench.BlobsConfig{Rows: 3000, Dims: 4, Centers: 3, Spread: 20, Seed: 5}); err != nil {
 		t.Fatal(err)
 	}
 	truthCSV, err := os.ReadFile(filepath.Join(dir, "truth.csv"))
@@ -30,7 +31,7 @@ func TestCluster(t *testing.T) {
 		truth = append(truth, int(line[strings.IndexByte(line, ',')+1]-'0'))
 	}
 	// The same table as CSV, with the id column last.
-	tab, err := datasets.ReadFeatures(filepath.Join(dir, "blobs.parquet"), "id")
+	tab, err := featuretable.Read(filepath.Join(dir, "blobs.parquet"), "id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestCluster(t *testing.T) {
 		if rep.K != 3 || rep.Rows != 3000 || rep.Iterations < 1 || !(rep.Inertia > 0) || !(rep.FitSeconds > 0) {
 			t.Errorf("%s: report %+v", in, rep)
 		}
-		got, err := datasets.ReadFeatures(filepath.Join(out, "assignments.parquet"), "id")
+		got, err := featuretable.Read(filepath.Join(out, "assignments.parquet"), "id")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine"
 )
 
@@ -15,11 +15,11 @@ func out2(dir, name string) string { return filepath.Join(dir, name) }
 
 // generate writes a demo dataset, with a progress bar over its chunks of
 // customers when progress is set.
-func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*datasets.GenSummary, error) {
+func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*synth.Summary, error) {
 	if n <= 0 {
 		return nil, &usageError{fmt.Sprintf("--customers: expected a positive number, found %d", n)}
 	}
-	cfg := datasets.GenConfig{Customers: n, Seed: seed}
+	cfg := synth.Config{Customers: n, Seed: seed}
 	var bar engine.Progress
 	if progress != nil {
 		cfg.Progress = func(done, total int) {
@@ -34,7 +34,7 @@ func generate(ctx context.Context, n int, seed uint64, dir string, progress func
 			}
 		}()
 	}
-	return datasets.Generate(ctx, cfg, dir)
+	return synth.Generate(ctx, cfg, dir)
 }
 
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,12 +42,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	n := fs.Int("customers", 20000, "number of customers")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
 	out := fs.String("out", "", "output directory")
-	blobs := fs.Bool("blobs", false, "write Gaussian blobs for clustering benchmarks instead (blobs.parquet, blobs.npy, truth.csv)")
-	rows := fs.Int("rows", 1_000_000, "with --blobs: rows")
-	dims := fs.Int("dims", 12, "with --blobs: features")
-	centers := fs.Int("centers", 8, "with --blobs: blobs")
 	noProgress := fs.Bool("no-progress", false, "show no progress bar (it is shown only when stderr is a terminal)")
-	spread := fs.Float64("spread", 3, "with --blobs: standard deviation of the centres' coordinates (points have 1)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -55,14 +50,6 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{"generate needs --out"}
 	}
 	start := time.Now()
-	if *blobs {
-		cfg := datasets.BlobsConfig{Rows: *rows, Dims: *dims, Centers: *centers, Spread: *spread, Seed: *seed}
-		if err := datasets.WriteBlobs(*out, cfg); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %d rows × %d features around %d centres to %s in %.1fs\n", *rows, *dims, *centers, *out, time.Since(start).Seconds())
-		return nil
-	}
 	var progress func(string, int) engine.Progress
 	if showProgress(stderr, *noProgress) {
 		progress = (&console{w: stderr}).progress

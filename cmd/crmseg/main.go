@@ -95,8 +95,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdTrain(ctx, args[1:], stdout, stderr)
 	case "history":
 		err = cmdHistory(ctx, args[1:], stdout, stderr)
-	case "bench-scan": // hidden: the scan floor of make bench-e2e
-		err = cmdBenchScan(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 		return engine.ExitOK

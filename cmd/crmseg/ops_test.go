@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmseg/crmseg/datasets"
+	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/store"
 )
@@ -54,7 +54,7 @@ func smallData(t *testing.T) (config string) {
 		if testData.dir, testData.err = os.MkdirTemp("", "crmseg-cmd-"); testData.err != nil {
 			return
 		}
-		_, testData.err = datasets.Generate(context.Background(), datasets.GenConfig{Customers: 3000, Seed: 3}, testData.dir)
+		_, testData.err = synth.Generate(context.Background(), synth.Config{Customers: 3000, Seed: 3}, testData.dir)
 	})
 	if testData.err != nil {
 		t.Fatal(testData.err)

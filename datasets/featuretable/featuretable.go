@@ -1,30 +1,38 @@
-package datasets
+// Package featuretable reads and writes the generic tables of crmseg
+// cluster: one identifier column and numeric feature columns, from Parquet
+// or CSV (gzip too), into a row-major matrix; and the cluster assignments
+// back out as Parquet.
+//
+// Parquet: parquet-go (github.com/parquet-go/parquet-go), the stack of
+// package datasets, whose checked opener (datasets.OpenParquet) and type
+// families it shares. A feature table is read once, column chunk by column
+// chunk, straight into the matrix k-means works on, with no table of an SQL
+// engine beside it (make bench-kmeans measures cluster's peak memory against
+// the matrix), and crmseg cluster does not start DuckDB.
+package featuretable
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
-// FeatureTable is a table of numeric features with one identifier column,
+// Table is a table of numeric features with one identifier column,
 // as read for clustering. X is row-major, N rows by D columns; the
 // identifiers are in IntIDs when the file stores them as integers and in
 // IDs otherwise.
-type FeatureTable struct {
+type Table struct {
 	IDColumn string
 	IDs      []string
 	IntIDs   []int64
@@ -34,19 +42,19 @@ type FeatureTable struct {
 }
 
 // ID returns the identifier of row i as text.
-func (t *FeatureTable) ID(i int) string {
+func (t *Table) ID(i int) string {
 	if t.IntIDs != nil {
 		return strconv.FormatInt(t.IntIDs[i], 10)
 	}
 	return t.IDs[i]
 }
 
-// ReadFeatures reads a Parquet or CSV (gzip too) table whose columns are an
+// Read reads a Parquet or CSV (gzip too) table whose columns are an
 // identifier and numeric features, picking the format by the extension.
 // Every column but the identifier is a feature; a feature value that is
 // missing, not a number, NaN or infinite is an error naming the file, the
 // row and the column. Integer and floating-point columns are accepted.
-func ReadFeatures(path, idColumn string) (*FeatureTable, error) {
+func Read(path, idColumn string) (*Table, error) {
 	name := strings.ToLower(strings.TrimSuffix(path, ".gz"))
 	if strings.HasSuffix(name, ".csv") {
 		return readFeaturesCSV(path, idColumn)
@@ -54,13 +62,13 @@ func ReadFeatures(path, idColumn string) (*FeatureTable, error) {
 	return readFeaturesParquet(path, idColumn)
 }
 
-func readFeaturesParquet(path, idColumn string) (*FeatureTable, error) {
-	pf, f, err := openParquet(path)
+func readFeaturesParquet(path, idColumn string) (*Table, error) {
+	pf, f, err := datasets.OpenParquet(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t := &FeatureTable{IDColumn: idColumn, N: int(pf.NumRows())}
+	t := &Table{IDColumn: idColumn, N: int(pf.NumRows())}
 	idIndex := -1
 	var cols []int // file column index of each feature
 	for i, fl := range pf.Schema().Fields() {
@@ -71,7 +79,7 @@ func readFeaturesParquet(path, idColumn string) (*FeatureTable, error) {
 			idIndex = i
 			continue
 		}
-		family, typ := classify(fl.Type())
+		family, typ := datasets.ParquetFamily(fl.Type())
 		if family != "integer" && family != "float" && family != "decimal" {
 			return nil, fmt.Errorf("%s: column %q: expected a number, found %s", path, fl.Name(), typ)
 		}
@@ -87,7 +95,7 @@ func readFeaturesParquet(path, idColumn string) (*FeatureTable, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("%s: expected at least one numeric feature column besides %q, found none", path, idColumn)
 	}
-	idFamily, idType := classify(pf.Schema().Fields()[idIndex].Type())
+	idFamily, idType := datasets.ParquetFamily(pf.Schema().Fields()[idIndex].Type())
 	switch idFamily {
 	case "integer":
 		t.IntIDs = make([]int64, 0, t.N)
@@ -197,14 +205,14 @@ func readColumn(cc parquet.ColumnChunk, buf []parquet.Value, fn func(parquet.Val
 	}
 }
 
-func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
+func readFeaturesCSV(path, idColumn string) (*Table, error) {
 	// Count the records first so that the matrix is allocated once, at
 	// its final size.
 	n, err := countCSVRecords(path)
 	if err != nil {
 		return nil, err
 	}
-	rd, closeFn, err := openText(path)
+	rd, closeFn, err := datasets.OpenText(path)
 	if err != nil {
 		return nil, err
 	}
@@ -213,9 +221,9 @@ func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: no header row (%v)", path, ErrNotText, err)
+		return nil, fmt.Errorf("%s: %w: no header row (%v)", path, datasets.ErrNotText, err)
 	}
-	t := &FeatureTable{IDColumn: idColumn}
+	t := &Table{IDColumn: idColumn}
 	idIndex := -1
 	for i, h := range header {
 		h = strings.TrimPrefix(h, "\ufeff")
@@ -267,7 +275,7 @@ func readFeaturesCSV(path, idColumn string) (*FeatureTable, error) {
 
 // countCSVRecords counts the data records of a CSV file (not the header).
 func countCSVRecords(path string) (int, error) {
-	rd, closeFn, err := openText(path)
+	rd, closeFn, err := datasets.OpenText(path)
 	if err != nil {
 		return 0, err
 	}
@@ -281,12 +289,12 @@ func countCSVRecords(path string) (int, error) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w: %v", path, ErrNotText, err)
+			return 0, fmt.Errorf("%s: %w: %v", path, datasets.ErrNotText, err)
 		}
 		n++
 	}
 	if n < 0 {
-		return 0, fmt.Errorf("%s: %w: empty file, expected a header row", path, ErrNotText)
+		return 0, fmt.Errorf("%s: %w: empty file, expected a header row", path, datasets.ErrNotText)
 	}
 	return n, nil
 }
@@ -294,27 +302,56 @@ func countCSVRecords(path string) (int, error) {
 // WriteAssignments writes the cluster of every row of t, and its squared
 // distance to the centroid, as Parquet with the columns <id column>,
 // cluster and distance; the id keeps its type.
-func WriteAssignments(path string, t *FeatureTable, labels []int, dist []float64) error {
-	idNode := parquet.String()
-	if t.IntIDs != nil {
-		idNode = parquet.Int(64)
-	}
+func WriteAssignments(path string, t *Table, labels []int, dist []float64) error {
 	schema := parquet.NewSchema("assignments", parquet.Group{
-		t.IDColumn: idNode,
+		t.IDColumn: t.idNode(),
 		"cluster":  parquet.Int(32),
 		"distance": parquet.Leaf(parquet.DoubleType),
 	})
 	return writeRows(path, schema, t.N, func(i int, col func(string) int) parquet.Row {
-		id := parquet.ByteArrayValue([]byte(t.ID(i)))
-		if t.IntIDs != nil {
-			id = parquet.Int64Value(t.IntIDs[i])
-		}
 		row := make(parquet.Row, 3)
-		row[col(t.IDColumn)] = id.Level(0, 0, col(t.IDColumn))
+		row[col(t.IDColumn)] = t.idValue(i).Level(0, 0, col(t.IDColumn))
 		row[col("cluster")] = parquet.Int32Value(int32(labels[i])).Level(0, 0, col("cluster"))
 		row[col("distance")] = parquet.DoubleValue(dist[i]).Level(0, 0, col("distance"))
 		return row
 	})
+}
+
+// Write writes t as Parquet, the table Read reads back: the id column (an
+// integer when t has IntIDs, a string otherwise) and every feature as a
+// DOUBLE. The Parquet schema is named after the file (blobs for
+// blobs.parquet).
+func Write(path string, t *Table) error {
+	g := parquet.Group{t.IDColumn: t.idNode()}
+	for _, c := range t.Columns {
+		g[c] = parquet.Leaf(parquet.DoubleType)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	schema := parquet.NewSchema(name, g)
+	return writeRows(path, schema, t.N, func(i int, col func(string) int) parquet.Row {
+		row := make(parquet.Row, t.D+1)
+		row[col(t.IDColumn)] = t.idValue(i).Level(0, 0, col(t.IDColumn))
+		for j, c := range t.Columns {
+			row[col(c)] = parquet.DoubleValue(t.X[i*t.D+j]).Level(0, 0, col(c))
+		}
+		return row
+	})
+}
+
+// idNode is the Parquet type of t's id column: the type it was read with.
+func (t *Table) idNode() parquet.Node {
+	if t.IntIDs != nil {
+		return parquet.Int(64)
+	}
+	return parquet.String()
+}
+
+// idValue is the id of row i as a Parquet value of t.idNode's type.
+func (t *Table) idValue(i int) parquet.Value {
+	if t.IntIDs != nil {
+		return parquet.Int64Value(t.IntIDs[i])
+	}
+	return parquet.ByteArrayValue([]byte(t.IDs[i]))
 }
 
 // writeRows writes n rows made by row to a Parquet file, through a
@@ -340,83 +377,4 @@ func writeRows(path string, schema *parquet.Schema, n int, row func(i int, col f
 		}
 		return w.Close()
 	})
-}
-
-// BlobsConfig describes Gaussian blobs for benchmarks and tests.
-type BlobsConfig struct {
-	Rows, Dims, Centers int
-	// Spread is the standard deviation of the centres' coordinates; the
-	// points of a blob have unit standard deviation around their centre.
-	Spread float64
-	Seed   uint64
-}
-
-// WriteBlobs writes Gaussian blobs as blobs.parquet (columns id, f00,
-// f01, ...; the id is the row number), as blobs.npy (the feature matrix,
-// little-endian float64, row-major, NumPy's format version 1.0) and the
-// true blob of every row as truth.csv, all in dir.
-func WriteBlobs(dir string, cfg BlobsConfig) error {
-	if cfg.Rows < 1 || cfg.Dims < 1 || cfg.Centers < 1 {
-		return fmt.Errorf("blobs: rows, dims and centers must be at least 1, found %d, %d, %d", cfg.Rows, cfg.Dims, cfg.Centers)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0xb10b5))
-	centres := make([]float64, cfg.Centers*cfg.Dims)
-	for i := range centres {
-		centres[i] = cfg.Spread * rng.NormFloat64()
-	}
-	x := make([]float64, cfg.Rows*cfg.Dims)
-	truth := make([]int, cfg.Rows)
-	for i := range cfg.Rows {
-		c := rng.IntN(cfg.Centers)
-		truth[i] = c
-		for j := range cfg.Dims {
-			x[i*cfg.Dims+j] = centres[c*cfg.Dims+j] + rng.NormFloat64()
-		}
-	}
-	g := parquet.Group{"id": parquet.Int(64)}
-	names := make([]string, cfg.Dims)
-	for j := range names {
-		names[j] = fmt.Sprintf("f%02d", j)
-		g[names[j]] = parquet.Leaf(parquet.DoubleType)
-	}
-	schema := parquet.NewSchema("blobs", g)
-	err := writeRows(filepath.Join(dir, "blobs.parquet"), schema, cfg.Rows, func(i int, col func(string) int) parquet.Row {
-		row := make(parquet.Row, cfg.Dims+1)
-		row[col("id")] = parquet.Int64Value(int64(i)).Level(0, 0, col("id"))
-		for j, name := range names {
-			row[col(name)] = parquet.DoubleValue(x[i*cfg.Dims+j]).Level(0, 0, col(name))
-		}
-		return row
-	})
-	if err != nil {
-		return err
-	}
-	if err := writeNpy(filepath.Join(dir, "blobs.npy"), x, cfg.Rows, cfg.Dims); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	b.WriteString("id,blob\n")
-	for i, c := range truth {
-		fmt.Fprintf(&b, "%d,%d\n", i, c)
-	}
-	return durable.WriteFile(filepath.Join(dir, "truth.csv"), b.Bytes())
-}
-
-// writeNpy writes a float64 matrix in NumPy's .npy format, version 1.0: a
-// magic string, a header length, a Python dict literal padded to a
-// multiple of 64 bytes, then the data.
-func writeNpy(path string, x []float64, rows, cols int) error {
-	header := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
-	pad := 64 - (10+len(header)+1)%64
-	header += strings.Repeat(" ", pad%64) + "\n"
-	var b bytes.Buffer
-	b.Grow(10 + len(header) + 8*len(x))
-	b.WriteString("\x93NUMPY\x01\x00")
-	binary.Write(&b, binary.LittleEndian, uint16(len(header)))
-	b.WriteString(header)
-	binary.Write(&b, binary.LittleEndian, x)
-	return durable.WriteFile(path, b.Bytes())
 }

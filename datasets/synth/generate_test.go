@@ -1,4 +1,4 @@
-package datasets
+package synth
 
 import (
 	"bytes"
@@ -12,9 +12,11 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"gonum.org/v1/gonum/mathext"
+
+	"github.com/crmseg/crmseg/datasets"
 )
 
-func generate(t *testing.T, cfg GenConfig) (string, *GenSummary) {
+func generate(t *testing.T, cfg Config) (string, *Summary) {
 	t.Helper()
 	dir := t.TempDir()
 	sum, err := Generate(context.Background(), cfg, dir)
@@ -34,9 +36,9 @@ func readRows[T any](t *testing.T, path string) []T {
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {
-	a, _ := generate(t, GenConfig{Customers: 9000, Seed: 5, Threads: 1})
-	b, _ := generate(t, GenConfig{Customers: 9000, Seed: 5, Threads: 3})
-	c, _ := generate(t, GenConfig{Customers: 9000, Seed: 6, Threads: 1})
+	a, _ := generate(t, Config{Customers: 9000, Seed: 5, Threads: 1})
+	b, _ := generate(t, Config{Customers: 9000, Seed: 5, Threads: 3})
+	c, _ := generate(t, Config{Customers: 9000, Seed: 6, Threads: 1})
 	for _, f := range []string{"customers.parquet", "transactions.parquet", "products.parquet", "truth/customers_truth.parquet", "truth/truth.json"} {
 		fa, _ := os.ReadFile(filepath.Join(a, f))
 		fb, _ := os.ReadFile(filepath.Join(b, f))
@@ -53,7 +55,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 // TestGeneratedSchema checks the files against the input contract with the
 // same footer inspection the pipeline uses.
 func TestGeneratedSchema(t *testing.T) {
-	dir, _ := generate(t, GenConfig{Customers: 500, Seed: 1})
+	dir, _ := generate(t, Config{Customers: 500, Seed: 1})
 	want := map[string]map[string]string{
 		"customers.parquet": {"customer_id": "string", "signup_date": "date", "birth_date": "date", "gender": "string",
 			"region": "string", "income_band": "string", "acquisition_channel": "string", "acquisition_cost": "float"},
@@ -61,9 +63,9 @@ func TestGeneratedSchema(t *testing.T) {
 			"amount": "float", "quantity": "integer", "category": "string", "product_id": "string", "channel": "string", "cost": "float"},
 		"products.parquet": {"product_id": "string", "category": "string", "name": "string", "list_price": "float"},
 	}
-	tables := map[string]Table{"customers.parquet": Customers, "transactions.parquet": Transactions, "products.parquet": Products}
+	tables := map[string]datasets.Table{"customers.parquet": datasets.Customers, "transactions.parquet": datasets.Transactions, "products.parquet": datasets.Products}
 	for file, cols := range want {
-		got, _, err := InspectParquet(filepath.Join(dir, file))
+		got, _, err := datasets.InspectParquet(filepath.Join(dir, file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +85,7 @@ func TestGeneratedSchema(t *testing.T) {
 }
 
 func TestGeneratedInvariants(t *testing.T) {
-	cfg := GenConfig{Customers: 3000, Seed: 2}
+	cfg := Config{Customers: 3000, Seed: 2}
 	dir, sum := generate(t, cfg)
 	end := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	customers := readRows[customerRow](t, filepath.Join(dir, "customers.parquet"))
@@ -163,7 +165,7 @@ func TestGeneratedInvariants(t *testing.T) {
 // orders within four standard errors. Likewise the mean order value must
 // match the Gamma-Gamma mean pγ/(q−1), and group shares their setting.
 func TestGeneratedModelStories(t *testing.T) {
-	cfg := GenConfig{Customers: 40000, Seed: 3}
+	cfg := Config{Customers: 40000, Seed: 3}
 	dir, _ := generate(t, cfg)
 	var truth Truth
 	b, err := os.ReadFile(filepath.Join(dir, "truth", "truth.json"))
@@ -265,7 +267,7 @@ func TestGroupsSeparation(t *testing.T) {
 }
 
 func TestGenerateErrors(t *testing.T) {
-	for _, cfg := range []GenConfig{{Customers: -1}, {Years: -2}, {Separation: -1}} {
+	for _, cfg := range []Config{{Customers: -1}, {Years: -2}, {Separation: -1}} {
 		if _, err := Generate(context.Background(), cfg, t.TempDir()); err == nil {
 			t.Errorf("%+v: no error", cfg)
 		}
@@ -276,7 +278,7 @@ func BenchmarkGenerate(b *testing.B) {
 	dir := b.TempDir()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Generate(context.Background(), GenConfig{Customers: 10000, Seed: 1}, dir); err != nil {
+		if _, err := Generate(context.Background(), Config{Customers: 10000, Seed: 1}, dir); err != nil {
 			b.Fatal(err)
 		}
 	}

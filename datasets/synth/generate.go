@@ -1,6 +1,14 @@
-// Package datasets holds crmseg's input contract (the logical tables and
-// columns an export must supply), the inspection of input files, and a
-// seeded synthetic generator of customer and transaction exports.
+// Package synth is crmseg's seeded synthetic generator of customer and
+// transaction exports: the demo data (crmseg generate, crmseg demo) and the
+// test data of the engine's tests, with the ground truth of every customer
+// beside it. The files it writes satisfy the input contract of package
+// datasets; it does not import that package (its tests check the files
+// against the contract).
+//
+// Parquet: the generator writes its files with parquet-go
+// (github.com/parquet-go/parquet-go), the stack of package datasets, from Go
+// structs with parquet tags. It needs no SQL engine, so the generator and its
+// tests do not link DuckDB, and the same seed gives byte-identical files.
 //
 // # The generator
 //
@@ -31,7 +39,7 @@
 // overlap; larger values sharpen categorical preferences (p ∝ p^s) and push
 // rates, spend and ages away from the common value (geometrically for rates
 // and money), so that tests can ask for recoverable groups.
-package datasets
+package synth
 
 import (
 	"context"
@@ -53,8 +61,8 @@ import (
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
-// GenConfig configures Generate. The zero value of every field is a default.
-type GenConfig struct {
+// Config configures Generate. The zero value of every field is a default.
+type Config struct {
 	Customers  int       `json:"customers"`  // 0 means 20000
 	Seed       uint64    `json:"seed"`       // the same seed gives byte-identical files
 	End        time.Time `json:"end"`        // end of the simulated history (exclusive); zero means 2026-07-01 UTC
@@ -66,8 +74,8 @@ type GenConfig struct {
 	Progress func(done, total int) `json:"-"`
 }
 
-// GenSummary counts what Generate wrote.
-type GenSummary struct {
+// Summary counts what Generate wrote.
+type Summary struct {
 	Customers, Orders, Lines, Returns, Products int
 	Files                                       []string
 	FirstTS, LastTS                             time.Time
@@ -249,7 +257,7 @@ type truthRow struct {
 
 // Truth is the content of truth/truth.json.
 type Truth struct {
-	Config     GenConfig `json:"config"`
+	Config     Config    `json:"config"`
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
 	TimeUnit   string    `json:"time_unit"`
@@ -281,12 +289,12 @@ type chunk struct {
 // dir/products.parquet and the ground truth dir/truth/truth.json and
 // dir/truth/customers_truth.parquet. Each file is written under a temporary
 // name and renamed when complete.
-func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, error) {
+func Generate(ctx context.Context, cfg Config, dir string) (*Summary, error) {
 	if cfg.Customers < 0 {
-		return nil, fmt.Errorf("datasets: Customers = %d, want 0 (default) or more", cfg.Customers)
+		return nil, fmt.Errorf("synth: Customers = %d, want 0 (default) or more", cfg.Customers)
 	}
 	if cfg.Years < 0 || cfg.Separation < 0 {
-		return nil, fmt.Errorf("datasets: Years (%g) and Separation (%g) must not be negative", cfg.Years, cfg.Separation)
+		return nil, fmt.Errorf("synth: Years (%g) and Separation (%g) must not be negative", cfg.Years, cfg.Separation)
 	}
 	if cfg.Customers == 0 {
 		cfg.Customers = 20000
@@ -312,7 +320,7 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 	g.start = g.end.Add(-time.Duration(cfg.Years * 365.25 * 24 * float64(time.Hour)))
 	g.products = makeProducts()
 
-	sum := &GenSummary{Customers: cfg.Customers, Products: len(g.products)}
+	sum := &Summary{Customers: cfg.Customers, Products: len(g.products)}
 	paths := map[string]string{
 		"customers":    filepath.Join(dir, "customers.parquet"),
 		"transactions": filepath.Join(dir, "transactions.parquet"),
@@ -460,7 +468,7 @@ func Generate(ctx context.Context, cfg GenConfig, dir string) (*GenSummary, erro
 }
 
 type generator struct {
-	cfg        GenConfig
+	cfg        Config
 	groups     []Group
 	start, end time.Time
 	products   []productRow

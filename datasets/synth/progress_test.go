@@ -1,4 +1,4 @@
-package datasets
+package synth
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // customers (4096 each) in order.
 func TestGenerateProgress(t *testing.T) {
 	var calls [][2]int
-	cfg := GenConfig{Customers: 2*chunkCustomers + 10, Seed: 1, Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }}
+	cfg := Config{Customers: 2*chunkCustomers + 10, Seed: 1, Progress: func(done, total int) { calls = append(calls, [2]int{done, total}) }}
 	if _, err := Generate(context.Background(), cfg, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
