@@ -123,15 +123,13 @@ func RecordRun(ctx context.Context, conn *sql.Conn, root string, rec Record) (id
 	m := rec.Manifest
 	id = m.RunID
 	if rec.Err != nil {
-		for i := 2; ; i++ {
+		id, err = firstFree(m.RunID, func(id string) (bool, error) {
 			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlquote.Ident(historyAlias)+".runs WHERE run_id = $1", id).Scan(&n); err != nil {
-				return "", err
-			}
-			if n == 0 {
-				break
-			}
-			id = fmt.Sprintf("%s-%d", m.RunID, i)
+			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlquote.Ident(historyAlias)+".runs WHERE run_id = $1", id).Scan(&n)
+			return n > 0, err
+		})
+		if err != nil {
+			return "", err
 		}
 	}
 	if err := insertRow(ctx, tx, "runs", runRow(id, rec)); err != nil {

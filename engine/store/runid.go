@@ -29,21 +29,32 @@ func NewRunID(t time.Time, cfg config.Config) string {
 // apart) thus get distinct IDs before the first logs a line.
 func UniqueRunID(ctx context.Context, root, base string) string {
 	used := historyRunIDs(ctx, root, base)
+	id, _ := firstFree(base, func(id string) (bool, error) {
+		if used[id] {
+			return true, nil
+		}
+		for _, dir := range []string{id, ".tmp-" + id} {
+			if _, err := os.Lstat(filepath.Join(root, "runs", dir)); err == nil {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return id
+}
+
+// firstFree returns base, or base-2, base-3, ...: the first ID taken says
+// is free.
+func firstFree(base string, taken func(id string) (bool, error)) (string, error) {
 	for i := 1; ; i++ {
 		id := base
 		if i > 1 {
 			id = fmt.Sprintf("%s-%d", base, i)
 		}
-		if used[id] {
-			continue
+		t, err := taken(id)
+		if err != nil || !t {
+			return id, err
 		}
-		if _, err := os.Lstat(filepath.Join(root, "runs", id)); err == nil {
-			continue
-		}
-		if _, err := os.Lstat(filepath.Join(root, "runs", ".tmp-"+id)); err == nil {
-			continue
-		}
-		return id
 	}
 }
 
