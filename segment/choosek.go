@@ -42,7 +42,9 @@ const (
 	silhouetteTie = 0.005
 )
 
-// pointDist is the Euclidean distance of a and b (same length).
+// pointDist is the Euclidean distance of a and b (same length), summed in
+// coordinate order: the quality figures' distance, not the kernels' (see
+// dist.go).
 func pointDist(a, b []float64) float64 {
 	var s float64
 	for i, v := range a {
