@@ -920,8 +920,9 @@ func (p *problem) drawIn(c int, target float64, f func(i int) float64) int {
 	return pick
 }
 
-// assignStep labels every row with its nearest centre (ties to the lowest
-// index) and accumulates per-chunk weighted sums for the next centres.
+// stepState is what an assignment step leaves: every row's label (its
+// nearest centre, ties to the lowest index) and squared distance, and the
+// per-chunk weighted sums the next centres are computed from.
 type stepState struct {
 	labels []int
 	dist   []float64
