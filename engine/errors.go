@@ -120,7 +120,8 @@ func stageError(stage string, err error) error {
 // memoryError is DuckDB running out of the memory memory_limit allows. Its
 // message gives DuckDB's reason without DuckDB's own advice, which names
 // SQL settings (SET threads, SET memory_limit) a crmseg user cannot issue,
-// and says what to change in the configuration instead.
+// and says what to change in the configuration instead: memory_limit and
+// threads are its keys (threads has the flag --threads too).
 type memoryError struct {
 	stage string
 	err   *duckdb.Error
@@ -130,7 +131,8 @@ func (e *memoryError) Error() string {
 	reason, _, _ := strings.Cut(e.err.Msg, "\n\nPossible solutions:")
 	return fmt.Sprintf("%s: %s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the configuration "+
 		"(the default is a sixth of the machine's memory), or lower threads (each thread holds its own working memory); "+
-		"the run already spills what it can to its temporary directory under the output root, which needs free disk space there",
+		"DuckDB already spills what it can to the run's temporary directory (under the output root; for validate, under "+
+		"$TMPDIR or /tmp), which needs free disk space",
 		e.stage, strings.TrimSpace(reason))
 }
 

@@ -761,7 +761,7 @@ func TestLatestNotALink(t *testing.T) {
 	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
 		t.Fatalf("run with latest a directory: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
 	}
-	for _, w := range []string{latest + " is a directory, not the symbolic link", "mv " + latest + " " + latest + ".moved", "ln -sfn runs/RUN_ID"} {
+	for _, w := range []string{latest + " is a directory, not the symbolic link", "mv " + latest + " " + latest + ".moved", "ln -s runs/RUN_ID " + latest} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
