@@ -6,18 +6,25 @@
 // Usage:
 //
 //	crmseg run --config crmseg.yaml [--reset-segments]
+//	crmseg run --transactions tx.parquet [--customers c.parquet] [--products p.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg train --config crmseg.yaml --model-out model.json [--reset-segments]
 //	crmseg validate --config crmseg.yaml
-//	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
-//	crmseg generate --customers N --seed S --out DIR
-//	crmseg demo [--out DIR] [--customers N]
-//	crmseg history --out DIR [--json] [RUN_ID]
+//	crmseg generate --out DIR [--customers N] [--seed S]
+//	crmseg cluster --features FILE --id-column COLUMN --out DIR [--k K] [--scale none|standard|robust] [--algorithm A] [--json]
+//	crmseg demo [--out DIR] [--customers N] [--seed S] [--k K]
+//	crmseg history (--out DIR | --config crmseg.yaml) [--json] [RUN_ID]
 //	crmseg version
 //
-// Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an
-// output root no run can go on from), 3 input data rejected, 4 run
-// published but not recorded in the run history, 75 the output root is in
-// use by another run (try again later; nothing was done).
+// train and validate take run's flags too (the inputs, --out and the
+// settings that override the configuration). Every command but history
+// and version takes --log-format text|json and --log-level; those that
+// draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
+// command's flags.
+//
+// Exit codes (exit.go): 0 success, 1 failure, 2 usage or configuration
+// error (or an output root no run can go on from), 3 input data rejected,
+// 4 run published but not recorded in the run history, 75 the output root
+// is in use by another run (try again later; nothing was done).
 package main
 
 import (
@@ -205,16 +212,17 @@ func newRunFlags(name string, stderr io.Writer, lf *logFlags) *runFlags {
 	fs.IntVar(&f.k, "k", 0, "number of segments")
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
 	fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
-	fs.IntVar(&f.threads, "threads", -1, "threads (0 = all cores)")
+	fs.IntVar(&f.threads, "threads", 0, "threads of DuckDB and k-means, 0 = all cores (default: the configuration's threads, all cores when it has none)")
 	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
 	fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
 	fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's outcome for Prometheus' node_exporter textfile collector to this .prom file")
-	fs.IntVar(&f.keepRuns, "keep-runs", 14, "run directories to keep in the output root (0 = all)")
+	fs.IntVar(&f.keepRuns, "keep-runs", 0, "run directories to keep in the output root, 0 = all (default: the configuration's keep_runs, 14 when it has none)")
 	return f
 }
 
-// config builds the configuration: the file, then the flags given.
+// parse parses args and builds the configuration: the file, then the flags
+// given.
 func (f *runFlags) parse(args []string) (config.Config, error) {
 	if err := parse(f.fs, args); err != nil {
 		return config.Config{}, err
