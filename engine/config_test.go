@@ -28,8 +28,8 @@ func TestMemoryErrorHints(t *testing.T) {
 			t.Errorf("message %q advises %q, which no configuration key sets", msg, bad)
 		}
 	}
-	if !errors.Is(err, de) || ExitCode(err) != ExitFailure {
-		t.Errorf("out-of-memory error does not wrap DuckDB's (%v) or exits %d", errors.Is(err, de), ExitCode(err))
+	if !errors.Is(err, de) || cliExitCode(err) != exitFailure {
+		t.Errorf("out-of-memory error does not wrap DuckDB's (%v) or exits %d", errors.Is(err, de), cliExitCode(err))
 	}
 }
 
@@ -41,11 +41,11 @@ func TestInputReadOutOfMemory(t *testing.T) {
 	oom := &duckdb.Error{Type: duckdb.ErrorTypeOutOfMemory, Msg: "Out of Memory Error: failed to allocate data of size 16.0 MiB"}
 	err := readError(in, "a readable csv file", fmt.Errorf("reading: %w", oom))
 	var ie *InputError
-	if errors.As(err, &ie) || ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "raise memory_limit") {
-		t.Errorf("out of memory while reading: %v (exit code %d), want the memory advice and exit code %d", err, ExitCode(err), ExitFailure)
+	if errors.As(err, &ie) || cliExitCode(err) != exitFailure || !strings.Contains(err.Error(), "raise memory_limit") {
+		t.Errorf("out of memory while reading: %v (exit code %d), want the memory advice and exit code %d", err, cliExitCode(err), exitFailure)
 	}
 	err = readError(in, "a readable csv file", &duckdb.Error{Type: duckdb.ErrorTypeInvalidInput, Msg: "CSV Error on Line: 3"})
-	if !errors.As(err, &ie) || ie.File != "orders.csv" || ExitCode(err) == ExitFailure {
-		t.Errorf("a bad file: %v (exit code %d), want an input error naming orders.csv", err, ExitCode(err))
+	if !errors.As(err, &ie) || ie.File != "orders.csv" || cliExitCode(err) == exitFailure {
+		t.Errorf("a bad file: %v (exit code %d), want an input error naming orders.csv", err, cliExitCode(err))
 	}
 }

@@ -133,11 +133,7 @@ func (s *session) goPhase(ctx context.Context, fn func() error) error {
 		return err
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
-	err := fn()
-	if rerr := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)); err == nil {
-		err = rerr
-	}
-	return err
+	return errors.Join(fn(), s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)))
 }
 
 // memoryLimit is DuckDB's memory_limit: the configured one, or
@@ -168,7 +164,10 @@ func (s *session) Close() error {
 
 // startSession opens a DuckDB session in a new temporary directory, named
 // by pattern, under dir (the system's temporary directory when empty). The
-// returned function closes the session and removes the directory.
+// returned function closes the session and removes the directory; what
+// fails there is logged, not returned: the run's outcome does not depend
+// on it, and a run that finds the directory left in its output root
+// removes it (store.RemoveLeftovers).
 func startSession(ctx context.Context, cfg *config.Config, dir, pattern string, log *slog.Logger) (*session, func(), error) {
 	tmp, err := os.MkdirTemp(dir, pattern)
 	if err != nil {
@@ -183,8 +182,9 @@ func startSession(ctx context.Context, cfg *config.Config, dir, pattern string, 
 		return nil, nil, stageError("open duckdb", err)
 	}
 	return s, func() {
-		s.Close()
-		os.RemoveAll(tmp)
+		if err := errors.Join(s.Close(), os.RemoveAll(tmp)); err != nil {
+			log.Warn("DuckDB session not closed cleanly", "dir", tmp, "error", err)
+		}
 	}, nil
 }
 
@@ -297,16 +297,17 @@ func (s *session) registerArrow(rdr array.RecordReader, view string, fn func() e
 }
 
 // appendRows bulk-loads rows into an existing table with the Appender, which
-// is closed (and so flushed) on every path.
-func (s *session) appendRows(table string, rows [][]driver.Value) (err error) {
-	return s.conn.Raw(func(dc any) error {
+// is closed (and so flushed) on every path; an error of the flush is
+// returned, with the error of appending if there was one.
+func (s *session) appendRows(table string, rows [][]driver.Value) error {
+	return s.conn.Raw(func(dc any) (err error) {
 		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
 		if err != nil {
 			return fmt.Errorf("appender for %s: %w", table, err)
 		}
 		defer func() {
-			if cerr := app.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("appender for %s: %w", table, cerr)
+			if cerr := app.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("appender for %s: %w", table, cerr))
 			}
 		}()
 		for _, r := range rows {

@@ -11,21 +11,6 @@ import (
 	"github.com/crmseg/crmseg/engine/store"
 )
 
-// Exit codes of the crmseg command. They are part of the contract with
-// schedulers and are documented in docs/operations.md.
-const (
-	ExitOK       = 0 // success
-	ExitFailure  = 1 // anything else: I/O, DuckDB, internal
-	ExitUsage    = 2 // bad flags or configuration, or an output root no run can go on from
-	ExitRejected = 3 // the input data was rejected
-	// ExitHistory: the run was published (latest points at it, its tables
-	// are good) but it could not be recorded in the run history.
-	ExitHistory = 4
-	// ExitLocked: another run holds the output root (sysexits' EX_TEMPFAIL,
-	// "try again later"); this run did nothing.
-	ExitLocked = 75
-)
-
 // InputError is an input that cannot be used at all: a missing or unreadable
 // file, a missing required column, a column of a type that cannot be
 // converted. It stops the run before anything is written.
@@ -81,28 +66,36 @@ func (e *RejectedError) Error() string {
 		e.Rejected, e.Read, 100*float64(e.Rejected)/float64(max(e.Read, 1)), 100*e.MaxShare)
 }
 
-// ExitCode maps an error returned by this package to the command's exit code.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
+// RunError is the error Run returns: the run's failure, with the run's ID
+// once it has one (a configuration refused before the run started gives
+// none). Run does not log the errors it returns: the caller reports them,
+// with the ID, once.
+type RunError struct {
+	RunID string
+	Err   error
+}
+
+func (e *RunError) Error() string { return e.Err.Error() }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// runStatus names a run's outcome, by its error, as the metrics file's
+// status label gives it: success, config_error (the configuration, or an
+// output root no run can go on from), rejected (the input data) or
+// failure (anything else).
+func runStatus(err error) string {
 	var ce *config.ConfigError
+	var oe *store.OutputRootError
 	var ie *InputError
 	var re *RejectedError
-	var le *store.LockedError
-	var he *store.HistoryError
-	var oe *store.OutputRootError
 	switch {
-	case errors.As(err, &le):
-		return ExitLocked
-	case errors.As(err, &he) && he.Published:
-		return ExitHistory
+	case err == nil:
+		return "success"
 	case errors.As(err, &ce), errors.As(err, &oe):
-		return ExitUsage
+		return "config_error"
 	case errors.As(err, &ie), errors.As(err, &re):
-		return ExitRejected
+		return "rejected"
 	}
-	return ExitFailure
+	return "failure"
 }
 
 // stageError wraps a failure with the stage it happened in.
@@ -120,7 +113,8 @@ func stageError(stage string, err error) error {
 // memoryError is DuckDB running out of the memory memory_limit allows. Its
 // message gives DuckDB's reason without DuckDB's own advice, which names
 // SQL settings (SET threads, SET memory_limit) a crmseg user cannot issue,
-// and says what to change in the configuration instead.
+// and says what to change in the configuration instead: memory_limit and
+// threads are its keys (threads has the flag --threads too).
 type memoryError struct {
 	stage string
 	err   *duckdb.Error
@@ -130,7 +124,8 @@ func (e *memoryError) Error() string {
 	reason, _, _ := strings.Cut(e.err.Msg, "\n\nPossible solutions:")
 	return fmt.Sprintf("%s: %s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the configuration "+
 		"(the default is a sixth of the machine's memory), or lower threads (each thread holds its own working memory); "+
-		"the run already spills what it can to its temporary directory under the output root, which needs free disk space there",
+		"DuckDB already spills what it can to the run's temporary directory (under the output root; for validate, under "+
+		"$TMPDIR or /tmp), which needs free disk space",
 		e.stage, strings.TrimSpace(reason))
 }
 

@@ -27,8 +27,8 @@ func FuzzCSVIngest(f *testing.F) {
 		cfg.Inputs.Transactions = config.InputSpec{Path: path}
 		cfg.Output = filepath.Join(dir, "out")
 		_, err := Validate(context.Background(), cfg, Options{})
-		if err != nil && ExitCode(err) != ExitRejected {
-			t.Fatalf("input %q: %v (exit %d), want success or exit %d", content, err, ExitCode(err), ExitRejected)
+		if err != nil && cliExitCode(err) != exitRejected {
+			t.Fatalf("input %q: %v (exit %d), want success or exit %d", content, err, cliExitCode(err), exitRejected)
 		}
 	})
 }

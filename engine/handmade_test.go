@@ -409,7 +409,7 @@ func TestValidateHandmade(t *testing.T) {
 	// Over the limit: the summary and a rejected error.
 	cfg.Rejects.MaxShare = 0.05
 	v, err = Validate(context.Background(), cfg, Options{})
-	if ExitCode(err) != ExitRejected || v == nil {
-		t.Errorf("2 of 21 rows rejected with 5%% allowed: %v, exit %d, summary %v", err, ExitCode(err), v != nil)
+	if cliExitCode(err) != exitRejected || v == nil {
+		t.Errorf("2 of 21 rows rejected with 5%% allowed: %v, exit %d, summary %v", err, cliExitCode(err), v != nil)
 	}
 }

@@ -60,8 +60,8 @@ func TestHistoryRecordsRuns(t *testing.T) {
 
 	bad := cfg
 	bad.Inputs.Transactions.Path = filepath.Join(dir, "nope.parquet")
-	if _, err := Run(context.Background(), bad, Options{}); ExitCode(err) != ExitRejected {
-		t.Fatalf("run on a missing file: %v, want exit %d", err, ExitRejected)
+	if _, err := Run(context.Background(), bad, Options{ExitCode: cliExitCode}); cliExitCode(err) != exitRejected {
+		t.Fatalf("run on a missing file: %v, want exit %d", err, exitRejected)
 	}
 	// Failing while writing the tables, with everything computed.
 	if _, err := Run(context.Background(), cfg, Options{failAt: "publish:segments"}); !errors.Is(err, errInjected) {
@@ -172,8 +172,8 @@ func TestHistoryUnusable(t *testing.T) {
 	for _, reset := range []bool{false, true} {
 		_, err := Run(context.Background(), cfg, Options{ResetSegments: reset})
 		var oe *store.OutputRootError
-		if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
-			t.Fatalf("reset %v: run with an unreadable history and no latest: %v (exit %d), want an *OutputRootError, exit 2", reset, err, ExitCode(err))
+		if !errors.As(err, &oe) || cliExitCode(err) != exitUsage {
+			t.Fatalf("reset %v: run with an unreadable history and no latest: %v (exit %d), want an *OutputRootError, exit 2", reset, err, cliExitCode(err))
 		}
 		for _, w := range []string{path + " exists but cannot be read", "latest is missing", "0 run directories found",
 			"mv " + path + " " + path + ".unreadable", "--reset-segments", "from 1 only when none gives any"} {
@@ -214,11 +214,12 @@ func TestHistoryUnusable(t *testing.T) {
 	if !errors.As(res.HistoryErr, &he) || he.Path != path || !he.Published || !strings.Contains(res.HistoryErr.Error(), path) {
 		t.Fatalf("HistoryErr = %v, want a HistoryError naming %s", res.HistoryErr, path)
 	}
-	if code := ExitCode(res.HistoryErr); code != ExitHistory {
-		t.Errorf("exit code %d, want %d", code, ExitHistory)
+	var re *RunError
+	if !errors.As(res.HistoryErr, &re) || re.RunID != res.RunID {
+		t.Errorf("HistoryErr = %#v, want a *RunError with the run's ID %s", res.HistoryErr, res.RunID)
 	}
 	_, err = store.List(context.Background(), out)
-	if !errors.As(err, &he) || !strings.Contains(err.Error(), path) || ExitCode(err) != ExitFailure {
-		t.Errorf("reading a bad history: %v (exit %d), want an error naming %s", err, ExitCode(err), path)
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), path) || cliExitCode(err) != exitFailure {
+		t.Errorf("reading a bad history: %v (exit %d), want an error naming %s", err, cliExitCode(err), path)
 	}
 }

@@ -460,7 +460,7 @@ func (in *input) columnExpr(i int, f *inputFile, col string) string {
 
 // readError is the error of reading an input: an InputError naming the
 // file, unless DuckDB ran out of memory, which is no fault of the file
-// (exit code 1 and the memory advice, not "bad input").
+// (a failure with the memory advice, not an *InputError).
 func readError(in *input, expected string, err error) error {
 	var de *duckdb.Error
 	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {

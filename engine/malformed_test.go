@@ -67,7 +67,7 @@ func TestMalformedInputs(t *testing.T) {
 				cfg.Output = out
 				res, err = Run(context.Background(), cfg, Options{})
 			}
-			if got := ExitCode(err); got != code {
+			if got := cliExitCode(err); got != code {
 				t.Fatalf("exit %d, want %d (error: %v)", got, code, err)
 			}
 			if code != 0 {

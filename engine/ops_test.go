@@ -53,16 +53,19 @@ func TestLockRefusesSecondRun(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("run on a locked output root: %v, want a *LockedError", err)
 	}
-	if code := ExitCode(err); code != ExitLocked || ExitLocked != 75 {
-		t.Errorf("exit code %d, want 75", code)
+	// The refusal is returned with the run's ID, for the command to log
+	// (cmd/crmseg's TestErrorRecords); the engine logs no error.
+	var re *RunError
+	if ids := runIDsLogged(t, &logs); !errors.As(err, &re) || len(ids) != 1 || re.RunID != ids[0] {
+		t.Errorf("run on a locked output root: %#v, want a *RunError with the run ID of the log, %v", err, ids)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("the refusal the run returns is logged too:\n%s", logs.String())
 	}
 	for _, w := range []string{"in use by another run", "pid 4242", "host batch-7", "started 2026-07-01T02:00:00Z", "run 20260701T020000Z-abcdef", filepath.Join(out, store.LockFile)} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
-	}
-	if !strings.Contains(logs.String(), `"msg":"output root locked"`) || !strings.Contains(logs.String(), `"exit_code":75`) {
-		t.Errorf("the refusal is not logged with its exit code:\n%s", logs.String())
 	}
 	// Refused before writing anything: only the lock file is there.
 	entries, _ := os.ReadDir(out)
@@ -121,8 +124,9 @@ func TestStaleLockTakenOver(t *testing.T) {
 
 	// While the helper lives, its lock holds.
 	_, err = Run(context.Background(), cfg, Options{})
-	if ExitCode(err) != ExitLocked || !strings.Contains(fmt.Sprint(err), fmt.Sprintf("pid %d on host helper-host", pid)) {
-		t.Fatalf("run while the helper holds the lock: %v, want exit %d naming pid %d", err, ExitLocked, pid)
+	var le *store.LockedError
+	if !errors.As(err, &le) || !strings.Contains(fmt.Sprint(err), fmt.Sprintf("pid %d on host helper-host", pid)) {
+		t.Fatalf("run while the helper holds the lock: %v, want a *LockedError naming pid %d", err, pid)
 	}
 
 	// Killed, it cannot release the lock; the kernel does, and its holder
@@ -441,7 +445,8 @@ func TestMetricsFile(t *testing.T) {
 	cfg.Segmentation.NInit = 1
 	cfg.MetricsFile = filepath.Join(dir, "crmseg.prom")
 	first := time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC)
-	res, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return first }, Version: "test"})
+	opts := Options{Now: func() time.Time { return first }, Version: "test", ExitCode: cliExitCode}
+	res, err := Run(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +481,8 @@ func TestMetricsFile(t *testing.T) {
 	// after the run's date.
 	cfg.Today = "2000-01-01"
 	second := time.Date(2026, 7, 2, 2, 0, 0, 0, time.UTC)
-	if _, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return second }}); ExitCode(err) != ExitRejected {
+	opts.Now = func() time.Time { return second }
+	if _, err := Run(context.Background(), cfg, opts); cliExitCode(err) != exitRejected {
 		t.Fatalf("run with every row rejected: %v", err)
 	}
 	m = readExposition(t, cfg.MetricsFile)
@@ -511,7 +517,8 @@ func TestMetricsFile(t *testing.T) {
 	}
 	defer lock.Release()
 	cfg.AsOf = ""
-	if _, err := Run(context.Background(), cfg, Options{}); ExitCode(err) != ExitLocked {
+	var le *store.LockedError
+	if _, err := Run(context.Background(), cfg, Options{}); !errors.As(err, &le) {
 		t.Fatalf("run on a locked root: %v", err)
 	}
 	if after, _ := os.ReadFile(cfg.MetricsFile); !bytes.Equal(before, after) {
@@ -661,14 +668,15 @@ func TestConfigOpsKeys(t *testing.T) {
 	// The metrics file's directory must exist: found before any work.
 	cfg.Inputs.Transactions.Path = filepath.Join(t.TempDir(), "tx.parquet")
 	_, err = Run(context.Background(), cfg, Options{})
-	if ExitCode(err) != ExitUsage || !strings.Contains(fmt.Sprint(err), "metrics_file: directory config/testdata/metrics does not exist") {
+	if cliExitCode(err) != exitUsage || !strings.Contains(fmt.Sprint(err), "metrics_file: directory config/testdata/metrics does not exist") {
 		t.Errorf("run with a metrics file in a missing directory: %v", err)
 	}
 }
 
-// A run refused for its configuration says why in its log, so that a
-// scheduler's JSON log explains the exit code.
-func TestConfigErrorLogged(t *testing.T) {
+// A run refused for its configuration returns the error, before it has a
+// run ID, and logs nothing: the command logs it (cmd/crmseg's
+// TestErrorRecords), so that a scheduler's JSON log explains the exit code.
+func TestConfigErrorReturned(t *testing.T) {
 	for name, edit := range map[string]func(*config.Config){
 		"invalid":         func(c *config.Config) { c.KeepRuns = -1 },
 		"metrics_missing": func(c *config.Config) { c.MetricsFile = filepath.Join(t.TempDir(), "missing", "crmseg.prom") },
@@ -679,12 +687,12 @@ func TestConfigErrorLogged(t *testing.T) {
 		edit(&cfg)
 		var logs bytes.Buffer
 		_, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-		if ExitCode(err) != ExitUsage {
-			t.Errorf("%s: %v, want exit %d", name, err, ExitUsage)
+		var re *RunError
+		if cliExitCode(err) != exitUsage || !errors.As(err, &re) || re.RunID != "" {
+			t.Errorf("%s: %#v, want exit %d, a *RunError without a run ID", name, err, exitUsage)
 		}
-		var rec map[string]any
-		if jerr := json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &rec); jerr != nil || rec["msg"] != "run failed" || rec["error"] != err.Error() {
-			t.Errorf("%s: log %q, want one run failed record with the error", name, logs.String())
+		if logs.Len() > 0 {
+			t.Errorf("%s: log %q, want none", name, logs.String())
 		}
 	}
 }
@@ -711,8 +719,8 @@ func TestMetricsWhenRootUnusable(t *testing.T) {
 		cfg.Output = root
 		at := first.Add(time.Duration(i+1) * time.Hour)
 		_, err := Run(context.Background(), cfg, Options{Now: func() time.Time { return at }})
-		if ExitCode(err) != ExitFailure || !strings.Contains(fmt.Sprint(err), "output root") {
-			t.Fatalf("output root %s: %v (exit %d), want exit 1 naming the output root", root, err, ExitCode(err))
+		if cliExitCode(err) != exitFailure || !strings.Contains(fmt.Sprint(err), "output root") {
+			t.Fatalf("output root %s: %v (exit %d), want exit 1 naming the output root", root, err, cliExitCode(err))
 		}
 		m := readExposition(t, cfg.MetricsFile)
 		for key, want := range map[string]float64{
@@ -758,10 +766,10 @@ func TestLatestNotALink(t *testing.T) {
 	var logs bytes.Buffer
 	_, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	var oe *store.OutputRootError
-	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
-		t.Fatalf("run with latest a directory: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
+	if !errors.As(err, &oe) || cliExitCode(err) != exitUsage {
+		t.Fatalf("run with latest a directory: %v (exit %d), want an *OutputRootError, exit 2", err, cliExitCode(err))
 	}
-	for _, w := range []string{latest + " is a directory, not the symbolic link", "mv " + latest + " " + latest + ".moved", "ln -sfn runs/RUN_ID"} {
+	for _, w := range []string{latest + " is a directory, not the symbolic link", "mv " + latest + " " + latest + ".moved", "ln -s runs/RUN_ID " + latest} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
@@ -892,8 +900,8 @@ func TestLostLatestKeepsSegmentIDs(t *testing.T) {
 	before := snapshot(t, out)
 	_, err = Run(context.Background(), cfg, Options{Now: clock})
 	var oe *store.OutputRootError
-	if !errors.As(err, &oe) || ExitCode(err) != ExitUsage {
-		t.Fatalf("run with no previous run left: %v (exit %d), want an *OutputRootError, exit 2", err, ExitCode(err))
+	if !errors.As(err, &oe) || cliExitCode(err) != exitUsage {
+		t.Fatalf("run with no previous run left: %v (exit %d), want an *OutputRootError, exit 2", err, cliExitCode(err))
 	}
 	for _, w := range []string{latest + " is missing", "none of the 2 runs the run history lists as published", "--reset-segments", "ln -sfn runs/RUN_ID"} {
 		if !strings.Contains(err.Error(), w) {
@@ -1025,4 +1033,20 @@ func TestContinuedModelNeverReusesIDs(t *testing.T) {
 		t.Errorf("no history, latest lost: continued %q (%d new in the delta), IDs %v; want %s, 0, %v",
 			fifth.Manifest.PreviousRunID, fifth.Manifest.Quality.Delta.New, ids(fifth), fourth.RunID, ids(fourth))
 	}
+}
+
+// The crmseg command's exit codes the tests check a run's outcome by
+// (cmd/crmseg/exit.go).
+const (
+	exitFailure  = 1
+	exitUsage    = 2
+	exitRejected = 3
+)
+
+// cliExitCode is the code crmseg exits with for a run's error, as far as
+// the outcome the engine gives it decides it (runStatus); tests that check
+// the code a run records pass it as Options.ExitCode. A refusal by the lock
+// (75) and a published run not recorded (4) are told by their types.
+func cliExitCode(err error) int {
+	return map[string]int{"success": 0, "failure": exitFailure, "config_error": exitUsage, "rejected": exitRejected}[runStatus(err)]
 }

@@ -77,13 +77,25 @@ func (r *run) lockForRecord() (l *store.Lock, held bool) {
 // record is the run as the history records it, failed with runErr or
 // succeeded (nil).
 func (r *run) record(runErr error) store.Record {
-	return store.Record{Manifest: r.man, Started: r.started, Finished: r.opts.Now().UTC(), Err: runErr, ExitCode: ExitCode(runErr)}
+	return store.Record{Manifest: r.man, Started: r.started, Finished: r.opts.Now().UTC(), Err: runErr, ExitCode: r.exitCode(runErr)}
+}
+
+// exitCode is the exit code recorded for a run that failed with err (nil:
+// succeeded), in the run history and the metrics file: Options.ExitCode's.
+func (r *run) exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case r.opts.ExitCode == nil:
+		return 1
+	}
+	return r.opts.ExitCode(err)
 }
 
 // recordSuccess records the published run, with its segments, metrics,
 // targets and migration, in the output root's history, through the run's
-// own DuckDB session. A failure is logged and returned (a
-// *store.HistoryError); the run stays published.
+// own DuckDB session. A failure is returned (a *store.HistoryError whose
+// Published is set), not logged: the run stays published.
 func (r *run) recordSuccess(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // published: finish the record, it is short
 	path := filepath.Join(r.cfg.Output, store.HistoryFile)
@@ -94,7 +106,6 @@ func (r *run) recordSuccess(ctx context.Context) error {
 		if errors.As(err, &open) {
 			he.Op, he.Err = open.Op, open.Err
 		}
-		r.log.Error("run published but not recorded in the run history", "path", path, "error", he.Err)
 		return he
 	}
 	r.log.Info("run recorded in the run history", "path", path, "seconds", time.Since(start).Seconds())
@@ -132,25 +143,15 @@ func (r *run) prune() {
 	}
 }
 
-// writeMetrics writes the run's outcome to the metrics file; a failure to
-// write it is logged and does not change the run's outcome.
+// writeMetrics writes the run's outcome to the metrics file, if one is
+// configured; a failure to write it is logged and does not change the
+// run's outcome.
 func (r *run) writeMetrics(err error, d time.Duration) {
-	code := ExitCode(err)
-	o := store.Outcome{Manifest: r.man, Version: r.opts.Version, Status: runStatus(code), ExitCode: code, Ended: r.opts.Now().UTC(), Duration: d}
+	if r.cfg.MetricsFile == "" {
+		return
+	}
+	o := store.Outcome{Manifest: r.man, Version: r.opts.Version, Status: runStatus(err), ExitCode: r.exitCode(err), Ended: r.opts.Now().UTC(), Duration: d}
 	if err := store.WriteMetrics(r.cfg.MetricsFile, r.cfg.Output, o); err != nil {
 		r.log.Error("metrics file not written", "path", r.cfg.MetricsFile, "error", err)
 	}
-}
-
-// runStatus names the outcome of a run for the metrics file, by exit code.
-func runStatus(code int) string {
-	switch code {
-	case ExitOK:
-		return "success"
-	case ExitUsage:
-		return "config_error"
-	case ExitRejected:
-		return "rejected"
-	}
-	return "failure"
 }

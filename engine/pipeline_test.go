@@ -324,8 +324,8 @@ func TestBadInputStopsBeforeWriting(t *testing.T) {
 			if err == nil {
 				t.Fatal("run succeeded on bad input")
 			}
-			if code := ExitCode(err); code != ExitRejected {
-				t.Errorf("exit code %d, want %d", code, ExitRejected)
+			if code := cliExitCode(err); code != exitRejected {
+				t.Errorf("exit code %d, want %d", code, exitRejected)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
@@ -352,8 +352,8 @@ func TestFailedRunKeepsLatest(t *testing.T) {
 	// A run with no usable row (every transaction is after as_of) fails
 	// after loading, and must leave latest and the earlier run alone.
 	cfg.AsOf = "2000-01-01"
-	if _, err := Run(context.Background(), cfg, Options{}); ExitCode(err) != ExitRejected {
-		t.Fatalf("run with no usable row: %v (exit %d), want exit %d", err, ExitCode(err), ExitRejected)
+	if _, err := Run(context.Background(), cfg, Options{}); cliExitCode(err) != exitRejected {
+		t.Fatalf("run with no usable row: %v (exit %d), want exit %d", err, cliExitCode(err), exitRejected)
 	}
 	after := snapshot(t, out)
 	if !maps.Equal(before, after) {

@@ -25,7 +25,8 @@ import (
 	"github.com/crmseg/crmseg/segment"
 )
 
-// Options are the run's collaborators: where it logs, its clock, its version.
+// Options are the run's collaborators: where it logs, its clock, its
+// version, the exit codes it records.
 type Options struct {
 	Logger    *slog.Logger     // nil discards
 	Now       func() time.Time // nil means time.Now; used only for the run ID and start time
@@ -43,6 +44,12 @@ type Options struct {
 	// them from (the run refuses otherwise), or even when one is: the new
 	// IDs start above the highest the output root ever gave.
 	ResetSegments bool
+	// ExitCode is the code the command exits with for a run's error,
+	// recorded with a failed run in the run history (runs.exit_code) and
+	// the metrics file (crmseg_last_run_exit_code); a run that succeeded
+	// records 0. nil records 1 for every failure. The metrics file's
+	// status label does not depend on it (runStatus).
+	ExitCode func(err error) int
 
 	failAt string // tests: fail the run at this checkpoint
 	// valueLimits: tests of hand-made inputs smaller than the value models
@@ -77,7 +84,8 @@ type Result struct {
 	Segments []SegmentReport
 	Model    *segment.Model // the segmentation model of the run
 	// HistoryErr is why the run, published, could not be recorded in the
-	// output root's run history (a *HistoryError); nil when it was.
+	// output root's run history (a *RunError around a *store.HistoryError);
+	// nil when it was.
 	HistoryErr error
 }
 
@@ -131,32 +139,34 @@ type run struct {
 // earlier run and the latest link as they were.
 //
 // One run at a time owns an output root: Run takes its lock (see
-// lockOutput) before writing there and returns a *LockedError at once when
-// another process holds it. Holding the lock, it removes what killed runs
-// left behind and, once the new run is published, prunes old runs down to
-// cfg.KeepRuns. With cfg.MetricsFile set, a run (not a TrainOnly one) with
-// a valid configuration writes its outcome there, failed or not, unless
-// another run holds the output root: that one owns the file. A root that
-// cannot be created or locked is such a failure.
+// lockOutput) before writing there and fails at once with a
+// *store.LockedError when another process holds it. Holding the lock, it
+// removes what killed runs left behind and, once the new run is published,
+// prunes old runs down to cfg.KeepRuns. A failed run is recorded in the
+// run history (see finish). With cfg.MetricsFile set, a run (not a
+// TrainOnly one) with a valid configuration writes its outcome there,
+// failed or not, unless another run holds the output root: that one owns
+// the file. A root that cannot be created or locked is such a failure.
 //
 // The run ID is made unique in the output root before the first log line
-// (uniqueRunID); the run refuses an output root whose latest is not a link
-// before its work, and one whose previous run is lost once it holds the
-// lock (findPrevious).
-func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err error) {
+// (store.UniqueRunID); the run refuses an output root whose latest is not a
+// link before its work, and one whose previous run is lost once it holds
+// the lock (store.FindPrevious).
+//
+// Run logs its progress and the warnings it does not return, but not the
+// error it returns: that is a *RunError, carrying the run's ID, for the
+// caller to report. So is Result.HistoryErr.
+func Run(ctx context.Context, cfg config.Config, opts Options) (*Result, error) {
 	opts = opts.withDefaults()
 	if err := cfg.Validate(); err != nil {
-		opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
-		return nil, err
+		return nil, &RunError{Err: err}
 	}
 	if cfg.MetricsFile != "" {
 		if st, err := os.Stat(filepath.Dir(cfg.MetricsFile)); err != nil || !st.IsDir() {
-			err := &config.ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}
-			opts.Logger.Error("run failed", "error", err, "exit_code", ExitCode(err))
-			return nil, err
+			return nil, &RunError{Err: &config.ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}}
 		}
 	}
-	clock := time.Now()
+	start := time.Now()
 	r := &run{cfg: cfg, opts: opts, started: opts.Now().UTC()}
 	r.man = &manifest.Manifest{
 		Status:    "succeeded",
@@ -170,68 +180,42 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 	r.log = opts.Logger.With("run_id", r.man.RunID)
 	r.log.Info("run started", "transactions", cfg.Inputs.Transactions.Path, "customers", cfg.Inputs.Customers.Path, "output", cfg.Output)
 
+	// The lock execute takes is released when Run returns, after finish
+	// has recorded a failure under it, and when the run panics: a
+	// panicking run records nothing and writes no metrics.
 	var lock *store.Lock
-	defer func() {
-		if err := lock.Release(); err != nil {
-			r.log.Warn("output root lock not released cleanly", "error", err)
-		}
-	}()
-	defer func() {
-		var le *store.LockedError
-		switch {
-		case errors.As(err, &le):
-			// The holder's run owns the history and the metrics file.
-			r.log.Error("output root locked", "error", err, "exit_code", ExitCode(err))
-			return
-		case err != nil:
-			r.log.Error("run failed", "error", err, "exit_code", ExitCode(err))
-		case res != nil:
-			r.log.Info("run finished", "dir", res.Dir, "seconds", time.Since(clock).Seconds())
-		}
-		if opts.TrainOnly || (err == nil && res == nil) { // res nil: panicking
-			return
-		}
-		if err != nil && lock == nil {
-			// Failed before taking the lock: record the failure in the
-			// history only if the lock is free now, and in the metrics
-			// file unless another run holds it: a run in progress keeps
-			// both to itself. A root that cannot be created or locked has
-			// no history to record in, but the metrics file still hears.
-			var held bool
-			if lock, held = r.lockForRecord(); held {
-				return
-			}
-		}
-		if err != nil && lock != nil {
-			r.recordFailure(ctx, err)
-		}
-		if cfg.MetricsFile != "" {
-			r.writeMetrics(err, time.Since(clock))
-		}
-	}()
+	defer func() { r.release(lock) }()
+	res, err := r.execute(ctx, &lock)
+	return r.finish(ctx, lock, res, err, time.Since(start))
+}
 
+// execute does the run's work, from the check of latest to the record of
+// the published run, and sets *lock once it holds the output root. The
+// run's DuckDB session is closed when it returns.
+func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
+	cfg := &r.cfg
 	if err := store.CheckLatest(cfg.Output); err != nil {
 		return nil, err
 	}
 	r.startStage()
-	inputs, err := inspectInputs(&cfg)
+	inputs, err := inspectInputs(cfg)
 	if err != nil {
 		return nil, err
 	}
 	r.inputs = inputs
 	r.done("inspect")
 
-	if lock, err = r.lockOutput(); err != nil {
+	if *lock, err = r.lockOutput(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Output, "runs"), 0o755); err != nil {
 		return nil, fmt.Errorf("output root: %w", err)
 	}
 	r.confirmRunID(ctx)
-	if r.prev, err = store.FindPrevious(ctx, cfg.Output, opts.ResetSegments, r.log); err != nil {
+	if r.prev, err = store.FindPrevious(ctx, cfg.Output, r.opts.ResetSegments, r.log); err != nil {
 		return nil, err
 	}
-	s, closeSession, err := startSession(ctx, &cfg, cfg.Output, ".tmp-duckdb-", r.log)
+	s, closeSession, err := startSession(ctx, cfg, cfg.Output, ".tmp-duckdb-", r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -241,15 +225,61 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (res *Result, err
 		r.man.Versions["duckdb"] = v
 	}
 
-	if res, err = r.pipeline(ctx); err != nil {
+	res, err := r.pipeline(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if !opts.TrainOnly {
+	if !r.opts.TrainOnly {
 		// Published: the history write can no longer endanger the run.
-		res.HistoryErr = r.recordSuccess(ctx)
+		if err := r.recordSuccess(ctx); err != nil {
+			res.HistoryErr = &RunError{RunID: r.man.RunID, Err: err}
+		}
 		r.prune()
 	}
 	return res, nil
+}
+
+// finish ends a run that returned, with its result or its error, and
+// returns them, the error as a *RunError. A run that succeeded logs that
+// it finished. A failed one is recorded in the run history, under the lock
+// it holds, or, when it failed before taking it, under the lock taken now
+// if it is free (a run in progress keeps the history to itself; a root
+// that does not exist or cannot be locked has no history to record in).
+// Then, but for a TrainOnly run, the outcome goes to the metrics file,
+// unless another run holds the output root. A run refused by the lock
+// records nothing: the holder owns the history and the metrics file.
+func (r *run) finish(ctx context.Context, lock *store.Lock, res *Result, err error, d time.Duration) (*Result, error) {
+	if err == nil {
+		r.log.Info("run finished", "dir", res.Dir, "seconds", d.Seconds())
+		if !r.opts.TrainOnly {
+			r.writeMetrics(nil, d)
+		}
+		return res, nil
+	}
+	runErr := &RunError{RunID: r.man.RunID, Err: err}
+	var le *store.LockedError
+	if r.opts.TrainOnly || errors.As(err, &le) {
+		return nil, runErr
+	}
+	if lock == nil {
+		var held bool
+		if lock, held = r.lockForRecord(); held {
+			return nil, runErr
+		}
+		defer r.release(lock)
+	}
+	if lock != nil {
+		r.recordFailure(ctx, err)
+	}
+	r.writeMetrics(err, d)
+	return nil, runErr
+}
+
+// release releases the output root's lock, if the run took it.
+func (r *run) release(lock *store.Lock) {
+	if err := lock.Release(); err != nil {
+		r.log.Warn("output root lock not released cleanly", "error", err)
+	}
 }
 
 // checkpoint ends a stage and fails the run there when a test asks for it.

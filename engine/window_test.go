@@ -43,7 +43,7 @@ func TestReplayEarlierAsOf(t *testing.T) {
 
 	res, err := Run(context.Background(), cfg, Options{})
 	if err != nil {
-		t.Fatalf("replay as of %s: %v (exit %d)", cfg.AsOf, err, ExitCode(err))
+		t.Fatalf("replay as of %s: %v (exit %d)", cfg.AsOf, err, cliExitCode(err))
 	}
 	q := res.Manifest.Quality
 	if q.TransactionsAfterAsOf != after || q.CustomersAfterAsOf != later {

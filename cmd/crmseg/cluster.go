@@ -21,12 +21,6 @@ import (
 	"github.com/crmseg/crmseg/segment"
 )
 
-// inputError is an input file that cannot be used; it exits with code 3.
-type inputError struct{ err error }
-
-func (e *inputError) Error() string { return e.err.Error() }
-func (e *inputError) Unwrap() error { return e.err }
-
 // clusterReport is what cluster prints with --json and writes to
 // summary.json.
 type clusterReport struct {
@@ -54,8 +48,9 @@ type clusterReport struct {
 	MatrixBytes  int64     `json:"matrix_bytes"`
 }
 
-func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
 	fs := newFlagSet("cluster", stderr)
+	lf.register(fs, false)
 	features := fs.String("features", "", "table of features: .parquet or .csv (gzip too)")
 	idCol := fs.String("id-column", "", "the identifier column; every other column is a feature")
 	k := fs.Int("k", 8, "number of clusters")
@@ -99,13 +94,17 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &usageError{fmt.Sprintf("--scale: expected none, standard or robust, found %q", *scale)}
 	}
 
+	if _, err := lf.logger(stderr); err != nil {
+		return err
+	}
+
 	start := time.Now()
 	t, err := featuretable.Read(*features, *idCol)
 	if err != nil {
-		return &inputError{err}
+		return err // a *featuretable.InputError: exit 3
 	}
 	if t.N < *k {
-		return &inputError{fmt.Errorf("%s: %d rows, fewer than --k %d", *features, t.N, *k)}
+		return &featuretable.InputError{Path: *features, Err: fmt.Errorf("%s: %d rows, fewer than --k %d", *features, t.N, *k)}
 	}
 	read := time.Since(start)
 	if err := ctx.Err(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/datasets/featuretable"
-	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/internal/bench"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -105,12 +104,12 @@ func TestClusterBadInput(t *testing.T) {
 		code     int
 		want     string
 	}{
-		{write("nan.csv", "id,a,b\n1,2,3\n2,NaN,4\n"), "id", engine.ExitRejected, `row 2, column "a": expected a finite number, found "NaN"`},
-		{write("text.csv", "id,a\n1,x\n"), "id", engine.ExitRejected, `row 1, column "a": expected a finite number, found "x"`},
-		{write("noid.csv", "key,a\n1,2\n"), "id", engine.ExitRejected, `id column "id": not found`},
-		{write("few.csv", "id,a\n1,2\n"), "id", engine.ExitRejected, "1 rows, fewer than --k 2"},
-		{write("trunc.parquet", "PAR1xx"), "id", engine.ExitRejected, "not a readable Parquet file"},
-		{filepath.Join(dir, "missing.parquet"), "id", engine.ExitRejected, "no such file"},
+		{write("nan.csv", "id,a,b\n1,2,3\n2,NaN,4\n"), "id", exitRejected, `row 2, column "a": expected a finite number, found "NaN"`},
+		{write("text.csv", "id,a\n1,x\n"), "id", exitRejected, `row 1, column "a": expected a finite number, found "x"`},
+		{write("noid.csv", "key,a\n1,2\n"), "id", exitRejected, `id column "id": not found`},
+		{write("few.csv", "id,a\n1,2\n"), "id", exitRejected, "1 rows, fewer than --k 2"},
+		{write("trunc.parquet", "PAR1xx"), "id", exitRejected, "not a readable Parquet file"},
+		{filepath.Join(dir, "missing.parquet"), "id", exitRejected, "no such file"},
 	}
 	for _, c := range cases {
 		code, _, stderr := run(t, "cluster", "--features", c.path, "--id-column", c.id, "--k", "2", "--out", filepath.Join(dir, "out"))
@@ -122,7 +121,7 @@ func TestClusterBadInput(t *testing.T) {
 		t.Errorf("a rejected input left an output directory (%v)", err)
 	}
 	code, _, stderr := run(t, "cluster", "--features", "x.csv", "--id-column", "id", "--out", "o", "--algorithm", "elkan")
-	if code != engine.ExitUsage || !strings.Contains(stderr, `--algorithm: expected hamerly, lloyd or minibatch, found "elkan"`) {
+	if code != exitUsage || !strings.Contains(stderr, `--algorithm: expected hamerly, lloyd or minibatch, found "elkan"`) {
 		t.Errorf("bad algorithm: exit %d, %q", code, stderr)
 	}
 }

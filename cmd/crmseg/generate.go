@@ -37,23 +37,23 @@ func generate(ctx context.Context, n int, seed uint64, dir string, progress func
 	return synth.Generate(ctx, cfg, dir)
 }
 
-func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
 	fs := newFlagSet("generate", stderr)
+	lf.register(fs, true)
 	n := fs.Int("customers", 20000, "number of customers")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
 	out := fs.String("out", "", "output directory")
-	noProgress := fs.Bool("no-progress", false, "show no progress bar (it is shown only when stderr is a terminal)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return &usageError{"generate needs --out"}
 	}
-	start := time.Now()
-	var progress func(string, int) engine.Progress
-	if showProgress(stderr, *noProgress) {
-		progress = (&console{w: stderr}).progress
+	_, progress, err := lf.setup(stderr)
+	if err != nil {
+		return err
 	}
+	start := time.Now()
 	sum, err := generate(ctx, *n, *seed, *out, progress)
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/store"
 )
 
@@ -29,8 +28,8 @@ func TestHistoryCommand(t *testing.T) {
 	}
 	goodID := strings.Fields(stdout)[1] // "run <id> as of ..."
 	missing := filepath.Join(dir, "missing.parquet")
-	if code, _, _ := run(t, "run", "--transactions", missing, "--out", root); code != engine.ExitRejected {
-		t.Fatalf("run on a missing file: exit %d, want %d", code, engine.ExitRejected)
+	if code, _, _ := run(t, "run", "--transactions", missing, "--out", root); code != exitRejected {
+		t.Fatalf("run on a missing file: exit %d, want %d", code, exitRejected)
 	}
 
 	code, stdout, stderr = run(t, "history", "--out", root)
@@ -53,7 +52,7 @@ func TestHistoryCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &list); code != 0 || err != nil {
 		t.Fatalf("history --json: exit %d, %v:\n%s", code, err, stdout)
 	}
-	if len(list.Runs) != 2 || list.Runs[0].RunID != goodID || list.Runs[1].ExitCode != engine.ExitRejected || list.Runs[1].Customers != nil {
+	if len(list.Runs) != 2 || list.Runs[0].RunID != goodID || list.Runs[1].ExitCode != exitRejected || list.Runs[1].Customers != nil {
 		t.Errorf("history --json: %+v", list.Runs)
 	}
 
@@ -84,11 +83,11 @@ func TestHistoryCommand(t *testing.T) {
 		t.Errorf("failed run shown as %+v", d.Run)
 	}
 
-	if code, _, stderr := run(t, "history", "--out", root, "20990101T000000Z-abcdef"); code != engine.ExitFailure ||
+	if code, _, stderr := run(t, "history", "--out", root, "20990101T000000Z-abcdef"); code != exitFailure ||
 		!strings.Contains(stderr, "no such run") {
 		t.Errorf("unknown run: exit %d, %s", code, stderr)
 	}
-	if code, _, stderr := run(t, "history"); code != engine.ExitUsage || !strings.Contains(stderr, "history needs --out") {
+	if code, _, stderr := run(t, "history"); code != exitUsage || !strings.Contains(stderr, "history needs --out") {
 		t.Errorf("history without a root: exit %d, %s", code, stderr)
 	}
 }
@@ -104,7 +103,7 @@ func TestHistoryUnusableFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "out")
-	if code, _, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1"); code != engine.ExitOK {
+	if code, _, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1"); code != exitOK {
 		t.Fatalf("first run: exit %d: %s", code, stderr)
 	}
 	history := filepath.Join(root, store.HistoryFile)
@@ -112,13 +111,20 @@ func TestHistoryUnusableFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := run(t, "run", "--transactions", tx, "--out", root, "--k", "1")
-	if code != engine.ExitHistory || !strings.Contains(stderr, history) || !strings.Contains(stdout, "outputs:") {
-		t.Errorf("run with a bad history file: exit %d, want %d; stderr %s", code, engine.ExitHistory, stderr)
+	if code != exitHistory || !strings.Contains(stderr, history) || !strings.Contains(stdout, "outputs:") {
+		t.Errorf("run with a bad history file: exit %d, want %d; stderr %s", code, exitHistory, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(root, "latest", "customer_segments.parquet")); err != nil {
 		t.Errorf("run not published: %v", err)
 	}
-	if code, _, stderr := run(t, "history", "--out", root); code != engine.ExitFailure || !strings.Contains(stderr, history) {
+	// With JSON logs, the failed record is one record of the run's.
+	code, _, stderr = run(t, "run", "--transactions", tx, "--out", root, "--k", "1", "--log-format", "json")
+	recs := records(t, stderr)
+	if last := recs[len(recs)-1]; code != exitHistory || last["msg"] != "run published but not recorded in the run history" ||
+		last["path"] != history || last["run_id"] != recs[0]["run_id"] || last["error"] == nil {
+		t.Errorf("run with a bad history file, JSON log: exit %d, last record %v", code, last)
+	}
+	if code, _, stderr := run(t, "history", "--out", root); code != exitFailure || !strings.Contains(stderr, history) {
 		t.Errorf("history of a bad file: exit %d, stderr %s", code, stderr)
 	}
 
@@ -128,8 +134,8 @@ func TestHistoryUnusableFile(t *testing.T) {
 		}
 	}
 	code, stdout, stderr = run(t, "run", "--transactions", tx, "--out", root, "--k", "1")
-	if code != engine.ExitUsage || !strings.Contains(stderr, history+" exists but cannot be read") || strings.Contains(stdout, "outputs:") {
-		t.Errorf("run with a bad history file and no latest: exit %d, want %d; stderr %s", code, engine.ExitUsage, stderr)
+	if code != exitUsage || !strings.Contains(stderr, history+" exists but cannot be read") || strings.Contains(stdout, "outputs:") {
+		t.Errorf("run with a bad history file and no latest: exit %d, want %d; stderr %s", code, exitUsage, stderr)
 	}
 	if _, err := os.Lstat(filepath.Join(root, "latest")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused run published latest: %v", err)

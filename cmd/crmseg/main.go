@@ -6,18 +6,25 @@
 // Usage:
 //
 //	crmseg run --config crmseg.yaml [--reset-segments]
+//	crmseg run --transactions tx.parquet [--customers c.parquet] [--products p.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
 //	crmseg train --config crmseg.yaml --model-out model.json [--reset-segments]
 //	crmseg validate --config crmseg.yaml
-//	crmseg run --transactions tx.parquet [--customers c.parquet] --out DIR [--k K] [--seed S] [--as-of DATE]
-//	crmseg generate --customers N --seed S --out DIR
-//	crmseg demo [--out DIR] [--customers N]
-//	crmseg history --out DIR [--json] [RUN_ID]
+//	crmseg generate --out DIR [--customers N] [--seed S]
+//	crmseg cluster --features FILE --id-column COLUMN --out DIR [--k K] [--scale none|standard|robust] [--algorithm A] [--json]
+//	crmseg demo [--out DIR] [--customers N] [--seed S] [--k K]
+//	crmseg history (--out DIR | --config crmseg.yaml) [--json] [RUN_ID]
 //	crmseg version
 //
-// Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an
-// output root no run can go on from), 3 input data rejected, 4 run
-// published but not recorded in the run history, 75 the output root is in
-// use by another run (try again later; nothing was done).
+// train and validate take run's flags too (the inputs, --out and the
+// settings that override the configuration). Every command but history
+// and version takes --log-format text|json and --log-level; those that
+// draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
+// command's flags.
+//
+// Exit codes (exit.go): 0 success, 1 failure, 2 usage or configuration
+// error (or an output root no run can go on from), 3 input data rejected,
+// 4 run published but not recorded in the run history, 75 the output root
+// is in use by another run (try again later; nothing was done).
 package main
 
 import (
@@ -73,57 +80,38 @@ Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an output r
 `
 
 // Main runs the command line args and returns the exit code. It writes
-// results to stdout and logs and errors to stderr.
+// results to stdout and logs and errors to stderr. Commands return their
+// error; exit reports it and gives the exit code, for every command.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return engine.ExitUsage
+		return exitUsage
 	}
+	var lf logFlags // the command's logging, once it has set it up
 	var err error
 	switch args[0] {
 	case "run":
-		err = cmdRun(ctx, args[1:], stdout, stderr)
+		err = cmdRun(ctx, args[1:], stdout, stderr, &lf)
 	case "generate":
-		err = cmdGenerate(ctx, args[1:], stdout, stderr)
+		err = cmdGenerate(ctx, args[1:], stdout, stderr, &lf)
 	case "demo":
-		err = cmdDemo(ctx, args[1:], stdout, stderr)
+		err = cmdDemo(ctx, args[1:], stdout, stderr, &lf)
 	case "validate":
-		err = cmdValidate(ctx, args[1:], stdout, stderr)
+		err = cmdValidate(ctx, args[1:], stdout, stderr, &lf)
 	case "cluster":
-		err = cmdCluster(ctx, args[1:], stdout, stderr)
+		err = cmdCluster(ctx, args[1:], stdout, stderr, &lf)
 	case "train":
-		err = cmdTrain(ctx, args[1:], stdout, stderr)
+		err = cmdTrain(ctx, args[1:], stdout, stderr, &lf)
 	case "history":
 		err = cmdHistory(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
-		return engine.ExitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
-		return engine.ExitOK
 	default:
 		err = &usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
-	if err == nil {
-		return engine.ExitOK
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return engine.ExitOK
-	}
-	var ue *usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
-		return engine.ExitUsage
-	}
-	var le *loggedError
-	if !errors.As(err, &le) {
-		fmt.Fprintf(stderr, "crmseg: %v\n", err)
-	}
-	var ie *inputError
-	if errors.As(err, &ie) {
-		return engine.ExitRejected
-	}
-	return engine.ExitCode(err)
+	return exit(stderr, &lf, err)
 }
 
 func version() string {
@@ -133,16 +121,23 @@ func version() string {
 	return "dev"
 }
 
-// logFlags are the logging flags every command has.
+// logFlags are the logging flags of every command that logs, and the
+// logger the command sets up from them: exit logs the command's error
+// there once it is set (nil before).
 type logFlags struct {
 	format, level string
 	noProgress    bool
+	log           *slog.Logger
 }
 
-func (l *logFlags) register(fs *flag.FlagSet) {
+// register registers --log-format and --log-level, and --no-progress for a
+// command that draws progress bars.
+func (l *logFlags) register(fs *flag.FlagSet, bars bool) {
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
-	fs.BoolVar(&l.noProgress, "no-progress", false, "show no progress bars (they are shown only when stderr is a terminal)")
+	if bars {
+		fs.BoolVar(&l.noProgress, "no-progress", false, "show no progress bars (they are shown only when stderr is a terminal)")
+	}
 }
 
 // setup builds the logger writing to w and, when w is a terminal and bars
@@ -157,42 +152,7 @@ func (l *logFlags) setup(w io.Writer) (*slog.Logger, func(step string, total int
 	return log, progress, err
 }
 
-// loggedError is an error already written to a JSON log as a record of its
-// own: Main does not print it again as a line of plain text.
-type loggedError struct{ err error }
-
-func (e *loggedError) Error() string { return e.err.Error() }
-func (e *loggedError) Unwrap() error { return e.err }
-
-// logged marks an error the engine has logged (engine.Run logs every
-// failure with its run_id and exit code), when the log is JSON. With text
-// logs the final plain line stays, for people.
-func (l *logFlags) logged(err error) error {
-	if err == nil || l.format != "json" {
-		return err
-	}
-	return &loggedError{err}
-}
-
-// report logs an error the engine has not logged and marks it logged, when
-// the log is JSON, so that every line on stderr is a JSON record.
-func (l *logFlags) report(log *slog.Logger, err error) error {
-	if err == nil || l.format != "json" || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	var ue *usageError
-	code := engine.ExitCode(err)
-	var ie *inputError
-	switch {
-	case errors.As(err, &ue):
-		code = engine.ExitUsage
-	case errors.As(err, &ie):
-		code = engine.ExitRejected
-	}
-	log.Error("command failed", "error", err, "exit_code", code)
-	return &loggedError{err}
-}
-
+// logger builds the logger writing to w, and keeps it for exit.
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
@@ -201,11 +161,13 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch l.format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		l.log = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		l.log = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return nil, &usageError{fmt.Sprintf("--log-format: expected text or json, found %q", l.format)}
 	}
-	return nil, &usageError{fmt.Sprintf("--log-format: expected text or json, found %q", l.format)}
+	return l.log, nil
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -228,21 +190,20 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// runFlags are the flags of run and validate: a config file and the
+// runFlags are the flags of run, train and validate: a config file and the
 // settings that override it.
 type runFlags struct {
 	fs                                                        *flag.FlagSet
-	lf                                                        logFlags
 	config, customers, transactions, products, out, asOf, cpu string
 	model, algorithm, metricsFile                             string
 	k, threads, keepRuns                                      int
 	seed                                                      uint64
 }
 
-func newRunFlags(name string, stderr io.Writer) *runFlags {
+func newRunFlags(name string, stderr io.Writer, lf *logFlags) *runFlags {
 	f := &runFlags{fs: newFlagSet(name, stderr)}
 	fs := f.fs
-	f.lf.register(fs)
+	lf.register(fs, true)
 	fs.StringVar(&f.config, "config", "", "YAML config file (flags given as well override it)")
 	fs.StringVar(&f.customers, "customers", "", "customers file (optional)")
 	fs.StringVar(&f.transactions, "transactions", "", "transactions file")
@@ -251,16 +212,17 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.IntVar(&f.k, "k", 0, "number of segments")
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
 	fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
-	fs.IntVar(&f.threads, "threads", -1, "threads (0 = all cores)")
+	fs.IntVar(&f.threads, "threads", 0, "threads of DuckDB and k-means, 0 = all cores (default: the configuration's threads, all cores when it has none)")
 	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
 	fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
 	fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's outcome for Prometheus' node_exporter textfile collector to this .prom file")
-	fs.IntVar(&f.keepRuns, "keep-runs", 14, "run directories to keep in the output root (0 = all)")
+	fs.IntVar(&f.keepRuns, "keep-runs", 0, "run directories to keep in the output root, 0 = all (default: the configuration's keep_runs, 14 when it has none)")
 	return f
 }
 
-// config builds the configuration: the file, then the flags given.
+// parse parses args and builds the configuration: the file, then the flags
+// given.
 func (f *runFlags) parse(args []string) (config.Config, error) {
 	if err := parse(f.fs, args); err != nil {
 		return config.Config{}, err
@@ -335,28 +297,33 @@ func (f *runFlags) profile() (func(), error) {
 	return func() { pprof.StopCPUProfile(); out.Close() }, nil
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRunFlags("run", stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
+	f := newRunFlags("run", stderr, lf)
 	reset := resetSegmentsFlag(f.fs)
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	log, progress, err := f.lf.setup(stderr)
+	log, progress, err := lf.setup(stderr)
 	if err != nil {
 		return err
 	}
 	stop, err := f.profile()
 	if err != nil {
-		return f.lf.report(log, err)
+		return err
 	}
 	defer stop()
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress, ResetSegments: *reset})
+	res, err := engine.Run(ctx, cfg, runOptions(log, progress, *reset))
 	if err != nil {
-		return f.lf.logged(err)
+		return err
 	}
 	printSegments(stdout, res)
-	return f.lf.logged(res.HistoryErr) // published, but not recorded: exit 4
+	return res.HistoryErr // published, but not recorded: exit 4
+}
+
+// runOptions are the engine.Options of the commands that run the pipeline.
+func runOptions(log *slog.Logger, progress func(string, int) engine.Progress, reset bool) engine.Options {
+	return engine.Options{Logger: log, Version: version(), Progress: progress, ResetSegments: reset, ExitCode: exitCode}
 }
 
 // resetSegmentsFlag registers --reset-segments (engine.Options.ResetSegments).
@@ -368,8 +335,8 @@ func resetSegmentsFlag(fs *flag.FlagSet) *bool {
 // cmdTrain fits the segmentation on the configured inputs (matching its
 // segments to the output root's latest model, if any) and writes the model
 // file, without publishing tables.
-func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRunFlags("train", stderr)
+func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
+	f := newRunFlags("train", stderr, lf)
 	modelOut := f.fs.String("model-out", "", "where to write the model file (JSON)")
 	reset := resetSegmentsFlag(f.fs)
 	cfg, err := f.parse(args)
@@ -382,16 +349,18 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Segmentation.Model != "" {
 		return &usageError{"train fits a model: --model (or segmentation.model) does not apply"}
 	}
-	log, progress, err := f.lf.setup(stderr)
+	log, progress, err := lf.setup(stderr)
 	if err != nil {
 		return err
 	}
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), TrainOnly: true, Progress: progress, ResetSegments: *reset})
+	opts := runOptions(log, progress, *reset)
+	opts.TrainOnly = true
+	res, err := engine.Run(ctx, cfg, opts)
 	if err != nil {
-		return f.lf.logged(err)
+		return err
 	}
 	if err := res.Model.Write(*modelOut); err != nil {
-		return f.lf.report(log, err)
+		return err
 	}
 	m := res.Model
 	fmt.Fprintf(stdout, "model: %d segments on %d customers, %d features; written to %s\n", len(m.Segments), m.Training.Rows, len(m.Scaler.Features), *modelOut)
@@ -439,13 +408,13 @@ func printKSelection(w io.Writer, rows []segment.KRow, chosen int, reason string
 	}
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRunFlags("validate", stderr)
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
+	f := newRunFlags("validate", stderr, lf)
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	log, progress, err := f.lf.setup(stderr)
+	log, progress, err := lf.setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -453,7 +422,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if v != nil {
 		printValidation(stdout, v)
 	}
-	return f.lf.report(log, err)
+	return err
 }
 
 // printValidation prints the data-quality summary of validate.
@@ -585,10 +554,9 @@ func relDiff(predicted, actual float64) float64 {
 	return 100 * (predicted/actual - 1)
 }
 
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
 	fs := newFlagSet("demo", stderr)
-	var lf logFlags
-	lf.register(fs)
+	lf.register(fs, true)
 	out := fs.String("out", "demo-out", "directory for the demo data and outputs")
 	n := fs.Int("customers", 20000, "customers to generate")
 	seed := fs.Uint64("seed", 1, "random seed of the generator and the run")
@@ -604,7 +572,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start := time.Now()
 	sum, err := generate(ctx, *n, *seed, dataDir, progress)
 	if err != nil {
-		return lf.report(log, err)
+		return err
 	}
 	fmt.Fprintf(stdout, "generated %d customers, %d order lines in %s (%.1fs)\n", sum.Customers, sum.Lines, dataDir, time.Since(start).Seconds())
 	cfg := config.DefaultConfig()
@@ -622,14 +590,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.Value.BacktestHoldout = "26w"
 	start = time.Now()
-	res, err := engine.Run(ctx, cfg, engine.Options{Logger: log, Version: version(), Progress: progress})
+	res, err := engine.Run(ctx, cfg, runOptions(log, progress, false))
 	if err != nil {
-		return lf.logged(err)
+		return err
 	}
 	fmt.Fprintf(stdout, "pipeline finished in %.1fs\n\n", time.Since(start).Seconds())
 	printSegments(stdout, res)
 	printKSelection(stdout, res.Model.Training.KSelection, res.Model.Training.K, res.Model.Training.KReason)
-	return lf.logged(res.HistoryErr)
+	return res.HistoryErr // published, but not recorded: exit 4
 }
 
 // printCounts prints counts per table and reason under a heading, each with

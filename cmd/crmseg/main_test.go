@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +14,10 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/crmseg/crmseg/datasets/featuretable"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/store"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -36,8 +42,8 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		code, _, stderr := run(t, c.args...)
-		if code != engine.ExitUsage {
-			t.Errorf("%v: exit %d, want %d", c.args, code, engine.ExitUsage)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", c.args, code, exitUsage)
 		}
 		if !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: stderr %q does not contain %q", c.args, stderr, c.want)
@@ -66,8 +72,8 @@ func TestBadInputExitCode(t *testing.T) {
 	for _, c := range cases {
 		out := filepath.Join(dir, "out")
 		code, _, stderr := run(t, "run", "--transactions", c.file, "--out", out)
-		if code != engine.ExitRejected {
-			t.Errorf("%s: exit %d, want %d; stderr %s", c.file, code, engine.ExitRejected, stderr)
+		if code != exitRejected {
+			t.Errorf("%s: exit %d, want %d; stderr %s", c.file, code, exitRejected, stderr)
 		}
 		for _, w := range c.want {
 			if !strings.Contains(stderr, w) {
@@ -117,8 +123,8 @@ func TestValidateExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := run(t, "validate", "--transactions", tx)
-	if code != engine.ExitRejected {
-		t.Errorf("1 of 3 rows rejected with 5%% allowed: exit %d, want %d; %s", code, engine.ExitRejected, stderr)
+	if code != exitRejected {
+		t.Errorf("1 of 3 rows rejected with 5%% allowed: exit %d, want %d; %s", code, exitRejected, stderr)
 	}
 	for _, w := range []string{"3 read, 2 accepted, 1 rejected", "missing customer_id", "customers: 2"} {
 		if !strings.Contains(stdout, w) {
@@ -154,7 +160,7 @@ func TestConfigValuesRefusedEarly(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, _, stderr := run(t, "run", "--config", config)
-		if code != engine.ExitUsage || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "missing.parquet") {
+		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "missing.parquet") {
 			t.Errorf("%s: exit %d, stderr %q; want exit 2 saying %q before reading the inputs", c.yaml, code, stderr, c.want)
 		}
 	}
@@ -168,11 +174,38 @@ func TestConfigValuesRefusedEarly(t *testing.T) {
 	code, _, stderr := run(t, "run", "--config", config)
 	for _, w := range []string{"bogus: unknown key, expected one of inputs,", "threads: expected a whole number, found 2.5 (line 5)",
 		"keep_runs: expected 0 (keep every run) or more, found -3 (line 6)"} {
-		if code != engine.ExitUsage || !strings.Contains(stderr, w) {
+		if code != exitUsage || !strings.Contains(stderr, w) {
 			t.Errorf("several problems: exit %d, stderr %q; want exit 2 saying %q", code, stderr, w)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
 		t.Errorf("a refused configuration created the output root (%v)", err)
+	}
+}
+
+// TestExitCodes maps each kind of error to its exit code
+// (docs/operations.md), through the wrapping the engine adds.
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flag.ErrHelp, 0},
+		{errors.New("disk full"), 1},
+		{&store.HistoryError{Path: "h", Op: "read", Err: errors.New("x")}, 1},
+		{&usageError{"--k: bad"}, 2},
+		{&config.ConfigError{Problems: []string{"k"}}, 2},
+		{&engine.RunError{Err: &config.ConfigError{Problems: []string{"k"}}}, 2},
+		{&engine.RunError{RunID: "r", Err: &store.OutputRootError{Root: "o"}}, 2},
+		{&engine.RunError{RunID: "r", Err: errors.Join(&engine.InputError{File: "a"}, &engine.InputError{File: "b"})}, 3},
+		{&engine.RunError{RunID: "r", Err: fmt.Errorf("ingest: %w", &engine.RejectedError{})}, 3},
+		{&featuretable.InputError{Path: "f", Err: errors.New("x")}, 3},
+		{&engine.RunError{RunID: "r", Err: &store.HistoryError{Path: "h", Published: true, Err: errors.New("x")}}, 4},
+		{&engine.RunError{RunID: "r", Err: &store.LockedError{Root: "o"}}, 75},
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("%#v: exit %d, want %d", c.err, got, c.want)
+		}
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/datasets/synth"
-	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/store"
 )
 
@@ -344,8 +343,8 @@ func TestConcurrentRuns(t *testing.T) {
 	start := time.Now()
 	code, stdout, stderr := run(t, "run", "--config", config, "--out", out, "--log-format", "json", "--metrics-file", metrics)
 	elapsed := time.Since(start)
-	if code != engine.ExitLocked {
-		t.Errorf("second run: exit %d, want %d; stderr:\n%s", code, engine.ExitLocked, stderr)
+	if code != exitLocked {
+		t.Errorf("second run: exit %d, want %d; stderr:\n%s", code, exitLocked, stderr)
 	}
 	host, _ := os.Hostname()
 	for _, w := range []string{"in use by another run", fmt.Sprintf("pid %d on host %s", first.cmd.Process.Pid, host), "crmseg run", "started "} {
@@ -387,8 +386,8 @@ func TestConcurrentRuns(t *testing.T) {
 func TestJSONLogOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	code, _, stderr := run(t, "run", "--transactions", filepath.Join(dir, "missing.parquet"), "--out", filepath.Join(dir, "out"), "--log-format", "json")
-	if code != engine.ExitRejected {
-		t.Fatalf("exit %d, want %d", code, engine.ExitRejected)
+	if code != exitRejected {
+		t.Fatalf("exit %d, want %d", code, exitRejected)
 	}
 	var failed map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
@@ -401,8 +400,92 @@ func TestJSONLogOnFailure(t *testing.T) {
 			failed = rec
 		}
 	}
-	if failed == nil || failed["exit_code"] != float64(engine.ExitRejected) || !strings.Contains(fmt.Sprint(failed["error"]), "missing.parquet") {
+	if failed == nil || failed["exit_code"] != float64(exitRejected) || !strings.Contains(fmt.Sprint(failed["error"]), "missing.parquet") {
 		t.Errorf("failure record %v, want exit_code 3 and the file named", failed)
+	}
+}
+
+// records parses stderr as JSON log records, one a line, failing the test
+// on a line that is not one.
+func records(t *testing.T, stderr string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON record: %s", line)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// TestErrorRecords checks the one record a failed command logs (exit logs
+// it, the engine returns the error): a run refused for its configuration
+// logs "run failed" without a run ID, a run refused by the lock "output
+// root locked" with its run ID, and another command "command failed";
+// each with the error and the exit code. With text logs the record is
+// followed by the error as a line of its own.
+func TestErrorRecords(t *testing.T) {
+	dir := t.TempDir()
+	config := smallData(t)
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"invalid", []string{"--keep-runs", "-1"}, config + ": keep_runs: expected 0 (keep every run) or more, found -1"},
+		{"metrics_missing", []string{"--metrics-file", filepath.Join(dir, "missing", "crmseg.prom")},
+			"configuration: metrics_file: directory " + filepath.Join(dir, "missing") + " does not exist"},
+	} {
+		code, _, stderr := run(t, append([]string{"run", "--config", config, "--out", out, "--log-format", "json"}, c.args...)...)
+		recs := records(t, stderr)
+		if len(recs) != 1 || code != exitUsage {
+			t.Fatalf("%s: exit %d, log:\n%s\nwant exit %d and one record", c.name, code, stderr, exitUsage)
+		}
+		if r := recs[0]; r["msg"] != "run failed" || r["error"] != c.want || r["exit_code"] != float64(exitUsage) || r["level"] != "ERROR" || r["run_id"] != nil {
+			t.Errorf("%s: record %v, want run failed, exit_code %d, error %q and no run_id", c.name, r, exitUsage, c.want)
+		}
+	}
+	code, _, stderr := run(t, "run", "--config", config, "--out", out, "--keep-runs", "-1")
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); code != exitUsage || len(lines) != 2 ||
+		!strings.Contains(lines[0], `level=ERROR msg="run failed" error="`+config+`: keep_runs: expected 0`) || !strings.HasSuffix(lines[0], " exit_code=2") ||
+		lines[1] != "crmseg: "+config+": keep_runs: expected 0 (keep every run) or more, found -1" {
+		t.Errorf("text log: exit %d, stderr:\n%s\nwant the record, then the error", code, stderr)
+	}
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, _, err := store.Acquire(out, store.LockHolder{PID: 4242, Host: "batch-7", StartedAt: "2026-07-01T02:00:00Z", RunID: "20260701T020000Z-abcdef", Command: "run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "run", "--config", config, "--out", out, "--log-format", "json")
+	lock.Release()
+	recs := records(t, stderr)
+	last := recs[len(recs)-1]
+	if code != exitLocked || last["msg"] != "output root locked" || last["exit_code"] != float64(exitLocked) || last["run_id"] == nil ||
+		last["run_id"] != recs[0]["run_id"] || !strings.Contains(fmt.Sprint(last["error"]), "pid 4242 on host batch-7") {
+		t.Errorf("run on a locked root: exit %d, log:\n%s\nwant exit 75 and an output root locked record with the run's run_id", code, stderr)
+	}
+	for _, r := range recs[:len(recs)-1] {
+		if r["level"] == "ERROR" {
+			t.Errorf("run on a locked root: error logged twice: %v", r)
+		}
+	}
+
+	code, _, stderr = run(t, "validate", "--transactions", filepath.Join(dir, "missing.csv"), "--log-format", "json")
+	recs = records(t, stderr)
+	if r := recs[len(recs)-1]; code != exitRejected || len(recs) != 1 || r["msg"] != "command failed" || r["exit_code"] != float64(exitRejected) ||
+		!strings.Contains(fmt.Sprint(r["error"]), "missing.csv") {
+		t.Errorf("validate of a missing file: exit %d, log:\n%s\nwant one command failed record, exit_code 3", code, stderr)
+	}
+	code, _, stderr = run(t, "cluster", "--features", filepath.Join(dir, "missing.csv"), "--id-column", "id", "--out", filepath.Join(dir, "c"), "--log-format", "json")
+	recs = records(t, stderr)
+	if r := recs[0]; code != exitRejected || len(recs) != 1 || r["msg"] != "command failed" || r["exit_code"] != float64(exitRejected) {
+		t.Errorf("cluster of a missing file: exit %d, log:\n%s\nwant one command failed record, exit_code 3", code, stderr)
 	}
 }
 
@@ -477,7 +560,7 @@ func TestResetSegmentsFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := run(t, "run", "--config", config, "--out", out, "--no-progress")
-	if code != engine.ExitUsage || !strings.Contains(stderr, latest+" is a directory, not the symbolic link") {
+	if code != exitUsage || !strings.Contains(stderr, latest+" is a directory, not the symbolic link") {
 		t.Errorf("latest a directory: exit %d, stderr %q; want exit 2 saying so", code, stderr)
 	}
 	if err := os.Remove(latest); err != nil {
@@ -487,7 +570,7 @@ func TestResetSegmentsFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = run(t, "run", "--config", config, "--out", out, "--no-progress")
-	if code != engine.ExitUsage || !strings.Contains(stderr, "--reset-segments") || !strings.Contains(stderr, latest+" is missing") {
+	if code != exitUsage || !strings.Contains(stderr, "--reset-segments") || !strings.Contains(stderr, latest+" is missing") {
 		t.Errorf("no previous run left: exit %d, stderr %q; want exit 2 naming --reset-segments", code, stderr)
 	}
 	if _, err := os.Lstat(latest); !os.IsNotExist(err) {

@@ -49,17 +49,33 @@ func (t *Table) ID(i int) string {
 	return t.IDs[i]
 }
 
+// InputError is a feature table that cannot be clustered: a file that is
+// missing or unreadable, an identifier column that is not there, a column
+// or a value that is not a number. Read returns every failure as one.
+type InputError struct {
+	Path string // the file
+	Err  error  // what is wrong with it; the message is Err's
+}
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // Read reads a Parquet or CSV (gzip too) table whose columns are an
 // identifier and numeric features, picking the format by the extension.
 // Every column but the identifier is a feature; a feature value that is
 // missing, not a number, NaN or infinite is an error naming the file, the
 // row and the column. Integer and floating-point columns are accepted.
+// Every error is an *InputError.
 func Read(path, idColumn string) (*Table, error) {
-	name := strings.ToLower(strings.TrimSuffix(path, ".gz"))
-	if strings.HasSuffix(name, ".csv") {
-		return readFeaturesCSV(path, idColumn)
+	read := readFeaturesParquet
+	if name := strings.ToLower(strings.TrimSuffix(path, ".gz")); strings.HasSuffix(name, ".csv") {
+		read = readFeaturesCSV
 	}
-	return readFeaturesParquet(path, idColumn)
+	t, err := read(path, idColumn)
+	if err != nil {
+		return nil, &InputError{Path: path, Err: err}
+	}
+	return t, nil
 }
 
 func readFeaturesParquet(path, idColumn string) (*Table, error) {

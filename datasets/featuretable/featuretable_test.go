@@ -71,4 +71,12 @@ func TestReadErrors(t *testing.T) {
 	if _, err := Read(write("noid.csv", "a,b\n1,2\n"), "id"); err == nil || !strings.Contains(err.Error(), `id column "id"`) {
 		t.Errorf("missing id column: error %v", err)
 	}
+	// Every failure is an *InputError naming the file (crmseg cluster
+	// exits 3 on it).
+	for _, p := range []string{filepath.Join(dir, "missing.parquet"), filepath.Join(dir, "missing.csv"), filepath.Join(dir, "bad.parquet"), filepath.Join(dir, "nan.csv")} {
+		var ie *InputError
+		if _, err := Read(p, "id"); !errors.As(err, &ie) || ie.Path != p {
+			t.Errorf("%s: error %v (%T), want an *InputError with its path", p, err, err)
+		}
+	}
 }

@@ -75,5 +75,5 @@ func CheckLatest(root string) error {
 	return &OutputRootError{Root: root,
 		Problem: fmt.Sprintf("%s is %s, not the symbolic link to runs/<run_id> that each run replaces", path, what),
 		Fix: fmt.Sprintf("move it out of the way (mv %s %s.moved) and run again: the run continues from the newest published run of the run history; "+
-			"or point latest at the run to continue from (ln -sfn runs/RUN_ID %s)", path, path, path)}
+			"or move it and point latest at the run to continue from (ln -s runs/RUN_ID %s)", path, path, path)}
 }

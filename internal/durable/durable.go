@@ -8,6 +8,7 @@
 package durable
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,10 +39,7 @@ func WriteFileWith(path string, fill func(w io.Writer) error) error {
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := errors.Join(err, tmp.Close()); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

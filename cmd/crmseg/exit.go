@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/crmseg/crmseg/datasets/featuretable"
+	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/store"
+)
+
+// Exit codes of the crmseg command. They are part of the contract with
+// schedulers and are documented in docs/operations.md; the engine records
+// them in the run history and the metrics file as exitCode gives them
+// (engine.Options.ExitCode).
+const (
+	exitOK       = 0 // success
+	exitFailure  = 1 // anything else: I/O, DuckDB, internal
+	exitUsage    = 2 // bad flags or configuration, or an output root no run can go on from
+	exitRejected = 3 // the input data was rejected
+	// exitHistory: the run was published (latest points at it, its tables
+	// are good) but it could not be recorded in the run history.
+	exitHistory = 4
+	// exitLocked: another run holds the output root (sysexits'
+	// EX_TEMPFAIL, "try again later"); this run did nothing.
+	exitLocked = 75
+)
+
+// exitCode maps the error a command returns to the code crmseg exits with.
+func exitCode(err error) int {
+	var (
+		ue *usageError
+		le *store.LockedError
+		he *store.HistoryError
+		ce *config.ConfigError
+		oe *store.OutputRootError
+		ie *engine.InputError
+		fe *featuretable.InputError
+		re *engine.RejectedError
+	)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &le):
+		return exitLocked
+	case errors.As(err, &he) && he.Published:
+		return exitHistory
+	case errors.As(err, &ce), errors.As(err, &oe):
+		return exitUsage
+	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
+		return exitRejected
+	}
+	return exitFailure
+}
+
+// exit reports the error a command returned, if any, on stderr and returns
+// the code crmseg exits with. It is the one place a command's error is
+// printed or logged.
+//
+// The error of a run (an *engine.RunError) is logged as a record of the
+// run, with its run ID: "run failed", "output root locked", or "run
+// published but not recorded in the run history". With --log-format json,
+// any other error, once the command has set up its logger, is logged as
+// "command failed"; every line on stderr is then a JSON record, and the
+// error is not printed as text. Otherwise the error is printed as a line
+// of its own, "crmseg: ...", after the record if there is one, and a usage
+// error is followed by the usage.
+func exit(stderr io.Writer, lf *logFlags, err error) int {
+	code := exitCode(err)
+	if code == exitOK {
+		return code
+	}
+	var re *engine.RunError
+	switch {
+	case lf.log == nil:
+		// No logger yet: the flags were being read.
+	case errors.As(err, &re):
+		logRunError(lf.log, re, code)
+	case lf.format == "json":
+		lf.log.Error("command failed", "error", err, "exit_code", code)
+	}
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
+	case lf.log == nil || lf.format != "json":
+		fmt.Fprintf(stderr, "crmseg: %v\n", err)
+	}
+	return code
+}
+
+// logRunError logs the error of a run, with the run's ID when it had one.
+func logRunError(log *slog.Logger, re *engine.RunError, code int) {
+	if re.RunID != "" {
+		log = log.With("run_id", re.RunID)
+	}
+	var le *store.LockedError
+	var he *store.HistoryError
+	switch {
+	case errors.As(re.Err, &le):
+		log.Error("output root locked", "error", re.Err, "exit_code", code)
+	case errors.As(re.Err, &he) && he.Published:
+		log.Error("run published but not recorded in the run history", "path", he.Path, "error", he.Err)
+	default:
+		log.Error("run failed", "error", re.Err, "exit_code", code)
+	}
+}
