@@ -85,7 +85,7 @@ func FindPrevious(ctx context.Context, root string, reset bool, log *slog.Logger
 	if dir != "" {
 		p.Dir = dir
 		if reset {
-			log.Warn("segment IDs start afresh, above the highest given so far (reset_segments)", "highest_id", highest)
+			log.Warn("segment IDs start afresh, above the highest given so far (--reset-segments)", "highest_id", highest)
 			return p, nil
 		}
 		if m.NextID <= highest {
@@ -100,7 +100,7 @@ func FindPrevious(ctx context.Context, root string, reset bool, log *slog.Logger
 		return p, nil // a first run
 	}
 	if reset {
-		log.Warn("no previous run left: segment IDs start afresh, above the highest given so far (reset_segments)", "highest_id", highest)
+		log.Warn("no previous run left: segment IDs start afresh, above the highest given so far (--reset-segments)", "highest_id", highest)
 		return p, nil
 	}
 	what := cmp.Or(problem, latest+" is missing")
