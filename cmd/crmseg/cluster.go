@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets/featuretable"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/cli"
 	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -49,7 +50,7 @@ type clusterReport struct {
 }
 
 func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	fs := newFlagSet("cluster", stderr)
+	fs := cli.NewFlagSet("crmseg", "cluster", stderr)
 	lf.register(fs, false)
 	features := fs.String("features", "", "table of features: .parquet or .csv (gzip too)")
 	idCol := fs.String("id-column", "", "the identifier column; every other column is a feature")
@@ -65,33 +66,33 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 	threads := fs.Int("threads", 0, "threads; 0 = all cores (the result does not depend on it)")
 	out := fs.String("out", "", "output directory: assignments.parquet, centroids.csv, summary.json")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	switch {
 	case *features == "":
-		return &usageError{"cluster needs --features"}
+		return &cli.UsageError{Msg: "cluster needs --features"}
 	case *idCol == "":
-		return &usageError{"cluster needs --id-column"}
+		return &cli.UsageError{Msg: "cluster needs --id-column"}
 	case *out == "":
-		return &usageError{"cluster needs --out"}
+		return &cli.UsageError{Msg: "cluster needs --out"}
 	case *k < 1:
-		return &usageError{fmt.Sprintf("--k: expected at least 1, found %d", *k)}
+		return &cli.UsageError{Msg: fmt.Sprintf("--k: expected at least 1, found %d", *k)}
 	case *nInit < 1 || *maxIter < 1 || *batch < 1:
-		return &usageError{"--n-init, --max-iter and --batch-size must be at least 1"}
+		return &cli.UsageError{Msg: "--n-init, --max-iter and --batch-size must be at least 1"}
 	case !(*tol >= 0):
-		return &usageError{fmt.Sprintf("--tol: expected a number >= 0, found %v", *tol)}
+		return &cli.UsageError{Msg: fmt.Sprintf("--tol: expected a number >= 0, found %v", *tol)}
 	}
 	switch segment.Algorithm(*algorithm) {
 	case segment.Lloyd, segment.Hamerly, segment.MiniBatch:
 	default:
-		return &usageError{fmt.Sprintf("--algorithm: expected hamerly, lloyd or minibatch, found %q", *algorithm)}
+		return &cli.UsageError{Msg: fmt.Sprintf("--algorithm: expected hamerly, lloyd or minibatch, found %q", *algorithm)}
 	}
 	method := segment.Method(*scale)
 	switch method {
 	case segment.MethodNone, segment.MethodStandard, segment.MethodRobust:
 	default:
-		return &usageError{fmt.Sprintf("--scale: expected none, standard or robust, found %q", *scale)}
+		return &cli.UsageError{Msg: fmt.Sprintf("--scale: expected none, standard or robust, found %q", *scale)}
 	}
 
 	if _, err := lf.logger(stderr); err != nil {

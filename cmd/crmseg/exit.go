@@ -11,6 +11,7 @@ import (
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 // Exit codes of the crmseg command. They are part of the contract with
@@ -33,7 +34,7 @@ const (
 // exitCode maps the error a command returns to the code crmseg exits with.
 func exitCode(err error) int {
 	var (
-		ue *usageError
+		ue *cli.UsageError
 		le *store.LockedError
 		he *store.HistoryError
 		ce *config.ConfigError
@@ -85,7 +86,7 @@ func exit(stderr io.Writer, lf *logFlags, err error) int {
 	case lf.format == "json":
 		lf.log.Error("command failed", "error", err, "exit_code", code)
 	}
-	var ue *usageError
+	var ue *cli.UsageError
 	switch {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)

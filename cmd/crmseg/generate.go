@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets/synth"
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 func out2(dir, name string) string { return filepath.Join(dir, name) }
@@ -17,7 +18,7 @@ func out2(dir, name string) string { return filepath.Join(dir, name) }
 // customers when progress is set.
 func generate(ctx context.Context, n int, seed uint64, dir string, progress func(string, int) engine.Progress) (*synth.Summary, error) {
 	if n <= 0 {
-		return nil, &usageError{fmt.Sprintf("--customers: expected a positive number, found %d", n)}
+		return nil, &cli.UsageError{Msg: fmt.Sprintf("--customers: expected a positive number, found %d", n)}
 	}
 	cfg := synth.Config{Customers: n, Seed: seed}
 	var bar engine.Progress
@@ -38,16 +39,16 @@ func generate(ctx context.Context, n int, seed uint64, dir string, progress func
 }
 
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	fs := newFlagSet("generate", stderr)
+	fs := cli.NewFlagSet("crmseg", "generate", stderr)
 	lf.register(fs, true)
 	n := fs.Int("customers", 20000, "number of customers")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
 	out := fs.String("out", "", "output directory")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
-		return &usageError{"generate needs --out"}
+		return &cli.UsageError{Msg: "generate needs --out"}
 	}
 	_, progress, err := lf.setup(stderr)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 // cmdHistory lists the runs recorded in an output root's run history, or
@@ -21,7 +22,7 @@ import (
 //	crmseg history --out ROOT [--json]
 //	crmseg history --out ROOT [--json] RUN_ID    (or --run RUN_ID)
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("history", stderr)
+	fs := cli.NewFlagSet("crmseg", "history", stderr)
 	out := fs.String("out", "", "output root (the directory holding history.duckdb)")
 	configFile := fs.String("config", "", "take the output root from this config file")
 	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
@@ -33,7 +34,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if errors.Is(err, flag.ErrHelp) {
 				return err
 			}
-			return &usageError{err.Error()}
+			return &cli.UsageError{Msg: err.Error()}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -45,7 +46,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		ids = append(ids, *runID)
 	}
 	if len(ids) > 1 {
-		return &usageError{fmt.Sprintf("history shows one run at a time, found %s", strings.Join(ids, ", "))}
+		return &cli.UsageError{Msg: fmt.Sprintf("history shows one run at a time, found %s", strings.Join(ids, ", "))}
 	}
 	root := *out
 	if root == "" && *configFile != "" {
@@ -59,7 +60,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		root = cfg.Output
 	}
 	if root == "" {
-		return &usageError{"history needs --out (the output root) or --config"}
+		return &cli.UsageError{Msg: "history needs --out (the output root) or --config"}
 	}
 
 	if len(ids) == 0 {

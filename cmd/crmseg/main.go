@@ -29,7 +29,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,6 +46,7 @@ import (
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/internal/cli"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -56,11 +56,6 @@ func main() {
 	stop()
 	os.Exit(code)
 }
-
-// usageError is a mistake in the command line.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
 
 const usage = `crmseg — customer segmentation and customer value, in batch
 
@@ -109,7 +104,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q", args[0])}
+		err = &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
 	return exit(stderr, &lf, err)
 }
@@ -156,7 +151,7 @@ func (l *logFlags) setup(w io.Writer) (*slog.Logger, func(step string, total int
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, &usageError{fmt.Sprintf("--log-level: expected debug, info, warn or error, found %q", l.level)}
+		return nil, &cli.UsageError{Msg: fmt.Sprintf("--log-level: expected debug, info, warn or error, found %q", l.level)}
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch l.format {
@@ -165,29 +160,9 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		l.log = slog.New(slog.NewJSONHandler(w, opts))
 	default:
-		return nil, &usageError{fmt.Sprintf("--log-format: expected text or json, found %q", l.format)}
+		return nil, &cli.UsageError{Msg: fmt.Sprintf("--log-format: expected text or json, found %q", l.format)}
 	}
 	return l.log, nil
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("crmseg "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse parses flags, turning flag errors into usage errors.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
 }
 
 // runFlags are the flags of run, train and validate: a config file and the
@@ -201,7 +176,7 @@ type runFlags struct {
 }
 
 func newRunFlags(name string, stderr io.Writer, lf *logFlags) *runFlags {
-	f := &runFlags{fs: newFlagSet(name, stderr)}
+	f := &runFlags{fs: cli.NewFlagSet("crmseg", name, stderr)}
 	fs := f.fs
 	lf.register(fs, true)
 	fs.StringVar(&f.config, "config", "", "YAML config file (flags given as well override it)")
@@ -224,7 +199,7 @@ func newRunFlags(name string, stderr io.Writer, lf *logFlags) *runFlags {
 // parse parses args and builds the configuration: the file, then the flags
 // given.
 func (f *runFlags) parse(args []string) (config.Config, error) {
-	if err := parse(f.fs, args); err != nil {
+	if err := cli.Parse(f.fs, args); err != nil {
 		return config.Config{}, err
 	}
 	cfg := config.DefaultConfig()
@@ -276,7 +251,7 @@ func (f *runFlags) parse(args []string) (config.Config, error) {
 		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}
 	if f.config == "" && !set["transactions"] {
-		return cfg, &usageError{f.fs.Name() + " needs --config or --transactions"}
+		return cfg, &cli.UsageError{Msg: f.fs.Name() + " needs --config or --transactions"}
 	}
 	return cfg, nil
 }
@@ -344,10 +319,10 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, lf *
 		return err
 	}
 	if *modelOut == "" {
-		return &usageError{"train needs --model-out"}
+		return &cli.UsageError{Msg: "train needs --model-out"}
 	}
 	if cfg.Segmentation.Model != "" {
-		return &usageError{"train fits a model: --model (or segmentation.model) does not apply"}
+		return &cli.UsageError{Msg: "train fits a model: --model (or segmentation.model) does not apply"}
 	}
 	log, progress, err := lf.setup(stderr)
 	if err != nil {
@@ -555,13 +530,13 @@ func relDiff(predicted, actual float64) float64 {
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	fs := newFlagSet("demo", stderr)
+	fs := cli.NewFlagSet("crmseg", "demo", stderr)
 	lf.register(fs, true)
 	out := fs.String("out", "demo-out", "directory for the demo data and outputs")
 	n := fs.Int("customers", 20000, "customers to generate")
 	seed := fs.Uint64("seed", 1, "random seed of the generator and the run")
 	k := fs.Int("k", 0, "number of segments; 0 chooses k from 3 to 8 and prints the figures per k")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log, progress, err := lf.setup(stderr)

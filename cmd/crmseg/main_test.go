@@ -18,6 +18,7 @@ import (
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/store"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -194,7 +195,7 @@ func TestExitCodes(t *testing.T) {
 		{flag.ErrHelp, 0},
 		{errors.New("disk full"), 1},
 		{&store.HistoryError{Path: "h", Op: "read", Err: errors.New("x")}, 1},
-		{&usageError{"--k: bad"}, 2},
+		{&cli.UsageError{Msg: "--k: bad"}, 2},
 		{&config.ConfigError{Problems: []string{"k"}}, 2},
 		{&engine.RunError{Err: &config.ConfigError{Problems: []string{"k"}}}, 2},
 		{&engine.RunError{RunID: "r", Err: &store.OutputRootError{Root: "o"}}, 2},

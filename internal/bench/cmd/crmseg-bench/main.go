@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/crmseg/crmseg/internal/bench"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 const usage = `crmseg-bench — the benchmarks' tool (make bench-kmeans, make bench-e2e)
@@ -34,11 +35,6 @@ Commands:
 
 Run 'crmseg-bench COMMAND -h' for a command's flags.
 `
-
-// usageError is a mistake in the command line.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,9 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q", args[0])}
+		err = &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
-	var ue *usageError
+	var ue *cli.UsageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
@@ -77,40 +73,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("crmseg-bench "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse parses flags, turning flag errors into usage errors.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
-}
-
 // cmdBlobs writes the Gaussian blobs make bench-kmeans clusters.
 func cmdBlobs(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("blobs", stderr)
+	fs := cli.NewFlagSet("crmseg-bench", "blobs", stderr)
 	out := fs.String("out", "", "output directory: blobs.parquet, blobs.npy, truth.csv")
 	rows := fs.Int("rows", 1_000_000, "rows")
 	dims := fs.Int("dims", 12, "features")
 	centers := fs.Int("centers", 8, "blobs")
 	spread := fs.Float64("spread", 3, "standard deviation of the centres' coordinates (points have 1)")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
-		return &usageError{"blobs needs --out"}
+		return &cli.UsageError{Msg: "blobs needs --out"}
 	}
 	start := time.Now()
 	cfg := bench.BlobsConfig{Rows: *rows, Dims: *dims, Centers: *centers, Spread: *spread, Seed: *seed}

@@ -12,6 +12,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the engine's DuckDB driver
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/cli"
 )
 
 // cmdScan times the floor make bench-e2e compares a run with: a plain
@@ -21,17 +22,17 @@ import (
 //
 //	crmseg-bench scan --transactions FILE [--threads N]
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("scan", stderr)
+	fs := cli.NewFlagSet("crmseg-bench", "scan", stderr)
 	path := fs.String("transactions", "", "transactions Parquet file (as crmseg generate writes it)")
 	threads := fs.Int("threads", 0, "DuckDB threads; 0 leaves DuckDB's default (every core), as a run does")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
-		return &usageError{"scan needs --transactions"}
+		return &cli.UsageError{Msg: "scan needs --transactions"}
 	}
 	if _, err := os.Stat(*path); err != nil {
-		return &usageError{fmt.Sprintf("--transactions: expected a Parquet file, found %v", err)}
+		return &cli.UsageError{Msg: fmt.Sprintf("--transactions: expected a Parquet file, found %v", err)}
 	}
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
