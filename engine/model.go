@@ -69,7 +69,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 			changes = append(changes, segment.SegmentChange{ID: s.ID, Change: "kept", Name: s.Name})
 		}
 		nextID, source, algorithm = m.NextID, "model", "assign"
-		kRows = []segment.KRow{figures(z, labels, res.Inertia, k)}
+		kRows = []segment.KRow{r.figures(z, labels, res.Inertia, k)}
 		chosen = k
 	} else {
 		var err error
@@ -120,7 +120,7 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 					"inertia", res.Inertias[km.NInit], "best_fresh_inertia", slices.Min(res.Inertias[:km.NInit]))
 			}
 			chosen = sg.K
-			kRows = []segment.KRow{figures(z, res.Labels, res.Inertia, sg.K)}
+			kRows = []segment.KRow{r.figures(z, res.Labels, res.Inertia, sg.K)}
 		}
 		if previous != nil {
 			ids, names, nextID, changes = previous.Match(res.Centroids, scaler, sg.MatchMaxDistance)
@@ -228,17 +228,13 @@ func (r *run) segment(ctx context.Context, fm *featureMatrix, nNumeric int) ([]s
 	return segs, nil
 }
 
-// figures computes the quality figures of one clustering (no stability:
-// that needs refits).
-func figures(z *mat.Dense, labels []int, inertia float64, k int) segment.KRow {
-	n, _ := z.Dims()
-	sizes := make([]int, k)
-	for _, l := range labels {
-		sizes[l]++
-	}
-	return segment.KRow{K: k, Inertia: inertia, Silhouette: segment.Silhouette(z, labels, k, 2000, 1),
-		CalinskiHarabasz: segment.CalinskiHarabasz(z, labels, k), DaviesBouldin: segment.DaviesBouldin(z, labels, k),
-		Stability: math.NaN(), SmallestShare: float64(slices.Min(sizes)) / float64(n), Eligible: true}
+// figures computes the quality figures of one clustering (fixed k or a
+// given model) as choose_k does for each k, with the run's seed: no
+// stability, which needs refits, and the silhouette from choose_k's
+// default sample (silhouette_sample is a setting of choose_k, which these
+// modes exclude).
+func (r *run) figures(z *mat.Dense, labels []int, inertia float64, k int) segment.KRow {
+	return segment.Figures(z, nil, labels, k, inertia, segment.ChooseOptions{Seed: r.cfg.Seed})
 }
 
 // alignFeatures builds the scaled matrix of the model's features from the
