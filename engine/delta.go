@@ -9,11 +9,9 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/sqlquote"
-	"github.com/crmseg/crmseg/segment"
 )
 
 // previousSegments points the view previous_published at the
@@ -139,55 +137,30 @@ func (r *run) delta(ctx context.Context) error {
 	return nil
 }
 
-// hysteresis keeps customers in the segment the previous run gave them
-// unless their nearest centroid is closer than that segment's by more than
-// the relative margin: a customer moves only when
-//
-//	d_previous > (1 + margin) · d_nearest
-//
-// (Euclidean distances in the scaled space). Customers whose previous
-// segment has no centroid in this run (a retired segment), and customers
-// new to this run, keep their nearest centroid. labels (cluster indices)
-// and sqDist (squared distances) are updated in place; ids gives the
-// segment ID of each cluster. It returns the number of customers kept.
-// Each customer is decided on its own, so the result does not depend on
-// the order or the number of threads.
-func (r *run) hysteresis(ctx context.Context, z, centroids *mat.Dense, labels []int, sqDist []float64, ids []int, margin float64) (int64, error) {
-	cluster := map[int]int{}
-	for c, id := range ids {
-		cluster[id] = c
-	}
-	q, err := modelSQL("intermediate/previous_assignment")
-	if err != nil {
-		return 0, err
-	}
-	limit := (1 + margin) * (1 + margin)
-	var kept int64
-	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
-		for rdr.Next() {
-			rec := rdr.RecordBatch()
-			idx, ok1 := rec.Column(0).(*array.Int64)
-			prev, ok2 := rec.Column(1).(*array.Int64)
-			if !ok1 || !ok2 {
-				return errors.New("previous_assignment: unexpected Arrow types")
-			}
-			for j := range idx.Len() {
-				if prev.IsNull(j) {
-					continue
-				}
-				c, ok := cluster[int(prev.Value(j))]
-				i := int(idx.Value(j)) - 1
-				if !ok || labels[i] == c {
-					continue
-				}
-				d2 := segment.SquaredDistance(z.RawRowView(i), centroids.RawRowView(c))
-				if d2 <= limit*sqDist[i] {
-					labels[i], sqDist[i] = c, d2
-					kept++
-				}
-			}
+// previousAssignment reads, for hysteresis, the segment the previous run
+// gave each customer of this run (intermediate/previous_assignment), and
+// calls yield with the customer's row (cust_idx - 1) and segment ID.
+func (r *run) previousAssignment(ctx context.Context) func(yield func(row, segmentID int)) error {
+	return func(yield func(row, segmentID int)) error {
+		q, err := modelSQL("intermediate/previous_assignment")
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	return kept, err
+		return r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+			for rdr.Next() {
+				rec := rdr.RecordBatch()
+				idx, ok1 := rec.Column(0).(*array.Int64)
+				prev, ok2 := rec.Column(1).(*array.Int64)
+				if !ok1 || !ok2 {
+					return errors.New("previous_assignment: unexpected Arrow types")
+				}
+				for j := range idx.Len() {
+					if !prev.IsNull(j) {
+						yield(int(idx.Value(j))-1, int(prev.Value(j)))
+					}
+				}
+			}
+			return nil
+		})
+	}
 }

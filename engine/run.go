@@ -18,6 +18,7 @@ import (
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
+	"github.com/crmseg/crmseg/engine/segmentation"
 	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
@@ -321,10 +322,10 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	// 3 segment. The feature matrix and the fit live in Go: while they do,
 	// DuckDB drops the blocks it holds beyond a small budget (its tables
 	// stay in the run database's file) and takes its limit back after.
-	var segs []segmentInfo
+	var segs []segmentation.Segment
 	var segErr error
 	if err := s.goPhase(ctx, func() error {
-		segs, segErr = r.segment(ctx, fm, len(numeric))
+		segs, segErr = r.segment(ctx, fm)
 		return nil
 	}); err != nil {
 		return nil, stageError("segment", err)
@@ -747,7 +748,7 @@ func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary
 
 // targets chooses each segment's objective, projects the baselines, and
 // writes the segments and segment_targets tables.
-func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment.FeatureSpec) ([]SegmentReport, error) {
+func (r *run) targets(ctx context.Context, segs []segmentation.Segment, numeric []segment.FeatureSpec) ([]SegmentReport, error) {
 	sums, err := r.readSummaries(ctx)
 	if err != nil {
 		return nil, err
