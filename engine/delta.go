@@ -15,41 +15,70 @@ import (
 )
 
 // previousSegments points the view previous_published at the
-// customer_segments table of the run this one continues (r.prev.Dir,
-// found once by findPrevious: the output root's latest run, or the history's
-// newest published run when latest is lost), and previous_segments at its
-// customer_id (as text) and segment_id. Without a previous run both are
-// empty.
-func (r *run) previousSegments(ctx context.Context) error {
-	r.previous = ""
-	if r.prev.Dir != "" {
-		path := filepath.Join(r.prev.Dir, "customer_segments.parquet")
+// customer_segments table of the run this one continues, in dir (found
+// once by store.FindPrevious: the output root's latest run, or the
+// history's newest published run when latest is lost; "" when none), and
+// previous_segments at its customer_id (as text) and segment_id. It
+// returns the path of that table, "" without a previous run: both views
+// are empty then.
+func (r *run) previousSegments(ctx context.Context, dir string) (string, error) {
+	previous := ""
+	if dir != "" {
+		path := filepath.Join(dir, "customer_segments.parquet")
 		if _, err := os.Stat(path); err == nil {
-			r.previous = path
-			r.man.PreviousRunID = filepath.Base(r.prev.Dir)
+			previous = path
+			r.man.PreviousRunID = filepath.Base(dir)
 		}
 	}
 	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
-	if r.previous != "" {
-		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(r.previous)+")"); err != nil {
-			return fmt.Errorf("previous run's %s: %w", r.previous, err)
+	if previous != "" {
+		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(previous)+")"); err != nil {
+			return "", fmt.Errorf("previous run's %s: %w", previous, err)
 		}
 		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id FROM previous_published"
 	}
-	return r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
+	return previous, r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
+}
+
+// drift builds segment_drift: every segment of this run and every retired
+// one, with its change, centroid shift and the customers that stayed,
+// moved in and moved out since the previous run (the previous_segments
+// view); records the share of customers whose segment changed; and builds
+// the customer delta and the segment migration against the previous run's
+// customer_segments file, previous ("" when none: see previousSegments).
+func (r *run) drift(ctx context.Context, previous string, data supply) error {
+	if err := r.buildStage(ctx, "drift", data, nil); err != nil {
+		return err
+	}
+	totals, err := modelSQL("reads/drift_totals")
+	if err != nil {
+		return err
+	}
+	var compared, changed int64
+	if err := r.s.conn.QueryRowContext(ctx, totals).Scan(&compared, &changed); err != nil {
+		return err
+	}
+	q := &r.man.Quality.Segmentation
+	q.Compared = compared
+	if compared > 0 {
+		q.ChangedShare = round(float64(changed)/float64(compared), 6)
+	}
+	r.log.Info("segment drift", "customers_compared", compared, "changed_share", q.ChangedShare)
+	return r.delta(ctx, previous, data)
 }
 
 // previousCustomerSegments defines previous_customer_segments: the previous
-// run's customer_segments with this run's columns and types. A column the
-// previous file lacks (a table written by an older version) is null, so it
-// counts as changed; without a previous run the view is empty.
-func (r *run) previousCustomerSegments(ctx context.Context) error {
+// run's customer_segments (previous, "" when none) with this run's columns
+// and types. A column the previous file lacks (a table written by an older
+// version) is null, so it counts as changed; without a previous run the
+// view is empty.
+func (r *run) previousCustomerSegments(ctx context.Context, previous string) error {
 	cols, err := r.columns(ctx, "SELECT * FROM customer_segments")
 	if err != nil {
 		return err
 	}
 	have := map[string]bool{}
-	if r.previous != "" {
+	if previous != "" {
 		prev, err := r.columns(ctx, "SELECT * FROM previous_published")
 		if err != nil {
 			return err
@@ -71,7 +100,7 @@ func (r *run) previousCustomerSegments(ctx context.Context) error {
 			fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.typ, id)
 		}
 	}
-	if r.previous != "" {
+	if previous != "" {
 		b.WriteString(" FROM previous_published")
 	} else {
 		b.WriteString(" WHERE false")
@@ -100,12 +129,13 @@ func (r *run) columns(ctx context.Context, query string) ([]column, error) {
 }
 
 // delta builds customer_segments_delta and segment_migration against the
-// previous run and counts the delta's rows into the manifest.
-func (r *run) delta(ctx context.Context) error {
-	if err := r.previousCustomerSegments(ctx); err != nil {
+// previous run (previous, its customer_segments file) and counts the
+// delta's rows into the manifest.
+func (r *run) delta(ctx context.Context, previous string, data supply) error {
+	if err := r.previousCustomerSegments(ctx, previous); err != nil {
 		return err
 	}
-	if err := r.buildStage(ctx, "delta", nil); err != nil {
+	if err := r.buildStage(ctx, "delta", data, nil); err != nil {
 		return err
 	}
 	rows, err := r.s.conn.QueryContext(ctx, "SELECT change, count(*) FROM customer_segments_delta GROUP BY change")

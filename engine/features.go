@@ -22,6 +22,50 @@ import (
 // profileCols are the extra per-customer columns read with the features.
 var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
 
+// features returns the numeric clustering features: the configured ones,
+// each checked against the inputs, or the defaults the data can supply.
+func (r *run) features(data supply) ([]segment.FeatureSpec, error) {
+	explicit := len(r.cfg.Segmentation.Features) > 0
+	specs := r.cfg.Segmentation.Features
+	if !explicit {
+		specs = config.DefaultFeatures
+	}
+	var out []segment.FeatureSpec
+	var problems []string
+	for _, f := range specs {
+		if need := config.CustomerFeatures[f.Name]; need != "" && !data.hasColumn(need) && explicit {
+			problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
+			continue
+		}
+		if need := config.CustomerFeatures[f.Name]; need != "" && !explicit && !data.hasData(need) {
+			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", data.missingData(need))
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(problems) > 0 {
+		return nil, &config.ConfigError{Problems: problems}
+	}
+	return out, nil
+}
+
+// sparseWeight is the clustering weight of a sparse feature dimension.
+func (r *run) sparseWeight(dimension string) float64 {
+	sg := r.cfg.Segmentation
+	switch dimension {
+	case "category":
+		return sg.CategoryMixWeight
+	case "channel":
+		return sg.ChannelMixWeight
+	}
+	for _, d := range sg.Demographics {
+		if d == dimension {
+			return sg.DemographicWeight
+		}
+	}
+	return 0
+}
+
 // buildMatrix reads the features of every customer from customer_features
 // and customer_sparse through Arrow into a dense matrix. A numeric feature
 // with missing values (age without a birth date) takes the median of the

@@ -4,29 +4,38 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"slices"
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/segmentation"
+	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/scoring"
+	"github.com/crmseg/crmseg/segment"
 )
+
+// segmented is what the segment stage makes for the later ones.
+type segmented struct {
+	segments []segmentation.Segment // in ID order
+	model    *segment.Model         // the run's segmentation model
+	// numeric are the numeric clustering features, which the segments'
+	// centroids are described in.
+	numeric []segment.FeatureSpec
+}
 
 // segment decides the run's segments from the feature matrix in the mode
 // the configuration sets: assigning with a given model, training a fixed
 // k, or choosing k (segmentation.Assign, TrainK, ChooseK), continuing the
-// model of the previous run; records the fit in the manifest; and hands
-// the assignment back to DuckDB. It leaves the model of the run in
-// r.model.
-func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix) ([]segmentation.Segment, error) {
-	if err := r.previousSegments(ctx); err != nil {
-		return nil, stageError("segment", err)
-	}
+// model of prev, the run this one continues; records the fit in the
+// manifest; and hands the assignment back to DuckDB (storeSegmentation),
+// where the previous run's assignment (previousSegments) is too.
+func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev store.Previous, data supply) (*segmented, error) {
 	if r.leftOut(scoring.MetricNewCustomers) {
 		// Who is new is unknown when the data barely reaches before the
 		// last 12 months: no segment is named "new" for it.
 		clear(fm.New12m)
 	}
-	in := segmentation.Input{Features: fm, Previous: r.prev.Model, IDFloor: r.prev.IDFloor, PreviousAssignment: r.previousAssignment(ctx)}
+	in := segmentation.Input{Features: fm, Previous: prev.Model, IDFloor: prev.IDFloor, PreviousAssignment: r.previousAssignment(ctx)}
 	st := segmentation.Settings{Segmentation: r.cfg.Segmentation, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 		Software: r.opts.Version, RunID: r.man.RunID, Log: r.log}
 	var out *segmentation.Outcome
@@ -43,11 +52,10 @@ func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix) ([]se
 		return nil, segmentError(err)
 	}
 	r.man.Quality.Segmentation = out.Quality
-	r.model = out.Model
-	if err := r.storeSegmentation(ctx, out); err != nil {
+	if err := r.storeSegmentation(ctx, out, data); err != nil {
 		return nil, stageError("segment", err)
 	}
-	return out.Segments, nil
+	return &segmented{segments: out.Segments, model: out.Model, numeric: slices.Clone(fm.Specs[:fm.Numeric])}, nil
 }
 
 // segmentError is the run's error for a segmentation's: a problem of the
@@ -72,7 +80,7 @@ func (r *run) restarts(step string) func(total int) segmentation.Progress {
 
 // storeSegmentation writes the segment names, the customers' assignment,
 // the k-selection figures and the segment changes into DuckDB.
-func (r *run) storeSegmentation(ctx context.Context, out *segmentation.Outcome) error {
+func (r *run) storeSegmentation(ctx context.Context, out *segmentation.Outcome, data supply) error {
 	s := r.s
 	if err := s.createTable(ctx, "ddl/segment_names"); err != nil {
 		return err
@@ -90,7 +98,7 @@ func (r *run) storeSegmentation(ctx context.Context, out *segmentation.Outcome) 
 	}
 	defer rdr.Release()
 	err = s.registerArrow(rdr, "segment_assignment", func() error {
-		return r.buildStage(ctx, "segment", nil)
+		return r.buildStage(ctx, "segment", data, nil)
 	})
 	if err != nil {
 		return err
@@ -123,31 +131,4 @@ func (r *run) storeSegmentation(ctx context.Context, out *segmentation.Outcome) 
 		rows = append(rows, []driver.Value{int32(c.ID), c.Name, c.Change, from, into, nullable.Value(round(c.Shift, 9))})
 	}
 	return s.appendRows("segment_changes", rows)
-}
-
-// drift builds segment_drift: every segment of this run and every retired
-// one, with its change, centroid shift and the customers that stayed,
-// moved in and moved out since the output root's latest run (the
-// previous_segments view of the segment stage); records the share of
-// customers whose segment changed; and builds the customer delta and the
-// segment migration.
-func (r *run) drift(ctx context.Context) error {
-	if err := r.buildStage(ctx, "drift", nil); err != nil {
-		return err
-	}
-	totals, err := modelSQL("reads/drift_totals")
-	if err != nil {
-		return err
-	}
-	var compared, changed int64
-	if err := r.s.conn.QueryRowContext(ctx, totals).Scan(&compared, &changed); err != nil {
-		return err
-	}
-	q := &r.man.Quality.Segmentation
-	q.Compared = compared
-	if compared > 0 {
-		q.ChangedShare = round(float64(changed)/float64(compared), 6)
-	}
-	r.log.Info("segment drift", "customers_compared", compared, "changed_share", q.ChangedShare)
-	return r.delta(ctx)
 }
