@@ -23,34 +23,36 @@ import (
 // expected spend, undiscounted; the actual revenue is the net spend of
 // the holdout's purchase days. Customers first seen in the holdout are not
 // part of it: the models predict the customers on file. A backtest that
-// cannot be fitted is recorded with its error; the run goes on.
-func (r *run) backtest(ctx context.Context) error {
+// cannot be fitted is recorded with its error; the run goes on. It returns
+// the model error the targets' bands widen by (calibrateBands), none
+// without a backtest.
+func (r *run) backtest(ctx context.Context) (scoring.ModelError, error) {
 	s := r.s
 	if err := s.createTable(ctx, "ddl/backtest_customers"); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	if err := s.createTable(ctx, "ddl/backtest_params"); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	holdout := r.cfg.Value.BacktestHoldout
 	if holdout == "" {
-		return nil
+		return scoring.ModelError{}, nil
 	}
 	asOf, err := time.Parse(time.DateOnly, r.man.AsOf)
 	if err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	calEnd := config.SpanBefore(asOf, holdout)
 	weeks := asOf.Sub(calEnd).Hours() / 24 / 7
 	bt := &manifest.Backtest{Holdout: holdout, CalibrationEnd: calEnd.Format(time.DateOnly), HoldoutEnd: asOf.Format(time.DateOnly), HoldoutWeeks: round(weeks, 6)}
 	r.man.Backtest = bt
 	if err := s.appendRows("backtest_params", [][]driver.Value{{calEnd, asOf, weeks}}); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 
 	h, err := r.purchaseHistories(ctx, bt.CalibrationEnd)
 	if err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	idx, hist, spend, actualN, actualR := h.idx, h.hist, h.spend, h.actualN, h.actualR
 	fitHist, fitSpend := h.fitRows()
@@ -88,7 +90,7 @@ func (r *run) backtest(ctx context.Context) error {
 	}
 	bt.Models = append(bt.Models, record("gamma_gamma", "currency per purchase", fits[len(names)], errs[len(names)]))
 	if err := s.appendRows("models", modelRows("backtest_", bt.Models, fits)); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	ggErr := errs[len(names)]
 	for i, m := range names {
@@ -135,7 +137,7 @@ func (r *run) backtest(ctx context.Context) error {
 		}
 	}
 	if bt.Error != "" {
-		return nil
+		return scoring.ModelError{}, nil
 	}
 	mem := r.opts.Allocator
 	if err := s.createFromColumns(ctx, "backtest_customers", []goColumn{
@@ -146,15 +148,15 @@ func (r *run) backtest(ctx context.Context) error {
 		int64Column(mem, "actual_purchases", actualN),
 		float64Column(mem, "actual_revenue", actRev),
 	}); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	totals, err := modelSQL("reads/backtest_totals")
 	if err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	if err := s.conn.QueryRowContext(ctx, totals).Scan(
 		&bt.Customers, &bt.ActualPurchases, &bt.PredictedPurchases, &bt.ActualRevenue, &bt.PredictedRevenue); err != nil {
-		return err
+		return scoring.ModelError{}, err
 	}
 	r.log.Info("customer-value backtest", "calibration_end", bt.CalibrationEnd, "customers", bt.Customers,
 		"actual_purchases", bt.ActualPurchases, "predicted_purchases", bt.PredictedPurchases)
@@ -170,7 +172,11 @@ func (r *run) backtest(ctx context.Context) error {
 			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
 			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))
 	}
-	return r.calibrateBands(ctx, h, purchase[0], fits[0], gg, fits[len(names)], weeks)
+	be, err := r.calibrateBands(ctx, h, purchase[0], fits[0], gg, fits[len(names)], weeks)
+	if err != nil {
+		return scoring.ModelError{}, err
+	}
+	return bandModelError(be), nil
 }
 
 // relError is predicted / actual - 1, rounded to 6 digits; NaN when actual

@@ -49,11 +49,11 @@ func spendMeanSq(spend []scoring.Spend) float64 {
 // inflates their errors, while the recency-frequency groups carry no such
 // selection but mix the low and high spenders whose errors differ most.
 func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.DropoutModel, pmFit scoring.FitResult,
-	gg scoring.GammaGamma, ggFit scoring.FitResult, weeks float64) error {
+	gg scoring.GammaGamma, ggFit scoring.FitResult, weeks float64) (*manifest.BandError, error) {
 	m := scoring.ForecastModels{Purchase: pm, PurchaseCov: pmFit.Cov, Spend: &gg, SpendCov: ggFit.Cov, SpendMeanSq: spendMeanSq(h.spend)}
 	segOf, err := r.segmentOf(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	groups := make([]scoring.ForecastGroup, 0, 2*len(h.hist))
 	type actual struct{ purchases, active, revenue float64 }
@@ -102,22 +102,17 @@ func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.Dropo
 	r.man.Backtest.BandError = be
 	r.log.Info("model error for the targets' bands", "groups", len(be.Groups),
 		"purchases", be.Purchases, "active_customers", be.Active, "revenue", be.Revenue)
-	return nil
+	return be, nil
 }
 
 // bandModelError is the model error the targets' bands widen by: the
-// backtest's, none without one.
-func (r *run) bandModelError() scoring.ModelError {
-	bt := r.man.Backtest
-	if bt == nil || bt.BandError == nil {
-		return scoring.ModelError{}
-	}
+// backtest's, e (finite figures only).
+func bandModelError(e *manifest.BandError) scoring.ModelError {
 	finite := func(v float64) float64 {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return 0
 		}
 		return v
 	}
-	e := bt.BandError
 	return scoring.ModelError{Purchases: finite(e.Purchases), Active: finite(e.Active), Spend: finite(e.Revenue)}
 }

@@ -106,29 +106,32 @@ func metricsLeftOut(windows []manifest.WindowCoverage, missing func(column strin
 }
 
 // coverage records how much of each window the data covers and the metrics
-// the run leaves out, in the manifest and the log.
-func (r *run) coverage(ctx context.Context) error {
+// the run leaves out, in the manifest and the log, and returns what the
+// data supplies: the inputs' columns, and which optional ones the accepted
+// lines fill.
+func (r *run) coverage(ctx context.Context, inputs map[string]*input) (supply, error) {
+	data := supply{inputs: inputs}
 	q, err := modelSQL("reads/data_extent")
 	if err != nil {
-		return err
+		return data, err
 	}
 	var start, end sql.NullTime
 	var filled dataFilled
 	if err := r.s.conn.QueryRowContext(ctx, q).Scan(&start, &end, &filled.category, &filled.channel); err != nil {
-		return err
+		return data, err
 	}
-	r.filled = &filled
+	data.filled = &filled
 	windows, err := r.s.windowCoverage(ctx, start, end)
 	if err != nil {
-		return err
+		return data, err
 	}
 	r.man.Windows = windows
-	r.man.MetricsLeftOut = metricsLeftOut(windows, r.missingData)
+	r.man.MetricsLeftOut = metricsLeftOut(windows, data.missingData)
 	r.warnCoverage(windows)
 	for _, l := range r.man.MetricsLeftOut {
 		r.log.Info("metric left out", "metric", l.Metric, "reason", l.Reason)
 	}
-	return nil
+	return data, nil
 }
 
 // warnCoverage logs the windows the data mostly does not cover.
@@ -141,26 +144,45 @@ func (r *run) warnCoverage(windows []manifest.WindowCoverage) {
 	}
 }
 
+// supply is what the run's data supplies: the columns of its inputs and,
+// once the features are built (or validate has read the lines), which
+// optional transaction columns some accepted purchase line fills.
+type supply struct {
+	inputs map[string]*input
+	filled *dataFilled // nil until the lines are read
+}
+
 // dataFilled says which optional transaction columns some accepted purchase
 // line fills.
 type dataFilled struct {
 	category, channel bool
 }
 
+// hasColumn reports whether any input supplies a logical column.
+func (d supply) hasColumn(col string) bool {
+	switch col {
+	case "category":
+		return d.inputs["transactions"].has("category") || d.inputs["products"].has("category")
+	case "cost", "channel":
+		return d.inputs["transactions"].has(col)
+	}
+	return d.inputs["customers"].has(col)
+}
+
 // hasData reports whether the data supplies a logical column: the inputs
-// have it and, for category and channel once the features are built (or
-// validate has read the lines), some accepted purchase line fills it.
-func (r *run) hasData(col string) bool {
-	return r.missingData(col) == ""
+// have it and, for category and channel once the lines are read, some
+// accepted purchase line fills it.
+func (d supply) hasData(col string) bool {
+	return d.missingData(col) == ""
 }
 
 // missingData says why the data does not supply a logical column, "" when
 // it does.
-func (r *run) missingData(col string) string {
-	if !r.hasColumn(col) {
+func (d supply) missingData(col string) string {
+	if !d.hasColumn(col) {
 		return "the inputs have no " + col
 	}
-	if f := r.filled; f != nil && ((col == "category" && !f.category) || (col == "channel" && !f.channel)) {
+	if f := d.filled; f != nil && ((col == "category" && !f.category) || (col == "channel" && !f.channel)) {
 		return "no accepted purchase line has a " + col
 	}
 	return ""

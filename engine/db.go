@@ -392,3 +392,15 @@ func (s *session) createFromColumns(ctx context.Context, table string, cols []go
 		return s.exec(ctx, "CREATE OR REPLACE TABLE "+sqlquote.Ident(table)+" AS SELECT * FROM "+sqlquote.Ident(view))
 	})
 }
+
+// queryString returns a single string.
+func (s *session) queryString(ctx context.Context, query string, args ...any) (string, error) {
+	var v *string
+	if err := s.conn.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
+		return "", err
+	}
+	if v == nil {
+		return "", errors.New("no value")
+	}
+	return *v, nil
+}

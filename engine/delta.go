@@ -9,49 +9,76 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/sqlquote"
-	"github.com/crmseg/crmseg/segment"
 )
 
 // previousSegments points the view previous_published at the
-// customer_segments table of the run this one continues (r.prev.Dir,
-// found once by findPrevious: the output root's latest run, or the history's
-// newest published run when latest is lost), and previous_segments at its
-// customer_id (as text) and segment_id. Without a previous run both are
-// empty.
-func (r *run) previousSegments(ctx context.Context) error {
-	r.previous = ""
-	if r.prev.Dir != "" {
-		path := filepath.Join(r.prev.Dir, "customer_segments.parquet")
+// customer_segments table of the run this one continues, in dir (found
+// once by store.FindPrevious: the output root's latest run, or the
+// history's newest published run when latest is lost; "" when none), and
+// previous_segments at its customer_id (as text) and segment_id. It
+// returns the path of that table, "" without a previous run: both views
+// are empty then.
+func (r *run) previousSegments(ctx context.Context, dir string) (string, error) {
+	previous := ""
+	if dir != "" {
+		path := filepath.Join(dir, "customer_segments.parquet")
 		if _, err := os.Stat(path); err == nil {
-			r.previous = path
-			r.man.PreviousRunID = filepath.Base(r.prev.Dir)
+			previous = path
+			r.man.PreviousRunID = filepath.Base(dir)
 		}
 	}
 	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
-	if r.previous != "" {
-		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(r.previous)+")"); err != nil {
-			return fmt.Errorf("previous run's %s: %w", r.previous, err)
+	if previous != "" {
+		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(previous)+")"); err != nil {
+			return "", fmt.Errorf("previous run's %s: %w", previous, err)
 		}
 		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id FROM previous_published"
 	}
-	return r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
+	return previous, r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
+}
+
+// drift builds segment_drift: every segment of this run and every retired
+// one, with its change, centroid shift and the customers that stayed,
+// moved in and moved out since the previous run (the previous_segments
+// view); records the share of customers whose segment changed; and builds
+// the customer delta and the segment migration against the previous run's
+// customer_segments file, previous ("" when none: see previousSegments).
+func (r *run) drift(ctx context.Context, previous string, data supply) error {
+	if err := r.buildStage(ctx, "drift", data, nil); err != nil {
+		return err
+	}
+	totals, err := modelSQL("reads/drift_totals")
+	if err != nil {
+		return err
+	}
+	var compared, changed int64
+	if err := r.s.conn.QueryRowContext(ctx, totals).Scan(&compared, &changed); err != nil {
+		return err
+	}
+	q := &r.man.Quality.Segmentation
+	q.Compared = compared
+	if compared > 0 {
+		q.ChangedShare = round(float64(changed)/float64(compared), 6)
+	}
+	r.log.Info("segment drift", "customers_compared", compared, "changed_share", q.ChangedShare)
+	return r.delta(ctx, previous, data)
 }
 
 // previousCustomerSegments defines previous_customer_segments: the previous
-// run's customer_segments with this run's columns and types. A column the
-// previous file lacks (a table written by an older version) is null, so it
-// counts as changed; without a previous run the view is empty.
-func (r *run) previousCustomerSegments(ctx context.Context) error {
+// run's customer_segments (previous, "" when none) with this run's columns
+// and types. A column the previous file lacks (a table written by an older
+// version) is null, so it counts as changed; without a previous run the
+// view is empty.
+func (r *run) previousCustomerSegments(ctx context.Context, previous string) error {
 	cols, err := r.columns(ctx, "SELECT * FROM customer_segments")
 	if err != nil {
 		return err
 	}
 	have := map[string]bool{}
-	if r.previous != "" {
+	if previous != "" {
 		prev, err := r.columns(ctx, "SELECT * FROM previous_published")
 		if err != nil {
 			return err
@@ -73,7 +100,7 @@ func (r *run) previousCustomerSegments(ctx context.Context) error {
 			fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.typ, id)
 		}
 	}
-	if r.previous != "" {
+	if previous != "" {
 		b.WriteString(" FROM previous_published")
 	} else {
 		b.WriteString(" WHERE false")
@@ -102,12 +129,13 @@ func (r *run) columns(ctx context.Context, query string) ([]column, error) {
 }
 
 // delta builds customer_segments_delta and segment_migration against the
-// previous run and counts the delta's rows into the manifest.
-func (r *run) delta(ctx context.Context) error {
-	if err := r.previousCustomerSegments(ctx); err != nil {
+// previous run (previous, its customer_segments file) and counts the
+// delta's rows into the manifest.
+func (r *run) delta(ctx context.Context, previous string, data supply) error {
+	if err := r.previousCustomerSegments(ctx, previous); err != nil {
 		return err
 	}
-	if err := r.buildStage(ctx, "delta", nil); err != nil {
+	if err := r.buildStage(ctx, "delta", data, nil); err != nil {
 		return err
 	}
 	rows, err := r.s.conn.QueryContext(ctx, "SELECT change, count(*) FROM customer_segments_delta GROUP BY change")
@@ -139,55 +167,30 @@ func (r *run) delta(ctx context.Context) error {
 	return nil
 }
 
-// hysteresis keeps customers in the segment the previous run gave them
-// unless their nearest centroid is closer than that segment's by more than
-// the relative margin: a customer moves only when
-//
-//	d_previous > (1 + margin) · d_nearest
-//
-// (Euclidean distances in the scaled space). Customers whose previous
-// segment has no centroid in this run (a retired segment), and customers
-// new to this run, keep their nearest centroid. labels (cluster indices)
-// and sqDist (squared distances) are updated in place; ids gives the
-// segment ID of each cluster. It returns the number of customers kept.
-// Each customer is decided on its own, so the result does not depend on
-// the order or the number of threads.
-func (r *run) hysteresis(ctx context.Context, z, centroids *mat.Dense, labels []int, sqDist []float64, ids []int, margin float64) (int64, error) {
-	cluster := map[int]int{}
-	for c, id := range ids {
-		cluster[id] = c
-	}
-	q, err := modelSQL("intermediate/previous_assignment")
-	if err != nil {
-		return 0, err
-	}
-	limit := (1 + margin) * (1 + margin)
-	var kept int64
-	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
-		for rdr.Next() {
-			rec := rdr.RecordBatch()
-			idx, ok1 := rec.Column(0).(*array.Int64)
-			prev, ok2 := rec.Column(1).(*array.Int64)
-			if !ok1 || !ok2 {
-				return errors.New("previous_assignment: unexpected Arrow types")
-			}
-			for j := range idx.Len() {
-				if prev.IsNull(j) {
-					continue
-				}
-				c, ok := cluster[int(prev.Value(j))]
-				i := int(idx.Value(j)) - 1
-				if !ok || labels[i] == c {
-					continue
-				}
-				d2 := segment.SquaredDistance(z.RawRowView(i), centroids.RawRowView(c))
-				if d2 <= limit*sqDist[i] {
-					labels[i], sqDist[i] = c, d2
-					kept++
-				}
-			}
+// previousAssignment reads, for hysteresis, the segment the previous run
+// gave each customer of this run (intermediate/previous_assignment), and
+// calls yield with the customer's row (cust_idx - 1) and segment ID.
+func (r *run) previousAssignment(ctx context.Context) func(yield func(row, segmentID int)) error {
+	return func(yield func(row, segmentID int)) error {
+		q, err := modelSQL("intermediate/previous_assignment")
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	return kept, err
+		return r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+			for rdr.Next() {
+				rec := rdr.RecordBatch()
+				idx, ok1 := rec.Column(0).(*array.Int64)
+				prev, ok2 := rec.Column(1).(*array.Int64)
+				if !ok1 || !ok2 {
+					return errors.New("previous_assignment: unexpected Arrow types")
+				}
+				for j := range idx.Len() {
+					if !prev.IsNull(j) {
+						yield(int(idx.Value(j))-1, int(prev.Value(j)))
+					}
+				}
+			}
+			return nil
+		})
+	}
 }

@@ -14,32 +14,63 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/segmentation"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
 )
 
-// featureMatrix is the clustering input: one row per customer in cust_idx
-// order, numeric features first, then the sparse ones (spend shares and
-// one-hot demographics).
-type featureMatrix struct {
-	specs []segment.FeatureSpec // one per column of x
-	x     *mat.Dense
-	// scaled, once set, is the scaler x has been transformed by in place:
-	// x then holds the scaled features, and scaled.InverseRow gives a
-	// row back in original units.
-	scaled *segment.Scaler
-	// Per-customer figures used to order and name segments.
-	netRevenue, active12m, new12m []float64
+// profileCols are the extra per-customer columns read with the features.
+var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
+
+// features returns the numeric clustering features: the configured ones,
+// each checked against the inputs, or the defaults the data can supply.
+func (r *run) features(data supply) ([]segment.FeatureSpec, error) {
+	explicit := len(r.cfg.Segmentation.Features) > 0
+	specs := r.cfg.Segmentation.Features
+	if !explicit {
+		specs = config.DefaultFeatures
+	}
+	var out []segment.FeatureSpec
+	var problems []string
+	for _, f := range specs {
+		if need := config.CustomerFeatures[f.Name]; need != "" && !data.hasColumn(need) && explicit {
+			problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
+			continue
+		}
+		if need := config.CustomerFeatures[f.Name]; need != "" && !explicit && !data.hasData(need) {
+			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", data.missingData(need))
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(problems) > 0 {
+		return nil, &config.ConfigError{Problems: problems}
+	}
+	return out, nil
 }
 
-// numericCols are the extra per-customer columns read with the features.
-var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
+// sparseWeight is the clustering weight of a sparse feature dimension.
+func (r *run) sparseWeight(dimension string) float64 {
+	sg := r.cfg.Segmentation
+	switch dimension {
+	case "category":
+		return sg.CategoryMixWeight
+	case "channel":
+		return sg.ChannelMixWeight
+	}
+	for _, d := range sg.Demographics {
+		if d == dimension {
+			return sg.DemographicWeight
+		}
+	}
+	return 0
+}
 
 // buildMatrix reads the features of every customer from customer_features
 // and customer_sparse through Arrow into a dense matrix. A numeric feature
 // with missing values (age without a birth date) takes the median of the
 // others; one with no value at all, NaN or Inf is an error naming it.
-func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec, sparseWeight func(dimension string) float64) (fm *featureMatrix, err error) {
+func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec, sparseWeight func(dimension string) float64) (fm *segmentation.FeatureMatrix, err error) {
 	n, err := s.queryInt(ctx, "SELECT count(*) FROM customer_features")
 	if err != nil {
 		return nil, err
@@ -74,12 +105,13 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if d == 0 {
 		return nil, &config.ConfigError{Problems: []string{"segmentation: no features to cluster on (no numeric feature and every mix or demographic weight is 0)"}}
 	}
-	fm = &featureMatrix{
-		specs:      make([]segment.FeatureSpec, 0, d),
-		x:          mat.NewDense(int(n), d, nil),
-		netRevenue: make([]float64, n),
-		active12m:  make([]float64, n),
-		new12m:     make([]float64, n),
+	fm = &segmentation.FeatureMatrix{
+		Specs:      make([]segment.FeatureSpec, 0, d),
+		X:          mat.NewDense(int(n), d, nil),
+		Numeric:    len(numeric),
+		NetRevenue: make([]float64, n),
+		Active12m:  make([]float64, n),
+		New12m:     make([]float64, n),
 	}
 	// While Go holds the matrix, DuckDB's share of memory_limit shrinks by
 	// its size (down to goPhaseMemory), so that the two together stay
@@ -96,9 +128,9 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 			}
 		}()
 	}
-	fm.specs = append(fm.specs, numeric...)
+	fm.Specs = append(fm.Specs, numeric...)
 	for _, c := range sparse {
-		fm.specs = append(fm.specs, segment.FeatureSpec{Name: c.dimension + "=" + c.value, Method: "none", Weight: sparseWeight(c.dimension)})
+		fm.Specs = append(fm.Specs, segment.FeatureSpec{Name: c.dimension + "=" + c.value, Method: "none", Weight: sparseWeight(c.dimension)})
 	}
 
 	// Numeric features, in one columnar read.
@@ -112,8 +144,8 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		fmt.Fprintf(&q, ", coalesce(%s, (SELECT median(%s) FROM customer_features))::DOUBLE AS %s", id, id, id)
 	}
 	q.WriteString(" FROM customer_features ORDER BY cust_idx")
-	raw := fm.x.RawMatrix()
-	profile := [][]float64{fm.netRevenue, fm.active12m, fm.new12m}
+	raw := fm.X.RawMatrix()
+	profile := [][]float64{fm.NetRevenue, fm.Active12m, fm.New12m}
 	err = s.arrowQuery(ctx, q.String(), func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()
@@ -177,7 +209,7 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 			for i := 0; i < idx.Len(); i++ {
 				v := val.Value(i)
 				if val.IsNull(i) || math.IsNaN(v) || math.IsInf(v, 0) {
-					return featureValueError(fm.specs[base+int(col.Value(i))].Name, val.IsNull(i), v)
+					return featureValueError(fm.Specs[base+int(col.Value(i))].Name, val.IsNull(i), v)
 				}
 				raw.Data[(int(idx.Value(i))-1)*raw.Stride+base+int(col.Value(i))] = v
 			}

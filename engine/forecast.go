@@ -34,10 +34,10 @@ type segmentForecast struct {
 // segmentForecasts forecasts each segment's purchases, active customers
 // and spend over the 12 months after as_of from the fitted models, and
 // reads the conversions from the models' units (purchase days, their spend
-// net of what was returned of them) to the targets' (orders, net revenue). It returns nil maps when
-// the purchase model is unusable.
-func (r *run) segmentForecasts(ctx context.Context) (map[int]segmentForecast, map[int]scoring.Conversions, error) {
-	v := r.value
+// net of what was returned of them) to the targets' (orders, net revenue).
+// v are the fitted models, bands the model error the forecasts' bands
+// widen by. It returns nil maps when the purchase model is unusable.
+func (r *run) segmentForecasts(ctx context.Context, v *valueFit, bands scoring.ModelError) (map[int]segmentForecast, map[int]scoring.Conversions, error) {
 	if v == nil || v.bgErr != nil {
 		return nil, nil, nil
 	}
@@ -55,7 +55,7 @@ func (r *run) segmentForecasts(ctx context.Context) (map[int]segmentForecast, ma
 	segs, per, _ := scoring.ForecastSegments(m, groups, weeksPerYear)
 	forecasts := make(map[int]segmentForecast, len(segs))
 	for i, sg := range segs {
-		forecasts[sg] = segmentForecast{Forecast: per[i], modelError: r.bandModelError()}
+		forecasts[sg] = segmentForecast{Forecast: per[i], modelError: bands}
 	}
 
 	conv := map[int]scoring.Conversions{}

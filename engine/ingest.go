@@ -20,6 +20,7 @@ import (
 
 	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
@@ -54,6 +55,158 @@ func (in *input) has(col string) bool {
 	}
 	_, ok := in.columns[col]
 	return ok
+}
+
+// ingest loads the mapped columns of every input, types and checks every
+// row and counts the rejects.
+func (r *run) ingest(ctx context.Context, inputs map[string]*input) error {
+	s, cfg := r.s, &r.cfg
+	// Until the features are built, what the data supplies is what the
+	// inputs have.
+	data := supply{inputs: inputs}
+	hashes := make(chan error, 1)
+	go func() { hashes <- hashInputs(inputs) }()
+	loads := 0
+	for _, in := range inputs {
+		if in != nil {
+			loads++
+		}
+	}
+	p := r.progress(StepLoad, loads+1+stageModels("ingest"))
+	defer p.Done()
+	for _, name := range []string{"transactions", "customers", "products"} {
+		if in := inputs[name]; in != nil {
+			if err := s.loadSource(ctx, in); err != nil {
+				return err
+			}
+			p.Add(1)
+		}
+	}
+	// The run's window comes first: which customers exist on as_of depends
+	// on it.
+	if m, ok := registeredModel("staging/params"); !ok {
+		return stageError("ingest", errors.New("SQL model staging/params is not registered"))
+	} else if err := r.buildModel(ctx, m, data); err != nil {
+		return stageError("ingest", err)
+	}
+	p.Add(1)
+	switch {
+	case inputs["customers"] == nil:
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
+			return stageError("ingest", err)
+		}
+		if err := s.loadAttributes(ctx, &input{}); err != nil {
+			return err
+		}
+	case cfg.Rejects.UnknownCustomers == "keep":
+		// Customers of the transactions missing from the customers file
+		// join them, without demographics.
+		if err := s.exec(ctx, "ALTER VIEW src_customers RENAME TO src_customers_file"); err != nil {
+			if err := s.exec(ctx, "ALTER TABLE src_customers RENAME TO src_customers_file"); err != nil {
+				return stageError("ingest", err)
+			}
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers_tx"); err != nil {
+			return stageError("ingest", err)
+		}
+		if err := s.viewAs(ctx, "staging/src_customers_with_unknown", "src_customers"); err != nil {
+			return stageError("ingest", err)
+		}
+	}
+	if inputs["products"] == nil {
+		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
+			return stageError("ingest", err)
+		}
+	}
+	if err := s.inputFilesTable(ctx, inputs); err != nil {
+		return stageError("ingest", err)
+	}
+	if err := r.buildStage(ctx, "ingest", data, func() { p.Add(1) }); err != nil {
+		return stageError("ingest", err)
+	}
+	if err := <-hashes; err != nil {
+		return err
+	}
+	if err := r.recordInputs(ctx, inputs); err != nil {
+		return stageError("ingest", err)
+	}
+	// The observation window ends at as_of; every later stage reads it from
+	// here. It is unknown only when no row has a customer and an amount,
+	// which the reject checks then report.
+	if day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params"); err == nil {
+		r.man.AsOf = day
+	}
+	if w := r.asOfWarning(); w != "" {
+		r.log.Warn(w, "as_of", r.cfg.AsOf, "today", r.today())
+	}
+	return r.countRejects(ctx, inputs)
+}
+
+// asOfWarning is the warning for an explicit as_of after the run's date,
+// "" when there is none. Such an as_of is honoured (a test, a run whose
+// today is set): its windows reach past the data, which coverage then
+// reports, and their metrics are left out.
+func (r *run) asOfWarning() string {
+	if r.cfg.AsOf == "" || r.cfg.AsOf <= r.today() {
+		return ""
+	}
+	return fmt.Sprintf("as_of %s is after the run's date %s: the windows after the data's last order are not covered", r.cfg.AsOf, r.today())
+}
+
+// hashInputs fills in the SHA-256 of every input file.
+func hashInputs(inputs map[string]*input) error {
+	for _, name := range []string{"customers", "transactions", "products"} {
+		in := inputs[name]
+		if in == nil {
+			continue
+		}
+		for _, f := range in.files {
+			h, err := hashFile(f.path)
+			if err != nil {
+				return &InputError{File: f.path, Table: name, Expected: "a readable file", Found: err.Error()}
+			}
+			f.sha256 = h
+		}
+	}
+	return nil
+}
+
+// recordInputs puts every input file into the manifest with its row count:
+// from the Parquet footer, or counted after loading a text file.
+func (r *run) recordInputs(ctx context.Context, inputs map[string]*input) error {
+	for _, name := range []string{"customers", "transactions", "products"} {
+		in := inputs[name]
+		if in == nil {
+			continue
+		}
+		counts := map[string]int64{}
+		if in.format != "parquet" {
+			rows, err := r.s.conn.QueryContext(ctx, "SELECT source_file, count(*) FROM "+sqlquote.Ident("src_"+name)+" GROUP BY source_file")
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var f string
+				var n int64
+				if err := rows.Scan(&f, &n); err != nil {
+					rows.Close()
+					return err
+				}
+				counts[f] = n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		for _, f := range in.files {
+			if f.rows < 0 {
+				f.rows = counts[f.path]
+			}
+			r.man.Inputs = append(r.man.Inputs, manifest.Input{Table: name, Path: f.path, Format: in.format, Rows: f.rows, Bytes: f.bytes, SHA256: f.sha256})
+		}
+	}
+	return nil
 }
 
 // inspectInputs checks every configured input from its Parquet footer or

@@ -22,15 +22,17 @@ const (
 // packages (segment, scoring) import only the standard library, gonum and
 // internal/nullable (standard library only); datasets and its sub-packages
 // link neither DuckDB nor the engine; the engine's configuration and run
-// record (engine/config, engine/manifest) do not link DuckDB. Only the
-// engine's pipeline and run store (and the commands above them) link the
-// DuckDB driver, which keeps the other test binaries fast to build. A
-// root's rule holds for what its packages import directly (tests
-// included) and for everything they reach through the module's own
-// packages (non-test files), so datasets/synth importing a module package
-// that links DuckDB fails as a direct import would. The benchmark-only
-// code in internal/bench may link anything, and no package outside it
-// imports it but from its tests: it stays out of the crmseg binary.
+// record (engine/config, engine/manifest) do not link DuckDB, and the
+// segmentation control (engine/segmentation) links neither DuckDB, Arrow
+// nor the engine package. Only the engine's pipeline and run store (and
+// the commands above them) link the DuckDB driver, which keeps the other
+// test binaries fast to build. A root's rule holds for what its packages
+// import directly (tests included) and for everything they reach through
+// the module's own packages (non-test files), so datasets/synth importing
+// a module package that links DuckDB fails as a direct import would. The
+// benchmark-only code in internal/bench may link anything, and no package
+// outside it imports it but from its tests: it stays out of the crmseg
+// binary.
 func TestPackageBoundaries(t *testing.T) {
 	// internal/nullable imports the standard library only (checked as it
 	// is reached).
@@ -45,6 +47,11 @@ func TestPackageBoundaries(t *testing.T) {
 		},
 		"engine/config":   noDuckDB,
 		"engine/manifest": noDuckDB,
+		// The segmentation control works on Go arrays: DuckDB, Arrow and
+		// the engine stay outside, so its tests build without DuckDB.
+		"engine/segmentation": func(p string) bool {
+			return noDuckDB(p) && !strings.Contains(p, "arrow-go")
+		},
 	}
 	for root, ok := range allowed {
 		root := filepath.FromSlash(root)

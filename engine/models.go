@@ -223,8 +223,10 @@ func modelOrderOf(models []sqlModel, stage string) ([]*sqlModel, error) {
 	return out, nil
 }
 
-// modelParams are the values of the models' named bound parameters.
-func (r *run) modelParams() map[string]any {
+// modelParams are the values of the models' named bound parameters: from
+// the configuration, the run's date, what the data supplies and the
+// metrics the run leaves out.
+func (r *run) modelParams(data supply) map[string]any {
 	var asOf any
 	if r.cfg.AsOf != "" {
 		asOf = r.cfg.AsOf
@@ -233,7 +235,7 @@ func (r *run) modelParams() map[string]any {
 		"as_of":             asOf,
 		"keep_zero_amounts": r.cfg.Rejects.ZeroAmounts == "keep",
 		"today":             r.today(),
-		"has_category":      r.hasData("category"),
+		"has_category":      data.hasData("category"),
 		"left_out_metrics":  r.leftOutList(),
 	}
 }
@@ -247,9 +249,10 @@ func (r *run) today() string {
 	return r.started.UTC().Format(time.DateOnly)
 }
 
-// buildStage builds the models of a stage in dependency order, then runs
-// its checks. done, when not nil, is called after each model.
-func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
+// buildStage builds the models of a stage in dependency order, their
+// parameters bound for the data, then runs its checks. done, when not nil,
+// is called after each model.
+func (r *run) buildStage(ctx context.Context, stage string, data supply, done func()) error {
 	if !slices.Contains(buildStages, stage) {
 		return fmt.Errorf("SQL models: no stage %q", stage)
 	}
@@ -258,7 +261,7 @@ func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
 		return err
 	}
 	for _, m := range models {
-		if err := r.buildModel(ctx, m); err != nil {
+		if err := r.buildModel(ctx, m, data); err != nil {
 			return err
 		}
 		if done != nil && m.mat != matCheck {
@@ -269,10 +272,10 @@ func (r *run) buildStage(ctx context.Context, stage string, done func()) error {
 }
 
 // buildModel builds one registered model with its bound parameters.
-func (r *run) buildModel(ctx context.Context, m *sqlModel) error {
+func (r *run) buildModel(ctx context.Context, m *sqlModel, data supply) error {
 	var args []any
 	if len(m.params) > 0 {
-		params := r.modelParams()
+		params := r.modelParams(data)
 		for _, p := range m.params {
 			v, ok := params[p]
 			if !ok {

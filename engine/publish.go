@@ -13,6 +13,7 @@ import (
 	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
+	"github.com/crmseg/crmseg/segment"
 )
 
 // outputTables are the published tables, each with the key it is ordered by.
@@ -47,10 +48,11 @@ func (r *run) confirmRunID(ctx context.Context) {
 }
 
 // publish writes every output table as Parquet and CSV into a hidden
-// directory under runs/, with the manifest last, renames it into place and
-// then switches the latest link to it with an atomic rename. Until that last
-// rename, readers of latest see the previous run, whole.
-func (r *run) publish(ctx context.Context) (*Result, error) {
+// directory under runs/, with the run's model and the manifest last,
+// renames it into place and then switches the latest link to it with an
+// atomic rename. Until that last rename, readers of latest see the previous
+// run, whole.
+func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error) {
 	pending, err := store.NewPending(r.cfg.Output, r.man.RunID)
 	if err != nil {
 		return nil, err
@@ -98,8 +100,8 @@ func (r *run) publish(ctx context.Context) (*Result, error) {
 	p.Done()
 	r.done("publish")
 
-	if r.model != nil {
-		if err := r.model.Write(filepath.Join(tmp, "model.json")); err != nil {
+	if model != nil {
+		if err := model.Write(filepath.Join(tmp, "model.json")); err != nil {
 			return nil, err
 		}
 		mf, err := fileEntry(tmp, "model.json")

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,8 +17,6 @@ import (
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/engine/store"
-	"github.com/crmseg/crmseg/internal/nullable"
-	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -106,27 +102,19 @@ type SegmentReport struct {
 	RevenueBaselineLow, RevenueHigh float64
 }
 
-// run carries the state of one pipeline run between stages.
+// run is what is run-wide in one pipeline run: the configuration, the
+// collaborators, the DuckDB session, the manifest the stages record into,
+// and the timing of the stages. What one stage makes for the next is not
+// kept here: pipeline passes it on.
 type run struct {
 	cfg     config.Config
 	opts    Options
 	log     *slog.Logger
 	s       *session
-	inputs  map[string]*input
 	man     *manifest.Manifest
 	started time.Time
 	stage   time.Time
-	rssHow  string         // how the current stage's peak memory is measured (StagePeakRSS*)
-	model   *segment.Model // the run's segmentation model
-	value   *valueFit      // the customer-value models and their histories
-	// prev is the run this one continues (store.FindPrevious), found once
-	// the run holds the output root. previous is its
-	// customer_segments.parquet, from the segment stage on.
-	prev     store.Previous
-	previous string
-	// filled says which optional columns the accepted lines fill; nil
-	// until the features are built (see coverage).
-	filled *dataFilled
+	rssHow  string // how the current stage's peak memory is measured (StagePeakRSS*)
 	// baseID is the run ID newRunID gives; man.RunID is baseID or
 	// baseID-N, the first no run of the output root has used.
 	baseID string
@@ -202,7 +190,6 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.inputs = inputs
 	r.done("inspect")
 
 	if *lock, err = r.lockOutput(); err != nil {
@@ -212,7 +199,8 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 		return nil, fmt.Errorf("output root: %w", err)
 	}
 	r.confirmRunID(ctx)
-	if r.prev, err = store.FindPrevious(ctx, cfg.Output, r.opts.ResetSegments, r.log); err != nil {
+	prev, err := store.FindPrevious(ctx, cfg.Output, r.opts.ResetSegments, r.log)
+	if err != nil {
 		return nil, err
 	}
 	s, closeSession, err := startSession(ctx, cfg, cfg.Output, ".tmp-duckdb-", r.log)
@@ -225,7 +213,7 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 		r.man.Versions["duckdb"] = v
 	}
 
-	res, err := r.pipeline(ctx)
+	res, err := r.pipeline(ctx, inputs, prev)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +300,14 @@ func (r *run) startStage() {
 	r.rssHow = startStagePeakRSS()
 }
 
-func (r *run) pipeline(ctx context.Context) (*Result, error) {
+// pipeline runs the stages on the inspected inputs, continuing the run
+// prev: each stage takes what the earlier ones made and returns what it
+// makes. Its DuckDB tables pass from stage to stage in the session.
+func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store.Previous) (*Result, error) {
 	s := r.s
 
 	// 1 ingest.
-	if err := r.ingest(ctx); err != nil {
+	if err := r.ingest(ctx, inputs); err != nil {
 		return nil, err
 	}
 	if err := r.checkRejects(); err != nil {
@@ -326,14 +317,16 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	// 2 features.
-	if err := r.buildStage(ctx, "features", nil); err != nil {
+	// 2 features. What the data supplies is known from the inputs' columns
+	// until the features are built, then from the accepted lines too.
+	if err := r.buildStage(ctx, "features", supply{inputs: inputs}, nil); err != nil {
 		return nil, stageError("features", err)
 	}
-	if err := r.coverage(ctx); err != nil {
+	data, err := r.coverage(ctx, inputs)
+	if err != nil {
 		return nil, stageError("features", err)
 	}
-	numeric, err := r.features()
+	numeric, err := r.features(data)
 	if err != nil {
 		return nil, err
 	}
@@ -351,10 +344,14 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	// 3 segment. The feature matrix and the fit live in Go: while they do,
 	// DuckDB drops the blocks it holds beyond a small budget (its tables
 	// stay in the run database's file) and takes its limit back after.
-	var segs []segmentInfo
+	previous, err := r.previousSegments(ctx, prev.Dir)
+	if err != nil {
+		return nil, stageError("segment", err)
+	}
+	var seg *segmented
 	var segErr error
 	if err := s.goPhase(ctx, func() error {
-		segs, segErr = r.segment(ctx, fm, len(numeric))
+		seg, segErr = r.segment(ctx, fm, prev, data)
 		return nil
 	}); err != nil {
 		return nil, stageError("segment", err)
@@ -370,23 +367,25 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if r.opts.TrainOnly {
-		return &Result{RunID: r.man.RunID, Manifest: r.man, Model: r.model}, nil
+		return &Result{RunID: r.man.RunID, Manifest: r.man, Model: seg.model}, nil
 	}
 
 	// 4 score: customer value in Go, per-segment metrics in SQL.
-	if err := r.customerValue(ctx); err != nil {
+	val, err := r.customerValue(ctx)
+	if err != nil {
 		return nil, stageError("score", err)
 	}
-	if err := r.backtest(ctx); err != nil {
+	bands, err := r.backtest(ctx)
+	if err != nil {
 		return nil, stageError("score", err)
 	}
 	// The fits' copies of the histories and the predictions are garbage
 	// now: hand them back before DuckDB builds the marts.
 	debug.FreeOSMemory()
-	if err := r.buildStage(ctx, "score", nil); err != nil {
+	if err := r.buildStage(ctx, "score", data, nil); err != nil {
 		return nil, stageError("score", err)
 	}
-	if err := r.drift(ctx); err != nil {
+	if err := r.drift(ctx, previous, data); err != nil {
 		return nil, stageError("score", err)
 	}
 	if err := r.checkpoint("score"); err != nil {
@@ -394,7 +393,7 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	}
 
 	// 5 targets.
-	reports, err := r.targets(ctx, segs, numeric)
+	reports, err := r.targets(ctx, seg, val, bands)
 	if err != nil {
 		return nil, stageError("targets", err)
 	}
@@ -403,479 +402,16 @@ func (r *run) pipeline(ctx context.Context) (*Result, error) {
 	}
 
 	// 6 publish.
-	res, err := r.publish(ctx)
+	res, err := r.publish(ctx, seg.model)
 	if err != nil {
 		return nil, stageError("publish", err)
 	}
 	res.Segments = reports
-	res.Model = r.model
+	res.Model = seg.model
 	return res, nil
-}
-
-// ingest loads the mapped columns of every input, types and checks every
-// row and counts the rejects.
-func (r *run) ingest(ctx context.Context) error {
-	s, cfg := r.s, &r.cfg
-	hashes := make(chan error, 1)
-	go func() { hashes <- r.hashInputs() }()
-	loads := 0
-	for _, in := range r.inputs {
-		if in != nil {
-			loads++
-		}
-	}
-	p := r.progress(StepLoad, loads+1+stageModels("ingest"))
-	defer p.Done()
-	for _, name := range []string{"transactions", "customers", "products"} {
-		if in := r.inputs[name]; in != nil {
-			if err := s.loadSource(ctx, in); err != nil {
-				return err
-			}
-			p.Add(1)
-		}
-	}
-	// The run's window comes first: which customers exist on as_of depends
-	// on it.
-	if m, ok := registeredModel("staging/params"); !ok {
-		return stageError("ingest", errors.New("SQL model staging/params is not registered"))
-	} else if err := r.buildModel(ctx, m); err != nil {
-		return stageError("ingest", err)
-	}
-	p.Add(1)
-	switch {
-	case r.inputs["customers"] == nil:
-		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers"); err != nil {
-			return stageError("ingest", err)
-		}
-		if err := s.loadAttributes(ctx, &input{}); err != nil {
-			return err
-		}
-	case cfg.Rejects.UnknownCustomers == "keep":
-		// Customers of the transactions missing from the customers file
-		// join them, without demographics.
-		if err := s.exec(ctx, "ALTER VIEW src_customers RENAME TO src_customers_file"); err != nil {
-			if err := s.exec(ctx, "ALTER TABLE src_customers RENAME TO src_customers_file"); err != nil {
-				return stageError("ingest", err)
-			}
-		}
-		if err := s.viewAs(ctx, "staging/src_customers_from_transactions", "src_customers_tx"); err != nil {
-			return stageError("ingest", err)
-		}
-		if err := s.viewAs(ctx, "staging/src_customers_with_unknown", "src_customers"); err != nil {
-			return stageError("ingest", err)
-		}
-	}
-	if r.inputs["products"] == nil {
-		if err := s.modelAs(ctx, "staging/src_products_empty", "src_products"); err != nil {
-			return stageError("ingest", err)
-		}
-	}
-	if err := s.inputFilesTable(ctx, r.inputs); err != nil {
-		return stageError("ingest", err)
-	}
-	if err := r.buildStage(ctx, "ingest", func() { p.Add(1) }); err != nil {
-		return stageError("ingest", err)
-	}
-	if err := <-hashes; err != nil {
-		return err
-	}
-	if err := r.recordInputs(ctx); err != nil {
-		return stageError("ingest", err)
-	}
-	// The observation window ends at as_of; every later stage reads it from
-	// here. It is unknown only when no row has a customer and an amount,
-	// which the reject checks then report.
-	if day, err := s.queryString(ctx, "SELECT strftime(as_of, '%Y-%m-%d') FROM params"); err == nil {
-		r.man.AsOf = day
-	}
-	if w := r.asOfWarning(); w != "" {
-		r.log.Warn(w, "as_of", r.cfg.AsOf, "today", r.today())
-	}
-	return r.countRejects(ctx)
-}
-
-// asOfWarning is the warning for an explicit as_of after the run's date,
-// "" when there is none. Such an as_of is honoured (a test, a run whose
-// today is set): its windows reach past the data, which coverage then
-// reports, and their metrics are left out.
-func (r *run) asOfWarning() string {
-	if r.cfg.AsOf == "" || r.cfg.AsOf <= r.today() {
-		return ""
-	}
-	return fmt.Sprintf("as_of %s is after the run's date %s: the windows after the data's last order are not covered", r.cfg.AsOf, r.today())
-}
-
-func (r *run) hashInputs() error {
-	for _, name := range []string{"customers", "transactions", "products"} {
-		in := r.inputs[name]
-		if in == nil {
-			continue
-		}
-		for _, f := range in.files {
-			h, err := hashFile(f.path)
-			if err != nil {
-				return &InputError{File: f.path, Table: name, Expected: "a readable file", Found: err.Error()}
-			}
-			f.sha256 = h
-		}
-	}
-	return nil
-}
-
-// recordInputs puts every input file into the manifest with its row count:
-// from the Parquet footer, or counted after loading a text file.
-func (r *run) recordInputs(ctx context.Context) error {
-	for _, name := range []string{"customers", "transactions", "products"} {
-		in := r.inputs[name]
-		if in == nil {
-			continue
-		}
-		counts := map[string]int64{}
-		if in.format != "parquet" {
-			rows, err := r.s.conn.QueryContext(ctx, "SELECT source_file, count(*) FROM "+sqlquote.Ident("src_"+name)+" GROUP BY source_file")
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var f string
-				var n int64
-				if err := rows.Scan(&f, &n); err != nil {
-					rows.Close()
-					return err
-				}
-				counts[f] = n
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		for _, f := range in.files {
-			if f.rows < 0 {
-				f.rows = counts[f.path]
-			}
-			r.man.Inputs = append(r.man.Inputs, manifest.Input{Table: name, Path: f.path, Format: in.format, Rows: f.rows, Bytes: f.bytes, SHA256: f.sha256})
-		}
-	}
-	return nil
-}
-
-// countRejects counts the rejected rows per reason, each with an example,
-// and what lies outside the window of an explicit as_of into the manifest.
-func (r *run) countRejects(ctx context.Context) error {
-	q := &r.man.Quality
-	var err error
-	if q.Rejects, err = r.readReasonCounts(ctx, "reads/reject_counts"); err != nil {
-		return err
-	}
-	read, err := r.s.queryInt(ctx, "SELECT count(*) FROM stg_transactions")
-	if err != nil {
-		return err
-	}
-	outside, err := modelSQL("reads/outside_window")
-	if err != nil {
-		return err
-	}
-	if err := r.s.conn.QueryRowContext(ctx, outside).Scan(&q.TransactionsAfterAsOf, &q.CustomersAfterAsOf); err != nil {
-		return stageError("ingest", err)
-	}
-	var rejected, later int64
-	for _, rc := range q.Rejects {
-		r.log.Info("rows rejected", "table", rc.Table, "reason", rc.Reason, "rows", rc.Rows, "example", rc.Example.String())
-		if rc.Table == "transactions" {
-			rejected += rc.Rows
-		}
-		if rc.Reason == "timestamp in the future" || rc.Reason == "timestamp far outside the data" {
-			later += rc.Rows
-		}
-	}
-	// Customers known only from the transactions and seen only after as_of
-	// are left out too; counting them takes a pass over the transactions,
-	// so only when there can be any.
-	if derived := r.inputs["customers"] == nil || r.cfg.Rejects.UnknownCustomers == "keep"; derived && later+q.TransactionsAfterAsOf > 0 {
-		only, err := modelSQL("reads/customers_only_after_as_of")
-		if err != nil {
-			return err
-		}
-		n, err := r.s.queryInt(ctx, only)
-		if err != nil {
-			return stageError("ingest", err)
-		}
-		q.CustomersAfterAsOf += n
-	}
-	if q.TransactionsAfterAsOf > 0 || q.CustomersAfterAsOf > 0 {
-		r.log.Info("outside the window of as_of", "as_of", r.man.AsOf,
-			"transactions_after_as_of", q.TransactionsAfterAsOf, "customers_after_as_of", q.CustomersAfterAsOf)
-	}
-	q.TransactionsRead, q.TransactionsAccepted = read, read-rejected-q.TransactionsAfterAsOf
-	return r.countValueProblems(ctx)
-}
-
-// readReasonCounts reads a model that counts rows per table and reason,
-// each with its first row as an example (reads/reject_counts,
-// reads/value_problems: the same columns).
-func (r *run) readReasonCounts(ctx context.Context, model string) ([]manifest.RejectCount, error) {
-	q, err := modelSQL(model)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.s.conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, stageError("ingest", err)
-	}
-	defer rows.Close()
-	var counts []manifest.RejectCount
-	for rows.Next() {
-		var rc manifest.RejectCount
-		var file, column, value sql.NullString
-		var row sql.NullInt64
-		if err := rows.Scan(&rc.Table, &rc.Reason, &rc.Rows, &file, &row, &column, &value); err != nil {
-			return nil, err
-		}
-		rc.Example = &manifest.RejectExample{File: file.String, Row: row.Int64, Column: column.String, Value: value.String}
-		counts = append(counts, rc)
-	}
-	return counts, rows.Err()
-}
-
-// countValueProblems reads the customers' values set to null and the block
-// of transaction days separated from the rest into the manifest, and logs
-// them as warnings.
-func (r *run) countValueProblems(ctx context.Context) error {
-	q := &r.man.Quality
-	var err error
-	if q.ValuesSetToNull, err = r.readReasonCounts(ctx, "reads/value_problems"); err != nil {
-		return err
-	}
-	for _, rc := range q.ValuesSetToNull {
-		r.log.Warn("values set to null, customers kept", "table", rc.Table, "column", rc.Example.Column, "reason", rc.Reason,
-			"rows", rc.Rows, "example", rc.Example.String())
-	}
-	separated, err := modelSQL("reads/separated_block")
-	if err != nil {
-		return err
-	}
-	var b manifest.SeparatedBlock
-	switch err := r.s.conn.QueryRowContext(ctx, separated).Scan(&b.Rows, &b.Of, &b.GapDays, &b.From, &b.To, &b.BlockGapDays); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return stageError("ingest", err)
-	default:
-		q.SeparatedBlock = &b
-		r.log.Warn("transaction days in a separated block", "rows", b.Rows, "of", b.Of, "gap_days", b.GapDays,
-			"from", b.From, "to", b.To, "warning", b.String())
-	}
-	return nil
-}
-
-// checkRejects aborts when no transaction row is usable or the share of
-// rejected rows exceeds the configured maximum. The share is of the rows
-// in the run's window: rows after an explicit as_of are not bad data.
-func (r *run) checkRejects() error {
-	q := &r.man.Quality
-	read := q.TransactionsRead - q.TransactionsAfterAsOf
-	rejected := read - q.TransactionsAccepted
-	reasons := map[string]int64{}
-	for _, rc := range q.Rejects {
-		if rc.Table == "transactions" {
-			reasons[rc.Reason] = rc.Rows
-		}
-	}
-	if q.TransactionsAccepted == 0 {
-		msg := fmt.Sprintf("%s: no usable transaction rows (%d read, %d rejected)", r.cfg.Inputs.Transactions.Path, q.TransactionsRead, rejected)
-		if q.TransactionsAfterAsOf > 0 {
-			msg += fmt.Sprintf("; %d rows are dated after as_of %s", q.TransactionsAfterAsOf, r.man.AsOf)
-		}
-		return &RejectedError{Rejected: rejected, Read: read, Reasons: reasons, Msg: msg}
-	}
-	if float64(rejected) > r.cfg.Rejects.MaxShare*float64(read) {
-		return &RejectedError{Rejected: rejected, Read: read, MaxShare: r.cfg.Rejects.MaxShare, Reasons: reasons}
-	}
-	return nil
-}
-
-// features returns the numeric clustering features: the configured ones,
-// each checked against the inputs, or the defaults the inputs can supply.
-func (r *run) features() ([]segment.FeatureSpec, error) {
-	explicit := len(r.cfg.Segmentation.Features) > 0
-	specs := r.cfg.Segmentation.Features
-	if !explicit {
-		specs = config.DefaultFeatures
-	}
-	var out []segment.FeatureSpec
-	var problems []string
-	for _, f := range specs {
-		if need := config.CustomerFeatures[f.Name]; need != "" && !r.hasColumn(need) && explicit {
-			problems = append(problems, fmt.Sprintf("segmentation.features: %s needs input column %s, which the inputs do not have", f.Name, need))
-			continue
-		}
-		if need := config.CustomerFeatures[f.Name]; need != "" && !explicit && !r.hasData(need) {
-			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", r.missingData(need))
-			continue
-		}
-		out = append(out, f)
-	}
-	if len(problems) > 0 {
-		return nil, &config.ConfigError{Problems: problems}
-	}
-	return out, nil
-}
-
-// hasColumn reports whether any input supplies a logical column.
-func (r *run) hasColumn(col string) bool {
-	switch col {
-	case "category":
-		return r.inputs["transactions"].has("category") || r.inputs["products"].has("category")
-	case "cost", "channel":
-		return r.inputs["transactions"].has(col)
-	}
-	return r.inputs["customers"].has(col)
-}
-
-// sparseWeight is the clustering weight of a sparse feature dimension.
-func (r *run) sparseWeight(dimension string) float64 {
-	sg := r.cfg.Segmentation
-	switch dimension {
-	case "category":
-		return sg.CategoryMixWeight
-	case "channel":
-		return sg.ChannelMixWeight
-	}
-	for _, d := range sg.Demographics {
-		if d == dimension {
-			return sg.DemographicWeight
-		}
-	}
-	return 0
-}
-
-// readSummaries reads segment_summary into the figures the target rules use,
-// the metrics the run leaves out set to NaN (unknown).
-func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary, error) {
-	q, err := modelSQL("reads/target_summaries")
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.s.conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int]scoring.SegmentSummary{}
-	for rows.Next() {
-		var id int
-		var s scoring.SegmentSummary
-		if err := rows.Scan(&id, &s.Customers, &s.Revenue12m, &s.RevenueSD12m, &s.Orders12m, &s.OrdersSD12m,
-			&s.Active12m, &s.ActivePrev12m, &s.Retention12m, &s.HistoricalLTV, &s.MultiCategoryShare,
-			&s.DigitalShare, &s.NewCustomers12m); err != nil {
-			return nil, err
-		}
-		out[id] = r.withoutLeftOut(s)
-	}
-	return out, rows.Err()
-}
-
-// targets chooses each segment's objective, projects the baselines, and
-// writes the segments and segment_targets tables.
-func (r *run) targets(ctx context.Context, segs []segmentInfo, numeric []segment.FeatureSpec) ([]SegmentReport, error) {
-	sums, err := r.readSummaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pop := sums[0]
-	asOfDate, err := time.Parse(time.DateOnly, r.man.AsOf)
-	if err != nil {
-		return nil, fmt.Errorf("as_of: %w", err)
-	}
-	horizonStart := asOfDate.AddDate(0, 0, 1)
-	horizonEnd := horizonStart.AddDate(1, 0, -1)
-
-	s := r.s
-	if err := s.createTable(ctx, "ddl/segments"); err != nil {
-		return nil, err
-	}
-	// The centroid columns follow the clustering features, which come from
-	// the configuration.
-	for _, f := range numeric {
-		if err := s.exec(ctx, "ALTER TABLE segments ADD COLUMN "+sqlquote.Ident("centroid_"+f.Name)+" DOUBLE"); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.createTable(ctx, "ddl/segment_targets"); err != nil {
-		return nil, err
-	}
-	var forecasts map[int]segmentForecast
-	var conversions map[int]scoring.Conversions
-	if r.usesModelBaselines() {
-		if forecasts, conversions, err = r.segmentForecasts(ctx); err != nil {
-			return nil, err
-		}
-	}
-	var segRows, tgtRows [][]driver.Value
-	var reports []SegmentReport
-	for _, sg := range segs {
-		sum := sums[sg.ID]
-		obj, reason := scoring.ChooseObjective(sum, pop)
-		source := "rule"
-		if o, ok := r.cfg.Targets.Objectives[sg.ID]; ok {
-			obj, reason, source = scoring.Objective(o), "set in config", "config"
-		}
-		row := []driver.Value{int32(sg.ID), sg.Name, int64(sg.Customers), sg.Share, round(sum.HistoricalLTV, 4), string(obj), source, reason, sg.Traits}
-		for _, c := range sg.Centroid {
-			row = append(row, round(c, 6))
-		}
-		segRows = append(segRows, row)
-		nan := math.NaN()
-		rep := SegmentReport{ID: sg.ID, Name: sg.Name, Objective: string(obj), Customers: int64(sum.Customers),
-			Revenue12m: sum.Revenue12m, HistoricalLTV: sum.HistoricalLTV, Retention12m: sum.Retention12m,
-			RevenueBaseline: nan, RevenueTarget: nan, RevenueBaselineLow: nan, RevenueHigh: nan}
-		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
-		if f, ok := forecasts[sg.ID]; ok {
-			targets = scoring.FromForecast(targets, f.Forecast, conversions[sg.ID], f.modelError)
-		}
-		for _, t := range targets {
-			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
-				nullable.Value(round(t.Baseline, 4)), nullable.Value(round(t.Low, 4)), nullable.Value(round(t.High, 4)),
-				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method)})
-			if t.Metric == scoring.MetricRevenue {
-				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
-				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High
-			}
-		}
-		reports = append(reports, rep)
-	}
-	if err := s.appendRows("segments", segRows); err != nil {
-		return nil, err
-	}
-	if err := s.appendRows("segment_targets", tgtRows); err != nil {
-		return nil, err
-	}
-	return reports, nil
-}
-
-// targetMethod names the purchase model in use in a model-based target's
-// method: scoring's bg_nbd and bg_nbd_gamma_gamma become mbg_nbd and
-// mbg_nbd_gamma_gamma under value.model: mbg_nbd.
-func (r *run) targetMethod(m string) string {
-	if r.cfg.Value.Model == config.ModelMBGNBD && (m == scoring.MethodPurchaseModel || m == scoring.MethodValueModel) {
-		return "m" + m
-	}
-	return m
 }
 
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
-}
-
-// queryString returns a single string.
-func (s *session) queryString(ctx context.Context, query string, args ...any) (string, error) {
-	var v *string
-	if err := s.conn.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
-		return "", err
-	}
-	if v == nil {
-		return "", errors.New("no value")
-	}
-	return *v, nil
 }

@@ -51,14 +51,13 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if err != nil {
 		return nil, err
 	}
-	r.inputs = inputs
 	s, closeSession, err := startSession(ctx, &cfg, "", "crmseg-validate-", r.log)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSession()
 	r.s = s
-	if err := r.ingest(ctx); err != nil {
+	if err := r.ingest(ctx, inputs); err != nil {
 		return nil, err
 	}
 	q := r.man.Quality
@@ -78,12 +77,12 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 		&filled.category, &filled.channel); err != nil {
 		return nil, err
 	}
-	r.filled = &filled
+	data := supply{inputs: inputs, filled: &filled}
 	v.FirstTS, v.LastTS = first.String, last.String
 	if v.Windows, err = s.windowCoverage(ctx, firstOrder, lastOrder); err != nil {
 		return nil, err
 	}
-	v.MetricsLeftOut = metricsLeftOut(v.Windows, r.missingData)
+	v.MetricsLeftOut = metricsLeftOut(v.Windows, data.missingData)
 	if w := r.asOfWarning(); w != "" {
 		v.Warnings = append(v.Warnings, w)
 	}

@@ -36,12 +36,13 @@ const (
 // cannot carry the models nothing is fitted. A model that does not
 // converge, or converges to a degenerate point (the edge of the parameter
 // space), is recorded with its error and its predictions are left empty:
-// it is never used silently.
-func (r *run) customerValue(ctx context.Context) error {
+// it is never used silently. It returns the models with the histories,
+// for the model-based targets.
+func (r *run) customerValue(ctx context.Context) (*valueFit, error) {
 	s := r.s
 	past, err := r.purchaseHistories(ctx, r.man.AsOf)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	idx, hist, spend := past.idx, past.hist, past.spend
 	fitHist, fitSpend := past.fitRows()
@@ -50,6 +51,7 @@ func (r *run) customerValue(ctx context.Context) error {
 	// DuckDB idles meanwhile (goPhase).
 	name := r.cfg.Value.Model
 	var (
+		fit                                        *valueFit
 		fits                                       []scoring.FitResult
 		purchases, alive, pPurchase, expSpend, clv []float64
 	)
@@ -72,7 +74,7 @@ func (r *run) customerValue(ctx context.Context) error {
 			fitting.Add(1)
 			fitting.Done()
 		}
-		r.value = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
+		fit = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
 		fits = []scoring.FitResult{bgFit, ggFit}
 		r.man.Models = []manifest.ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 		for _, m := range r.man.Models {
@@ -105,25 +107,28 @@ func (r *run) customerValue(ctx context.Context) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.createTable(ctx, "ddl/models"); err != nil {
-		return err
+		return nil, err
 	}
 	mrows := modelRows("", r.man.Models, fits)
 	if err := s.appendRows("models", mrows); err != nil {
-		return err
+		return nil, err
 	}
 
 	mem := r.opts.Allocator
-	return s.createFromColumns(ctx, "customer_value", []goColumn{
+	if err := s.createFromColumns(ctx, "customer_value", []goColumn{
 		int64Column(mem, "cust_idx", idx),
 		float64Column(mem, "expected_purchases_12m", purchases),
 		float64Column(mem, "p_alive", alive),
 		float64Column(mem, "p_purchase_12m", pPurchase),
 		float64Column(mem, "expected_spend", expSpend),
 		float64Column(mem, "predicted_clv_12m", clv),
-	})
+	}); err != nil {
+		return nil, err
+	}
+	return fit, nil
 }
 
 // nanSlice returns n NaNs: values not computed, NULL in a table.

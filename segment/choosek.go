@@ -595,25 +595,9 @@ func ChooseK(x *mat.Dense, weights []float64, km KMeans, opts ChooseOptions) (*K
 	if !(opts.MinSize >= 0 && opts.MinSize < 1) {
 		return nil, fmt.Errorf("segment: MinSize = %v, want a share in [0, 1)", opts.MinSize)
 	}
-	sample := opts.SilhouetteSample
-	switch {
-	case sample == 0:
-		sample = defaultSilhouetteSample
-	case sample < 0:
-		sample = n
-	}
 	boots := opts.Bootstraps
 	if boots == 0 {
 		boots = defaultBootstraps
-	}
-
-	var totalW float64
-	for i := range n {
-		if weights == nil {
-			totalW++
-		} else if i < len(weights) {
-			totalW += weights[i]
-		}
 	}
 
 	choice := &KChoice{}
@@ -624,29 +608,12 @@ func ChooseK(x *mat.Dense, weights []float64, km KMeans, opts ChooseOptions) (*K
 		if err != nil {
 			return nil, fmt.Errorf("segment: k = %d: %w", k, err)
 		}
-		row := KRow{
-			K:                k,
-			Inertia:          res.Inertia,
-			Silhouette:       Silhouette(x, res.Labels, k, sample, opts.Seed),
-			CalinskiHarabasz: CalinskiHarabasz(x, res.Labels, k),
-			DaviesBouldin:    DaviesBouldin(x, res.Labels, k),
-			Stability:        math.NaN(),
-		}
+		row := Figures(x, weights, res.Labels, k, res.Inertia, opts)
 		if boots > 0 {
 			if row.Stability, err = stability(x, weights, kk, res.Labels, boots, opts.Seed); err != nil {
 				return nil, fmt.Errorf("segment: k = %d: %w", k, err)
 			}
 		}
-		mass := make([]float64, k)
-		for i, l := range res.Labels {
-			if weights == nil {
-				mass[l]++
-			} else {
-				mass[l] += weights[i]
-			}
-		}
-		row.SmallestShare = slices.Min(mass) / totalW
-		row.Eligible = row.SmallestShare >= opts.MinSize
 		choice.Rows = append(choice.Rows, row)
 	}
 
@@ -665,6 +632,53 @@ func ChooseK(x *mat.Dense, weights []float64, km KMeans, opts ChooseOptions) (*K
 	}
 	choice.Result = res
 	return choice, nil
+}
+
+// Figures are the figures ChooseK records for one clustering of the rows
+// of x into k clusters (labels, one per row, in 0..k-1), whose fit has the
+// given inertia: the silhouette, estimated from opts.SilhouetteSample rows
+// drawn with opts.Seed as ChooseK does (0 means 2000, negative all rows),
+// the Calinski–Harabasz and Davies–Bouldin indices, and the share of the
+// rows (of the weight, with weights) in the smallest cluster, eligible
+// when it reaches opts.MinSize. Stability is NaN: it needs refits, which
+// ChooseK adds. Weights, one per row or nil, count in the smallest share
+// only.
+func Figures(x *mat.Dense, weights []float64, labels []int, k int, inertia float64, opts ChooseOptions) KRow {
+	n, _ := x.Dims()
+	sample := opts.SilhouetteSample
+	switch {
+	case sample == 0:
+		sample = defaultSilhouetteSample
+	case sample < 0:
+		sample = n
+	}
+	var totalW float64
+	for i := range n {
+		if weights == nil {
+			totalW++
+		} else if i < len(weights) {
+			totalW += weights[i]
+		}
+	}
+	mass := make([]float64, k)
+	for i, l := range labels {
+		if weights == nil {
+			mass[l]++
+		} else {
+			mass[l] += weights[i]
+		}
+	}
+	row := KRow{
+		K:                k,
+		Inertia:          inertia,
+		Silhouette:       Silhouette(x, labels, k, sample, opts.Seed),
+		CalinskiHarabasz: CalinskiHarabasz(x, labels, k),
+		DaviesBouldin:    DaviesBouldin(x, labels, k),
+		Stability:        math.NaN(),
+		SmallestShare:    slices.Min(mass) / totalW,
+	}
+	row.Eligible = row.SmallestShare >= opts.MinSize
+	return row
 }
 
 // pickK applies ChooseK's rule to the rows and says why.

@@ -368,3 +368,39 @@ func TestChooseKDeterministic(t *testing.T) {
 		t.Errorf("silhouette against a reference sample: %v and %v", oneRef, twoRef)
 	}
 }
+
+// TestFiguresAreChooseKRows: the figures of one clustering are the row
+// ChooseK records for its k, stability apart, and follow the sample and
+// seed they are given.
+func TestFiguresAreChooseKRows(t *testing.T) {
+	x, _ := simplexBlobs([]int{900, 700, 400}, 3, 4, 2)
+	km := KMeans{NInit: 2, Seed: 3}
+	opts := ChooseOptions{MinK: 3, MaxK: 3, MinSize: 0.1, SilhouetteSample: 600, Bootstraps: 2, Seed: 4}
+	ch, err := ChooseK(x, nil, km, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km.K = 3
+	res, err := km.Fit(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Figures(x, nil, res.Labels, 3, res.Inertia, opts)
+	if !math.IsNaN(got.Stability) {
+		t.Errorf("stability %v, want NaN", got.Stability)
+	}
+	want := ch.Rows[0]
+	got.Stability = want.Stability
+	if got != want {
+		t.Errorf("Figures = %+v, ChooseK's row %+v", got, want)
+	}
+	if s := Silhouette(x, res.Labels, 3, 600, 4); got.Silhouette != s {
+		t.Errorf("silhouette %v, want %v (sample 600, seed 4)", got.Silhouette, s)
+	}
+	if other := Figures(x, nil, res.Labels, 3, res.Inertia, ChooseOptions{SilhouetteSample: 600, Seed: 5}); other.Silhouette == got.Silhouette {
+		t.Errorf("silhouette %v with seed 5 as with seed 4: the seed is not used", other.Silhouette)
+	}
+	if exact := Figures(x, nil, res.Labels, 3, res.Inertia, ChooseOptions{SilhouetteSample: -1}); exact.Silhouette != Silhouette(x, res.Labels, 3, 0, 0) {
+		t.Errorf("negative sample: silhouette %v, want the exact one", exact.Silhouette)
+	}
+}

@@ -616,29 +616,60 @@ func checkLeaf(n *yaml.Node, t reflect.Type, key, found string, report func(line
 // Validate reports every problem of the configuration at once.
 // The problems DecodeConfig found come first; a problem of a key among
 // them is not reported twice (k: 0.5, cut to 0, is only a whole number
-// expected, not also out of range).
+// expected, not also out of range). Then each part of the configuration
+// is checked in turn, in the order below, which is the order of the
+// problems reported.
 func (c *Config) Validate() error {
-	p := slices.Clone(c.decodeProblems)
-	decoded := map[string]bool{}
+	p := problems{list: slices.Clone(c.decodeProblems), decoded: map[string]bool{}, c: c}
 	for _, dp := range c.decodeProblems {
 		k, _, _ := strings.Cut(dp, ":")
-		decoded[k] = true
+		p.decoded[k] = true
 	}
-	add := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		k, _, _ := strings.Cut(msg, ":")
-		if decoded[k] {
-			return
-		}
-		if kl, ok := c.keyLines[k]; ok {
-			if v, ok := c.valueAt(k); ok && v == kl.value {
-				msg += fmt.Sprintf(" (line %d)", kl.line)
-			}
-		}
-		p = append(p, msg)
+	c.validateInputs(&p)
+	c.validatePolicies(&p)
+	c.validateRun(&p)
+	c.validateClustering(&p)
+	c.validateValue(&p)
+	c.validateContinuity(&p)
+	c.validateFeatures(&p)
+	c.validateTargets(&p)
+	c.validateRejects(&p)
+	if len(p.list) > 0 {
+		return &ConfigError{File: c.file, Problems: p.list}
 	}
+	return nil
+}
+
+// problems collects the problems Validate reports.
+type problems struct {
+	list    []string
+	decoded map[string]bool // keys DecodeConfig already reported
+	c       *Config
+}
+
+// add reports a problem, "key: what is wrong", unless DecodeConfig
+// reported one of its key; the key's line is added while the key still has
+// the value the file gave it.
+func (p *problems) add(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	k, _, _ := strings.Cut(msg, ":")
+	if p.decoded[k] {
+		return
+	}
+	if kl, ok := p.c.keyLines[k]; ok {
+		if v, ok := p.c.valueAt(k); ok && v == kl.value {
+			msg += fmt.Sprintf(" (line %d)", kl.line)
+		}
+	}
+	p.list = append(p.list, msg)
+}
+
+// validateInputs checks inputs: the transactions are required, and each
+// input given has a known format, a one-character delimiter, and column
+// mappings, date formats and attributes its table has.
+func (c *Config) validateInputs(p *problems) {
 	if c.Inputs.Transactions.Path == "" {
-		add("inputs.transactions: required (the transactions file)")
+		p.add("inputs.transactions: required (the transactions file)")
 	}
 	for _, in := range []struct {
 		name  string
@@ -648,158 +679,192 @@ func (c *Config) Validate() error {
 		sp := in.spec
 		if sp.Path == "" {
 			if sp.Format != "" || len(sp.Columns) > 0 || len(sp.Formats) > 0 || len(sp.Attributes) > 0 {
-				add("inputs.%s: settings given but no path", in.name)
+				p.add("inputs.%s: settings given but no path", in.name)
 			}
 			continue
 		}
 		switch sp.FileFormat() {
 		case "parquet", "csv", "text":
 		default:
-			add("inputs.%s.format: expected parquet, csv or text, found %q", in.name, sp.Format)
+			p.add("inputs.%s.format: expected parquet, csv or text, found %q", in.name, sp.Format)
 		}
 		if utf8.RuneCountInString(sp.Delimiter) > 1 {
-			add("inputs.%s.delimiter: expected one character, found %q", in.name, sp.Delimiter)
+			p.add("inputs.%s.delimiter: expected one character, found %q", in.name, sp.Delimiter)
 		}
 		for _, logical := range sortedKeys(sp.Columns) {
 			if _, ok := in.table.Column(logical); !ok {
-				add("inputs.%s.columns: %q is not a column of %s (known: %s)", in.name, logical, in.name, strings.Join(in.table.Names(), ", "))
+				p.add("inputs.%s.columns: %q is not a column of %s (known: %s)", in.name, logical, in.name, strings.Join(in.table.Names(), ", "))
 			}
 			if sp.Columns[logical] == "" {
-				add("inputs.%s.columns.%s: empty column name", in.name, logical)
+				p.add("inputs.%s.columns.%s: empty column name", in.name, logical)
 			}
 		}
 		for _, logical := range sortedKeys(sp.Formats) {
 			lc, ok := in.table.Column(logical)
 			if !ok || (lc.Kind != datasets.KindDate && lc.Kind != datasets.KindTimestamp) {
-				add("inputs.%s.formats: %q is not a date or timestamp column of %s", in.name, logical, in.name)
+				p.add("inputs.%s.formats: %q is not a date or timestamp column of %s", in.name, logical, in.name)
 			}
 		}
 		if len(sp.Attributes) > 0 && in.name != "customers" {
-			add("inputs.%s.attributes: only customers have attributes", in.name)
+			p.add("inputs.%s.attributes: only customers have attributes", in.name)
 		}
 	}
+}
+
+// validatePolicies checks the settings that choose between two ways of
+// treating the data: rejects.unknown_customers, targets.baseline and
+// rejects.zero_amounts.
+func (c *Config) validatePolicies(p *problems) {
 	switch c.Rejects.UnknownCustomers {
 	case "reject", "keep":
 	default:
-		add("rejects.unknown_customers: expected reject or keep, found %q", c.Rejects.UnknownCustomers)
+		p.add("rejects.unknown_customers: expected reject or keep, found %q", c.Rejects.UnknownCustomers)
 	}
 	switch c.Targets.Baseline {
 	case "model", "last_12m":
 	default:
-		add("targets.baseline: expected model or last_12m, found %q", c.Targets.Baseline)
+		p.add("targets.baseline: expected model or last_12m, found %q", c.Targets.Baseline)
 	}
 	switch c.Rejects.ZeroAmounts {
 	case "reject", "keep":
 	default:
-		add("rejects.zero_amounts: expected reject or keep, found %q", c.Rejects.ZeroAmounts)
+		p.add("rejects.zero_amounts: expected reject or keep, found %q", c.Rejects.ZeroAmounts)
 	}
+}
+
+// validateRun checks the run's own settings: the output root and what it
+// keeps, the metrics file, the dates, memory, CSV formulas and threads.
+func (c *Config) validateRun(p *problems) {
 	if c.Output == "" {
-		add("output: required (the output root directory)")
+		p.add("output: required (the output root directory)")
 	}
 	if c.KeepRuns < 0 {
-		add("keep_runs: expected 0 (keep every run) or more, found %d", c.KeepRuns)
+		p.add("keep_runs: expected 0 (keep every run) or more, found %d", c.KeepRuns)
 	}
 	if c.MetricsFile != "" && !strings.HasSuffix(c.MetricsFile, ".prom") {
-		add("metrics_file: expected a file name ending in .prom (the textfile collector reads only those), found %q", c.MetricsFile)
+		p.add("metrics_file: expected a file name ending in .prom (the textfile collector reads only those), found %q", c.MetricsFile)
 	}
 	if c.AsOf != "" {
 		if _, err := time.Parse(time.DateOnly, c.AsOf); err != nil {
-			add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
+			p.add("as_of: expected a date YYYY-MM-DD, found %q", c.AsOf)
 		}
 	}
 	if c.Today != "" {
 		if _, err := time.Parse(time.DateOnly, c.Today); err != nil {
-			add("today: expected a date YYYY-MM-DD, found %q", c.Today)
+			p.add("today: expected a date YYYY-MM-DD, found %q", c.Today)
 		}
 	}
 	if c.MemoryLimit != "" {
 		if n, ok := MemoryBytes(c.MemoryLimit); !ok || n < MinMemoryLimit {
-			add("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
+			p.add("memory_limit: expected a size from 64MB up, such as 4GB, 512MB or 2GiB, found %q", c.MemoryLimit)
 		}
 	}
 	switch c.CSVFormulas {
 	case "", "escape", "keep":
 	default:
-		add("csv_formulas: expected escape or keep, found %q", c.CSVFormulas)
+		p.add("csv_formulas: expected escape or keep, found %q", c.CSVFormulas)
 	}
 	if c.Threads < 0 {
-		add("threads: expected 0 (all cores) or more, found %d", c.Threads)
+		p.add("threads: expected 0 (all cores) or more, found %d", c.Threads)
 	}
+}
+
+// validateClustering checks the k-means settings of segmentation: k, the
+// restarts and iterations, the sample, the algorithm and choose_k.
+func (c *Config) validateClustering(p *problems) {
 	s := c.Segmentation
 	if s.K < 1 || s.K > 100 {
-		add("segmentation.k: expected 1 to 100, found %d", s.K)
+		p.add("segmentation.k: expected 1 to 100, found %d", s.K)
 	}
 	if s.NInit < 1 {
-		add("segmentation.n_init: expected at least 1, found %d", s.NInit)
+		p.add("segmentation.n_init: expected at least 1, found %d", s.NInit)
 	}
 	if s.MaxIter < 1 {
-		add("segmentation.max_iter: expected at least 1, found %d", s.MaxIter)
+		p.add("segmentation.max_iter: expected at least 1, found %d", s.MaxIter)
 	}
 	if s.SampleSize < -1 || (s.SampleSize > 0 && s.SampleSize < s.K) {
-		add("segmentation.sample_size: expected 0 (chosen), -1 (every customer) or at least k (%d) customers, found %d", s.K, s.SampleSize)
+		p.add("segmentation.sample_size: expected 0 (chosen), -1 (every customer) or at least k (%d) customers, found %d", s.K, s.SampleSize)
 	}
 	switch s.Algorithm {
 	case "", "hamerly", "lloyd", "minibatch":
 	default:
-		add("segmentation.algorithm: expected hamerly, lloyd or minibatch, found %q", s.Algorithm)
+		p.add("segmentation.algorithm: expected hamerly, lloyd or minibatch, found %q", s.Algorithm)
 	}
 	if ck := s.ChooseK; ck != nil {
 		if ck.Min < 2 || ck.Max < ck.Min || ck.Max > 100 {
-			add("segmentation.choose_k: expected 2 <= min <= max <= 100, found min %d, max %d", ck.Min, ck.Max)
+			p.add("segmentation.choose_k: expected 2 <= min <= max <= 100, found min %d, max %d", ck.Min, ck.Max)
 		}
 		if ck.MinSize < 0 || ck.MinSize >= 1 {
-			add("segmentation.choose_k.min_size: expected a share in [0, 1), found %g", ck.MinSize)
+			p.add("segmentation.choose_k.min_size: expected a share in [0, 1), found %g", ck.MinSize)
 		}
 		if ck.Bootstraps < 0 || ck.SilhouetteSample < 0 {
-			add("segmentation.choose_k: bootstraps and silhouette_sample must not be negative")
+			p.add("segmentation.choose_k: bootstraps and silhouette_sample must not be negative")
 		}
 		if s.Model != "" {
-			add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
+			p.add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
 		}
 	}
+}
+
+// validateValue checks value: the backtest's holdout, the purchase model
+// and the discount rate.
+func (c *Config) validateValue(p *problems) {
 	if h := c.Value.BacktestHoldout; h != "" {
 		if _, _, ok := ParseSpan(h); !ok {
-			add("value.backtest_holdout: expected a span of days, weeks or months such as 90d, 39w or 6m, found %q", h)
+			p.add("value.backtest_holdout: expected a span of days, weeks or months such as 90d, 39w or 6m, found %q", h)
 		}
 	}
 	switch c.Value.Model {
 	case ModelBGNBD, ModelMBGNBD:
 	default:
-		add("value.model: expected %s or %s, found %q", ModelBGNBD, ModelMBGNBD, c.Value.Model)
+		p.add("value.model: expected %s or %s, found %q", ModelBGNBD, ModelMBGNBD, c.Value.Model)
 	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
-		add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
+		p.add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
 	}
+}
+
+// validateContinuity checks the segmentation settings that carry segments
+// from one run to the next: matching, warm start and hysteresis.
+func (c *Config) validateContinuity(p *problems) {
+	s := c.Segmentation
 	if !(s.MatchMaxDistance >= 0) {
-		add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)
+		p.add("segmentation.match_max_distance: expected 0 (no limit) or more, found %g", s.MatchMaxDistance)
 	}
 	if !(s.WarmStartMargin >= 0 && s.WarmStartMargin <= 1) {
-		add("segmentation.warm_start_margin: expected a share of inertia from 0 to 1, found %g", s.WarmStartMargin)
+		p.add("segmentation.warm_start_margin: expected a share of inertia from 0 to 1, found %g", s.WarmStartMargin)
 	}
 	if !(s.Hysteresis >= 0 && s.Hysteresis <= 10) {
-		add("segmentation.hysteresis: expected a relative margin from 0 (off) to 10, found %g", s.Hysteresis)
+		p.add("segmentation.hysteresis: expected a relative margin from 0 (off) to 10, found %g", s.Hysteresis)
 	}
+}
+
+// validateFeatures checks what segmentation clusters on: the numeric
+// features and their scaling, the mix and demographic weights, and the
+// demographic columns.
+func (c *Config) validateFeatures(p *problems) {
+	s := c.Segmentation
 	seen := map[string]bool{}
 	for i, f := range s.Features {
 		if _, ok := CustomerFeatures[f.Name]; !ok {
-			add("segmentation.features[%d]: unknown feature %q (known: %v)", i, f.Name, sortedKeys(CustomerFeatures))
+			p.add("segmentation.features[%d]: unknown feature %q (known: %v)", i, f.Name, sortedKeys(CustomerFeatures))
 		}
 		if seen[f.Name] {
-			add("segmentation.features[%d]: feature %q listed twice", i, f.Name)
+			p.add("segmentation.features[%d]: feature %q listed twice", i, f.Name)
 		}
 		seen[f.Name] = true
 		switch f.Transform {
 		case "", "none", "log1p":
 		default:
-			add("segmentation.features[%d].transform: expected none or log1p, found %q", i, f.Transform)
+			p.add("segmentation.features[%d].transform: expected none or log1p, found %q", i, f.Transform)
 		}
 		switch f.Method {
 		case "", "standard", "robust", "none":
 		default:
-			add("segmentation.features[%d].method: expected standard, robust or none, found %q", i, f.Method)
+			p.add("segmentation.features[%d].method: expected standard, robust or none, found %q", i, f.Method)
 		}
 		if f.Weight < 0 {
-			add("segmentation.features[%d].weight: expected 0 or more, found %g", i, f.Weight)
+			p.add("segmentation.features[%d].weight: expected 0 or more, found %g", i, f.Weight)
 		}
 	}
 	for _, w := range []struct {
@@ -807,37 +872,43 @@ func (c *Config) Validate() error {
 		v    float64
 	}{{"category_mix_weight", s.CategoryMixWeight}, {"channel_mix_weight", s.ChannelMixWeight}, {"demographic_weight", s.DemographicWeight}} {
 		if w.v < 0 {
-			add("segmentation.%s: expected 0 or more, found %g", w.name, w.v)
+			p.add("segmentation.%s: expected 0 or more, found %g", w.name, w.v)
 		}
 	}
 	for _, d := range s.Demographics {
 		if !slices.Contains(standardDemographics, d) && !slices.Contains(c.Inputs.Customers.Attributes, d) {
-			add("segmentation.demographics: %q is not a demographic column of customers (known: %s, or a name in inputs.customers.attributes)", d, strings.Join(standardDemographics, ", "))
+			p.add("segmentation.demographics: %q is not a demographic column of customers (known: %s, or a name in inputs.customers.attributes)", d, strings.Join(standardDemographics, ", "))
 		}
 	}
+}
+
+// validateTargets checks targets: the objectives set per segment and the
+// uplift per objective and metric.
+func (c *Config) validateTargets(p *problems) {
 	for id, obj := range c.Targets.Objectives {
 		if !slices.Contains(scoring.Objectives, scoring.Objective(obj)) {
-			add("targets.objectives[%d]: unknown objective %q (known: %v)", id, obj, scoring.Objectives)
+			p.add("targets.objectives[%d]: unknown objective %q (known: %v)", id, obj, scoring.Objectives)
 		}
 	}
 	for obj, m := range c.Targets.Uplift {
 		if !slices.Contains(scoring.Objectives, scoring.Objective(obj)) {
-			add("targets.uplift: unknown objective %q (known: %v)", obj, scoring.Objectives)
+			p.add("targets.uplift: unknown objective %q (known: %v)", obj, scoring.Objectives)
 			continue
 		}
 		for metric := range m {
 			if !slices.Contains(scoring.TargetMetrics, metric) {
-				add("targets.uplift.%s: unknown metric %q (known: %v)", obj, metric, scoring.TargetMetrics)
+				p.add("targets.uplift.%s: unknown metric %q (known: %v)", obj, metric, scoring.TargetMetrics)
 			}
 		}
 	}
+}
+
+// validateRejects checks rejects.max_share, the share of rejected rows a
+// run accepts.
+func (c *Config) validateRejects(p *problems) {
 	if c.Rejects.MaxShare < 0 || c.Rejects.MaxShare > 1 {
-		add("rejects.max_share: expected a share between 0 and 1, found %g", c.Rejects.MaxShare)
+		p.add("rejects.max_share: expected a share between 0 and 1, found %g", c.Rejects.MaxShare)
 	}
-	if len(p) > 0 {
-		return &ConfigError{File: c.file, Problems: p}
-	}
-	return nil
 }
 
 // standardDemographics are the demographic columns of the input contract.

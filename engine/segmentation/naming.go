@@ -1,4 +1,4 @@
-package engine
+package segmentation
 
 import (
 	"cmp"
@@ -12,8 +12,8 @@ import (
 	"github.com/crmseg/crmseg/segment"
 )
 
-// segmentInfo describes one segment of a run.
-type segmentInfo struct {
+// Segment describes one segment of a run.
+type Segment struct {
 	ID        int
 	Cluster   int // index in the k-means result
 	Name      string
@@ -28,8 +28,8 @@ type segmentInfo struct {
 // profileSegments describes every cluster of a clustering, in cluster
 // order: size, mean value, centroid in original units, the traits that set
 // it apart and a generated name. IDs are given by the caller.
-func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Scaler, nNumeric int) []segmentInfo {
-	n, d := fm.x.Dims()
+func profileSegments(fm *FeatureMatrix, res *segment.Result, scaler *segment.Scaler) []Segment {
+	n, d := fm.X.Dims()
 	k, _ := res.Centroids.Dims()
 	sum := make([]float64, k)
 	active := make([]float64, k)
@@ -42,13 +42,13 @@ func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Sca
 	for i := range n {
 		c := res.Labels[i]
 		size[c]++
-		sum[c] += fm.netRevenue[i]
-		active[c] += fm.active12m[i]
-		newc[c] += fm.new12m[i]
-		if fm.scaled != nil {
-			fm.scaled.InverseRow(row, fm.x.RawRowView(i))
+		sum[c] += fm.NetRevenue[i]
+		active[c] += fm.Active12m[i]
+		newc[c] += fm.New12m[i]
+		if fm.Scaled != nil {
+			fm.Scaled.InverseRow(row, fm.X.RawRowView(i))
 		} else {
-			copy(row, fm.x.RawRowView(i))
+			copy(row, fm.X.RawRowView(i))
 		}
 		cs := colSum.RawRowView(c)
 		for j, v := range row {
@@ -73,19 +73,72 @@ func profileSegments(fm *featureMatrix, res *segment.Result, scaler *segment.Sca
 	centroids := &mat.Dense{}
 	scaler.InverseTransform(centroids, res.Centroids)
 
-	segs := make([]segmentInfo, k)
+	segs := make([]Segment, k)
 	for c := range k {
-		s := segmentInfo{Cluster: c, Customers: size[c], Share: float64(size[c]) / float64(n)}
+		s := Segment{Cluster: c, Customers: size[c], Share: float64(size[c]) / float64(n)}
 		if size[c] > 0 {
 			s.MeanValue = sum[c] / float64(size[c])
 		}
-		s.Centroid = slices.Clone(centroids.RawRowView(c)[:nNumeric])
+		s.Centroid = slices.Clone(centroids.RawRowView(c)[:fm.Numeric])
 		s.top = traits(colSum.RawRowView(c), size[c], popMean, popSD)
-		s.Traits = describeTraits(fm.specs, s.top)
+		s.Traits = describeTraits(fm.Specs, s.top)
 		s.Name = segmentName(s.MeanValue, popValue, active[c], newc[c], size[c])
 		segs[c] = s
 	}
 	return segs
+}
+
+// numberAfresh gives the segments of a first training their IDs, from
+// idFloor+1 up by descending mean value, generated names and the change
+// "new".
+func (c *clustering) numberAfresh(segs []Segment, idFloor int) {
+	k := len(segs)
+	order := make([]int, k)
+	for cl := range order {
+		order[cl] = cl
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(segs[b].MeanValue, segs[a].MeanValue), cmp.Compare(a, b))
+	})
+	// Above idFloor: IDs started afresh never reuse one given before.
+	c.ids = make([]int, k)
+	for rank, cl := range order {
+		c.ids[cl] = idFloor + rank + 1
+	}
+	c.names = make([]string, k)
+	c.nextID = idFloor + k + 1
+	for cl := range k {
+		c.changes = append(c.changes, segment.SegmentChange{ID: c.ids[cl], Change: "new"})
+	}
+}
+
+// name gives the segments (in cluster order) their IDs and names: the
+// name kept from the model the run continues, or the generated one, told
+// apart from the others of that name (disambiguate). The changes without a
+// name take their segment's. It returns the segment ID of each cluster.
+func (c *clustering) name(segs []Segment, specs []segment.FeatureSpec) []int32 {
+	fixed := make([]bool, len(segs))
+	for cl := range segs {
+		segs[cl].ID = c.ids[cl]
+		if c.names[cl] != "" {
+			segs[cl].Name, fixed[cl] = c.names[cl], true
+		}
+	}
+	disambiguate(segs, fixed, specs)
+	nameOf := map[int]string{}
+	for _, s := range segs {
+		nameOf[s.ID] = s.Name
+	}
+	for i := range c.changes {
+		if c.changes[i].Name == "" {
+			c.changes[i].Name = nameOf[c.changes[i].ID]
+		}
+	}
+	idOf := make([]int32, len(segs))
+	for cl, s := range segs {
+		idOf[cl] = int32(s.ID)
+	}
+	return idOf
 }
 
 // segmentName names a segment from its value and activity, by a fixed rule:
@@ -214,7 +267,7 @@ func traitWords(name string, z float64) string {
 // tells each apart from the others of that name; a number when none does.
 // A fixed name (kept from the previous model) is never changed: the others
 // that share it are told apart from it.
-func disambiguate(segs []segmentInfo, fixed []bool, specs []segment.FeatureSpec) {
+func disambiguate(segs []Segment, fixed []bool, specs []segment.FeatureSpec) {
 	byName := map[string][]int{}
 	var names []string
 	for i, s := range segs {
