@@ -115,7 +115,7 @@ type run struct {
 	started time.Time
 	stage   time.Time
 	rssHow  string // how the current stage's peak memory is measured (StagePeakRSS*)
-	// baseID is the run ID newRunID gives; man.RunID is baseID or
+	// baseID is the run ID store.NewRunID gives; man.RunID is baseID or
 	// baseID-N, the first no run of the output root has used.
 	baseID string
 }

@@ -42,8 +42,9 @@ type FeatureSpec struct {
 	Transform Transform `json:"transform,omitempty" yaml:"transform"`
 	Method    Method    `json:"method,omitempty" yaml:"method"`
 	// Weight multiplies the scaled value, so that a feature counts more or
-	// less in distances; 0 means 1.
-	Weight float64 `json:"weight,omitempty" yaml:"weight"`
+	// less in distances. The zero value stands for a weight not given,
+	// which is 1: a feature in the list is never left out.
+	Weight float64 `json:"weight,omitempty" yaml:"weight,omitempty"`
 }
 
 func (f FeatureSpec) weight() float64 {

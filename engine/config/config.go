@@ -863,8 +863,12 @@ func (c *Config) validateFeatures(p *problems) {
 		default:
 			p.add("segmentation.features[%d].method: expected standard, robust or none, found %q", i, f.Method)
 		}
-		if f.Weight < 0 {
-			p.add("segmentation.features[%d].weight: expected 0 or more, found %g", i, f.Weight)
+		// Weight 0 leaves columns out (category_mix_weight: 0): a listed
+		// feature cannot be left out, so its weight, when given, is above
+		// 0. Not given, it is 1 (segment.FeatureSpec's zero value).
+		if _, given := c.keyLines[fmt.Sprintf("segmentation.features[%d].weight", i)]; f.Weight < 0 || (f.Weight == 0 && given) {
+			p.add("segmentation.features[%d].weight: expected more than 0 (weight 0 leaves columns out: to leave %s out, take it off the list; "+
+				"without a weight it counts 1), found %g", i, f.Name, f.Weight)
 		}
 	}
 	for _, w := range []struct {
