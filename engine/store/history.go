@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -344,16 +345,26 @@ func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnl
 	}
 	deadline := time.Now().Add(wait)
 	pause := 100 * time.Millisecond
+	seenHeld := false
 	for {
 		_, err := conn.ExecContext(ctx, q)
 		if err == nil {
 			return nil
 		}
-		if !heldByAnother(path, readOnly, err) {
+		var de *duckdb.Error
+		if !errors.As(err, &de) || de.Type != duckdb.ErrorTypeIO || !isDuckDBFile(path) {
 			return &HistoryError{Path: path, Op: "open it (not a readable DuckDB file?)", Err: err}
 		}
+		// A DuckDB file DuckDB could not open: held by another process,
+		// which its locks say, unless that process let go in between
+		// (then the next attempt opens it); or damaged.
+		seenHeld = seenHeld || fileLockedByOther(path, !readOnly)
 		if time.Now().Add(pause).After(deadline) {
-			return &HistoryError{Path: path, Op: fmt.Sprintf("open it: another process kept it open for %s", wait), Err: err}
+			op := fmt.Sprintf("open it: another process kept it open for %s", wait)
+			if !seenHeld {
+				op = fmt.Sprintf("open it: no other process was seen holding it, and it could not be opened for %s (damaged?)", wait)
+			}
+			return &HistoryError{Path: path, Op: op, Err: err}
 		}
 		select {
 		case <-ctx.Done():
@@ -364,15 +375,21 @@ func attachHistoryWait(ctx context.Context, conn *sql.Conn, path string, readOnl
 	}
 }
 
-// heldByAnother says whether err, from attaching the history file at path,
-// is DuckDB refusing a file another process holds: an I/O error while
-// another process holds a lock on the file that conflicts with the one
-// DuckDB takes (shared to read, exclusive to write). DuckDB's error types
-// do not tell a held file from an unreadable one, so the file's locks are
-// asked directly.
-func heldByAnother(path string, readOnly bool, err error) bool {
-	var de *duckdb.Error
-	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeIO && fileLockedByOther(path, !readOnly)
+// isDuckDBFile says whether the file at path starts as a DuckDB database
+// file does: a checksum, then the magic bytes DUCK. DuckDB's error types do
+// not tell a file another process holds from one that is not a database,
+// so a file that is one is retried.
+func isDuckDBFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [12]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return false
+	}
+	return string(head[8:12]) == "DUCK"
 }
 
 func detachHistory(ctx context.Context, conn *sql.Conn) error {

@@ -29,7 +29,8 @@ func unlock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
 
-// fileLockedByOther says whether another process holds a POSIX record lock
+// fileLockedByOther says, for the message when the history cannot be
+// opened, whether another process holds a POSIX record lock
 // (fcntl, as DuckDB takes on its database files) on the file at path that
 // conflicts with a write lock (write) or a read lock (!write).
 func fileLockedByOther(path string, write bool) bool {
