@@ -67,9 +67,10 @@ func exitCode(err error) int {
 // The error of a run (an *engine.RunError) is logged as a record of the
 // run, with its run ID: "run failed", "output root locked", or "run
 // published but not recorded in the run history". With --log-format json,
-// any other error, once the command has set up its logger, is logged as
-// "command failed"; every line on stderr is then a JSON record, and the
-// error is not printed as text. Otherwise the error is printed as a line
+// any other error once the flags are read is logged as "command failed";
+// every line on stderr is then a JSON record, and the error is not printed
+// as text (a mistake in the flags themselves is printed as text, with the
+// usage, as the flag package prints its own). Otherwise the error is printed as a line
 // of its own, "crmseg: ...", after the record if there is one, and a usage
 // error is followed by the usage.
 func exit(stderr io.Writer, lf *logFlags, err error) int {
@@ -78,6 +79,13 @@ func exit(stderr io.Writer, lf *logFlags, err error) int {
 		return code
 	}
 	var re *engine.RunError
+	var ue *cli.UsageError
+	if lf.log == nil && lf.format == "json" && !errors.As(err, &ue) {
+		// The flags were read, but the command failed before it set up
+		// its logger (a configuration file that is missing or not YAML):
+		// the record is JSON all the same.
+		lf.log = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
 	switch {
 	case lf.log == nil:
 		// No logger yet: the flags were being read.
@@ -86,11 +94,12 @@ func exit(stderr io.Writer, lf *logFlags, err error) int {
 	case lf.format == "json":
 		lf.log.Error("command failed", "error", err, "exit_code", code)
 	}
-	var ue *cli.UsageError
 	switch {
+	case lf.log != nil && lf.format == "json":
+		// Logged: every line on stderr is a JSON record.
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
-	case lf.log == nil || lf.format != "json":
+	default:
 		fmt.Fprintf(stderr, "crmseg: %v\n", err)
 	}
 	return code

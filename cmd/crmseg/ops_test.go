@@ -482,6 +482,19 @@ func TestErrorRecords(t *testing.T) {
 		!strings.Contains(fmt.Sprint(r["error"]), "missing.csv") {
 		t.Errorf("validate of a missing file: exit %d, log:\n%s\nwant one command failed record, exit_code 3", code, stderr)
 	}
+	// Failures after the flags are read are JSON records too: a missing
+	// configuration file (before the logger is set up), a usage error the
+	// command finds in its flags' values.
+	for _, args := range [][]string{
+		{"run", "--config", filepath.Join(dir, "missing.yaml"), "--log-format", "json"},
+		{"generate", "--customers", "-5", "--out", filepath.Join(dir, "g"), "--log-format", "json"},
+	} {
+		code, _, stderr = run(t, args...)
+		recs = records(t, stderr)
+		if len(recs) != 1 || recs[0]["msg"] != "command failed" || recs[0]["exit_code"] != float64(code) || code == exitOK {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant one command failed record and nothing else", args, code, stderr)
+		}
+	}
 	code, _, stderr = run(t, "cluster", "--features", filepath.Join(dir, "missing.csv"), "--id-column", "id", "--out", filepath.Join(dir, "c"), "--log-format", "json")
 	recs = records(t, stderr)
 	if r := recs[0]; code != exitRejected || len(recs) != 1 || r["msg"] != "command failed" || r["exit_code"] != float64(exitRejected) {
