@@ -44,7 +44,13 @@ func TestInputReadOutOfMemory(t *testing.T) {
 	if errors.As(err, &ie) || cliExitCode(err) != exitFailure || !strings.Contains(err.Error(), "raise memory_limit") {
 		t.Errorf("out of memory while reading: %v (exit code %d), want the memory advice and exit code %d", err, cliExitCode(err), exitFailure)
 	}
-	err = readError(in, "a readable csv file", &duckdb.Error{Type: duckdb.ErrorTypeInvalidInput, Msg: "CSV Error on Line: 3"})
+	// DuckDB's advice names reader options no configuration key sets: the
+	// message keeps DuckDB's reason only.
+	err = readError(in, "a readable csv file", fmt.Errorf("reading: %w", &duckdb.Error{Type: duckdb.ErrorTypeInvalidInput,
+		Msg: "CSV Error on Line: 3\nThis file is not utf-8 encoded.\n\nPossible Solution: Set the correct encoding (e.g., encoding='UTF-16')\n\n  file = orders.csv\n"}))
+	if msg := err.Error(); !strings.HasSuffix(msg, "reading: CSV Error on Line: 3\nThis file is not utf-8 encoded.") {
+		t.Errorf("read error %q keeps DuckDB's advice or loses its reason", msg)
+	}
 	if !errors.As(err, &ie) || ie.File != "orders.csv" || cliExitCode(err) == exitFailure {
 		t.Errorf("a bad file: %v (exit code %d), want an input error naming orders.csv", err, cliExitCode(err))
 	}

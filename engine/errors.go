@@ -121,12 +121,34 @@ type memoryError struct {
 }
 
 func (e *memoryError) Error() string {
-	reason, _, _ := strings.Cut(e.err.Msg, "\n\nPossible solutions:")
 	return fmt.Sprintf("%s: %s: DuckDB ran out of the memory memory_limit allows: raise memory_limit in the configuration "+
 		"(the default is a sixth of the machine's memory), or lower threads (each thread holds its own working memory); "+
 		"DuckDB already spills what it can to the run's temporary directory (under the output root; for validate, under "+
 		"$TMPDIR or /tmp), which needs free disk space",
-		e.stage, strings.TrimSpace(reason))
+		e.stage, withoutAdvice(e.err.Msg))
 }
 
 func (e *memoryError) Unwrap() error { return e.err }
+
+// duckdbReason is an error holding a DuckDB error, as a crmseg user reads
+// it: DuckDB's message without the advice it appends, which names SQL
+// settings and reader options (SET threads, encoding=, ignore_errors=) no
+// crmseg key sets, nor the reader's option list that follows.
+type duckdbReason struct {
+	err error
+	de  *duckdb.Error // within err
+}
+
+func (e *duckdbReason) Error() string {
+	return strings.Replace(e.err.Error(), e.de.Msg, withoutAdvice(e.de.Msg), 1)
+}
+
+func (e *duckdbReason) Unwrap() error { return e.err }
+
+// withoutAdvice cuts DuckDB's advice, and what follows it, from msg.
+func withoutAdvice(msg string) string {
+	for _, advice := range []string{"\n\nPossible solutions:", "\n\nPossible Solution:"} {
+		msg, _, _ = strings.Cut(msg, advice)
+	}
+	return strings.TrimSpace(msg)
+}

@@ -619,5 +619,8 @@ func readError(in *input, expected string, err error) error {
 	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory {
 		return stageError("ingest", err)
 	}
+	if errors.As(err, &de) {
+		err = &duckdbReason{err: err, de: de}
+	}
 	return &InputError{File: in.spec.Path, Table: in.table.Name, Expected: expected, Found: "a read error", Err: err}
 }
