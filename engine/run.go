@@ -245,6 +245,7 @@ func (r *run) finish(ctx context.Context, lock *store.Lock, res *Result, err err
 		return res, nil
 	}
 	runErr := &RunError{RunID: r.man.RunID, Err: err}
+	r.man.Status = "failed" // the manifest the history keeps says so
 	var le *store.LockedError
 	if r.opts.TrainOnly || errors.As(err, &le) {
 		return nil, runErr

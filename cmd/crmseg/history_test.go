@@ -82,6 +82,10 @@ func TestHistoryCommand(t *testing.T) {
 	if d.Run.Status != "failed" || d.Run.FailedStage != "inspect" || !strings.Contains(d.Run.Error, missing) || len(d.Segments) != 0 {
 		t.Errorf("failed run shown as %+v", d.Run)
 	}
+	var man struct{ Status string }
+	if err := json.Unmarshal(d.Manifest, &man); err != nil || man.Status != "failed" {
+		t.Errorf("the failed run's manifest in the history says status %q (%v), want failed", man.Status, err)
+	}
 
 	if code, _, stderr := run(t, "history", "--out", root, "20990101T000000Z-abcdef"); code != exitFailure ||
 		!strings.Contains(stderr, "no such run") {
