@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/crmseg/crmseg/datasets/synth"
@@ -44,6 +45,11 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	n := fs.Int("customers", 20000, "number of customers")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
 	out := fs.String("out", "", "output directory")
+	for _, a := range args {
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "blobs" {
+			return &cli.UsageError{Msg: "generate --blobs moved to the benchmarks' tool: make build-bench, then bin/crmseg-bench blobs"}
+		}
+	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -320,6 +321,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, lf *
 	}
 	if *modelOut == "" {
 		return &cli.UsageError{Msg: "train needs --model-out"}
+	}
+	if st, err := os.Stat(filepath.Dir(*modelOut)); err != nil || !st.IsDir() {
+		// Found before the training, not after it.
+		return &cli.UsageError{Msg: fmt.Sprintf("--model-out: expected a file in an existing directory, found %s, whose directory %s does not exist",
+			*modelOut, filepath.Dir(*modelOut))}
 	}
 	if cfg.Segmentation.Model != "" {
 		return &cli.UsageError{Msg: "train fits a model: --model (or segmentation.model) does not apply"}

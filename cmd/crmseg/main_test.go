@@ -40,6 +40,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--transactions", "x.parquet", "--log-format", "xml"}, "--log-format: expected text or json"},
 		{[]string{"generate", "--customers", "10"}, "generate needs --out"},
 		{[]string{"run", "--transactions", "x.parquet", "--k", "0", "--out", "o"}, "segmentation.k: expected 1 to 100, found 0"},
+		{[]string{"generate", "--blobs", "--out", "o"}, "generate --blobs moved to the benchmarks' tool: make build-bench, then bin/crmseg-bench blobs"},
+		{[]string{"train", "--transactions", "x.parquet", "--model-out", filepath.Join("no-such-dir", "m.json")},
+			"--model-out: expected a file in an existing directory, found no-such-dir/m.json, whose directory no-such-dir does not exist"},
 	}
 	for _, c := range cases {
 		code, _, stderr := run(t, c.args...)

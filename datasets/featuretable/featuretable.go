@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -72,6 +73,12 @@ func Read(path, idColumn string) (*Table, error) {
 		read = readFeaturesCSV
 	}
 	t, err := read(path, idColumn)
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		// The file cannot be opened at all: say which and why, not
+		// only the system's words.
+		err = fmt.Errorf("%s: expected a readable feature table (Parquet, or CSV by its extension), found %w", path, pe.Err)
+	}
 	if err != nil {
 		return nil, &InputError{Path: path, Err: err}
 	}

@@ -79,4 +79,8 @@ func TestReadErrors(t *testing.T) {
 			t.Errorf("%s: error %v (%T), want an *InputError with its path", p, err, err)
 		}
 	}
+	missing := filepath.Join(dir, "missing.csv")
+	if _, err := Read(missing, "id"); err == nil || err.Error() != missing+": expected a readable feature table (Parquet, or CSV by its extension), found no such file or directory" {
+		t.Errorf("missing file: %v, want the path, what was expected and what was found", err)
+	}
 }
