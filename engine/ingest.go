@@ -329,8 +329,12 @@ func (in *input) mapColumns(path string, cols []datasets.FileColumn, first bool)
 				errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc.Name, Source: name,
 					Expected: fmt.Sprintf("the column %q named in the config", name), Found: "columns " + columnList(cols)})
 			case lc.Required && !(lc.Name == "amount" && in.canDerive(cols)):
+				expected := "a required column " + lc.Name
+				if lc.Name == "amount" && t.Name == "transactions" {
+					expected += " (or quantity and unit_price, whose product it then is)"
+				}
 				errs = append(errs, &InputError{File: path, Table: t.Name, Column: lc.Name,
-					Expected: "a required column " + lc.Name, Found: "columns " + columnList(cols)})
+					Expected: expected, Found: "columns " + columnList(cols)})
 			}
 			continue
 		}
