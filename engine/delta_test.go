@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -75,7 +76,13 @@ func tableLines(t *testing.T, dir, table, columns, orderBy string) []string {
 	if orderBy != "" {
 		q += " ORDER BY " + orderBy
 	}
-	rows := readTable(t, filepath.Join(dir, table+".parquet"), q)
+	return stringRows(t, readTable(t, filepath.Join(dir, table+".parquet"), q))
+}
+
+// stringRows reads rows of one text column, closing them.
+func stringRows(t *testing.T, rows *sql.Rows) []string {
+	t.Helper()
+	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var s string
@@ -83,6 +90,9 @@ func tableLines(t *testing.T, dir, table, columns, orderBy string) []string {
 			t.Fatal(err)
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -159,15 +169,7 @@ func TestDeltaAndMigration(t *testing.T) {
 	// columns it has, behind the delta's own.
 	describe := func(table string) []string {
 		rows := readTable(t, filepath.Join(second.Dir, table+".parquet"), "SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM $TABLE)")
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
+		return stringRows(t, rows)
 	}
 	if got, want := describe("customer_segments_delta"), describe("customer_segments"); strings.Join(got, "|") !=
 		strings.Join(append([]string{want[0], "change VARCHAR", "previous_segment_id INTEGER", "changed_fields VARCHAR"}, want[1:]...), "|") {
@@ -328,15 +330,7 @@ func TestDeltaComparison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, line)
-	}
+	got := stringRows(t, rows)
 	checkLines(t, "delta", got, []string{
 		"clv_null changed predicted_clv_12m",
 		"clv_up changed predicted_clv_12m",

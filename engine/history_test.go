@@ -25,16 +25,7 @@ func historyLines(t *testing.T, root, query string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return stringRows(t, rows)
 }
 
 // TestHistoryRecordsRuns records a good run, a run failing on bad input,

@@ -210,44 +210,28 @@ func (f *runFlags) parse(args []string) (config.Config, error) {
 			return cfg, err
 		}
 	}
+	// Each flag given overrides its key.
+	override := map[string]func(){
+		"customers":    func() { cfg.Inputs.Customers = config.InputSpec{Path: f.customers} },
+		"transactions": func() { cfg.Inputs.Transactions = config.InputSpec{Path: f.transactions} },
+		"products":     func() { cfg.Inputs.Products = config.InputSpec{Path: f.products} },
+		"out":          func() { cfg.Output = f.out },
+		"k":            func() { cfg.Segmentation.K = f.k },
+		"seed":         func() { cfg.Seed = f.seed },
+		"as-of":        func() { cfg.AsOf = f.asOf },
+		"threads":      func() { cfg.Threads = f.threads },
+		"model":        func() { cfg.Segmentation.Model = f.model },
+		"algorithm":    func() { cfg.Segmentation.Algorithm = f.algorithm },
+		"metrics-file": func() { cfg.MetricsFile = f.metricsFile },
+		"keep-runs":    func() { cfg.KeepRuns = f.keepRuns },
+	}
 	set := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	if set["customers"] {
-		cfg.Inputs.Customers = config.InputSpec{Path: f.customers}
-	}
-	if set["transactions"] {
-		cfg.Inputs.Transactions = config.InputSpec{Path: f.transactions}
-	}
-	if set["products"] {
-		cfg.Inputs.Products = config.InputSpec{Path: f.products}
-	}
-	if set["out"] {
-		cfg.Output = f.out
-	}
-	if set["k"] {
-		cfg.Segmentation.K = f.k
-	}
-	if set["seed"] {
-		cfg.Seed = f.seed
-	}
-	if set["as-of"] {
-		cfg.AsOf = f.asOf
-	}
-	if set["threads"] {
-		cfg.Threads = f.threads
-	}
-	if set["model"] {
-		cfg.Segmentation.Model = f.model
-	}
-	if set["algorithm"] {
-		cfg.Segmentation.Algorithm = f.algorithm
-	}
-	if set["metrics-file"] {
-		cfg.MetricsFile = f.metricsFile
-	}
-	if set["keep-runs"] {
-		cfg.KeepRuns = f.keepRuns
-	}
+	f.fs.Visit(func(fl *flag.Flag) {
+		set[fl.Name] = true
+		if apply, ok := override[fl.Name]; ok {
+			apply()
+		}
+	})
 	if cfg.Segmentation.Model != "" && (set["k"] || cfg.Segmentation.ChooseK != nil) {
 		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}

@@ -45,8 +45,17 @@ func TestHistoryReaderProcess(t *testing.T) {
 // for hold.
 func startHistoryReader(t *testing.T, path string, hold time.Duration) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHistoryReaderProcess$")
-	cmd.Env = append(os.Environ(), "CRMSEG_HISTORY_READER="+path, "CRMSEG_HISTORY_READER_HOLD="+hold.String())
+	return startHelper(t, "TestHistoryReaderProcess", "attached",
+		"CRMSEG_HISTORY_READER="+path, "CRMSEG_HISTORY_READER_HOLD="+hold.String())
+}
+
+// startHelper runs this test binary's helper process test with env added,
+// and waits for the line ready on its output; the process is killed when
+// the test ends.
+func startHelper(t *testing.T, test, ready string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +64,8 @@ func startHistoryReader(t *testing.T, path string, hold time.Duration) *exec.Cmd
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "attached\n" {
-		t.Fatalf("reader process: %q, %v", line, err)
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != ready+"\n" {
+		t.Fatalf("helper process %s: %q, %v", test, line, err)
 	}
 	return cmd
 }
@@ -164,19 +173,7 @@ func TestHistoryWaitsForBriefHolders(t *testing.T) {
 	if _, err := RecordRun(ctx, nil, out, rec); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHistoryFlickerProcess$")
-	cmd.Env = append(os.Environ(), "CRMSEG_HISTORY_FLICKER="+path, "CRMSEG_HISTORY_FLICKER_FOR=2s")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "flickering\n" {
-		t.Fatalf("helper process: %q, %v", line, err)
-	}
+	startHelper(t, "TestHistoryFlickerProcess", "flickering", "CRMSEG_HISTORY_FLICKER="+path, "CRMSEG_HISTORY_FLICKER_FOR=2s")
 	for i := range 5 {
 		m.RunID = fmt.Sprintf("20260701T03000%dZ-aaaaaa", i)
 		if _, err := RecordRun(ctx, nil, out, rec); err != nil {
