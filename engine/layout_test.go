@@ -22,9 +22,10 @@ const (
 // packages (segment, scoring) import only the standard library, gonum and
 // internal/nullable (standard library only); datasets and its sub-packages
 // link neither DuckDB nor the engine; the engine's configuration and run
-// record (engine/config, engine/manifest) do not link DuckDB, and the
-// segmentation control (engine/segmentation) links neither DuckDB, Arrow
-// nor the engine package. Only the engine's pipeline and run store (and
+// record (engine/config, engine/manifest) do not link DuckDB; the shared
+// helpers under internal (but the benchmarks') import the standard library
+// only; and the segmentation control (engine/segmentation) links neither
+// DuckDB, Arrow nor the engine package. Only the engine's pipeline and run store (and
 // the commands above them) link the DuckDB driver, which keeps the other
 // test binaries fast to build. A root's rule holds for what its packages
 // import directly (tests included) and for everything they reach through
@@ -45,8 +46,14 @@ func TestPackageBoundaries(t *testing.T) {
 		"datasets": func(p string) bool {
 			return !strings.Contains(p, "duckdb") && p != modulePath+"/engine" && !strings.HasPrefix(p, modulePath+"/engine/")
 		},
-		"engine/config":   noDuckDB,
-		"engine/manifest": noDuckDB,
+		// The shared helpers are leaves: the standard library only, so
+		// that every package, the kernels included, may use them.
+		"internal/durable":  isStdlib,
+		"internal/sqlquote": isStdlib,
+		"internal/nullable": isStdlib,
+		"internal/cli":      isStdlib,
+		"engine/config":     noDuckDB,
+		"engine/manifest":   noDuckDB,
 		// The segmentation control works on Go arrays: DuckDB, Arrow and
 		// the engine stay outside, so its tests build without DuckDB.
 		"engine/segmentation": func(p string) bool {
