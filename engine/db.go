@@ -129,11 +129,21 @@ func (s *session) goPhaseMemory() string {
 // feature matrix is more memory than the run can spare (as crmseg cluster
 // does).
 func (s *session) goPhase(ctx context.Context, fn func() error) error {
-	if err := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.goPhaseMemory())); err != nil {
+	restore, err := s.lowerMemoryLimit(ctx, s.goPhaseMemory())
+	if err != nil {
 		return err
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
-	return errors.Join(fn(), s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)))
+	return errors.Join(fn(), restore())
+}
+
+// lowerMemoryLimit sets DuckDB's memory_limit to limit for a while; the
+// function it returns sets the session's own limit back.
+func (s *session) lowerMemoryLimit(ctx context.Context, limit string) (restore func() error, err error) {
+	if err := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(limit)); err != nil {
+		return nil, err
+	}
+	return func() error { return s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)) }, nil
 }
 
 // memoryLimit is DuckDB's memory_limit: the configured one, or

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -119,14 +120,11 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if limit, ok := config.MemoryBytes(s.memoryLimit); ok {
 		floor, _ := config.MemoryBytes(s.goPhaseMemory())
 		share := max(limit-n*int64(d+3)*8, floor)
-		if err := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(strconv.FormatInt(share>>20, 10)+"MiB")); err != nil {
-			return nil, err
+		restore, lerr := s.lowerMemoryLimit(ctx, strconv.FormatInt(share>>20, 10)+"MiB")
+		if lerr != nil {
+			return nil, lerr
 		}
-		defer func() {
-			if rerr := s.exec(ctx, "SET memory_limit = "+sqlquote.Literal(s.memoryLimit)); err == nil {
-				err = rerr
-			}
-		}()
+		defer func() { err = errors.Join(err, restore()) }()
 	}
 	fm.Specs = append(fm.Specs, numeric...)
 	for _, c := range sparse {

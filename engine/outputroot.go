@@ -98,17 +98,13 @@ func (r *run) exitCode(err error) int {
 // Published is set), not logged: the run stays published.
 func (r *run) recordSuccess(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // published: finish the record, it is short
-	path := filepath.Join(r.cfg.Output, store.HistoryFile)
 	start := time.Now()
 	if _, err := store.RecordRun(ctx, r.s.conn, r.cfg.Output, r.record(nil)); err != nil {
-		he := &store.HistoryError{Path: path, Op: "record the run", Published: true, Err: err}
-		var open *store.HistoryError
-		if errors.As(err, &open) {
-			he.Op, he.Err = open.Op, open.Err
-		}
+		he := err.(*store.HistoryError) // as RecordRun returns every error
+		he.Published = true
 		return he
 	}
-	r.log.Info("run recorded in the run history", "path", path, "seconds", time.Since(start).Seconds())
+	r.log.Info("run recorded in the run history", "path", filepath.Join(r.cfg.Output, store.HistoryFile), "seconds", time.Since(start).Seconds())
 	return nil
 }
 

@@ -84,7 +84,7 @@ func exit(stderr io.Writer, lf *logFlags, err error) int {
 		// The flags were read, but the command failed before it set up
 		// its logger (a configuration file that is missing or not YAML):
 		// the record is JSON all the same.
-		lf.log = slog.New(slog.NewJSONHandler(stderr, nil))
+		lf.logger(stderr) // on a bad --log-level, none: the error is printed
 	}
 	switch {
 	case lf.log == nil:

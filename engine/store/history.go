@@ -77,16 +77,32 @@ type Record struct {
 // through a scratch in-memory database. It returns the run ID the record
 // took: rec's, or, for a failed run whose ID another process took in the
 // history meanwhile (a failed run has no directory to claim its ID), the
-// first free one after it.
-func RecordRun(ctx context.Context, conn *sql.Conn, root string, rec Record) (id string, err error) {
-	if conn == nil {
-		err = withScratchConn(ctx, func(c *sql.Conn) error {
-			id, err = RecordRun(ctx, c, root, rec)
-			return err
-		})
-		return id, err
-	}
+// first free one after it. Its error is a *HistoryError, never wrapped.
+func RecordRun(ctx context.Context, conn *sql.Conn, root string, rec Record) (string, error) {
 	path := filepath.Join(root, HistoryFile)
+	var id string
+	record := func(c *sql.Conn) (err error) {
+		id, err = recordRun(ctx, c, path, rec)
+		return err
+	}
+	var err error
+	if conn == nil {
+		err = withScratchConn(ctx, record)
+	} else {
+		err = record(conn)
+	}
+	if err == nil {
+		return id, nil
+	}
+	var he *HistoryError
+	if !errors.As(err, &he) {
+		he = &HistoryError{Path: path, Op: "record the run", Err: err}
+	}
+	return id, he
+}
+
+// recordRun is RecordRun through conn, of the history file at path.
+func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id string, err error) {
 	if err := attachHistory(ctx, conn, path, false); err != nil {
 		return "", err
 	}

@@ -10,6 +10,6 @@ func tryLock(*os.File) (bool, error) { return true, nil }
 
 func unlock(*os.File) error { return nil }
 
-// fileLockedByOther cannot ask for a file's locks here: a history held by
-// another process reads as unreadable.
+// fileLockedByOther cannot ask for a file's locks here: when a history
+// cannot be opened for the whole wait, its message cannot say it was held.
 func fileLockedByOther(string, bool) bool { return false }
