@@ -12,7 +12,7 @@ import (
 )
 
 // bandSeeds are the generated datasets of TestBandsCoverActuals.
-var bandSeeds = []uint64{1, 2, 3, 4, 5}
+var bandSeeds = []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 
 // TestBandsCoverActuals replays generated data (which runs to 2026-06-30)
 // as of 2025-06-30, a year before its end, with a backtest holdout, and

@@ -153,7 +153,7 @@ func TestDeltaAndMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLines(t, "second night's delta", tableLines(t, second.Dir, "customer_segments_delta", cols, "customer_id"), []string{
-		"C changed 2 2 monetary,revenue_12m,historical_value 12.00",
+		"C changed 2 2 monetary,revenue_12m,historical_value,monetary_score,rfm_score 12.00",
 		"M changed 2 1 segment_id,segment_name,monetary,revenue_12m,historical_value 90.00",
 		"N new - 1 - 100.00",
 		"R exit 1 - - -",
@@ -301,13 +301,18 @@ func TestDeltaComparison(t *testing.T) {
 		('p_alive_same', 1, 0.5, 10, 100, 0.501, 10.0, 1.5), ('p_alive_up', 1, 0.5, 10, 100, 0.504, 10.0, 1.5),
 		('clv_same', 1, 0.5, 10, 100, 0.5, 10.4, 1.5), ('clv_up', 1, 0.5, 10, 100, 0.5, 10.4, 1.5),
 		('clv_null', 1, 0.5, 10, 100, 0.5, 10.0, 1.5), ('segment', 1, 0.5, 10, 100, 0.5, 10.0, 1.5),
-		('purchases_same', 1, 0.5, 10, 100, 0.5, 10.0, 1.51), ('purchases_down', 1, 0.5, 10, 100, 0.5, 10.0, 1.51)`
+		('purchases_same', 1, 0.5, 10, 100, 0.5, 10.0, 1.51), ('purchases_down', 1, 0.5, 10, 100, 0.5, 10.0, 1.51),
+		('rfm', 1, 0.5, 10, 100, 0.5, 10.0, 1.5)`
 	current := `('same', 1, 0.5, 10, 100, 0.501, 10.4, 1.5), ('drift', 1, 0.9, 11, 101, 0.5, 10.0, 1.5),
 		('p_alive_same', 1, 0.5, 10, 100, 0.504, 10.0, 1.5), ('p_alive_up', 1, 0.5, 10, 100, 0.506, 10.0, 1.5),
 		('clv_same', 1, 0.5, 10, 100, 0.5, 10.49, 1.5), ('clv_up', 1, 0.5, 10, 100, 0.5, 10.6, 1.5),
 		('clv_null', 1, 0.5, 10, 100, 0.5, NULL, 1.5), ('segment', 2, 0.5, 10, 100, 0.5, 10.0, 1.5),
-		('purchases_same', 1, 0.5, 10, 100, 0.5, 10.0, 1.46), ('purchases_down', 1, 0.5, 10, 100, 0.5, 10.0, 1.44)`
-	table := func(name, values string) string {
+		('purchases_same', 1, 0.5, 10, 100, 0.5, 10.0, 1.46), ('purchases_down', 1, 0.5, 10, 100, 0.5, 10.0, 1.44),
+		('rfm', 1, 0.5, 10, 100, 0.5, 10.0, 1.5)`
+	// The customer rfm's monetary score (and so its rfm_score and segment)
+	// is rfmMonetary; every other customer's RFM fields are equal.
+	table := func(name, values, rfmMonetary string) string {
+		m := "CASE WHEN customer_id = 'rfm' THEN " + rfmMonetary + " ELSE 4 END"
 		return `CREATE TABLE ` + name + ` AS SELECT customer_id, segment_id::INTEGER AS segment_id, 'S' || segment_id AS segment_name,
 			distance::DOUBLE AS distance, recency_days::BIGINT AS recency_days, 3::BIGINT AS frequency,
 			12.5::DECIMAL(18, 2) AS monetary, 1::BIGINT AS orders_12m, 12.5::DECIMAL(18, 2) AS revenue_12m,
@@ -315,10 +320,13 @@ func TestDeltaComparison(t *testing.T) {
 			DATE '2025-06-01' AS last_order_date, tenure_days::BIGINT AS tenure_days, 2::BIGINT AS categories,
 			'books' AS next_best_category,
 			ep::DOUBLE AS expected_purchases_12m, p_alive::DOUBLE AS p_alive, 0.7::DOUBLE AS p_purchase_12m,
-			20.0::DOUBLE AS expected_spend, clv::DOUBLE AS predicted_clv_12m
+			20.0::DOUBLE AS expected_spend, clv::DOUBLE AS predicted_clv_12m,
+			3 AS recency_score, 3 AS frequency_score, (` + m + `)::INTEGER AS monetary_score,
+			'33' || (` + m + `) AS rfm_score,
+			CASE WHEN (` + m + `) = 4 THEN 'Potential Loyalist' ELSE 'About To Sleep' END AS rfm_segment
 			FROM (VALUES ` + values + `) AS t(customer_id, segment_id, distance, recency_days, tenure_days, p_alive, clv, ep)`
 	}
-	for _, q := range []string{table("customer_segments", current), table("previous_customer_segments", previous)} {
+	for _, q := range []string{table("customer_segments", current, "1"), table("previous_customer_segments", previous, "4")} {
 		if err := s.exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -336,6 +344,7 @@ func TestDeltaComparison(t *testing.T) {
 		"clv_up changed predicted_clv_12m",
 		"p_alive_up changed p_alive",
 		"purchases_down changed expected_purchases_12m",
+		"rfm changed monetary_score,rfm_score,rfm_segment",
 		"segment changed segment_id,segment_name",
 	})
 }

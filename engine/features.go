@@ -20,8 +20,14 @@ import (
 	"github.com/crmseg/crmseg/segment"
 )
 
-// profileCols are the extra per-customer columns read with the features.
-var profileCols = []string{"net_revenue", "active_12m", "new_12m"}
+// profileCols are the extra per-customer figures read with the features
+// (FeatureMatrix.NetRevenue, Active and New): the SQL of each, in which
+// new_days and active_days are the lifecycle windows.
+var profileCols = []string{
+	"net_revenue",
+	"coalesce(date_diff('day', last_order_date, (SELECT as_of FROM params)) < active_days, false)",
+	"coalesce(date_diff('day', first_order_date, (SELECT as_of FROM params)) < new_days, false)",
+}
 
 // features returns the numeric clustering features: the configured ones,
 // each checked against the inputs, or the defaults the data can supply.
@@ -111,9 +117,14 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		X:          mat.NewDense(int(n), d, nil),
 		Numeric:    len(numeric),
 		NetRevenue: make([]float64, n),
-		Active12m:  make([]float64, n),
-		New12m:     make([]float64, n),
+		Active:     make([]float64, n),
+		New:        make([]float64, n),
 	}
+	history, err := s.queryInt(ctx, "SELECT coalesce(date_diff('day', min(first_order_date), (SELECT as_of FROM params)), 0) FROM customer_features")
+	if err != nil {
+		return nil, err
+	}
+	fm.Lifecycle = segmentation.LifecycleWindows(int(history))
 	// While Go holds the matrix, DuckDB's share of memory_limit shrinks by
 	// its size (down to goPhaseMemory), so that the two together stay
 	// within the limit; the limit comes back when the matrix is filled.
@@ -134,8 +145,9 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	// Numeric features, in one columnar read.
 	var q strings.Builder
 	q.WriteString("SELECT cust_idx::BIGINT AS cust_idx")
-	for _, c := range profileCols {
-		fmt.Fprintf(&q, ", %s::DOUBLE", sqlquote.Ident(c))
+	for i, c := range profileCols {
+		c = strings.NewReplacer("new_days", strconv.Itoa(fm.Lifecycle.NewDays), "active_days", strconv.Itoa(fm.Lifecycle.ActiveDays)).Replace(c)
+		fmt.Fprintf(&q, ", (%s)::DOUBLE AS profile_%d", c, i)
 	}
 	for _, f := range numeric {
 		id := sqlquote.Ident(f.Name)
@@ -143,7 +155,7 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	}
 	q.WriteString(" FROM customer_features ORDER BY cust_idx")
 	raw := fm.X.RawMatrix()
-	profile := [][]float64{fm.NetRevenue, fm.Active12m, fm.New12m}
+	profile := [][]float64{fm.NetRevenue, fm.Active, fm.New}
 	err = s.arrowQuery(ctx, q.String(), func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()

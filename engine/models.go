@@ -82,12 +82,15 @@ var sqlModels = []sqlModel{
 	{file: "intermediate/int_customer_categories", stage: "score", mat: matTable, deps: []string{"customer_mix", "customer_segment_map"}},
 	{file: "intermediate/int_category_pairs", stage: "score", mat: matTable, deps: []string{"int_customer_categories"}},
 	{file: "intermediate/int_next_best_category", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "int_customer_categories"}},
+	{file: "intermediate/int_rfm_grid", stage: "score", mat: matTable},
+	{file: "intermediate/int_rfm_thresholds", stage: "score", mat: matTable, deps: []string{"customer_features", "int_rfm_grid"}},
+	{file: "intermediate/int_customer_rfm", stage: "score", mat: matView, deps: []string{"customer_features", "int_rfm_thresholds"}},
 
 	// Marts.
 	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_customers", "int_lines", "int_orders"}},
 	{file: "marts/customer_mix", stage: "features", mat: matTable, deps: []string{"int_lines"}},
 	{file: "marts/customer_sparse", stage: "features", mat: matView, deps: []string{"customer_features", "customer_mix", "int_customers", "src_customer_attributes"}},
-	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "customer_value", "int_next_best_category"}, params: []string{"has_category"}},
+	{file: "marts/customer_segments", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value", "int_customer_rfm", "int_next_best_category"}, params: []string{"has_category"}},
 	{file: "marts/segment_summary", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_lines"}},
 	{file: "marts/segment_value", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value"}},
 	{file: "marts/model_backtest", stage: "score", mat: matTable, deps: []string{"backtest_customers", "backtest_params", "customer_segment_map", "segment_names"}},
@@ -95,6 +98,7 @@ var sqlModels = []sqlModel{
 	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"segment_channel_mix", "segment_names", "segment_summary", "segment_value"}, params: []string{"left_out_metrics"}},
 	{file: "marts/category_pairs", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "segment_names"}},
 	{file: "marts/cohort_retention", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_orders", "segment_names"}},
+	{file: "marts/rfm_segments", stage: "score", mat: matTable, deps: []string{"customer_value", "int_customer_rfm"}, params: []string{"left_out_metrics"}},
 	{file: "marts/segment_drift", stage: "drift", mat: matTable, deps: []string{"customer_segments", "previous_segments", "segment_changes"}},
 	{file: "marts/customer_segments_delta", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_customer_segments"}},
 	{file: "marts/segment_migration", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_segments"}},
@@ -102,6 +106,7 @@ var sqlModels = []sqlModel{
 	// Checks.
 	{file: "checks/customers_once", stage: "score", mat: matCheck, deps: []string{"customer_features", "customer_segments"}},
 	{file: "checks/segment_sizes", stage: "score", mat: matCheck, deps: []string{"segment_summary"}},
+	{file: "checks/rfm_scores", stage: "score", mat: matCheck, deps: []string{"customer_segments"}},
 
 	// Tables Go fills.
 	{file: "ddl/input_files", mat: matGoTable},

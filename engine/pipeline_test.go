@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -185,6 +186,31 @@ func TestEndToEndGenerated(t *testing.T) {
 		t.Errorf("segment_metrics customers sum to %d, want %d", perSegment, customers)
 	}
 
+	// Every customer with an order has RFM scores 1..5 and one named RFM
+	// segment, every other none; the RFM segments add up to the buyers.
+	var buyers, scored, unscored, rfmSum, rfmRows, rfmNames int64
+	err = db.QueryRow(`SELECT count(*) FILTER (WHERE frequency > 0),
+			count(*) FILTER (WHERE frequency > 0 AND recency_score BETWEEN 1 AND 5 AND frequency_score BETWEEN 1 AND 5
+				AND monetary_score BETWEEN 1 AND 5 AND rfm_segment IS NOT NULL
+				AND rfm_score = concat(recency_score, frequency_score, monetary_score)),
+			count(*) FILTER (WHERE frequency = 0 AND coalesce(recency_score, frequency_score, monetary_score) IS NULL
+				AND rfm_score IS NULL AND rfm_segment IS NULL)
+		FROM read_parquet(?)`, filepath.Join(res.Dir, "customer_segments.parquet")).Scan(&buyers, &scored, &unscored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buyers == 0 || scored != buyers || unscored != customers-buyers {
+		t.Errorf("RFM: %d of %d buyers scored with a segment, %d of %d others without; want all", scored, buyers, unscored, customers-buyers)
+	}
+	err = db.QueryRow("SELECT sum(customers), count(*), count(DISTINCT rfm_segment) FROM read_parquet(?)",
+		filepath.Join(res.Dir, "rfm_segments.parquet")).Scan(&rfmSum, &rfmRows, &rfmNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rfmSum != buyers || rfmRows != rfmNames {
+		t.Errorf("rfm_segments: %d rows (%d names) summing to %d customers, want one per name summing to the %d buyers", rfmRows, rfmNames, rfmSum, buyers)
+	}
+
 	// The manifest describes the run and latest points at it.
 	var man manifest.Manifest
 	b, err := os.ReadFile(filepath.Join(res.Dir, "manifest.json"))
@@ -285,7 +311,7 @@ func TestRunsAreByteIdentical(t *testing.T) {
 	if !slices.Equal(mans[0].Outputs[0].Files, mans[1].Outputs[0].Files) {
 		t.Errorf("manifest output hashes differ")
 	}
-	if mans[0].Quality.Segmentation != mans[1].Quality.Segmentation {
+	if !reflect.DeepEqual(mans[0].Quality.Segmentation, mans[1].Quality.Segmentation) {
 		t.Errorf("segmentation quality differs: %+v vs %+v", mans[0].Quality.Segmentation, mans[1].Quality.Segmentation)
 	}
 }

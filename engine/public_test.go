@@ -281,8 +281,19 @@ func checkOnlineRetailFigures(t *testing.T, p *publicRun, src string) {
 			t.Errorf("%s published for %d segments, want all 6 (its window is covered)", m, n)
 		}
 	}
-	if n := p.int(t, "SELECT count(*) FROM segments WHERE regexp_matches(segment_name, ' new(,|$)') OR objective = 'acquisition'"); n != 0 {
-		t.Errorf("%d segments named new or given acquisition, when who is new is unknown", n)
+	// Who is new follows the history there is: in this one-year export
+	// every first order falls in the last 12 months, so new means a first
+	// order in the last third of the 373 days (124), active an order in
+	// the last half (186), and not every segment is new. No segment of
+	// customers already won is given acquisition.
+	if lc := p.res.Manifest.Quality.Segmentation.Lifecycle; lc != (manifest.Lifecycle{HistoryDays: 373, NewDays: 124, ActiveDays: 186}) {
+		t.Errorf("lifecycle windows %+v, want 373 days of history, new 124, active 186", lc)
+	}
+	if n := p.int(t, "SELECT count(*) FROM segments WHERE regexp_matches(segment_name, ' new(,|$)')"); n == 0 || n == p.int(t, "SELECT count(*) FROM segments") {
+		t.Errorf("%d segments named new, want some but not all", n)
+	}
+	if n := p.int(t, "SELECT count(*) FROM segments WHERE objective = 'acquisition'"); n != 0 {
+		t.Errorf("%d segments given acquisition, which the rule never chooses", n)
 	}
 
 	// Item 16: a return rate is returned value since the first purchase,

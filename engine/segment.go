@@ -10,7 +10,6 @@ import (
 	"github.com/crmseg/crmseg/engine/segmentation"
 	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/nullable"
-	"github.com/crmseg/crmseg/scoring"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -30,11 +29,6 @@ type segmented struct {
 // manifest; and hands the assignment back to DuckDB (storeSegmentation),
 // where the previous run's assignment (previousSegments) is too.
 func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev store.Previous, data supply) (*segmented, error) {
-	if r.leftOut(scoring.MetricNewCustomers) {
-		// Who is new is unknown when the data barely reaches before the
-		// last 12 months: no segment is named "new" for it.
-		clear(fm.New12m)
-	}
 	in := segmentation.Input{Features: fm, Previous: prev.Model, IDFloor: prev.IDFloor, PreviousAssignment: r.previousAssignment(ctx)}
 	st := segmentation.Settings{Segmentation: r.cfg.Segmentation, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 		Software: r.opts.Version, RunID: r.man.RunID, Log: r.log}

@@ -81,6 +81,7 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 	var reports []SegmentReport
 	for _, sg := range seg.segments {
 		sum := sums[sg.ID]
+		sum.ValueTier, sum.Status = sg.Tier, sg.Status
 		obj, reason := scoring.ChooseObjective(sum, pop)
 		source := "rule"
 		if o, ok := r.cfg.Targets.Objectives[sg.ID]; ok {

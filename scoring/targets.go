@@ -10,14 +10,17 @@ type Objective string
 
 // The objectives a segment can have.
 const (
-	ObjectiveRetention        Objective = "retention"         // keep valuable customers buying
+	ObjectiveRetention        Objective = "retention"         // keep and deepen valuable customers
 	ObjectiveCrossSell        Objective = "cross_sell"        // broaden the categories customers buy
-	ObjectiveChannelMigration Objective = "channel_migration" // move spend to cheaper (digital) channels
-	ObjectiveAcquisition      Objective = "acquisition"       // win more customers like these
+	ObjectiveChannelMigration Objective = "channel_migration" // serve low-value customers through cheaper (digital) channels
+	ObjectiveWinBack          Objective = "win_back"          // bring back lapsing customers worth it
+	ObjectiveOnboarding       Objective = "onboarding"        // bring new customers to their next purchase
+	ObjectiveAcquisition      Objective = "acquisition"       // win more customers like these (set in the configuration only)
 )
 
-// Objectives lists every objective, in the order the rule tries them.
-var Objectives = []Objective{ObjectiveRetention, ObjectiveAcquisition, ObjectiveChannelMigration, ObjectiveCrossSell}
+// Objectives lists every objective.
+var Objectives = []Objective{ObjectiveRetention, ObjectiveCrossSell, ObjectiveChannelMigration,
+	ObjectiveWinBack, ObjectiveOnboarding, ObjectiveAcquisition}
 
 // Target metrics, their units and how an uplift applies to them.
 const (
@@ -67,6 +70,12 @@ func DefaultUplift() map[string]map[string]float64 {
 		string(ObjectiveChannelMigration): {
 			MetricDigitalShare: 0.10, MetricRevenue: 0.01,
 		},
+		string(ObjectiveWinBack): {
+			MetricActiveCustomers: 0.10, MetricRetention: 0.05, MetricRevenue: 0.05, MetricOrders: 0.05,
+		},
+		string(ObjectiveOnboarding): {
+			MetricActiveCustomers: 0.10, MetricOrders: 0.10, MetricRevenue: 0.05,
+		},
 		string(ObjectiveAcquisition): {
 			MetricNewCustomers: 0.10, MetricActiveCustomers: 0.05, MetricRevenue: 0.05,
 		},
@@ -89,31 +98,66 @@ type SegmentSummary struct {
 	MultiCategoryShare float64 // share of customers who bought 2+ categories; NaN when the inputs have no categories
 	DigitalShare       float64 // share of gross revenue through web and app; NaN when the inputs have no channels
 	NewCustomers12m    float64 // customers whose first order falls in the window
+	// ValueTier and Status are the segment's value tier (High-value,
+	// Mid-value, Low-value) and lifecycle status (new, active, lapsing,
+	// lapsed), as its generated name says them; empty for the population.
+	ValueTier, Status string
 }
 
-// ChooseObjective applies the documented objective rule: the first that holds
-// of
+// The value tiers and lifecycle statuses of a segment: the two halves of
+// its generated name, which the objective rule reads.
+const (
+	TierHigh = "High-value"
+	TierMid  = "Mid-value"
+	TierLow  = "Low-value"
+
+	StatusNew     = "new"
+	StatusActive  = "active"
+	StatusLapsing = "lapsing"
+	StatusLapsed  = "lapsed"
+)
+
+// ChooseObjective applies the documented objective rule, which weighs a
+// segment's lifecycle status and value together; the first that holds of
 //
-//  1. retention: historical LTV at least the population's and 12-month
-//     retention below the population's (valuable customers slipping away);
-//  2. acquisition: at least 35% of the segment are new in the last 12 months;
-//  3. channel_migration: less than 50% of revenue through digital channels;
-//  4. cross_sell: multi-category share below the population's;
-//  5. retention otherwise.
+//  1. onboarding: the segment is new (most of its customers first bought
+//     recently): bring them to their next purchase;
+//  2. win_back: lapsing or lapsed, with historical LTV at or above the
+//     population's: worth winning back;
+//  3. retention: high-value (and active): keep and deepen them;
+//  4. retention: historical LTV at or above the population's with
+//     12-month retention below it: valuable customers slipping away;
+//  5. channel_migration: low-value and lapsing or lapsed (not worth a
+//     win-back), or low-value where the data has channels: serve them
+//     through cheaper channels;
+//  6. cross_sell: multi-category share below the population's: grow the
+//     relationship;
+//  7. channel_migration: less than half of revenue through digital
+//     channels;
+//  8. retention otherwise.
 //
 // A rule whose figure is unknown (NaN: no channel or category data) does
-// not apply.
+// not apply. acquisition is never chosen: a segment is made of customers
+// already won; the configuration may set it.
 // It returns the objective and the reason in words.
 func ChooseObjective(s, pop SegmentSummary) (Objective, string) {
 	switch {
+	case s.Status == StatusNew:
+		return ObjectiveOnboarding, "new customers: bring them to their next purchase"
+	case (s.Status == StatusLapsing || s.Status == StatusLapsed) && s.HistoricalLTV >= pop.HistoricalLTV:
+		return ObjectiveWinBack, s.Status + " customers with historical LTV at or above average: worth winning back"
+	case s.ValueTier == TierHigh:
+		return ObjectiveRetention, "high-value customers: keep and deepen them"
 	case s.HistoricalLTV >= pop.HistoricalLTV && s.Retention12m < pop.Retention12m:
 		return ObjectiveRetention, "historical LTV at or above average with retention below average"
-	case s.Customers > 0 && s.NewCustomers12m/s.Customers >= 0.35:
-		return ObjectiveAcquisition, "35% or more of customers are new in the last 12 months"
+	case s.ValueTier == TierLow && (s.Status == StatusLapsing || s.Status == StatusLapsed):
+		return ObjectiveChannelMigration, "low-value " + s.Status + " customers, not worth a win-back: serve them through cheaper channels"
+	case s.ValueTier == TierLow && !math.IsNaN(s.DigitalShare):
+		return ObjectiveChannelMigration, "low-value customers: serve them through cheaper channels"
+	case s.MultiCategoryShare < pop.MultiCategoryShare: // false for NaN
+		return ObjectiveCrossSell, "multi-category share below average: grow the relationship"
 	case s.DigitalShare < 0.5: // false for NaN
 		return ObjectiveChannelMigration, "less than half of revenue through digital channels"
-	case s.MultiCategoryShare < pop.MultiCategoryShare:
-		return ObjectiveCrossSell, "multi-category share below average"
 	}
 	return ObjectiveRetention, "no other rule applies"
 }

@@ -13,11 +13,18 @@ func TestChooseObjective(t *testing.T) {
 		s    SegmentSummary
 		want Objective
 	}{
-		{"valuable and slipping", SegmentSummary{Customers: 100, HistoricalLTV: 150, Retention12m: 0.4, NewCustomers12m: 60, DigitalShare: 0.2}, ObjectiveRetention},
-		{"valuable and loyal, many new", SegmentSummary{Customers: 100, HistoricalLTV: 150, Retention12m: 0.6, NewCustomers12m: 35, DigitalShare: 0.9}, ObjectiveAcquisition},
-		{"mostly offline", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, NewCustomers12m: 34, DigitalShare: 0.49, MultiCategoryShare: 0.1}, ObjectiveChannelMigration},
-		{"narrow baskets", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.5, MultiCategoryShare: 0.39}, ObjectiveCrossSell},
-		{"nothing stands out", SegmentSummary{Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.8, MultiCategoryShare: 0.4}, ObjectiveRetention},
+		{"new, valuable and slipping", SegmentSummary{Status: "new", ValueTier: "High-value", Customers: 100, HistoricalLTV: 150, Retention12m: 0.4, DigitalShare: 0.2}, ObjectiveOnboarding},
+		{"lapsing, worth it", SegmentSummary{Status: "lapsing", ValueTier: "Mid-value", Customers: 100, HistoricalLTV: 100, Retention12m: 0.6, DigitalShare: 0.9}, ObjectiveWinBack},
+		{"lapsed, worth it", SegmentSummary{Status: "lapsed", ValueTier: "High-value", Customers: 100, HistoricalLTV: 300, DigitalShare: 0.9}, ObjectiveWinBack},
+		{"lapsed, not worth it, low value", SegmentSummary{Status: "lapsed", ValueTier: "Low-value", Customers: 100, HistoricalLTV: 30, DigitalShare: 0.9}, ObjectiveChannelMigration},
+		{"high-value active", SegmentSummary{Status: "active", ValueTier: "High-value", Customers: 100, HistoricalLTV: 300, Retention12m: 0.7, MultiCategoryShare: 0.1, DigitalShare: 0.1}, ObjectiveRetention},
+		{"mid-value valuable and slipping", SegmentSummary{Status: "active", ValueTier: "Mid-value", Customers: 100, HistoricalLTV: 120, Retention12m: 0.4, MultiCategoryShare: 0.1}, ObjectiveRetention},
+		{"low-value active", SegmentSummary{Status: "active", ValueTier: "Low-value", Customers: 100, HistoricalLTV: 40, Retention12m: 0.4, DigitalShare: 0.95, MultiCategoryShare: 0.1}, ObjectiveChannelMigration},
+		{"low-value lapsing, no channels", SegmentSummary{Status: "lapsing", ValueTier: "Low-value", Customers: 100, HistoricalLTV: 40, DigitalShare: math.NaN(), MultiCategoryShare: 0.1}, ObjectiveChannelMigration},
+		{"low-value active, no channels", SegmentSummary{Status: "active", ValueTier: "Low-value", Customers: 100, HistoricalLTV: 40, DigitalShare: math.NaN(), MultiCategoryShare: 0.1}, ObjectiveCrossSell},
+		{"narrow baskets", SegmentSummary{Status: "active", ValueTier: "Mid-value", Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.5, MultiCategoryShare: 0.39}, ObjectiveCrossSell},
+		{"mostly offline", SegmentSummary{Status: "active", ValueTier: "Mid-value", Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.49, MultiCategoryShare: 0.5}, ObjectiveChannelMigration},
+		{"nothing stands out", SegmentSummary{Status: "active", ValueTier: "Mid-value", Customers: 100, HistoricalLTV: 50, Retention12m: 0.4, DigitalShare: 0.8, MultiCategoryShare: 0.4}, ObjectiveRetention},
 		{"empty segment", SegmentSummary{HistoricalLTV: 0, DigitalShare: 0.9, MultiCategoryShare: 0.9}, ObjectiveRetention},
 	}
 	for _, c := range cases {
@@ -100,10 +107,11 @@ func TestDefaultUpliftIsValid(t *testing.T) {
 
 func ExampleChooseObjective() {
 	population := SegmentSummary{Customers: 10000, HistoricalLTV: 120, Retention12m: 0.45, MultiCategoryShare: 0.35, DigitalShare: 0.6}
-	segment := SegmentSummary{Customers: 800, HistoricalLTV: 410, Retention12m: 0.38, DigitalShare: 0.7}
+	segment := SegmentSummary{Customers: 800, HistoricalLTV: 410, Retention12m: 0.38, DigitalShare: 0.7,
+		ValueTier: "High-value", Status: "lapsing"}
 	obj, reason := ChooseObjective(segment, population)
 	fmt.Println(obj, "—", reason)
-	// Output: retention — historical LTV at or above average with retention below average
+	// Output: win_back — lapsing customers with historical LTV at or above average: worth winning back
 }
 
 func ExampleProjectLastYear() {

@@ -60,6 +60,43 @@ type Scaler struct {
 	Features []FeatureSpec `json:"features"`
 	Center   []float64     `json:"center"`
 	Scale    []float64     `json:"scale"`
+	// Clip, above 0, bounds the scaled value of every centred feature
+	// (method standard or robust) to [-Clip, Clip], before its weight: a
+	// customer far out on one feature (a wholesaler, a heavy returner)
+	// then pulls no centroid further than Clip from the population's
+	// centre on it. 0 clips nothing.
+	Clip float64 `json:"clip,omitempty"`
+}
+
+// limits returns each column's bound on its scaled value before the
+// weight (Clip): +Inf where nothing is clipped.
+func (s *Scaler) limits() []float64 {
+	lim := make([]float64, len(s.Features))
+	for j, f := range s.Features {
+		lim[j] = math.Inf(1)
+		if s.Clip > 0 && f.Method != MethodNone {
+			lim[j] = s.Clip
+		}
+	}
+	return lim
+}
+
+// Clipped counts, per column of scaled rows z (Transform's output), the
+// rows whose value Clip bounded.
+func (s *Scaler) Clipped(z *mat.Dense) []int {
+	r, c := z.Dims()
+	s.checkShape(z, r, c)
+	lim := s.limits()
+	out := make([]int, c)
+	raw := z.RawMatrix()
+	for i := range r {
+		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+c] {
+			if math.Abs(v) >= lim[j]*s.Features[j].weight() {
+				out[j]++
+			}
+		}
+	}
+	return out
 }
 
 func transform(t Transform, v float64) float64 {
@@ -219,7 +256,8 @@ func quantile(sorted []float64, p float64) float64 {
 	return sorted[i] + (h-lo)*(sorted[i+1]-sorted[i])
 }
 
-// Transform writes the scaled x into dst: transform, centre, scale, weight.
+// Transform writes the scaled x into dst: transform, centre, scale, clip,
+// weight.
 // An empty dst sizes itself; otherwise it must have x's shape. dst may be x.
 // Rows are scaled in parallel chunks; each value depends on its own input
 // alone, so the result does not depend on the number of cores.
@@ -228,10 +266,12 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 	s.checkShape(dst, r, c)
 	xd, ok := x.(*mat.Dense)
 	if !ok {
+		lim := s.limits()
 		for j, f := range s.Features {
 			w := f.weight()
 			for i := range r {
-				dst.Set(i, j, (transform(f.Transform, x.At(i, j))-s.Center[j])/s.Scale[j]*w)
+				v := (transform(f.Transform, x.At(i, j)) - s.Center[j]) / s.Scale[j]
+				dst.Set(i, j, max(-lim[j], min(v, lim[j]))*w)
 			}
 		}
 		return
@@ -241,6 +281,7 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 	// then reads neither specs nor strings.
 	weights := make([]float64, c)
 	logs := make([]bool, c)
+	lim := s.limits()
 	for j, f := range s.Features {
 		weights[j], logs[j] = f.weight(), f.Transform == TransformLog1p
 	}
@@ -258,7 +299,7 @@ func (s *Scaler) Transform(dst *mat.Dense, x mat.Matrix) {
 					if logs[j] {
 						v = transform(TransformLog1p, v)
 					}
-					o[j] = (v - s.Center[j]) / s.Scale[j] * weights[j]
+					o[j] = max(-lim[j], min((v-s.Center[j])/s.Scale[j], lim[j])) * weights[j]
 				}
 			}
 		})

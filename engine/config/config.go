@@ -247,6 +247,18 @@ type Segmentation struct {
 	// changed data stays with the segments it had.
 	WarmStart       bool    `yaml:"warm_start" json:"warm_start"`
 	WarmStartMargin float64 `yaml:"warm_start_margin" json:"warm_start_margin"`
+	// MinSize is the smallest share of customers a trained segment may
+	// hold: a smaller cluster (a handful of outliers, net returners) is
+	// dissolved into the others and the training goes on with one segment
+	// fewer; choose_k counts a k eligible only when it holds too. 0 turns
+	// it off.
+	MinSize float64 `yaml:"min_size" json:"min_size"`
+	// OutlierClip bounds every centred feature's scaled value to
+	// [-OutlierClip, OutlierClip] (standard deviations, or interquartile
+	// ranges with method robust) before clustering, so that a few extreme
+	// customers do not drag a centroid or form a segment of their own; 0
+	// turns it off.
+	OutlierClip float64 `yaml:"outlier_clip" json:"outlier_clip"`
 }
 
 // Value configures the customer-value predictions.
@@ -344,6 +356,12 @@ func MemoryBytes(size string) (int64, bool) {
 // allocation), after the inputs have been inspected.
 const MinMemoryLimit = 64e6
 
+// DefaultMinSize is segmentation.min_size's default: 2% of the customers,
+// below which a segment is too small to run a programme on and is, on real
+// exports, a handful of outliers (on UCI Online Retail, a single customer, and
+// 58 customers whose returns outweigh their purchases).
+const DefaultMinSize = 0.02
+
 // CustomerFeatures lists the numeric columns of the customer_features model
 // that can be used as clustering features, with the input column each needs
 // ("" when transactions alone suffice).
@@ -370,7 +388,7 @@ func DefaultConfig() Config {
 		Seed:        1,
 		CSVFormulas: "escape",
 		Segmentation: Segmentation{
-			K: 6, NInit: 10, MaxIter: 300,
+			K: 6, NInit: 10, MaxIter: 300, MinSize: DefaultMinSize, OutlierClip: 5,
 			// What customers buy and where weigh most: a complete switch of
 			// category or channel mix moves a customer 2√2 standard
 			// deviations, a different demographic value √2.
@@ -775,6 +793,12 @@ func (c *Config) validateClustering(p *problems) {
 	s := c.Segmentation
 	if s.K < 1 || s.K > 100 {
 		p.add("segmentation.k: expected 1 to 100, found %d", s.K)
+	}
+	if !(s.MinSize >= 0 && s.MinSize < 1) {
+		p.add("segmentation.min_size: expected a share in [0, 1), found %g", s.MinSize)
+	}
+	if !(s.OutlierClip == 0 || s.OutlierClip >= 1) || math.IsInf(s.OutlierClip, 0) {
+		p.add("segmentation.outlier_clip: expected 0 (off) or a bound of at least 1 (in standard deviations), found %g", s.OutlierClip)
 	}
 	if s.NInit < 1 {
 		p.add("segmentation.n_init: expected at least 1, found %d", s.NInit)

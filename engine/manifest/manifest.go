@@ -297,6 +297,43 @@ type SegmentationQuality struct {
 	// best was finished on all of them (segmentation.sample_size); 0 when
 	// the segments were assigned with a model.
 	SampleRows int `json:"sample_rows"`
+	// Lifecycle is the windows a segment's status (new, active, lapsing,
+	// lapsed) is judged over, from the history the data holds.
+	Lifecycle Lifecycle `json:"lifecycle"`
+	// Dissolved are the clusters a training found smaller than
+	// segmentation.min_size, smallest first: their customers went to the
+	// nearest of the other clusters, which were then fitted again.
+	Dissolved []DissolvedCluster `json:"dissolved,omitempty"`
+	// OutlierClip is segmentation.outlier_clip as the training used it
+	// (the model's, when assigning); Clipped counts, per feature, the
+	// customers whose scaled value it bounded (features with none left
+	// out).
+	OutlierClip float64          `json:"outlier_clip"`
+	Clipped     []ClippedFeature `json:"clipped,omitempty"`
+}
+
+// ClippedFeature is a feature on which some customers lay beyond
+// segmentation.outlier_clip.
+type ClippedFeature struct {
+	Feature   string `json:"feature"`
+	Customers int    `json:"customers"`
+}
+
+// Lifecycle is how a segment's status is judged: a customer is new when
+// the first order falls in the last NewDays days up to as_of, active when
+// an order does in the last ActiveDays; both are at most a year and shrink
+// with a shorter history (HistoryDays, from the first order in the data to
+// as_of), so that in a one-year export not every customer is new.
+type Lifecycle struct {
+	HistoryDays int `json:"history_days"`
+	NewDays     int `json:"new_days"`
+	ActiveDays  int `json:"active_days"`
+}
+
+// DissolvedCluster is a cluster too small to be a segment.
+type DissolvedCluster struct {
+	Customers int     `json:"customers"`
+	Share     float64 `json:"share"`
 }
 
 // Timing is the wall time and peak resident memory of one stage.

@@ -13,7 +13,7 @@ import (
 // progress, when set, follows the restarts of every fit.
 func ChooseK(in Input, st Settings, progress func(total int) Progress) (*Outcome, error) {
 	sg, ck := st.Segmentation, st.Segmentation.ChooseK
-	z, scaler, err := scale(in.Features)
+	z, scaler, err := scale(in.Features, sg.OutlierClip)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +25,7 @@ func ChooseK(in Input, st Settings, progress func(total int) Progress) (*Outcome
 	p := startProgress(progress, max(0, sg.NInit*((min(ck.Max, n-1)-ck.Min+1)*(1+boots)+1)))
 	defer p.Done()
 	km.Progress = func(int, int) { p.Add(1) }
-	choice, err := segment.ChooseK(z, nil, km, segment.ChooseOptions{MinK: ck.Min, MaxK: min(ck.Max, n-1), MinSize: ck.MinSize,
+	choice, err := segment.ChooseK(z, nil, km, segment.ChooseOptions{MinK: ck.Min, MaxK: min(ck.Max, n-1), MinSize: max(ck.MinSize, sg.MinSize),
 		SilhouetteSample: ck.SilhouetteSample, Bootstraps: ck.Bootstraps, Seed: st.Seed})
 	if err != nil {
 		return nil, &ChooseKError{Err: err}

@@ -22,7 +22,12 @@ type Segment struct {
 	MeanValue float64   // mean historical value (net revenue) per customer
 	Centroid  []float64 // numeric features, original units
 	Traits    string
-	top       []trait // most distinctive features first
+	// Tier and Status are the halves of the generated name, judged every
+	// run from the segment's customers (valueTier, lifecycleStatus), also
+	// when the segment keeps the name of an earlier run.
+	Tier, Status string
+	top          []trait // features 0.5 sd or more from the population's, most distinctive first
+	ranked       []trait // every feature that varies, most distinctive first
 }
 
 // profileSegments describes every cluster of a clustering, in cluster
@@ -33,7 +38,7 @@ func profileSegments(fm *FeatureMatrix, res *segment.Result, scaler *segment.Sca
 	k, _ := res.Centroids.Dims()
 	sum := make([]float64, k)
 	active := make([]float64, k)
-	newc := make([]float64, k)
+	fresh := make([]float64, k)
 	size := make([]int, k)
 	colSum := mat.NewDense(k, d, nil)
 	popMean := make([]float64, d)
@@ -43,8 +48,8 @@ func profileSegments(fm *FeatureMatrix, res *segment.Result, scaler *segment.Sca
 		c := res.Labels[i]
 		size[c]++
 		sum[c] += fm.NetRevenue[i]
-		active[c] += fm.Active12m[i]
-		newc[c] += fm.New12m[i]
+		active[c] += fm.Active[i]
+		fresh[c] += fm.New[i]
 		if fm.Scaled != nil {
 			fm.Scaled.InverseRow(row, fm.X.RawRowView(i))
 		} else {
@@ -80,9 +85,19 @@ func profileSegments(fm *FeatureMatrix, res *segment.Result, scaler *segment.Sca
 			s.MeanValue = sum[c] / float64(size[c])
 		}
 		s.Centroid = slices.Clone(centroids.RawRowView(c)[:fm.Numeric])
-		s.top = traits(colSum.RawRowView(c), size[c], popMean, popSD)
+		s.ranked = traits(colSum.RawRowView(c), size[c], popMean, popSD)
+		for _, t := range s.ranked {
+			if math.Abs(t.z) >= 0.5 {
+				s.top = append(s.top, t)
+			}
+		}
 		s.Traits = describeTraits(fm.Specs, s.top)
-		s.Name = segmentName(s.MeanValue, popValue, active[c], newc[c], size[c])
+		s.Name = "Empty"
+		if size[c] > 0 {
+			s.Tier = valueTier(s.MeanValue, popValue)
+			s.Status = lifecycleStatus(fresh[c]/float64(size[c]), active[c]/float64(size[c]))
+			s.Name = s.Tier + " " + s.Status
+		}
 		segs[c] = s
 	}
 	return segs
@@ -141,36 +156,6 @@ func (c *clustering) name(segs []Segment, specs []segment.FeatureSpec) []int32 {
 	return idOf
 }
 
-// segmentName names a segment from its value and activity, by a fixed rule:
-// value tier from mean historical value against the population mean (High
-// at 1.5× or more, Low at 0.5× or less, Mid between), then status: "new" when
-// half or more of its customers first bought in the last 12 months, "active"
-// when 60% or more bought in the last 12 months, "lapsing" at 25% or more,
-// "lapsed" below.
-func segmentName(value, popValue, active, newc float64, size int) string {
-	if size == 0 {
-		return "Empty"
-	}
-	tier := "Mid-value"
-	switch {
-	case value >= 1.5*popValue:
-		tier = "High-value"
-	case value <= 0.5*popValue:
-		tier = "Low-value"
-	}
-	n := float64(size)
-	status := "lapsed"
-	switch {
-	case newc/n >= 0.5:
-		status = "new"
-	case active/n >= 0.6:
-		status = "active"
-	case active/n >= 0.25:
-		status = "lapsing"
-	}
-	return tier + " " + status
-}
-
 // trait is a feature's segment mean, in population standard deviations
 // from the population mean.
 type trait struct {
@@ -178,8 +163,9 @@ type trait struct {
 	z float64
 }
 
-// traits returns the features whose segment mean stands 0.5 population
-// standard deviations or more from the population mean, furthest first.
+// traits returns the features that vary in the population, by how many
+// population standard deviations the segment mean stands from the
+// population mean, furthest first.
 func traits(colSum []float64, size int, popMean, popSD []float64) []trait {
 	if size == 0 {
 		return nil
@@ -189,10 +175,7 @@ func traits(colSum []float64, size int, popMean, popSD []float64) []trait {
 		if popSD[j] == 0 {
 			continue
 		}
-		v := (colSum[j]/float64(size) - popMean[j]) / popSD[j]
-		if math.Abs(v) >= 0.5 {
-			zs = append(zs, trait{j, v})
-		}
+		zs = append(zs, trait{j, (colSum[j]/float64(size) - popMean[j]) / popSD[j]})
 	}
 	slices.SortStableFunc(zs, func(a, b trait) int {
 		return cmp.Or(cmp.Compare(math.Abs(b.z), math.Abs(a.z)), cmp.Compare(a.j, b.j))
@@ -264,7 +247,9 @@ func traitWords(name string, z float64) string {
 
 // disambiguate gives segments that share a name their most distinctive
 // trait in words ("High-value active, broad range"), the first trait that
-// tells each apart from the others of that name; a number when none does.
+// tells each apart from the others of that name: among the traits 0.5 sd
+// or more from the population first, then among every feature by how far
+// it stands; a number only when no feature does.
 // A fixed name (kept from the previous model) is never changed: the others
 // that share it are told apart from it.
 func disambiguate(segs []Segment, fixed []bool, specs []segment.FeatureSpec) {
@@ -287,7 +272,7 @@ func disambiguate(segs []Segment, fixed []bool, specs []segment.FeatureSpec) {
 				continue
 			}
 			label := ""
-			for _, t := range segs[i].top {
+			for _, t := range append(slices.Clip(segs[i].top), segs[i].ranked...) {
 				if w := traitWords(specs[t.j].Name, t.z); !used[w] {
 					label = w
 					break

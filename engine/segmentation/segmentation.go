@@ -39,8 +39,11 @@ type FeatureMatrix struct {
 	// X then holds the scaled features, and Scaled.InverseRow gives a row
 	// back in original units.
 	Scaled *segment.Scaler
-	// Per-customer figures used to order and name segments.
-	NetRevenue, Active12m, New12m []float64
+	// Per-customer figures used to order and name segments: net revenue,
+	// and 1 when the customer is new or active in Lifecycle's windows, 0
+	// when not.
+	NetRevenue, Active, New []float64
+	Lifecycle               manifest.Lifecycle
 }
 
 // Settings are the run's settings of the segmentation.
@@ -140,6 +143,8 @@ type clustering struct {
 	nextID  int
 	changes []segment.SegmentChange
 	given   *segment.Model // the model assigned with
+	// dissolved are the clusters too small to be segments (dissolveSmall).
+	dissolved []manifest.DissolvedCluster
 }
 
 // finish takes the steps every mode shares once its clusters are known:
@@ -164,7 +169,16 @@ func finish(c *clustering, in Input, st Settings) (*Outcome, error) {
 	out.Quality = manifest.SegmentationQuality{
 		K: k, Customers: n, Features: len(fm.Specs), Inertia: res.Inertia, Iterations: res.Iterations,
 		Converged: res.Converged, Restarts: len(res.Inertias), SampleRows: res.SampleRows, Algorithm: c.algorithm, Source: c.source,
-		HysteresisKept: kept, WarmStart: c.warm,
+		HysteresisKept: kept, WarmStart: c.warm, Lifecycle: fm.Lifecycle, Dissolved: c.dissolved,
+		OutlierClip: c.scaler.Clip,
+	}
+	for j, count := range c.scaler.Clipped(c.z) {
+		if count > 0 {
+			out.Quality.Clipped = append(out.Quality.Clipped, manifest.ClippedFeature{Feature: c.scaler.Features[j].Name, Customers: count})
+		}
+	}
+	if len(out.Quality.Clipped) > 0 {
+		log.Info("outliers clipped", "outlier_clip", c.scaler.Clip, "features", len(out.Quality.Clipped))
 	}
 	for _, row := range c.kRows {
 		if row.K == k {

@@ -29,8 +29,8 @@ func groups(seed uint64) *FeatureMatrix {
 		X:          mat.NewDense(n, 2, nil),
 		Numeric:    2,
 		NetRevenue: make([]float64, n),
-		Active12m:  make([]float64, n),
-		New12m:     make([]float64, n),
+		Active:     make([]float64, n),
+		New:        make([]float64, n),
 	}
 	i := 0
 	for g, size := range sizes {
@@ -38,7 +38,7 @@ func groups(seed uint64) *FeatureMatrix {
 			fm.X.Set(i, 0, 10*float64(g)+rng.NormFloat64())
 			fm.X.Set(i, 1, 10*float64(g)+rng.NormFloat64())
 			fm.NetRevenue[i] = value[g]
-			fm.Active12m[i] = 1
+			fm.Active[i] = 1
 			i++
 		}
 	}

@@ -2,11 +2,13 @@ package segmentation
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/segment"
 )
 
@@ -18,7 +20,7 @@ import (
 // progress, when set, follows the restarts.
 func TrainK(in Input, st Settings, progress func(total int) Progress) (*Outcome, error) {
 	sg := st.Segmentation
-	z, scaler, err := scale(in.Features)
+	z, scaler, err := scale(in.Features, sg.OutlierClip)
 	if err != nil {
 		return nil, err
 	}
@@ -40,10 +42,20 @@ func TrainK(in Input, st Settings, progress func(total int) Progress) (*Outcome,
 	if err != nil {
 		return nil, err
 	}
+	warm := km.Init != nil && res.Restart == km.NInit
+	res, dissolved, err := dissolveSmall(z, km, res, sg.MinSize)
+	if err != nil {
+		return nil, err
+	}
+	k, _ := res.Centroids.Dims()
 	c := &clustering{z: z, scaler: scaler, res: res, algorithm: st.algorithm(),
-		kRows: []segment.KRow{st.figures(z, res.Labels, res.Inertia, sg.K)}, chosen: sg.K}
-	if km.Init != nil {
-		c.warm = res.Restart == km.NInit
+		kRows: []segment.KRow{st.figures(z, res.Labels, res.Inertia, k)}, chosen: k, dissolved: dissolved}
+	for _, d := range dissolved {
+		st.log().Warn("cluster below segmentation.min_size dissolved into the others",
+			"customers", d.Customers, "share", d.Share, "min_size", sg.MinSize)
+	}
+	if km.Init != nil && len(dissolved) == 0 {
+		c.warm = warm
 		st.log().Info("warm start from the previous centroids", "kept", c.warm,
 			"inertia", res.Inertias[km.NInit], "best_fresh_inertia", slices.Min(res.Inertias[:km.NInit]))
 	}
@@ -54,11 +66,13 @@ func TrainK(in Input, st Settings, progress func(total int) Progress) (*Outcome,
 // scale fits the scaler to the features and scales them in place: at ten
 // million customers the matrix is 3 GB, and a scaled copy beside it would
 // double that.
-func scale(fm *FeatureMatrix) (*mat.Dense, *segment.Scaler, error) {
+// The scaled values are bounded to ±clip (segment.Scaler.Clip).
+func scale(fm *FeatureMatrix, clip float64) (*mat.Dense, *segment.Scaler, error) {
 	scaler, err := segment.FitScaler(fm.X, fm.Specs, nil)
 	if err != nil {
 		return nil, nil, err
 	}
+	scaler.Clip = clip
 	scaler.Transform(fm.X, fm.X)
 	fm.Scaled = scaler
 	return fm.X, scaler, nil
@@ -85,4 +99,46 @@ func (c *clustering) continueFrom(previous *segment.Model, maxDist float64) {
 	}
 	c.ids, c.names, c.nextID, c.changes = previous.Match(c.res.Centroids, c.scaler, maxDist)
 	c.source = "retrained"
+}
+
+// dissolveSmall takes apart the clusters of res that hold less than
+// minSize of the rows, smallest first: the centroids of the others are the
+// start of a fit with one cluster fewer, in which the rows of the dissolved
+// cluster go to their nearest centroid, until every cluster holds minSize
+// or one is left. A seeded restart runs beside the start, as a fit needs
+// one, but the start is kept whatever its inertia (the largest
+// InitMargin), so that the segments that were large enough stay where they
+// were.
+func dissolveSmall(z *mat.Dense, km segment.KMeans, res *segment.Result, minSize float64) (*segment.Result, []manifest.DissolvedCluster, error) {
+	n, _ := z.Dims()
+	var dissolved []manifest.DissolvedCluster
+	for {
+		k, d := res.Centroids.Dims()
+		if k <= 1 || minSize <= 0 {
+			return res, dissolved, nil
+		}
+		small := 0
+		for c, size := range res.Sizes {
+			if size < res.Sizes[small] {
+				small = c
+			}
+		}
+		share := float64(res.Sizes[small]) / float64(n)
+		if share >= minSize {
+			return res, dissolved, nil
+		}
+		dissolved = append(dissolved, manifest.DissolvedCluster{Customers: res.Sizes[small], Share: share})
+		init := mat.NewDense(k-1, d, nil)
+		for c, r := 0, 0; c < k; c++ {
+			if c != small {
+				init.SetRow(r, res.Centroids.RawRowView(c))
+				r++
+			}
+		}
+		km.K, km.Init, km.InitMargin, km.NInit, km.Progress = k-1, init, math.MaxFloat64, 1, nil
+		var err error
+		if res, err = km.Fit(z, nil); err != nil {
+			return nil, nil, err
+		}
+	}
 }

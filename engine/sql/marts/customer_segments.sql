@@ -1,11 +1,14 @@
 -- customer_segments: the CRM feed, one row per customer with its segment and
 -- the figures behind it. A figure the data cannot give is null, not 0:
 -- monetary and historical_value of a customer without a purchase (orders
--- = 0), categories when the inputs have no category ($1 false).
+-- = 0), categories when the inputs have no category ($1 false), the RFM
+-- scores and segment of a customer without an order. The customer's
+-- figures come from int_customer_rfm, the view of customer_features with
+-- the RFM scores beside them.
 -- grain: customer; key: customer_id.
 -- Not sorted here: publishing sorts it by customer_id, once.
 with features as (
-    select * from customer_features
+    select * from int_customer_rfm
 ),
 
 assigned as (
@@ -43,7 +46,12 @@ final as (
         value.p_alive,
         value.p_purchase_12m,
         value.expected_spend,
-        value.predicted_clv_12m
+        value.predicted_clv_12m,
+        features.recency_score,
+        features.frequency_score,
+        features.monetary_score,
+        features.rfm_score,
+        features.rfm_segment
     from features
     join assigned on features.cust_idx = assigned.cust_idx
     left join value on features.cust_idx = value.cust_idx

@@ -4,8 +4,8 @@
 -- a compared field changed, or who is gone (exit). A row carries this run's
 -- exported fields (null for an exit), the previous segment and the names
 -- of the fields that changed, comma-separated in column order.
--- Compared: exactly, the segment, counts, dates, the next best category
--- and money as published (cents); probabilities rounded to 0.01, expected
+-- Compared: exactly, the segment, counts, dates, the next best category,
+-- the RFM scores and segment, and money as published (cents); probabilities rounded to 0.01, expected
 -- purchases to 0.1, expected spend and CLV to whole units (so that the
 -- nightly refit of the value models does not send every customer). Not
 -- compared, because they move every night for nearly everyone: distance,
@@ -47,7 +47,12 @@ joined as (
             case when round(cur.p_purchase_12m, 2) is distinct from round(prev.p_purchase_12m, 2) then 'p_purchase_12m' end,
             case when round(cur.expected_spend, 0) is distinct from round(prev.expected_spend, 0) then 'expected_spend' end,
             case when round(cur.predicted_clv_12m, 0) is distinct from round(prev.predicted_clv_12m, 0)
-                then 'predicted_clv_12m' end
+                then 'predicted_clv_12m' end,
+            case when cur.recency_score is distinct from prev.recency_score then 'recency_score' end,
+            case when cur.frequency_score is distinct from prev.frequency_score then 'frequency_score' end,
+            case when cur.monetary_score is distinct from prev.monetary_score then 'monetary_score' end,
+            case when cur.rfm_score is distinct from prev.rfm_score then 'rfm_score' end,
+            case when cur.rfm_segment is distinct from prev.rfm_segment then 'rfm_segment' end
         ) as changed_list,
         cur.segment_id,
         cur.segment_name,
@@ -67,7 +72,12 @@ joined as (
         cur.p_alive,
         cur.p_purchase_12m,
         cur.expected_spend,
-        cur.predicted_clv_12m
+        cur.predicted_clv_12m,
+        cur.recency_score,
+        cur.frequency_score,
+        cur.monetary_score,
+        cur.rfm_score,
+        cur.rfm_segment
     from cur
     full outer join prev on cur.customer_id = prev.customer_id
 ),
@@ -96,7 +106,12 @@ final as (
         p_alive,
         p_purchase_12m,
         expected_spend,
-        predicted_clv_12m
+        predicted_clv_12m,
+        recency_score,
+        frequency_score,
+        monetary_score,
+        rfm_score,
+        rfm_segment
     from joined
     where change <> 'changed' or changed_list <> ''
 )
