@@ -192,10 +192,10 @@ func TestPruneRuns(t *testing.T) {
 		return names
 	}
 
-	if removed, err := store.Prune(root, 0); err != nil || len(removed) != 0 {
+	if removed, err := store.Prune(context.Background(), root, 0); err != nil || len(removed) != 0 {
 		t.Fatalf("keep 0 removed %v (%v), want nothing", removed, err)
 	}
-	removed, err := store.Prune(root, 3)
+	removed, err := store.Prune(context.Background(), root, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestPruneRuns(t *testing.T) {
 	if got, want := list(), []string{"20260101T000000Z-aaaaaa", "20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb", "20260105T000000Z-cccccc", "notes"}; !slices.Equal(got, want) {
 		t.Errorf("after keep 3: %v, want %v", got, want)
 	}
-	if removed, err := store.Prune(root, 1); err != nil || !slices.Equal(removed, []string{"20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb"}) {
+	if removed, err := store.Prune(context.Background(), root, 1); err != nil || !slices.Equal(removed, []string{"20260103T000000Z-aaaaaa-10", "20260104T000000Z-bbbbbb"}) {
 		t.Errorf("keep 1 removed %v (%v), want all but latest", removed, err)
 	}
 	if _, err := os.Stat(filepath.Join(runs, ids[0], "manifest.json")); err != nil {

@@ -129,8 +129,8 @@ func (r *run) recordFailure(ctx context.Context, runErr error) {
 
 // prune removes old runs down to cfg.KeepRuns. The run is published by
 // then, so a failure here is logged, not returned.
-func (r *run) prune() {
-	removed, err := store.Prune(r.cfg.Output, r.cfg.KeepRuns)
+func (r *run) prune(ctx context.Context) {
+	removed, err := store.Prune(ctx, r.cfg.Output, r.cfg.KeepRuns)
 	for _, id := range removed {
 		r.log.Info("old run pruned", "pruned_run_id", id, "keep_runs", r.cfg.KeepRuns)
 	}

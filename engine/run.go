@@ -222,7 +222,7 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 		if err := r.recordSuccess(ctx); err != nil {
 			res.HistoryErr = &RunError{RunID: r.man.RunID, Err: err}
 		}
-		r.prune()
+		r.prune(ctx)
 	}
 	return res, nil
 }

@@ -21,7 +21,7 @@ import (
 const (
 	exitOK       = 0 // success
 	exitFailure  = 1 // anything else: I/O, DuckDB, internal
-	exitUsage    = 2 // bad flags or configuration, or an output root no run can go on from
+	exitUsage    = 2 // bad flags or configuration, an output root no run can go on from, or a plan the output root cannot commit or show
 	exitRejected = 3 // the input data was rejected
 	// exitHistory: the run was published (latest points at it, its tables
 	// are good) but it could not be recorded in the run history.
@@ -39,6 +39,7 @@ func exitCode(err error) int {
 		he *store.HistoryError
 		ce *config.ConfigError
 		oe *store.OutputRootError
+		pe *store.PlanError
 		ie *engine.InputError
 		fe *featuretable.InputError
 		re *engine.RejectedError
@@ -52,7 +53,7 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.As(err, &he) && he.Published:
 		return exitHistory
-	case errors.As(err, &ce), errors.As(err, &oe):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe):
 		return exitUsage
 	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
 		return exitRejected

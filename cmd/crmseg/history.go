@@ -27,20 +27,9 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	configFile := fs.String("config", "", "take the output root from this config file")
 	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
-	// Flags and one run ID, in any order.
-	var ids []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return &cli.UsageError{Msg: err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids = append(ids, fs.Arg(0))
-		args = fs.Args()[1:]
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if *runID != "" {
 		ids = append(ids, *runID)
@@ -48,19 +37,9 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(ids) > 1 {
 		return &cli.UsageError{Msg: fmt.Sprintf("history shows one run at a time, found %s", strings.Join(ids, ", "))}
 	}
-	root := *out
-	if root == "" && *configFile != "" {
-		cfg, err := config.LoadConfig(*configFile)
-		if err == nil {
-			err = cfg.Validate()
-		}
-		if err != nil {
-			return err
-		}
-		root = cfg.Output
-	}
-	if root == "" {
-		return &cli.UsageError{Msg: "history needs --out (the output root) or --config"}
+	root, err := outputRoot("history", *out, *configFile)
+	if err != nil {
+		return err
 	}
 
 	if len(ids) == 0 {
@@ -85,6 +64,44 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printHistoryRun(stdout, d)
 	return nil
+}
+
+// parseInterspersed parses args, flags and arguments in any order, and
+// returns the arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &cli.UsageError{Msg: err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// outputRoot is the output root a command that reads it (history, plan) is
+// given: --out, or the output of the --config file.
+func outputRoot(command, out, configFile string) (string, error) {
+	if out == "" && configFile != "" {
+		cfg, err := config.LoadConfig(configFile)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return "", err
+		}
+		out = cfg.Output
+	}
+	if out == "" {
+		return "", &cli.UsageError{Msg: command + " needs --out (the output root) or --config"}
+	}
+	return out, nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -177,6 +194,10 @@ func printHistoryRun(w io.Writer, d *store.HistoryDetail) {
 	}
 	for _, rc := range d.Rejects {
 		fmt.Fprintf(w, "rejected       %-12s %-30s %8d\n", rc.Table, rc.Reason, rc.Rows)
+	}
+	for _, p := range d.Plans {
+		fmt.Fprintf(w, "plan           %d, %s, horizon %s to %s, committed %s by %s (crmseg plan show %d)\n", p.ID, planStatus(p),
+			p.HorizonStart, p.HorizonEnd, p.CommittedAt, p.CommittedBy, p.ID)
 	}
 	if len(d.Segments) > 0 {
 		fmt.Fprintf(w, "\nsegments:\n  %3s  %-44s %9s %7s %10s  %s\n", "id", "segment", "customers", "share", "hist. LTV", "objective")

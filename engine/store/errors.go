@@ -60,3 +60,17 @@ func (e *HistoryError) Unwrap() error { return e.Err }
 // ErrRunNotInHistory is returned by Root.Show for a run ID the history
 // does not have.
 var ErrRunNotInHistory = errors.New("no such run in the run history")
+
+// PlanError is a plan of record that cannot be committed or shown as asked:
+// an output root without a run history, a run the history does not have or
+// that has no targets, a run whose directory is gone, a plan that would
+// change nothing, a plan ID the history does not have. Problem says what
+// was expected and what was found; nothing was written.
+type PlanError struct {
+	Root    string // the output root
+	Problem string
+}
+
+func (e *PlanError) Error() string {
+	return fmt.Sprintf("output root %s: %s", e.Root, e.Problem)
+}

@@ -23,26 +23,26 @@ import (
 )
 
 // The run history: a DuckDB file in the output root that keeps every run,
-// succeeded or failed, with its figures, and the segments, metrics,
-// targets and migration of every succeeded run.
+// succeeded or failed, with its figures, the segments, metrics, targets
+// and migration of every succeeded run, and the plans of record (plan.go).
 const (
 	// HistoryFile is the history's file name in the output root.
 	HistoryFile = "history.duckdb"
 	// HistorySchemaVersion is the version of the history's tables this
 	// crmseg writes; an older file is migrated forward when a run records
-	// itself, a newer one is refused.
-	HistorySchemaVersion = 2
+	// itself or a plan is committed, a newer one is refused.
+	HistorySchemaVersion = 3
 
 	historyAlias = "run_history" // the file's name when attached
 )
 
 // historyMigrations[v] takes a history file from schema version v to v+1;
 // version 0 is an empty file. Version 2 added the peak memory of runs and
-// stages.
-var historyMigrations = []string{"schema_v1", "schema_v2"}
+// stages, version 3 the plans of record (plan.go).
+var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3"}
 
-// The history's SQL: its schema migrations and the statements that copy a
-// succeeded run's tables into it.
+// The history's SQL: its schema migrations, the statements that copy a
+// succeeded run's tables into it, and those of the plans of record.
 //
 //go:embed sql
 var sqlFS embed.FS
@@ -117,23 +117,7 @@ func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id
 			tx.Rollback()
 		}
 	}()
-	v, err := historyVersion(ctx, tx)
-	if err != nil {
-		return "", err
-	}
-	if v > HistorySchemaVersion {
-		return "", fmt.Errorf("schema version %d is newer than this crmseg's (%d): record runs with a newer crmseg", v, HistorySchemaVersion)
-	}
-	for ; v < HistorySchemaVersion; v++ {
-		q, err := historySQL(historyMigrations[v])
-		if err != nil {
-			return "", err
-		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return "", fmt.Errorf("migrating to schema version %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+sqlquote.Ident(historyAlias)+".meta SET value = $1 WHERE key = 'schema_version'", strconv.Itoa(HistorySchemaVersion)); err != nil {
+	if err := migrateHistory(ctx, tx, "record runs"); err != nil {
 		return "", err
 	}
 
@@ -182,6 +166,30 @@ func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id
 		}
 	}
 	return id, tx.Commit()
+}
+
+// migrateHistory brings the attached history to this crmseg's schema
+// version in tx, before what (what is written) is written: an older file
+// is migrated forward, a newer one refused.
+func migrateHistory(ctx context.Context, tx *sql.Tx, what string) error {
+	v, err := historyVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if v > HistorySchemaVersion {
+		return fmt.Errorf("schema version %d is newer than this crmseg's (%d): %s with a newer crmseg", v, HistorySchemaVersion, what)
+	}
+	for ; v < HistorySchemaVersion; v++ {
+		q, err := historySQL(historyMigrations[v])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE "+sqlquote.Ident(historyAlias)+".meta SET value = $1 WHERE key = 'schema_version'", strconv.Itoa(HistorySchemaVersion))
+	return err
 }
 
 // column is a column of a history table and the value a record gives it.
@@ -243,10 +251,9 @@ func runRow(id string, rec Record) []column {
 	if err != nil {
 		manifestJSON = []byte("{}")
 	}
-	timestamp := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
 	return []column{
 		{"run_id", id}, {"status", status}, {"failed_stage", stage}, {"error", msg}, {"exit_code", int32(rec.ExitCode)},
-		{"as_of", orNull(m.AsOf != "", m.AsOf)}, {"started_at", timestamp(rec.Started)}, {"finished_at", timestamp(rec.Finished)},
+		{"as_of", orNull(m.AsOf != "", m.AsOf)}, {"started_at", historyTimestamp(rec.Started)}, {"finished_at", historyTimestamp(rec.Finished)},
 		{"seconds", math.Round(rec.Finished.Sub(rec.Started).Seconds()*1000) / 1000}, {"directory", dir},
 		{"transactions_read", orNull(ingested, q.TransactionsRead)}, {"transactions_accepted", orNull(ingested, q.TransactionsAccepted)},
 		{"rejected_rows", orNull(ingested, rejected)},
@@ -260,6 +267,9 @@ func runRow(id string, rec Record) []column {
 		{"peak_rss_bytes", nullIfZero(m.PeakRSSBytes)}, {"stage_peak_rss", orNull(m.StagePeakRSS != "", m.StagePeakRSS)},
 	}
 }
+
+// historyTimestamp is t as a history's TIMESTAMP column takes it: UTC.
+func historyTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
 
 // nullIfZero is a figure for the history, null when it was not measured.
 func nullIfZero(n int64) any {
@@ -517,13 +527,16 @@ type HistoryDetail struct {
 	Segments  []HistorySegment       `json:"segments"`
 	Targets   []HistoryTarget        `json:"targets"`
 	Migration []HistoryMigration     `json:"migration"`
-	Manifest  json.RawMessage        `json:"manifest"`
+	// Plans are the plans of record committed from the run, without their
+	// targets (crmseg plan show has them).
+	Plans    []Plan          `json:"plans"`
+	Manifest json.RawMessage `json:"manifest"`
 }
 
 // readHistory opens the output root's history read-only and runs fn on it
 // with the file's schema version: this crmseg's, or an older one, which
 // fn reads as it is (a read-only file is not migrated; the next run that
-// records itself there migrates it).
+// records itself there, or the next plan commit, migrates it).
 func readHistory(ctx context.Context, root string, fn func(conn *sql.Conn, version int) error) error {
 	path := filepath.Join(root, HistoryFile)
 	if _, err := os.Stat(path); err != nil {
@@ -617,9 +630,9 @@ func runQuery(v int, extra, rest string) string {
 }
 
 // optional scans a nullable column into a pointer: nil for null.
-func optional[T int64 | float64](p **T) sql.Scanner { return optionalScanner[T]{p} }
+func optional[T int | int64 | float64](p **T) sql.Scanner { return optionalScanner[T]{p} }
 
-type optionalScanner[T int64 | float64] struct{ p **T }
+type optionalScanner[T int | int64 | float64] struct{ p **T }
 
 func (o optionalScanner[T]) Scan(src any) error {
 	var n sql.Null[T]
@@ -720,7 +733,10 @@ func Show(ctx context.Context, root, runID string) (*HistoryDetail, error) {
 				return err
 			}
 		}
-		return nil
+		if v >= 3 {
+			d.Plans, err = queryPlans(ctx, conn, "WHERE run_id = $1", runID)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -728,8 +744,15 @@ func Show(ctx context.Context, root, runID string) (*HistoryDetail, error) {
 	return &d, nil
 }
 
-func queryEach(ctx context.Context, conn *sql.Conn, query string, scan func(*sql.Rows) error, args ...any) error {
-	rows, err := conn.QueryContext(ctx, query, args...)
+// querier is a connection or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryEach runs query and scan on each of its rows.
+func queryEach(ctx context.Context, q querier, query string, scan func(*sql.Rows) error, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -56,12 +57,15 @@ func RemoveLeftovers(root string) ([]string, error) {
 
 // Prune removes run directories under runs/ until keep remain: the one
 // latest points at and the newest others by run ID (that is, by start
-// time). keep 0 keeps every run. Entries whose names are not run IDs are
-// left alone. A directory is first renamed to a hidden name and then
-// deleted, so a run killed while pruning leaves either the whole run or a
-// leftover that the next run removes. It returns the run IDs removed,
+// time). Beside them it keeps, whatever their age, the runs the active
+// plans of record of the run history stand on (their segments are the
+// plans'); when the history cannot be read, which they are is unknown and
+// nothing is removed. keep 0 keeps every run. Entries whose names are not
+// run IDs are left alone. A directory is first renamed to a hidden name and
+// then deleted, so a run killed while pruning leaves either the whole run
+// or a leftover that the next run removes. It returns the run IDs removed,
 // oldest first.
-func Prune(root string, keep int) ([]string, error) {
+func Prune(ctx context.Context, root string, keep int) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
 	}
@@ -78,20 +82,33 @@ func Prune(root string, keep int) ([]string, error) {
 		latest = filepath.Base(target)
 	}
 	runs := runNames(entries)
-	kept := 0
-	if slices.Contains(runs, latest) {
-		kept = 1
-	}
-	var doomed []string
-	for _, r := range runs {
-		switch {
-		case r == latest:
-		case kept < keep:
-			kept++
-		default:
-			doomed = append(doomed, r)
+	// The runs beyond keep, less those the plans stand on (these can
+	// only keep more): the history is read only when some are.
+	beyond := func(planned map[string]bool) []string {
+		kept := 0
+		if slices.Contains(runs, latest) {
+			kept = 1
 		}
+		var doomed []string
+		for _, r := range runs {
+			switch {
+			case r == latest, planned[r]:
+			case kept < keep:
+				kept++
+			default:
+				doomed = append(doomed, r)
+			}
+		}
+		return doomed
 	}
+	if len(beyond(nil)) == 0 {
+		return nil, nil
+	}
+	planned, err := planRunIDs(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("no run pruned: the runs plans of record stand on are unknown: %w", err)
+	}
+	doomed := beyond(planned)
 	slices.Reverse(doomed)
 	var removed []string
 	for _, name := range doomed {
