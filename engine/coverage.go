@@ -220,5 +220,14 @@ func (r *run) withoutLeftOut(s scoring.SegmentSummary) scoring.SegmentSummary {
 			*f = math.NaN()
 		}
 	}
+	// What explains a baseline (scoring.ExplainBaseline) rests on the same
+	// windows: the year before, as retention does; who is new, as
+	// new_customers_12m does.
+	if r.leftOut(scoring.MetricRetention) {
+		s.RevenuePrev12m = math.NaN()
+	}
+	if r.leftOut(scoring.MetricNewCustomers) {
+		s.Revenue12mNew, s.NewDays12m = math.NaN(), math.NaN()
+	}
 	return s
 }

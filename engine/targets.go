@@ -31,7 +31,7 @@ func (r *run) readSummaries(ctx context.Context) (map[int]scoring.SegmentSummary
 		var s scoring.SegmentSummary
 		if err := rows.Scan(&id, &s.Customers, &s.Revenue12m, &s.RevenueSD12m, &s.Orders12m, &s.OrdersSD12m,
 			&s.Active12m, &s.ActivePrev12m, &s.Retention12m, &s.HistoricalLTV, &s.MultiCategoryShare,
-			&s.DigitalShare, &s.NewCustomers12m); err != nil {
+			&s.DigitalShare, &s.NewCustomers12m, &s.Revenue12mNew, &s.NewDays12m, &s.RevenuePrev12m); err != nil {
 			return nil, err
 		}
 		out[id] = r.withoutLeftOut(s)
@@ -100,10 +100,17 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 		if f, ok := forecasts[sg.ID]; ok {
 			targets = scoring.FromForecast(targets, f.Forecast, conversions[sg.ID], f.modelError)
 		}
+		targets = scoring.ExplainBaseline(targets, sum)
 		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
 				nullable.Value(round(t.Baseline, 4)), nullable.Value(round(t.Low, 4)), nullable.Value(round(t.High, 4)),
-				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method)})
+				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method),
+				nullable.Value(round(t.Last12m, 4)), nullable.Value(round(t.Ratio, 6)), t.Flagged, nullable.String(t.Reason)})
+			if t.Flagged {
+				r.log.Warn("baseline far from the last 12 months", "segment_id", sg.ID, "segment", sg.Name, "metric", t.Metric,
+					"baseline", round(t.Baseline, 2), "last_12m", round(t.Last12m, 2), "ratio", round(t.Ratio, 3),
+					"flag_factor", scoring.BaselineFlagFactor, "reason", t.Reason)
+			}
 			if t.Metric == scoring.MetricRevenue {
 				rep.RevenueBaseline, rep.RevenueTarget = t.Baseline, t.Target
 				rep.RevenueBaselineLow, rep.RevenueHigh = t.Low, t.High

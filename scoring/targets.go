@@ -1,8 +1,11 @@
 package scoring
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Objective is what a segment's targets aim at for the coming year.
@@ -98,6 +101,12 @@ type SegmentSummary struct {
 	MultiCategoryShare float64 // share of customers who bought 2+ categories; NaN when the inputs have no categories
 	DigitalShare       float64 // share of gross revenue through web and app; NaN when the inputs have no channels
 	NewCustomers12m    float64 // customers whose first order falls in the window
+	// Revenue12mNew is the last 12 months' revenue of the NewCustomers12m
+	// new customers, NewDays12m the days they were customers in the window
+	// summed (first order to the window's end, both counted); NaN when who
+	// is new is unknown. RevenuePrev12m is the 12 months before; NaN when
+	// the data does not cover them.
+	Revenue12mNew, NewDays12m, RevenuePrev12m float64
 	// ValueTier and Status are the segment's value tier (High-value,
 	// Mid-value, Low-value) and lifecycle status (new, active, lapsing,
 	// lapsed), as its generated name says them; empty for the population.
@@ -173,6 +182,14 @@ type Target struct {
 	Uplift    float64 // as applied: relative for counts and money, absolute for rates
 	Objective Objective
 	Method    string
+	// Last12m is the metric over the last 12 months (counts and money);
+	// Ratio the baseline over it, Flagged when that is beyond
+	// BaselineFlagFactor either way, Reason why the baseline differs from
+	// it (ExplainBaseline). NaN, false and "" for rates and where the last
+	// 12 months are not positive.
+	Last12m, Ratio float64
+	Flagged        bool
+	Reason         string
 }
 
 // zP90 is the standard normal quantile at 0.9; baseline ± zP90·sd spans P10 to P90.
@@ -318,4 +335,93 @@ func FromForecast(targets []Target, f Forecast, c Conversions, e ModelError) []T
 // ValidObjective reports whether name is a known objective.
 func ValidObjective(name string) bool {
 	return slices.Contains(Objectives, Objective(name))
+}
+
+// BaselineFlagFactor is how far a baseline may move from the last 12
+// months, up or down, before it is flagged for a planner to look at: a
+// baseline 1.5 times last year's, or two thirds of it, needs a reason a
+// planner accepts.
+const BaselineFlagFactor = 1.5
+
+// ExplainBaseline sets each count and money target's Last12m, Ratio,
+// Flagged and Reason from the segment's figures. The reason names what
+// the figures can account for, in this order:
+//
+//   - the last 12 months repeated (method last_12m_projection): no change;
+//   - customers acquired part-way through the year (revenue_12m only): the
+//     new customers were customers for NewDays12m/NewCustomers12m days on
+//     average; a full year of their repeat purchases (their revenue beyond
+//     one order each at the segment's average order value, as a first
+//     order happens once) at the same pace adds
+//     repeat × (365·NewCustomers12m/NewDays12m − 1);
+//   - the trend: revenue against the 12 months before, when known;
+//   - the rest is the models' own view of the customers (P(alive), repeat
+//     rates, spend): how well that held in the past is model_backtest's.
+func ExplainBaseline(targets []Target, s SegmentSummary) []Target {
+	out := slices.Clone(targets)
+	for i := range out {
+		t := &out[i]
+		t.Last12m, t.Ratio = math.NaN(), math.NaN()
+		switch t.Metric {
+		case MetricRevenue:
+			t.Last12m = s.Revenue12m
+		case MetricOrders:
+			t.Last12m = s.Orders12m
+		case MetricActiveCustomers:
+			t.Last12m = s.Active12m
+		default:
+			continue
+		}
+		if !(t.Last12m > 0) || math.IsNaN(t.Baseline) {
+			continue
+		}
+		t.Ratio = t.Baseline / t.Last12m
+		t.Flagged = t.Ratio > BaselineFlagFactor || t.Ratio < 1/BaselineFlagFactor
+		if t.Method == MethodLastYear {
+			t.Reason = "the last 12 months repeated"
+			continue
+		}
+		parts := []string{fmt.Sprintf("%.2f× the last 12 months (%s)", t.Ratio, formatAmount(t.Last12m))}
+		rest := t.Baseline - t.Last12m
+		if t.Metric == MetricRevenue && s.NewCustomers12m > 0 && s.NewDays12m > 0 && s.Orders12m > 0 && !math.IsNaN(s.Revenue12mNew) {
+			days := s.NewDays12m / s.NewCustomers12m
+			repeat := max(s.Revenue12mNew-s.NewCustomers12m*s.Revenue12m/s.Orders12m, 0)
+			if add := repeat * (365/days - 1); add > 0 {
+				parts = append(parts, fmt.Sprintf("%s customers acquired in the last 12 months were customers for %.0f days on average: a full year of them adds about %s",
+					formatAmount(s.NewCustomers12m), days, formatAmount(add)))
+				rest -= add
+			}
+		}
+		if t.Metric == MetricRevenue && s.RevenuePrev12m > 0 {
+			parts = append(parts, fmt.Sprintf("revenue %+.0f%% on the 12 months before", 100*(s.Revenue12m/s.RevenuePrev12m-1)))
+		}
+		parts = append(parts, fmt.Sprintf("the models' own view of these customers accounts for %s (see model_backtest)", formatSigned(rest)))
+		t.Reason = strings.Join(parts, "; ")
+	}
+	return out
+}
+
+// formatAmount writes a count or an amount rounded to a whole number with
+// thousands separators: 1234567.8 as 1,234,568.
+func formatAmount(v float64) string {
+	s := strconv.FormatFloat(math.Abs(math.Round(v)), 'f', 0, 64)
+	var b strings.Builder
+	if v < 0 && math.Round(v) != 0 {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// formatSigned is formatAmount with a sign: +1,234 or -1,234.
+func formatSigned(v float64) string {
+	if math.Round(v) > 0 {
+		return "+" + formatAmount(v)
+	}
+	return formatAmount(v)
 }

@@ -254,3 +254,47 @@ func TestNoRevenueTargetOnNegativeRevenue(t *testing.T) {
 		t.Errorf("no revenue target for a positive revenue_12m: %+v", tg)
 	}
 }
+
+// TestExplainBaseline works a segment's reasons out by hand: 10 new
+// customers who were customers for 73 days on average bought 350 in the
+// window, of which 10 first orders at the segment's average order value
+// (1,000 / 40 = 25) are 250 and their repeat purchases 100; a full year of
+// those at that pace is 100 × 365/73 = 500, so they add 400. Revenue was
+// 800 the year before: +25%. Of a model baseline of 2,000 against 1,000,
+// 600 is left to the models.
+func TestExplainBaseline(t *testing.T) {
+	s := SegmentSummary{Revenue12m: 1000, Orders12m: 40, Active12m: 0, NewCustomers12m: 10, NewDays12m: 730,
+		Revenue12mNew: 350, RevenuePrev12m: 800}
+	in := []Target{
+		{Metric: MetricRevenue, Baseline: 2000, Method: MethodValueModel},
+		{Metric: MetricOrders, Baseline: 30, Method: MethodPurchaseModel},
+		{Metric: MetricActiveCustomers, Baseline: 12, Method: MethodPurchaseModel},
+		{Metric: MetricRetention, Baseline: 0.5, Method: MethodLastYear},
+	}
+	got := ExplainBaseline(in, s)
+	rev := got[0]
+	if rev.Last12m != 1000 || rev.Ratio != 2 || !rev.Flagged {
+		t.Errorf("revenue: last %g ratio %g flagged %v, want 1000, 2, true", rev.Last12m, rev.Ratio, rev.Flagged)
+	}
+	want := "2.00× the last 12 months (1,000); 10 customers acquired in the last 12 months were customers for 73 days on average: a full year of them adds about 400; revenue +25% on the 12 months before; the models' own view of these customers accounts for +600 (see model_backtest)"
+	if rev.Reason != want {
+		t.Errorf("revenue reason\n%s\nwant\n%s", rev.Reason, want)
+	}
+	ord := got[1]
+	if ord.Ratio != 0.75 || ord.Flagged || ord.Reason != "0.75× the last 12 months (40); the models' own view of these customers accounts for -10 (see model_backtest)" {
+		t.Errorf("orders: ratio %g flagged %v reason %q", ord.Ratio, ord.Flagged, ord.Reason)
+	}
+	if a := got[2]; !math.IsNaN(a.Ratio) || a.Flagged || a.Reason != "" {
+		t.Errorf("active customers with none last year: ratio %g flagged %v reason %q, want none", a.Ratio, a.Flagged, a.Reason)
+	}
+	if r := got[3]; !math.IsNaN(r.Last12m) || r.Reason != "" {
+		t.Errorf("retention (a share): last %g reason %q, want none", r.Last12m, r.Reason)
+	}
+	last := ExplainBaseline([]Target{{Metric: MetricOrders, Baseline: 40, Method: MethodLastYear}}, s)[0]
+	if last.Ratio != 1 || last.Flagged || last.Reason != "the last 12 months repeated" {
+		t.Errorf("last-12-months baseline: %+v", last)
+	}
+	if low := ExplainBaseline([]Target{{Metric: MetricOrders, Baseline: 26, Method: MethodPurchaseModel}}, s)[0]; !low.Flagged {
+		t.Errorf("baseline 26 against 40 (0.65×) not flagged")
+	}
+}

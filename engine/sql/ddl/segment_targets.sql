@@ -1,5 +1,7 @@
 -- segment_targets: each segment's baseline and target for the 12 months
--- after as_of, per metric, filled by Go (targets) with the Appender.
+-- after as_of, per metric, filled by Go (targets) with the Appender, with
+-- the last 12 months beside each count and money baseline and why the
+-- baseline differs from them (scoring.ExplainBaseline).
 -- grain: segment × metric; key: (segment_id, metric).
 create or replace table segment_targets (
     segment_id    integer,
@@ -14,5 +16,9 @@ create or replace table segment_targets (
     target        double,
     uplift        double,
     objective     varchar,
-    method        varchar
+    method        varchar,
+    last_12m        double,
+    baseline_ratio  double,
+    baseline_flag   boolean,
+    baseline_reason varchar
 )

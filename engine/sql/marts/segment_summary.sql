@@ -76,11 +76,16 @@ per_segment as (
         sum(categories)                                            as categories,
         count(*) filter (where categories >= 2)                    as multi_category,
         count(*) filter (where new_12m)                            as new_12m,
+        -- the new customers' revenue and the days each was a customer in
+        -- the window (first order to as_of, both counted): what a full
+        -- year of them would add to a baseline (scoring.ExplainBaseline).
+        coalesce(sum(revenue_12m) filter (where new_12m), 0)       as revenue_12m_new,
+        coalesce(sum(date_diff('day', first_order_date, params.as_of) + 1) filter (where new_12m), 0) as new_12m_days,
         sum(returned_value)                                        as returned_value,
         sum(gross_revenue)                                         as gross_revenue,
         sum(acquisition_cost)                                      as acquisition_cost,
         count(acquisition_cost)                                    as with_acquisition_cost
-    from scaled
+    from scaled, params
     group by grouping sets ((segment_id), ())
 ),
 
@@ -117,6 +122,9 @@ final as (
         per_segment.categories / nullif(per_segment.buyers, 0)               as categories_per_customer,
         per_segment.multi_category / nullif(per_segment.buyers, 0)           as multi_category_share,
         per_segment.new_12m                                                  as new_customers_12m,
+        per_segment.revenue_12m_new::double                                  as revenue_12m_new,
+        per_segment.new_12m_days,
+        per_segment.revenue_prev_12m::double                                 as revenue_prev_12m,
         per_segment.returned_value::double / nullif(per_segment.gross_revenue, 0) as return_rate,
         coalesce(channel_12m.digital_spend_12m, 0)::double
             / nullif(channel_12m.gross_spend_12m, 0)                         as digital_share,

@@ -17,6 +17,9 @@ select
     historical_ltv,
     coalesce(multi_category_share, 'NaN'::double),
     coalesce(digital_share, 'NaN'::double),
-    new_customers_12m
+    new_customers_12m,
+    revenue_12m_new,
+    new_12m_days,
+    coalesce(revenue_prev_12m, 'NaN'::double)
 from segment_summary
 order by segment_id
