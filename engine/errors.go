@@ -152,3 +152,17 @@ func withoutAdvice(msg string) string {
 	}
 	return strings.TrimSpace(msg)
 }
+
+// ScenarioNotRecordedError is a scenario written under its run's directory
+// (Dir, whole) that could not be recorded in the run history: Err is the
+// *store.HistoryError.
+type ScenarioNotRecordedError struct {
+	Dir string
+	Err error
+}
+
+func (e *ScenarioNotRecordedError) Error() string {
+	return fmt.Sprintf("scenario written to %s but not recorded in the run history: %v", e.Dir, e.Err)
+}
+
+func (e *ScenarioNotRecordedError) Unwrap() error { return e.Err }

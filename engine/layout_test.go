@@ -24,8 +24,9 @@ const (
 // link neither DuckDB nor the engine; the engine's configuration and run
 // record (engine/config, engine/manifest) do not link DuckDB; the shared
 // helpers under internal (but the benchmarks') import the standard library
-// only; and the segmentation control (engine/segmentation) links neither
-// DuckDB, Arrow nor the engine package. Only the engine's pipeline and run store (and
+// only; and the segmentation control (engine/segmentation) and the
+// scenarios' computation (engine/scenario) link neither DuckDB, Arrow nor
+// the engine package. Only the engine's pipeline and run store (and
 // the commands above them) link the DuckDB driver, which keeps the other
 // test binaries fast to build. A root's rule holds for what its packages
 // import directly (tests included) and for everything they reach through
@@ -57,6 +58,11 @@ func TestPackageBoundaries(t *testing.T) {
 		// The segmentation control works on Go arrays: DuckDB, Arrow and
 		// the engine stay outside, so its tests build without DuckDB.
 		"engine/segmentation": func(p string) bool {
+			return noDuckDB(p) && !strings.Contains(p, "arrow-go")
+		},
+		// The scenarios' computation works on the run's figures as Go
+		// values, as the segmentation control does.
+		"engine/scenario": func(p string) bool {
 			return noDuckDB(p) && !strings.Contains(p, "arrow-go")
 		},
 	}

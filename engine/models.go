@@ -119,6 +119,7 @@ var sqlModels = []sqlModel{
 	{file: "ddl/backtest_params", mat: matGoTable},
 	{file: "ddl/segments", mat: matGoTable},
 	{file: "ddl/segment_targets", mat: matGoTable},
+	{file: "ddl/scenario_results", mat: matGoTable},
 
 	// Queries Go reads.
 	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
@@ -137,6 +138,10 @@ var sqlModels = []sqlModel{
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
 	{file: "reads/data_extent", mat: matRead, deps: []string{"customer_features", "customer_mix"}},
 	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start", "data_end"}},
+	// crmseg scenario, on a published run's tables.
+	{file: "reads/scenario_customers", mat: matRead, deps: []string{"run_customer_segments"}, params: []string{"as_of"}},
+	{file: "reads/scenario_segments", mat: matRead, deps: []string{"run_segments"}},
+	{file: "reads/scenario_targets", mat: matRead, deps: []string{"run_segment_targets"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -153,6 +158,9 @@ var goSources = map[string]string{
 	"previous_published":         "previousSegments: the latest run's customer_segments file",
 	"previous_segments":          "previousSegments: the latest run's customer segment IDs",
 	"previous_customer_segments": "previousCustomerSegments: the latest run's customer_segments with this run's columns",
+	"run_customer_segments":      "Scenario: the scenario's run's customer_segments file",
+	"run_segments":               "Scenario: the scenario's run's segments file",
+	"run_segment_targets":        "Scenario: the scenario's run's segment_targets file",
 }
 
 // sqlOtherUses are the embedded SQL files that are not models: they are

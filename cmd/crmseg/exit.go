@@ -10,6 +10,7 @@ import (
 	"github.com/crmseg/crmseg/datasets/featuretable"
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/scenario"
 	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/cli"
 )
@@ -21,10 +22,11 @@ import (
 const (
 	exitOK       = 0 // success
 	exitFailure  = 1 // anything else: I/O, DuckDB, internal
-	exitUsage    = 2 // bad flags or configuration, an output root no run can go on from, or a plan the output root cannot commit or show
+	exitUsage    = 2 // bad flags or configuration, an output root no run can go on from, a plan the output root cannot commit or show, or a scenario it cannot compute
 	exitRejected = 3 // the input data was rejected
 	// exitHistory: the run was published (latest points at it, its tables
-	// are good) but it could not be recorded in the run history.
+	// are good), or the scenario written, but it could not be recorded in
+	// the run history.
 	exitHistory = 4
 	// exitLocked: another run holds the output root (sysexits'
 	// EX_TEMPFAIL, "try again later"); this run did nothing.
@@ -40,6 +42,8 @@ func exitCode(err error) int {
 		ce *config.ConfigError
 		oe *store.OutputRootError
 		pe *store.PlanError
+		se *scenario.Error
+		sn *engine.ScenarioNotRecordedError
 		ie *engine.InputError
 		fe *featuretable.InputError
 		re *engine.RejectedError
@@ -51,9 +55,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &le):
 		return exitLocked
-	case errors.As(err, &he) && he.Published:
+	case errors.As(err, &he) && he.Published, errors.As(err, &sn):
 		return exitHistory
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se):
 		return exitUsage
 	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
 		return exitRejected

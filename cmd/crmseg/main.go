@@ -15,18 +15,20 @@
 //	crmseg history (--out DIR | --config crmseg.yaml) [--json] [RUN_ID]
 //	crmseg plan commit (--out DIR | --config crmseg.yaml) --note WHY [--by WHO] [--json] [RUN_ID|latest]
 //	crmseg plan show (--out DIR | --config crmseg.yaml) [--all] [--json] [PLAN_ID]
+//	crmseg scenario (--out DIR | --config crmseg.yaml) --set "segment=ID CHANGE..." [--cost AMOUNT] [--cost-per-customer AMOUNT] [--json] [RUN_ID|latest]
 //	crmseg version
 //
 // train and validate take run's flags too (the inputs, --out and the
 // settings that override the configuration). Every command but history,
-// plan and version takes --log-format text|json and --log-level; those that
+// plan, scenario and version takes --log-format text|json and --log-level; those that
 // draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
 // command's flags.
 //
 // Exit codes (exit.go): 0 success, 1 failure, 2 usage or configuration
 // error (or an output root no run can go on from, or a plan it cannot
-// commit or show), 3 input data rejected,
-// 4 run published but not recorded in the run history, 75 the output root
+// commit or show, or a scenario it cannot compute), 3 input data rejected,
+// 4 run published (or scenario written) but not recorded in the run
+// history, 75 the output root
 // is in use by another run (try again later; nothing was done).
 package main
 
@@ -72,12 +74,13 @@ Commands:
   demo       generate demo data, run the pipeline on it and print the segments
   history    list the runs of an output root, or show one
   plan       commit a run's targets as the plan of record for their horizon (plan commit), or show the plans (plan show)
+  scenario   project a run's segments under a programme's changes against its baselines, with cost, ROI and payback
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags.
 Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an output root no run can go on from, or a plan it cannot
-  commit or show), 3 input data rejected, 4 run published but not recorded in the run history, 75 the output root is in use by
-  another run (try again later; nothing was done).
+  commit or show, or a scenario it cannot compute), 3 input data rejected, 4 run published (or scenario written) but not recorded
+  in the run history, 75 the output root is in use by another run (try again later; nothing was done).
 `
 
 // Main runs the command line args and returns the exit code. It writes
@@ -107,6 +110,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdHistory(ctx, args[1:], stdout, stderr)
 	case "plan":
 		err = cmdPlan(ctx, args[1:], stdout, stderr, time.Now)
+	case "scenario":
+		err = cmdScenario(ctx, args[1:], stdout, stderr, time.Now)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 	case "help", "-h", "--help":

@@ -30,16 +30,18 @@ const (
 	HistoryFile = "history.duckdb"
 	// HistorySchemaVersion is the version of the history's tables this
 	// crmseg writes; an older file is migrated forward when a run records
-	// itself or a plan is committed, a newer one is refused.
-	HistorySchemaVersion = 3
+	// itself, a plan is committed or a scenario recorded, a newer one is
+	// refused.
+	HistorySchemaVersion = 4
 
 	historyAlias = "run_history" // the file's name when attached
 )
 
 // historyMigrations[v] takes a history file from schema version v to v+1;
 // version 0 is an empty file. Version 2 added the peak memory of runs and
-// stages, version 3 the plans of record (plan.go).
-var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3"}
+// stages, version 3 the plans of record (plan.go), version 4 the scenarios
+// (scenario.go).
+var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3", "schema_v4"}
 
 // The history's SQL: its schema migrations, the statements that copy a
 // succeeded run's tables into it, and those of the plans of record.
