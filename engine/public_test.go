@@ -519,6 +519,13 @@ func TestPublicCDNOWCalibration(t *testing.T) {
 	}
 	wantLL := map[string]float64{"bg_nbd": -9582.429, "gamma_gamma": -4055.9177}
 	tolLL := map[string]float64{"bg_nbd": 0.01, "gamma_gamma": 0.01}
+	// Fader & Hardie ("The Gamma-Gamma Model of Monetary Value", 2013)
+	// check the model's assumption on these 946 repeat buyers first: the
+	// correlation between their repeat purchases and their mean spend per
+	// purchase is 0.11, weak enough to go on.
+	if sf := res.Manifest.SpendFrequency; sf == nil || sf.Customers != 946 || math.Round(100*float64(sf.Correlation)) != 11 || !sf.Independent {
+		t.Errorf("spend-frequency check %+v, want the published correlation 0.11 over 946 repeat buyers, independent", sf)
+	}
 	if len(res.Manifest.Models) != 2 {
 		t.Fatalf("models %+v", res.Manifest.Models)
 	}

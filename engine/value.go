@@ -70,6 +70,7 @@ func (r *run) customerValue(ctx context.Context) (*valueFit, error) {
 			fitting.Add(1)
 			if ggFit.N, ggErr = scoring.CheckSpend(fitSpend, r.opts.valueLimits); ggErr == nil {
 				gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+				r.man.SpendFrequency = r.checkSpendFrequency(fitSpend)
 			}
 			fitting.Add(1)
 			fitting.Done()
@@ -362,4 +363,19 @@ func (r *run) checkHistories(rows []scoring.RFM, end string) (*manifest.ValueDat
 	err := fmt.Errorf("%w as of %s: %s", errInsufficientData, end, strings.Join(c.Problems, "; "))
 	r.log.Warn("data cannot carry the customer-value models", append(attrs, "error", err.Error())...)
 	return v, err
+}
+
+// checkSpendFrequency checks Gamma-Gamma's assumption on the histories it
+// is fitted on, and warns when it does not hold: the spend each customer
+// is predicted then leans towards the population's mean where it should
+// follow the customer's purchase rate.
+func (r *run) checkSpendFrequency(rows []scoring.Spend) *manifest.SpendFrequency {
+	c, n := scoring.SpendFrequencyCorrelation(rows)
+	sf := &manifest.SpendFrequency{Correlation: nullable.Float(round(c, 6)), Customers: n, Limit: scoring.SpendIndependenceLimit,
+		Independent: math.IsNaN(c) || math.Abs(c) <= scoring.SpendIndependenceLimit}
+	if !sf.Independent {
+		r.log.Warn("spend per purchase goes with purchase frequency: Gamma-Gamma assumes they are independent",
+			"correlation", round(c, 3), "limit", scoring.SpendIndependenceLimit, "repeat_buyers", n)
+	}
+	return sf
 }

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -73,5 +74,27 @@ func TestCheckDataStrayEarlyCustomer(t *testing.T) {
 		if c.Sufficient() || c.StartShare < 0.35 {
 			t.Errorf("%d stray early customers: first-week share %v, problems %q; want the established base refused", len(stray), c.StartShare, c.Problems)
 		}
+	}
+}
+
+// TestSpendFrequencyCorrelation works a correlation out by hand: repeat
+// counts 1, 2, 3 with mean spends 10, 30, 20 (weights 1) have deviations
+// (-1, 0, 1) and (-10, 10, 0): covariance sum 10, variance sums 2 and 200,
+// r = 10 / sqrt(400) = 0.5. A weight of 2 counts a row twice; customers
+// without a repeat purchase do not count.
+func TestSpendFrequencyCorrelation(t *testing.T) {
+	rows := []Spend{{X: 1, ZBar: 10}, {X: 2, ZBar: 30}, {X: 3, ZBar: 20}, {X: 0, ZBar: 0}}
+	if r, n := SpendFrequencyCorrelation(rows); math.Abs(r-0.5) > 1e-12 || n != 3 {
+		t.Errorf("r = %v over %v buyers, want 0.5 over 3", r, n)
+	}
+	twice := []Spend{{X: 1, ZBar: 10, Weight: 2}, {X: 2, ZBar: 30}, {X: 3, ZBar: 20}}
+	same := []Spend{{X: 1, ZBar: 10}, {X: 1, ZBar: 10}, {X: 2, ZBar: 30}, {X: 3, ZBar: 20}}
+	a, na := SpendFrequencyCorrelation(twice)
+	b, nb := SpendFrequencyCorrelation(same)
+	if math.Abs(a-b) > 1e-12 || na != nb {
+		t.Errorf("weight 2: r = %v over %v, want the duplicated row's %v over %v", a, na, b, nb)
+	}
+	if r, _ := SpendFrequencyCorrelation([]Spend{{X: 1, ZBar: 10}, {X: 1, ZBar: 20}}); !math.IsNaN(r) {
+		t.Errorf("repeat counts that do not vary: r = %v, want NaN", r)
 	}
 }

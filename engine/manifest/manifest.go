@@ -149,7 +149,11 @@ type Manifest struct {
 	Models        []ModelRecord `json:"models"`          // the customer-value models
 	Backtest      *Backtest     `json:"backtest,omitempty"`
 	ValueData     *ValueData    `json:"value_data,omitempty"` // the check of the histories before the value models
-	Quality       Quality       `json:"quality"`
+	// SpendFrequency is the check of Gamma-Gamma's assumption that a
+	// repeat buyer's spend per purchase does not go with how often the
+	// buyer purchases; nil when Gamma-Gamma was not fitted.
+	SpendFrequency *SpendFrequency `json:"spend_frequency,omitempty"`
+	Quality        Quality         `json:"quality"`
 	// Windows say how much of each metric window the data covers;
 	// MetricsLeftOut the metrics not published, and why.
 	Windows        []WindowCoverage  `json:"windows"`
@@ -368,3 +372,14 @@ type MetricLeftOut struct {
 // Stages are the stages of a run in order, as Timings names them: a failed
 // run stopped in the first stage it has no timing for.
 var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "publish"}
+
+// SpendFrequency is the Pearson correlation, over the repeat buyers the
+// spend model is fitted on, between their repeat purchases and their mean
+// spend per repeat purchase (scoring.SpendFrequencyCorrelation);
+// Independent when it lies within Limit either way.
+type SpendFrequency struct {
+	Correlation nullable.Float `json:"correlation"`
+	Customers   float64        `json:"customers"`
+	Limit       float64        `json:"limit"`
+	Independent bool           `json:"independent"`
+}
