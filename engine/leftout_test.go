@@ -121,8 +121,13 @@ func TestUndefinedShareDrivesNothing(t *testing.T) {
 	if n := publishedCount(t, res, "segment_targets", fmt.Sprintf("segment_id = %d AND metric = 'digital_share'", lapsed)); n != 0 {
 		t.Errorf("lapsed segment %d: a digital_share target on an undefined share", lapsed)
 	}
-	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND objective = 'channel_migration'", lapsed)); n != 0 {
-		t.Errorf("lapsed segment %d: channel_migration on an undefined digital share", lapsed)
+	// Its objective is that of a lapsed segment below the average LTV
+	// (channel_migration, by its status), not of the digital-share rule.
+	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND objective_reason LIKE '%%digital%%'", lapsed)); n != 0 {
+		t.Errorf("lapsed segment %d: an objective from an undefined digital share", lapsed)
+	}
+	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND segment_name LIKE 'Mid-value lapsed%%' AND objective = 'channel_migration'", lapsed)); n != 1 {
+		t.Errorf("lapsed segment %d: want Mid-value lapsed, channel_migration by its status", lapsed)
 	}
 	// The buying segment, all in store, is channel_migration with a target.
 	if n := publishedCount(t, res, "segment_targets", fmt.Sprintf("segment_id <> %d AND metric = 'digital_share' AND baseline = 0", lapsed)); n != 1 {
