@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -195,5 +196,34 @@ func TestAsOfAfterDataEnd(t *testing.T) {
 	}
 	if _, out := leftOutReasons(res)["revenue_12m"]; out {
 		t.Errorf("as_of 2026-10-31: revenue_12m left out with 242 of 365 days covered")
+	}
+}
+
+// targets.objectives naming a segment the run does not have applies to
+// none and says so in the log; the segment it does name takes it.
+func TestObjectiveOfUnknownSegmentWarns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := twoGroupsConfig(writeTwoGroups(t, dir, "web", "books"), filepath.Join(dir, "out"))
+	cfg.Targets.Objectives = map[int]string{1: "acquisition", 9: "win_back"}
+	var logs bytes.Buffer
+	res, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := publishedCount(t, res, "segments", "segment_id = 1 AND objective = 'acquisition' AND objective_source = 'config'"); n != 1 {
+		t.Errorf("segment 1: objective not set by the config")
+	}
+	var warned []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Level, Msg, Objective string
+			SegmentID             int `json:"segment_id"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(rec.Msg, "targets.objectives sets the objective of a segment this run does not have") {
+			warned = append(warned, fmt.Sprintf("%s %d %s", rec.Level, rec.SegmentID, rec.Objective))
+		}
+	}
+	if !slices.Equal(warned, []string{"WARN 9 win_back"}) {
+		t.Errorf("warnings %q, want one of segment 9 (win_back)", warned)
 	}
 }
