@@ -228,6 +228,13 @@ func TestTrainingErrors(t *testing.T) {
 		!errors.Is(err, segment.ErrNoEligibleK) {
 		t.Errorf("no eligible k: %v, want a *ChooseKError", err)
 	}
+	// The bound from segmentation.min_size, above choose_k's: the error
+	// names the setting.
+	st.Segmentation.ChooseK.MinSize, st.Segmentation.MinSize = 0.03, 0.9
+	if _, err := ChooseK(Input{Features: groups(1)}, st, nil); !errors.As(err, &ke) || !errors.Is(err, segment.ErrNoEligibleK) ||
+		!strings.Contains(err.Error(), "(the minimum is segmentation.min_size, 0.9, above choose_k.min_size, 0.03)") {
+		t.Errorf("no eligible k under segmentation.min_size: %v, want it named", err)
+	}
 }
 
 // TestChooseKRecordsEveryK: choosing k keeps a row per k, marks the one
