@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -121,8 +122,13 @@ func TestUndefinedShareDrivesNothing(t *testing.T) {
 	if n := publishedCount(t, res, "segment_targets", fmt.Sprintf("segment_id = %d AND metric = 'digital_share'", lapsed)); n != 0 {
 		t.Errorf("lapsed segment %d: a digital_share target on an undefined share", lapsed)
 	}
-	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND objective = 'channel_migration'", lapsed)); n != 0 {
-		t.Errorf("lapsed segment %d: channel_migration on an undefined digital share", lapsed)
+	// Its objective is that of a lapsed segment below the average LTV
+	// (channel_migration, by its status), not of the digital-share rule.
+	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND objective_reason LIKE '%%digital%%'", lapsed)); n != 0 {
+		t.Errorf("lapsed segment %d: an objective from an undefined digital share", lapsed)
+	}
+	if n := publishedCount(t, res, "segments", fmt.Sprintf("segment_id = %d AND segment_name LIKE 'Mid-value lapsed%%' AND objective = 'channel_migration'", lapsed)); n != 1 {
+		t.Errorf("lapsed segment %d: want Mid-value lapsed, channel_migration by its status", lapsed)
 	}
 	// The buying segment, all in store, is channel_migration with a target.
 	if n := publishedCount(t, res, "segment_targets", fmt.Sprintf("segment_id <> %d AND metric = 'digital_share' AND baseline = 0", lapsed)); n != 1 {
@@ -190,5 +196,34 @@ func TestAsOfAfterDataEnd(t *testing.T) {
 	}
 	if _, out := leftOutReasons(res)["revenue_12m"]; out {
 		t.Errorf("as_of 2026-10-31: revenue_12m left out with 242 of 365 days covered")
+	}
+}
+
+// targets.objectives naming a segment the run does not have applies to
+// none and says so in the log; the segment it does name takes it.
+func TestObjectiveOfUnknownSegmentWarns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := twoGroupsConfig(writeTwoGroups(t, dir, "web", "books"), filepath.Join(dir, "out"))
+	cfg.Targets.Objectives = map[int]string{1: "acquisition", 9: "win_back"}
+	var logs bytes.Buffer
+	res, err := Run(context.Background(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := publishedCount(t, res, "segments", "segment_id = 1 AND objective = 'acquisition' AND objective_source = 'config'"); n != 1 {
+		t.Errorf("segment 1: objective not set by the config")
+	}
+	var warned []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Level, Msg, Objective string
+			SegmentID             int `json:"segment_id"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(rec.Msg, "targets.objectives sets the objective of a segment this run does not have") {
+			warned = append(warned, fmt.Sprintf("%s %d %s", rec.Level, rec.SegmentID, rec.Objective))
+		}
+	}
+	if !slices.Equal(warned, []string{"WARN 9 win_back"}) {
+		t.Errorf("warnings %q, want one of segment 9 (win_back)", warned)
 	}
 }

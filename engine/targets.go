@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
@@ -118,6 +120,7 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 		}
 		reports = append(reports, rep)
 	}
+	r.warnUnknownObjectives(seg)
 	if err := s.appendRows("segments", segRows); err != nil {
 		return nil, err
 	}
@@ -125,6 +128,23 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 		return nil, err
 	}
 	return reports, nil
+}
+
+// warnUnknownObjectives warns of each segment ID targets.objectives sets
+// an objective for that this run has no segment of (a retired ID, a typo,
+// IDs numbered afresh): the setting applies to no segment, and would
+// otherwise go unnoticed.
+func (r *run) warnUnknownObjectives(seg *segmented) {
+	ids := make([]int, 0, len(seg.segments))
+	for _, sg := range seg.segments {
+		ids = append(ids, sg.ID)
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.cfg.Targets.Objectives)) {
+		if !slices.Contains(ids, id) {
+			r.log.Warn("targets.objectives sets the objective of a segment this run does not have: it applies to none",
+				"segment_id", id, "objective", r.cfg.Targets.Objectives[id], "segments", fmt.Sprint(ids))
+		}
+	}
 }
 
 // targetMethod names the purchase model in use in a model-based target's

@@ -136,9 +136,10 @@ const (
 //  3. retention: high-value (and active): keep and deepen them;
 //  4. retention: historical LTV at or above the population's with
 //     12-month retention below it: valuable customers slipping away;
-//  5. channel_migration: low-value and lapsing or lapsed (not worth a
-//     win-back), or low-value where the data has channels: serve them
-//     through cheaper channels;
+//  5. channel_migration: lapsing or lapsed (below the population's
+//     historical LTV, since rule 2 did not hold: not worth a win-back),
+//     or low-value where the data has channels: serve them through
+//     cheaper channels;
 //  6. cross_sell: multi-category share below the population's: grow the
 //     relationship;
 //  7. channel_migration: less than half of revenue through digital
@@ -161,6 +162,11 @@ func ChooseObjective(s, pop SegmentSummary) (Objective, string) {
 		return ObjectiveRetention, "historical LTV at or above average with retention below average"
 	case s.ValueTier == TierLow && (s.Status == StatusLapsing || s.Status == StatusLapsed):
 		return ObjectiveChannelMigration, "low-value " + s.Status + " customers, not worth a win-back: serve them through cheaper channels"
+	case s.Status == StatusLapsing || s.Status == StatusLapsed:
+		// Mid-value, below the population's LTV: neither retention nor
+		// cross-selling reads right for customers who stopped buying.
+		return ObjectiveChannelMigration, s.Status + " customers with historical LTV below average, not worth a win-back: " +
+			"serve them through cheaper channels"
 	case s.ValueTier == TierLow && !math.IsNaN(s.DigitalShare):
 		return ObjectiveChannelMigration, "low-value customers: serve them through cheaper channels"
 	case s.MultiCategoryShare < pop.MultiCategoryShare: // false for NaN

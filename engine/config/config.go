@@ -923,9 +923,18 @@ func (c *Config) validateTargets(p *problems) {
 			p.add("targets.uplift: unknown objective %q (known: %v)", obj, scoring.Objectives)
 			continue
 		}
-		for metric := range m {
-			if !slices.Contains(scoring.TargetMetrics, metric) {
+		for metric, u := range m {
+			switch {
+			case !slices.Contains(scoring.TargetMetrics, metric):
 				p.add("targets.uplift.%s: unknown metric %q (known: %v)", obj, metric, scoring.TargetMetrics)
+			case scoring.MetricUnit(metric) == "share" && !(u >= -1 && u <= 1):
+				// Share points: a move of more than the whole [0, 1] range
+				// is no target (and NaN none at all).
+				p.add("targets.uplift.%s.%s: expected share points from -1 to 1, found %g", obj, metric, u)
+			case scoring.MetricUnit(metric) != "share" && !(u >= -1 && !math.IsInf(u, 1)):
+				// Relative: below -1 the target of a count or of revenue
+				// would be negative (and NaN or Inf no target at all).
+				p.add("targets.uplift.%s.%s: expected a relative change of -1 (down to nothing) or more, found %g", obj, metric, u)
 			}
 		}
 	}

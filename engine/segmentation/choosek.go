@@ -2,6 +2,8 @@ package segmentation
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 
 	"github.com/crmseg/crmseg/segment"
 )
@@ -28,6 +30,11 @@ func ChooseK(in Input, st Settings, progress func(total int) Progress) (*Outcome
 	choice, err := segment.ChooseK(z, nil, km, segment.ChooseOptions{MinK: ck.Min, MaxK: min(ck.Max, n-1), MinSize: max(ck.MinSize, sg.MinSize),
 		SilhouetteSample: ck.SilhouetteSample, Bootstraps: ck.Bootstraps, Seed: st.Seed})
 	if err != nil {
+		if errors.Is(err, segment.ErrNoEligibleK) && sg.MinSize > ck.MinSize {
+			// The bound is segmentation.min_size's, not choose_k.min_size's:
+			// name the setting to change.
+			err = fmt.Errorf("%w (the minimum is segmentation.min_size, %g, above choose_k.min_size, %g)", err, sg.MinSize, ck.MinSize)
+		}
 		return nil, &ChooseKError{Err: err}
 	}
 	st.log().Info("k chosen", "k", choice.Chosen, "reason", choice.Reason)

@@ -228,6 +228,13 @@ func TestTrainingErrors(t *testing.T) {
 		!errors.Is(err, segment.ErrNoEligibleK) {
 		t.Errorf("no eligible k: %v, want a *ChooseKError", err)
 	}
+	// The bound from segmentation.min_size, above choose_k's: the error
+	// names the setting.
+	st.Segmentation.ChooseK.MinSize, st.Segmentation.MinSize = 0.03, 0.9
+	if _, err := ChooseK(Input{Features: groups(1)}, st, nil); !errors.As(err, &ke) || !errors.Is(err, segment.ErrNoEligibleK) ||
+		!strings.Contains(err.Error(), "(the minimum is segmentation.min_size, 0.9, above choose_k.min_size, 0.03)") {
+		t.Errorf("no eligible k under segmentation.min_size: %v, want it named", err)
+	}
 }
 
 // TestChooseKRecordsEveryK: choosing k keeps a row per k, marks the one
@@ -246,5 +253,47 @@ func TestChooseKRecordsEveryK(t *testing.T) {
 	// 3 k × (1 + 2 bootstraps) fits and the chosen k again, of 3 restarts.
 	if p.total != 30 || p.added != 30 || !p.done {
 		t.Errorf("progress %+v, want 30 of 30 restarts", p)
+	}
+}
+
+// withOutliers is groups(seed) and six customers far from every group: a
+// cluster of their own at k = 4, under min_size (2%), and so dissolved.
+func withOutliers(seed uint64) *FeatureMatrix {
+	fm := groups(seed)
+	n, d := fm.X.Dims()
+	x := mat.NewDense(n+6, d, nil)
+	x.Slice(0, n, 0, d).(*mat.Dense).Copy(fm.X)
+	for i := n; i < n+6; i++ {
+		x.Set(i, 0, 40+float64(i-n)/10)
+		x.Set(i, 1, 40)
+		fm.NetRevenue, fm.Active, fm.New = append(fm.NetRevenue, 50), append(fm.Active, 1), append(fm.New, 0)
+	}
+	fm.X = x
+	return fm
+}
+
+// TestWarmStartAfterDissolving: a retraining with the same k starts from
+// the previous model's centroids also when both trainings dissolved a
+// cluster below min_size, though the model then holds fewer segments than
+// segmentation.k.
+func TestWarmStartAfterDissolving(t *testing.T) {
+	first, err := TrainK(Input{Features: withOutliers(1)}, settings(4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := first.Quality; len(q.Dissolved) != 1 || q.Dissolved[0].Customers != 6 || len(first.Segments) != 3 {
+		t.Fatalf("first training: dissolved %+v, %d segments; want the 6 outliers dissolved, 3 segments", q.Dissolved, len(first.Segments))
+	}
+	again, err := TrainK(Input{Features: withOutliers(2), Previous: first.Model}, settings(4), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := again.Quality; q.Source != "retrained" || !q.WarmStart || len(q.Dissolved) != 1 {
+		t.Errorf("quality %+v, want retrained from the warm start, the outliers dissolved", q)
+	}
+	for i, s := range again.Segments {
+		if was := first.Segments[i]; s.ID != was.ID || s.Name != was.Name {
+			t.Errorf("segment %+v, was %+v", s, was)
+		}
 	}
 }

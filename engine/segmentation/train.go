@@ -48,17 +48,25 @@ func TrainK(in Input, st Settings, progress func(total int) Progress) (*Outcome,
 		return nil, err
 	}
 	k, _ := res.Centroids.Dims()
-	c := &clustering{z: z, scaler: scaler, res: res, algorithm: st.algorithm(),
-		kRows: []segment.KRow{st.figures(z, res.Labels, res.Inertia, k)}, chosen: k, dissolved: dissolved}
 	for _, d := range dissolved {
 		st.log().Warn("cluster below segmentation.min_size dissolved into the others",
 			"customers", d.Customers, "share", d.Share, "min_size", sg.MinSize)
 	}
 	if km.Init != nil && len(dissolved) == 0 {
-		c.warm = warm
-		st.log().Info("warm start from the previous centroids", "kept", c.warm,
+		st.log().Info("warm start from the previous centroids", "kept", warm,
 			"inertia", res.Inertias[km.NInit], "best_fresh_inertia", slices.Min(res.Inertias[:km.NInit]))
+	} else {
+		warm = false
 	}
+	if len(dissolved) > 0 && k < sg.K {
+		// The previous model has k segments, not segmentation.k, when its
+		// training dissolved clusters too: start from its centroids at k.
+		if res, warm, err = warmStartDissolved(z, km, res, st, in.Previous, scaler); err != nil {
+			return nil, err
+		}
+	}
+	c := &clustering{z: z, scaler: scaler, res: res, algorithm: st.algorithm(), warm: warm,
+		kRows: []segment.KRow{st.figures(z, res.Labels, res.Inertia, k)}, chosen: k, dissolved: dissolved}
 	c.continueFrom(in.Previous, sg.MatchMaxDistance)
 	return finish(c, in, st)
 }
@@ -86,6 +94,38 @@ func warmStart(sg config.Segmentation, previous *segment.Model, scaler *segment.
 		return nil
 	}
 	return previous.Express(scaler)
+}
+
+// warmStartDissolved is the warm start of a training whose clusters
+// below min_size were dissolved, leaving res with k < segmentation.k
+// clusters: when the previous model has k segments (its training
+// dissolved as many), a fit of k from its centroids, kept, as a warm start
+// is, unless res's inertia is lower by more than warm_start_margin, and
+// only when each of its clusters holds min_size. warmStart alone compares
+// the previous model with segmentation.k, and so would never start from a
+// model whose clusters were dissolved. It returns the clustering kept and
+// whether it is the warm start.
+func warmStartDissolved(z *mat.Dense, km segment.KMeans, res *segment.Result, st Settings, previous *segment.Model,
+	scaler *segment.Scaler) (*segment.Result, bool, error) {
+	k, _ := res.Centroids.Dims()
+	sg := st.Segmentation
+	sg.K = k
+	init := warmStart(sg, previous, scaler)
+	if init == nil {
+		return res, false, nil
+	}
+	km.K, km.Init, km.InitMargin, km.NInit, km.Progress = k, init, math.MaxFloat64, 1, nil
+	w, err := km.Fit(z, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	n, _ := z.Dims()
+	kept := w.Inertia <= res.Inertia*(1+sg.WarmStartMargin) && float64(slices.Min(w.Sizes)) >= sg.MinSize*float64(n)
+	st.log().Info("warm start from the previous centroids", "kept", kept, "k", k, "inertia", w.Inertia, "dissolved_fresh_inertia", res.Inertia)
+	if kept {
+		return w, true, nil
+	}
+	return res, false, nil
 }
 
 // continueFrom gives trained clusters the IDs and names of the previous

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/crmseg/crmseg/internal/sqlquote"
 )
@@ -101,6 +102,14 @@ func CommitPlan(ctx context.Context, root string, c PlanCommit) (plan *Plan, sup
 		return nil, nil, &PlanError{Root: root, Problem: "expected who commits the plan, found no name"}
 	case c.Note == "":
 		return nil, nil, &PlanError{Root: root, Problem: "expected a note saying why the plan is committed, found none"}
+	case strings.ContainsFunc(c.By, unicode.IsControl):
+		// plan show prints who on one line: a line break or a terminal
+		// escape in it would forge lines of its own.
+		return nil, nil, &PlanError{Root: root, Problem: fmt.Sprintf("expected who commits the plan as one line of text, found %q, "+
+			"which holds a control character", c.By)}
+	case strings.ContainsFunc(c.Note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
+		return nil, nil, &PlanError{Root: root, Problem: "expected a note of text (line breaks and tabs allowed), found a control character " +
+			"(a terminal escape, a carriage return) in it"}
 	}
 	if err := checkPlanRoot(root); err != nil {
 		return nil, nil, err

@@ -261,6 +261,16 @@ func TestPlanCommitRefused(t *testing.T) {
 		_, _, err := CommitPlan(ctx, root, c)
 		refused(fmt.Sprintf("commit %+v", c), err, "expected")
 	}
+	// Who and why with control characters, which plan show would print
+	// as lines (or terminal commands) of their own: refused.
+	const forged = "20260701T090000Z-cdcdcd"
+	recordPlanRun(t, root, forged, "2026-06-30", "120")
+	for _, c := range []PlanCommit{{By: "mallory\nplan 99 committed: run FAKE", Note: "why"}, {By: "bob\x1b[31m", Note: "why"},
+		{By: "bob", Note: "why\x1b[2J"}, {By: "bob", Note: "overwritten\rforged"}} {
+		c.RunID, c.Now = forged, now
+		_, _, err := CommitPlan(ctx, root, c)
+		refused(fmt.Sprintf("commit %q %q", c.By, c.Note), err, "control character")
+	}
 
 	// Nothing refused was written: one plan, the first.
 	all, err := Plans(ctx, root, true)
