@@ -31,6 +31,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"model_backtest", "grouping, group_value"},
 	{"cohort_retention", "segment_id, cohort_month, months_since"},
 	{"category_pairs", "segment_id, pair_rank"},
+	{"acquisition_value", "grouping, segment_id, acquisition_channel, cohort_month NULLS FIRST"},
 }
 
 // confirmRunID checks, once the run holds the output root, that no run
