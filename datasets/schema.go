@@ -1,5 +1,5 @@
 // Package datasets is crmseg's input contract: the logical tables and
-// columns an export must supply (Customers, Transactions, Products), the
+// columns an export must supply (Customers, Transactions, Products, Campaigns), the
 // kinds of column each accepts, and the inspection of input files against
 // it: the columns and types of a Parquet file from its footer
 // (InspectParquet), the header of a CSV or white-space separated text file
@@ -114,6 +114,18 @@ var Products = Table{Name: "products", Columns: []Column{
 	{"category", KindString, true, ""},
 	{"name", KindString, false, ""},
 	{"list_price", KindDecimal, false, ""},
+}}
+
+// Campaigns is the optional campaigns table: the acquisition spend per
+// channel and month, and the customers it acquired, from which the
+// acquisition cost per customer (CAC) of a channel's monthly cohort is
+// taken in preference to the customers' own acquisition_cost.
+var Campaigns = Table{Name: "campaigns", Columns: []Column{
+	{"campaign", KindID, false, "the campaign's name or key; a campaign, channel and month given twice is a duplicate"},
+	{"channel", KindString, true, "the acquisition channel, as the customers' acquisition_channel names it"},
+	{"period", KindDate, true, "the month of the spend: any date in it (CSV and text: YYYY-MM or YYYY-MM-DD)"},
+	{"cost", KindDecimal, true, "the spend in that month, 0 or more"},
+	{"customers_acquired", KindInteger, true, "the customers it acquired in that month, 0 or more"},
 }}
 
 // FileColumn is a column as found in a file, with its type classified into a

@@ -74,7 +74,7 @@ func (r *run) ingest(ctx context.Context, inputs map[string]*input) error {
 	}
 	p := r.progress(StepLoad, loads+1+stageModels("ingest"))
 	defer p.Done()
-	for _, name := range []string{"transactions", "customers", "products"} {
+	for _, name := range []string{"transactions", "customers", "products", "campaigns"} {
 		if in := inputs[name]; in != nil {
 			if err := s.loadSource(ctx, in); err != nil {
 				return err
@@ -118,6 +118,11 @@ func (r *run) ingest(ctx context.Context, inputs map[string]*input) error {
 			return stageError("ingest", err)
 		}
 	}
+	if inputs["campaigns"] == nil {
+		if err := s.modelAs(ctx, "staging/src_campaigns_empty", "src_campaigns"); err != nil {
+			return stageError("ingest", err)
+		}
+	}
 	if err := s.inputFilesTable(ctx, inputs); err != nil {
 		return stageError("ingest", err)
 	}
@@ -129,6 +134,11 @@ func (r *run) ingest(ctx context.Context, inputs map[string]*input) error {
 	}
 	if err := r.recordInputs(ctx, inputs); err != nil {
 		return stageError("ingest", err)
+	}
+	if inputs["campaigns"] != nil {
+		if err := r.countCampaignsAfterAsOf(ctx); err != nil {
+			return stageError("ingest", err)
+		}
 	}
 	// The observation window ends at as_of; every later stage reads it from
 	// here. It is unknown only when no row has a customer and an amount,
@@ -155,7 +165,7 @@ func (r *run) asOfWarning() string {
 
 // hashInputs fills in the SHA-256 of every input file.
 func hashInputs(inputs map[string]*input) error {
-	for _, name := range []string{"customers", "transactions", "products"} {
+	for _, name := range []string{"customers", "transactions", "products", "campaigns"} {
 		in := inputs[name]
 		if in == nil {
 			continue
@@ -174,7 +184,7 @@ func hashInputs(inputs map[string]*input) error {
 // recordInputs puts every input file into the manifest with its row count:
 // from the Parquet footer, or counted after loading a text file.
 func (r *run) recordInputs(ctx context.Context, inputs map[string]*input) error {
-	for _, name := range []string{"customers", "transactions", "products"} {
+	for _, name := range []string{"customers", "transactions", "products", "campaigns"} {
 		in := inputs[name]
 		if in == nil {
 			continue
@@ -220,6 +230,7 @@ func inspectInputs(cfg *config.Config) (map[string]*input, error) {
 		{datasets.Customers, cfg.Inputs.Customers},
 		{datasets.Transactions, cfg.Inputs.Transactions},
 		{datasets.Products, cfg.Inputs.Products},
+		{datasets.Campaigns, cfg.Inputs.Campaigns},
 	}
 	out := map[string]*input{}
 	var errs []error
@@ -234,7 +245,28 @@ func inspectInputs(cfg *config.Config) (map[string]*input, error) {
 		}
 		out[sp.table.Name] = in
 	}
+	if err := campaignsMatchable(out); err != nil {
+		errs = append(errs, err)
+	}
 	return out, errors.Join(errs...)
+}
+
+// campaignsMatchable checks that campaigns, when given, can be matched to
+// customers: by their acquisition channel, which the customers file must
+// then have.
+func campaignsMatchable(inputs map[string]*input) error {
+	customers := inputs["customers"]
+	if inputs["campaigns"] == nil || customers == nil || customers.has("acquisition_channel") {
+		return nil
+	}
+	f := customers.files[0]
+	found := make([]datasets.FileColumn, len(f.names))
+	for i, n := range f.names {
+		found[i] = datasets.FileColumn{Name: n}
+	}
+	return &InputError{File: f.path, Table: "customers", Column: "acquisition_channel",
+		Expected: "an acquisition_channel column, which inputs.campaigns are matched to customers by",
+		Found:    "columns " + columnList(found)}
 }
 
 // expandPath returns the files of a path or glob, in lexical order.
@@ -470,7 +502,7 @@ func (s *session) loadSource(ctx context.Context, in *input) error {
 // have file_index -1 and the path "transactions".
 func (s *session) inputFilesTable(ctx context.Context, inputs map[string]*input) error {
 	var rows [][]driver.Value
-	for _, name := range []string{"customers", "transactions", "products"} {
+	for _, name := range []string{"customers", "transactions", "products", "campaigns"} {
 		in := inputs[name]
 		if in == nil {
 			continue

@@ -91,7 +91,10 @@ func TestEmptyColumnsLeaveMetricsOut(t *testing.T) {
 	if n := publishedCount(t, res, "segment_targets", "metric IN ('digital_share', 'multi_category_share')"); n != 0 {
 		t.Errorf("%d targets on metrics left out", n)
 	}
-	if n := publishedCount(t, res, "segments", "objective IN ('channel_migration', 'cross_sell')"); n != 0 {
+	// A lapsing or lapsed segment not worth a win-back gets
+	// channel_migration from its value and lifecycle, whatever the data
+	// has; no objective rests on the shares left out.
+	if n := publishedCount(t, res, "segments", "objective = 'cross_sell' OR (objective = 'channel_migration' AND objective_reason NOT LIKE '%not worth a win-back%')"); n != 0 {
 		t.Errorf("%d segments with an objective on a metric left out", n)
 	}
 	if n := publishedCount(t, res, "customer_segments", "categories IS NOT NULL"); n != 0 {

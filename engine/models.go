@@ -71,9 +71,11 @@ var sqlModels = []sqlModel{
 	{file: "staging/src_customers_from_transactions", mat: matView, deps: []string{"params", "src_transactions"}},
 	{file: "staging/src_customers_with_unknown", mat: matView, deps: []string{"src_customers_file", "src_customers_tx"}},
 	{file: "staging/src_products_empty", mat: matTable},
+	{file: "staging/src_campaigns_empty", mat: matTable},
+	{file: "staging/stg_campaigns", stage: "ingest", mat: matTable, deps: []string{"src_campaigns", "stg_customers"}, params: []string{"today"}},
 
 	// Intermediate.
-	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_customers", "stg_products", "stg_transactions"}},
+	{file: "intermediate/rejects", stage: "ingest", mat: matTable, deps: []string{"input_files", "stg_campaigns", "stg_customers", "stg_products", "stg_transactions"}},
 	{file: "intermediate/int_customers", stage: "ingest", mat: matView, deps: []string{"stg_customers"}},
 	{file: "intermediate/int_lines", stage: "ingest", mat: matView, deps: []string{"stg_transactions"}},
 	{file: "intermediate/int_orders", stage: "features", mat: matTable, deps: []string{"int_lines"}},
@@ -85,6 +87,11 @@ var sqlModels = []sqlModel{
 	{file: "intermediate/int_rfm_grid", stage: "score", mat: matTable},
 	{file: "intermediate/int_rfm_thresholds", stage: "score", mat: matTable, deps: []string{"customer_features", "int_rfm_grid"}},
 	{file: "intermediate/int_customer_rfm", stage: "score", mat: matView, deps: []string{"customer_features", "int_rfm_thresholds"}},
+	// Customer economics (economics.go).
+	{file: "intermediate/customer_value_horizon_12m", mat: matView, deps: []string{"customer_value"}},
+	{file: "intermediate/int_campaign_cac", stage: "score", mat: matView, deps: []string{"stg_campaigns"}},
+	{file: "intermediate/int_acquisition_customers", stage: "score", mat: matView, deps: []string{"customer_features", "customer_segment_map", "int_campaign_cac"}},
+	{file: "intermediate/int_acquisition_months", stage: "score", mat: matTable, deps: []string{"int_acquisition_customers", "int_lines"}},
 
 	// Marts.
 	{file: "marts/customer_features", stage: "features", mat: matTable, deps: []string{"customer_mix", "int_customers", "int_lines", "int_orders"}},
@@ -95,7 +102,8 @@ var sqlModels = []sqlModel{
 	{file: "marts/segment_value", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "customer_value"}},
 	{file: "marts/model_backtest", stage: "score", mat: matTable, deps: []string{"backtest_customers", "backtest_params", "customer_segment_map", "segment_names"}},
 	{file: "marts/segment_channel_mix", stage: "score", mat: matTable, deps: []string{"customer_segment_map", "int_lines"}},
-	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"segment_channel_mix", "segment_names", "segment_summary", "segment_value"}, params: []string{"left_out_metrics"}},
+	{file: "marts/segment_metrics", stage: "score", mat: matTable, deps: []string{"acquisition_value", "segment_channel_mix", "segment_names", "segment_summary", "segment_value"}, params: []string{"left_out_metrics"}},
+	{file: "marts/acquisition_value", stage: "score", mat: matTable, deps: []string{"customer_value_horizon", "int_acquisition_customers", "int_acquisition_months", "int_campaign_cac", "segment_names"}, params: []string{"horizon_months", "value_error"}},
 	{file: "marts/category_pairs", stage: "score", mat: matTable, deps: []string{"int_category_pairs", "segment_names"}},
 	{file: "marts/cohort_retention", stage: "score", mat: matTable, deps: []string{"customer_features", "customer_segment_map", "int_orders", "segment_names"}},
 	{file: "marts/rfm_segments", stage: "score", mat: matTable, deps: []string{"customer_value", "int_customer_rfm"}, params: []string{"left_out_metrics"}},
@@ -152,6 +160,8 @@ var goSources = map[string]string{
 	"src_customers_file":         "ingest: the customers files, when unknown customers are kept",
 	"src_customers_tx":           "ingest: the customers of the transactions, when unknown customers are kept",
 	"src_products":               "loadSource (the products files) or staging/src_products_empty",
+	"src_campaigns":              "loadSource (the campaigns files) or staging/src_campaigns_empty",
+	"customer_value_horizon":     "horizonValue: the predicted value over the economics horizon, or intermediate/customer_value_horizon_12m",
 	"src_customer_attributes":    "loadAttributes: the customers' extra demographic columns",
 	"segment_assignment":         "storeSegmentation: each customer's segment through Arrow",
 	"customer_value":             "customerValue: the value models' predictions through Arrow",
@@ -250,6 +260,8 @@ func (r *run) modelParams(data supply) map[string]any {
 		"today":             r.today(),
 		"has_category":      data.hasData("category"),
 		"left_out_metrics":  r.leftOutList(),
+		"horizon_months":    r.cfg.Economics.HorizonMonths,
+		"value_error":       r.valueError(),
 	}
 }
 

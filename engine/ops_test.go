@@ -290,7 +290,7 @@ func TestProgressSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		StepLoad + " 10/10 done",   // three inputs, params, the six other ingest models
+		StepLoad + " 11/11 done",   // three inputs, params, the seven other ingest models
 		StepRestarts + " 3/3 done", // n_init
 		StepFit + " 2/2 done",      // BG/NBD, Gamma-Gamma
 		fmt.Sprintf("%s %d/%d done", StepWrite, len(outputTables), len(outputTables)),

@@ -32,6 +32,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"cohort_retention", "segment_id, cohort_month, months_since"},
 	{"category_pairs", "segment_id, pair_rank"},
 	{"rfm_segments", "rfm_segment_position"},
+	{"acquisition_value", "grouping, segment_id, acquisition_channel, cohort_month NULLS FIRST"},
 }
 
 // confirmRunID checks, once the run holds the output root, that no run

@@ -51,6 +51,9 @@ type Options struct {
 	// valueLimits: tests of hand-made inputs smaller than the value models
 	// need lower the limits (zero: scoring's defaults).
 	valueLimits scoring.DataLimits
+	// horizonInGo: tests compute the economics horizon's predictions in
+	// Go at 12 months too, where a run reads predicted_clv_12m.
+	horizonInGo bool
 }
 
 // withDefaults fills the collaborators left nil: a logger that discards,
@@ -378,6 +381,9 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	}
 	bands, err := r.backtest(ctx)
 	if err != nil {
+		return nil, stageError("score", err)
+	}
+	if err := r.horizonValue(ctx, val); err != nil {
 		return nil, stageError("score", err)
 	}
 	// The fits' copies of the histories and the predictions are garbage

@@ -33,7 +33,9 @@
 // next line's category drawn from a category affinity (cross-buying) or the
 // group's preferences. A line is returned, with some group-dependent chance,
 // as a negative line 1 to 30 days later. The true group and parameters of
-// every customer go to truth/, never into the inputs.
+// every customer go to truth/, never into the inputs; Acquisition gives
+// what the parameters imply for each acquisition channel (its cost, its
+// customers' value), the truth of the engine's customer economics.
 //
 // Separation scales how different the groups are: 1 gives realistic
 // overlap; larger values sharpen categorical preferences (p ∝ p^s) and push

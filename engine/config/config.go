@@ -69,6 +69,7 @@ type Config struct {
 	Targets      Targets      `yaml:"targets" json:"targets"`
 	Rejects      Rejects      `yaml:"rejects" json:"rejects"`
 	Value        Value        `yaml:"value" json:"value"`
+	Economics    Economics    `yaml:"economics" json:"economics"`
 
 	// decodeProblems are the problems DecodeConfig found in the document's
 	// keys and values; Validate reports them first. file is the config
@@ -143,6 +144,9 @@ type Inputs struct {
 	Customers    InputSpec `yaml:"customers" json:"customers"`       // optional
 	Transactions InputSpec `yaml:"transactions" json:"transactions"` // required
 	Products     InputSpec `yaml:"products" json:"products"`         // optional
+	// Campaigns is the acquisition spend per channel and month, with the
+	// customers it acquired (optional; see Economics).
+	Campaigns InputSpec `yaml:"campaigns" json:"campaigns,omitempty"`
 }
 
 // InputSpec says where an input table is and how to read it. In YAML it is
@@ -276,6 +280,16 @@ type Value struct {
 	Model string `yaml:"model" json:"model"`
 }
 
+// Economics configures the customer economics (acquisition_value): what
+// customers cost to acquire and what they are worth, per acquisition
+// channel, monthly cohort and segment.
+type Economics struct {
+	// HorizonMonths is how many months after as_of the predicted value
+	// (predicted_clv, discounted at value.monthly_discount_rate) covers:
+	// 1 to 120, default 12, where it is the customers' predicted_clv_12m.
+	HorizonMonths int `yaml:"horizon_months" json:"horizon_months"`
+}
+
 // ChooseK is the range of k to try and the rule's settings.
 type ChooseK struct {
 	Min int `yaml:"min" json:"min"`
@@ -402,6 +416,8 @@ func DefaultConfig() Config {
 		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
 		Value:   Value{MonthlyDiscountRate: 0.01, Model: ModelBGNBD},
+
+		Economics: Economics{HorizonMonths: 12},
 	}
 }
 
@@ -422,7 +438,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.file = path
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model} {
+	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Inputs.Campaigns.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -648,6 +664,7 @@ func (c *Config) Validate() error {
 	c.validateRun(&p)
 	c.validateClustering(&p)
 	c.validateValue(&p)
+	c.validateEconomics(&p)
 	c.validateContinuity(&p)
 	c.validateFeatures(&p)
 	c.validateTargets(&p)
@@ -693,7 +710,8 @@ func (c *Config) validateInputs(p *problems) {
 		name  string
 		spec  InputSpec
 		table datasets.Table
-	}{{"customers", c.Inputs.Customers, datasets.Customers}, {"transactions", c.Inputs.Transactions, datasets.Transactions}, {"products", c.Inputs.Products, datasets.Products}} {
+	}{{"customers", c.Inputs.Customers, datasets.Customers}, {"transactions", c.Inputs.Transactions, datasets.Transactions}, {"products", c.Inputs.Products, datasets.Products},
+		{"campaigns", c.Inputs.Campaigns, datasets.Campaigns}} {
 		sp := in.spec
 		if sp.Path == "" {
 			if sp.Format != "" || len(sp.Columns) > 0 || len(sp.Formats) > 0 || len(sp.Attributes) > 0 {
@@ -847,6 +865,20 @@ func (c *Config) validateValue(p *problems) {
 		p.add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
 	}
 }
+
+// validateEconomics checks economics: the horizon of the predicted value.
+func (c *Config) validateEconomics(p *problems) {
+	if h := c.Economics.HorizonMonths; h < 1 || h > MaxHorizonMonths {
+		p.add("economics.horizon_months: expected 1 to %d months, found %d", MaxHorizonMonths, h)
+	}
+	if c.Inputs.Campaigns.Path != "" && c.Inputs.Customers.Path == "" {
+		p.add("inputs.campaigns: needs inputs.customers (campaigns are matched to customers by their acquisition_channel)")
+	}
+}
+
+// MaxHorizonMonths is the longest economics.horizon_months: ten years, past
+// which a purchase model fitted on a few years of history says little.
+const MaxHorizonMonths = 120
 
 // validateContinuity checks the segmentation settings that carry segments
 // from one run to the next: matching, warm start and hysteresis.

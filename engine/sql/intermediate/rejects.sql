@@ -25,12 +25,21 @@ products as (
     where reject_reason is not null
 ),
 
+campaigns as (
+    select 'campaigns' as source_table, file_index, source_row, reject_column as "column", reject_reason as reason,
+        null::varchar as customer_id, value
+    from stg_campaigns
+    where reject_reason is not null
+),
+
 unioned as (
     select * from customers
     union all
     select * from transactions
     union all
     select * from products
+    union all
+    select * from campaigns
 ),
 
 final as (

@@ -1,6 +1,8 @@
 -- segment_metrics: every metric of every segment in long form; segment_id 0
--- is the whole population. Metrics that cannot be computed (no customers in
--- the denominator, no cost or acquisition data) are left out, and so are
+-- is the whole population. The customer economics (acquisition cost,
+-- LTV/CAC, payback, margin, profit) are acquisition_value's segment rows.
+-- Metrics that cannot be computed (no customers in the denominator, no cost
+-- or acquisition data, no value models) are left out, and so are
 -- those the run leaves out ($1, comma-separated: no category or channel in
 -- the inputs, a window the data mostly does not cover).
 -- grain: segment × metric × dimension; key: (segment_id, metric, dimension).
@@ -14,6 +16,23 @@ value as (
 
 names as (
     select segment_id, segment_name from segment_names
+),
+
+economics as (
+    select
+        segment_id,
+        cac,
+        ltv_to_cac,
+        horizon_ltv_to_cac,
+        payback_months,
+        margin_payback_months,
+        gross_margin,
+        gross_margin_rate,
+        margin_clv,
+        profit,
+        profit_rank
+    from acquisition_value
+    where "grouping" in ('segment', 'all')
 ),
 
 metric_list (metric, unit, position) as (
@@ -46,7 +65,15 @@ metric_list (metric, unit, position) as (
         ('expected_revenue_12m', 'currency', 26),
         ('expected_active_12m', 'customers', 27),
         ('share_alive', 'share', 28),
-        ('channel_share', 'share', 29)
+        ('channel_share', 'share', 29),
+        ('horizon_ltv_to_cac', 'ratio', 30),
+        ('payback_months', 'months', 31),
+        ('margin_payback_months', 'months', 32),
+        ('gross_margin', 'currency', 33),
+        ('gross_margin_rate', 'share', 34),
+        ('margin_clv', 'currency per customer', 35),
+        ('profit', 'currency', 36),
+        ('profit_rank', 'rank', 37)
 ),
 
 wide as (
@@ -71,17 +98,26 @@ wide as (
         new_customers_12m::double      as new_customers_12m,
         return_rate::double            as return_rate,
         digital_share::double          as digital_share,
-        avg_acquisition_cost::double   as avg_acquisition_cost,
-        ltv_to_cac::double             as ltv_to_cac,
+        economics.cac                  as avg_acquisition_cost,
+        economics.ltv_to_cac,
         value.predicted_clv_12m_mean,
         value.predicted_clv_12m_median,
         value.predicted_clv_12m_total,
         value.expected_purchases_12m,
         value.expected_revenue_12m,
         value.expected_active_12m,
-        value.share_alive
+        value.share_alive,
+        economics.horizon_ltv_to_cac,
+        economics.payback_months::double as payback_months,
+        economics.margin_payback_months::double as margin_payback_months,
+        economics.gross_margin,
+        economics.gross_margin_rate,
+        economics.margin_clv,
+        economics.profit,
+        economics.profit_rank::double  as profit_rank
     from summary
     left join value on summary.segment_id = value.segment_id
+    left join economics on summary.segment_id = economics.segment_id
 ),
 
 long as (

@@ -82,9 +82,7 @@ per_segment as (
         coalesce(sum(revenue_12m) filter (where new_12m), 0)       as revenue_12m_new,
         coalesce(sum(date_diff('day', first_order_date, params.as_of) + 1) filter (where new_12m), 0) as new_12m_days,
         sum(returned_value)                                        as returned_value,
-        sum(gross_revenue)                                         as gross_revenue,
-        sum(acquisition_cost)                                      as acquisition_cost,
-        count(acquisition_cost)                                    as with_acquisition_cost
+        sum(gross_revenue)                                         as gross_revenue
     from scaled, params
     group by grouping sets ((segment_id), ())
 ),
@@ -127,12 +125,7 @@ final as (
         per_segment.revenue_prev_12m::double                                 as revenue_prev_12m,
         per_segment.returned_value::double / nullif(per_segment.gross_revenue, 0) as return_rate,
         coalesce(channel_12m.digital_spend_12m, 0)::double
-            / nullif(channel_12m.gross_spend_12m, 0)                         as digital_share,
-        per_segment.acquisition_cost::double
-            / nullif(per_segment.with_acquisition_cost, 0)                   as avg_acquisition_cost,
-        (per_segment.net_revenue::double / per_segment.customers)
-            / nullif(per_segment.acquisition_cost::double
-                / nullif(per_segment.with_acquisition_cost, 0), 0)           as ltv_to_cac
+            / nullif(channel_12m.gross_spend_12m, 0)                         as digital_share
     from per_segment
     left join channel_12m
         on per_segment.segment_id is not distinct from channel_12m.segment_id

@@ -12,6 +12,11 @@ with problems as (
     select file_index, source_row, 'birth_date' as "column", birth_date_problem as reason, birth_date_found as value
     from stg_customers
     where birth_date_problem is not null and reject_reason is null and not after_as_of
+    union all
+    select file_index, source_row, 'acquisition_cost' as "column", acquisition_cost_problem as reason,
+        acquisition_cost_found as value
+    from stg_customers
+    where acquisition_cost_problem is not null and reject_reason is null and not after_as_of
 ),
 
 counted as (

@@ -11,7 +11,8 @@
 -- the end of the day after the run's date is in the future; one before the
 -- earlier of the transactions' early fence and 50 years before as_of is far
 -- before the data; a birth_date after as_of or more than 120 years before
--- it is out of range.
+-- it is out of range. So is an acquisition_cost that is not a number or is
+-- negative (acquisition_cost_problem, acquisition_cost_found).
 with run_window as (
     select as_of, window_end from params
 ),
@@ -35,7 +36,12 @@ checked as (
         case
             when birth_day > params.as_of or birth_day < params.as_of - interval 120 year
                 then 'birth_date gives an age below 0 or above 120'
-        end                                                    as birth_date_problem
+        end                                                    as birth_date_problem,
+        case
+            when acquisition_cost is not null and try_cast(acquisition_cost as double) is null
+                then 'acquisition_cost not a number'
+            when try_cast(acquisition_cost as double) < 0 then 'acquisition_cost negative'
+        end                                                    as acquisition_cost_problem
     from dated, params
 ),
 
@@ -55,7 +61,10 @@ typed as (
         nullif(trim(cast(region as varchar)), '')              as region,
         nullif(trim(cast(income_band as varchar)), '')         as income_band,
         nullif(trim(cast(acquisition_channel as varchar)), '') as acquisition_channel,
-        try_cast(acquisition_cost as decimal(18, 4))           as acquisition_cost
+        case when acquisition_cost_problem is null
+            then try_cast(acquisition_cost as decimal(18, 4)) end as acquisition_cost,
+        acquisition_cost_problem,
+        case when acquisition_cost_problem is not null then cast(acquisition_cost as varchar) end as acquisition_cost_found
     from checked
 ),
 
