@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
@@ -13,139 +15,262 @@ import (
 	"github.com/crmseg/crmseg/scoring"
 )
 
-// backtest refits BG/NBD and Gamma-Gamma on the purchases up to as_of less
-// the configured holdout, predicts each calibration customer's purchases
-// and revenue in the holdout, and compares them with what happened. The
-// per-customer figures go to backtest_customers, which the model_backtest
-// mart sums per segment and per calibration frequency. Histories are built
-// as for the run's own fit (purchase days, weeks, T up to calibration_end);
-// the predicted revenue is the expected purchases times Gamma-Gamma's
-// expected spend, undiscounted; the actual revenue is the net spend of
-// the holdout's purchase days. Customers first seen in the holdout are not
-// part of it: the models predict the customers on file. A backtest that
-// cannot be fitted is recorded with its error; the run goes on. It returns
-// the model error the targets' bands widen by (calibrateBands), none
-// without a backtest.
-func (r *run) backtest(ctx context.Context) (scoring.ModelError, error) {
+// calibration is a backtest's fits as of calibration_end and their
+// forecasts of the holdout: what chooses the purchase model under
+// value.model: auto, before the run's own fit, and what the rest of the
+// backtest reports.
+type calibration struct {
+	bt    *manifest.Backtest
+	h     *histories
+	weeks float64
+	// names are the purchase models in config.PurchaseModels' order, with
+	// their fits and the fits' errors, why each gives no backtest figures
+	// (its fit's error, else the spend model's: errs), and their holdout
+	// totals: purchases and revenue summed over the customers, and the
+	// purchases' error against what happened.
+	names    []string
+	purchase []scoring.DropoutModel
+	fits     []scoring.FitResult
+	fitErrs  []error
+	errs     []error
+	sumN     []float64
+	sumR     []float64
+	errN     []float64
+	gg       scoring.GammaGamma
+	ggFit    scoring.FitResult
+	ggErr    error
+	// predN and predR are each calibration customer's forecast of the
+	// holdout by the model in use (keep), rounded as model_backtest sums
+	// them; nil until it is known.
+	keep         int
+	predN, predR []float64
+}
+
+// calibrate refits every purchase model (BG/NBD, MBG/NBD, Pareto/NBD) and
+// Gamma-Gamma on the purchases up to as_of less the configured holdout and
+// forecasts each calibration customer's purchases and revenue in the
+// holdout. Histories are built as for the run's own fit (purchase days,
+// weeks, T up to calibration_end); the predicted revenue is the expected
+// purchases times Gamma-Gamma's expected spend, undiscounted. Customers
+// first seen in the holdout are not part of it: the models predict the
+// customers on file. A model that cannot be fitted is recorded with its
+// error; the run goes on. It returns nil without a backtest.
+func (r *run) calibrate(ctx context.Context) (*calibration, error) {
 	s := r.s
 	if err := s.createTable(ctx, "ddl/backtest_customers"); err != nil {
-		return scoring.ModelError{}, err
+		return nil, err
 	}
 	if err := s.createTable(ctx, "ddl/backtest_params"); err != nil {
-		return scoring.ModelError{}, err
+		return nil, err
 	}
 	holdout := r.cfg.Value.BacktestHoldout
 	if holdout == "" {
-		return scoring.ModelError{}, nil
+		return nil, nil
 	}
 	asOf, err := time.Parse(time.DateOnly, r.man.AsOf)
 	if err != nil {
-		return scoring.ModelError{}, err
+		return nil, err
 	}
 	calEnd := config.SpanBefore(asOf, holdout)
 	weeks := asOf.Sub(calEnd).Hours() / 24 / 7
 	bt := &manifest.Backtest{Holdout: holdout, CalibrationEnd: calEnd.Format(time.DateOnly), HoldoutEnd: asOf.Format(time.DateOnly), HoldoutWeeks: round(weeks, 6)}
 	r.man.Backtest = bt
 	if err := s.appendRows("backtest_params", [][]driver.Value{{calEnd, asOf, weeks}}); err != nil {
-		return scoring.ModelError{}, err
+		return nil, err
 	}
 
 	h, err := r.purchaseHistories(ctx, bt.CalibrationEnd)
 	if err != nil {
-		return scoring.ModelError{}, err
+		return nil, err
 	}
-	idx, hist, spend, actualN, actualR := h.idx, h.hist, h.spend, h.actualN, h.actualR
 	fitHist, fitSpend := h.fitRows()
-	// Every purchase model is fitted, the configured one first: its
-	// predictions fill model_backtest.
-	names := []string{r.cfg.Value.Model}
-	for _, m := range []string{config.ModelBGNBD, config.ModelMBGNBD} {
-		if m != names[0] {
-			names = append(names, m)
-		}
-	}
-	bt.Model = names[0]
+	names := config.PurchaseModels
+	c := &calibration{bt: bt, h: h, weeks: weeks, names: names, keep: slices.Index(names, r.cfg.Value.Model),
+		purchase: make([]scoring.DropoutModel, len(names)), fits: make([]scoring.FitResult, len(names)),
+		fitErrs: make([]error, len(names)), errs: make([]error, len(names)),
+		sumN: make([]float64, len(names)), sumR: make([]float64, len(names)), errN: make([]float64, len(names))}
 	check, dataErr := r.checkHistories(fitHist, bt.CalibrationEnd)
 	bt.Data = check
-	purchase := make([]scoring.DropoutModel, len(names))
-	fits := make([]scoring.FitResult, len(names)+1)
-	errs := make([]error, len(names)+1)
-	var gg scoring.GammaGamma
 	if dataErr != nil {
-		for i := range errs {
-			errs[i] = dataErr
-			fits[i].N = check.Customers
+		for i := range names {
+			c.fitErrs[i], c.fits[i].N = dataErr, check.Customers
 		}
-		fits[len(names)].N = check.RepeatBuyers
+		c.ggErr, c.ggFit.N = dataErr, check.RepeatBuyers
 	} else {
 		for i, m := range names {
-			purchase[i], fits[i], errs[i] = fitPurchaseModel(m, fitHist)
+			c.purchase[i], c.fits[i], c.fitErrs[i] = fitPurchaseModel(m, fitHist)
 		}
-		if fits[len(names)].N, errs[len(names)] = scoring.CheckSpend(fitSpend, r.opts.valueLimits); errs[len(names)] == nil {
-			gg, fits[len(names)], errs[len(names)] = scoring.FitGammaGamma(fitSpend)
-		}
-	}
-	for i, m := range names {
-		bt.Models = append(bt.Models, record(m, "week", fits[i], errs[i]))
-	}
-	bt.Models = append(bt.Models, record("gamma_gamma", "currency per purchase", fits[len(names)], errs[len(names)]))
-	if err := s.appendRows("models", modelRows("backtest_", bt.Models, fits)); err != nil {
-		return scoring.ModelError{}, err
-	}
-	ggErr := errs[len(names)]
-	for i, m := range names {
-		c := manifest.ModelBacktest{Model: m, LogLik: bt.Models[i].LogLik, PredictedPurchases: nullable.Float(math.NaN()),
-			PredictedRevenue: nullable.Float(math.NaN()), PurchasesError: nullable.Float(math.NaN()), RevenueError: nullable.Float(math.NaN())}
-		if err := backtestModelError(errs[i], ggErr); err != nil {
-			c.Error = err.Error()
-			r.log.Warn("customer-value model not used in the backtest", "model", m, "calibration_end", bt.CalibrationEnd, "error", c.Error)
-		}
-		bt.Compared = append(bt.Compared, c)
-	}
-	if err := backtestModelError(errs[0], ggErr); err != nil {
-		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, err)
-		r.log.Warn("customer-value backtest not possible", "error", bt.Error)
-	}
-
-	n := len(idx)
-	xCal, predN, predR, actRev := make([]int32, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	// Holdout totals of each usable model, summed as the mart sums the
-	// configured one's rounded figures.
-	sumN, sumR := make([]float64, len(names)), make([]float64, len(names))
-	pred := make([]*scoring.Predictor, len(purchase))
-	for j, m := range purchase {
-		if errs[j] == nil {
-			pred[j] = scoring.NewPredictor(m)
+		if c.ggFit.N, c.ggErr = scoring.CheckSpend(fitSpend, r.opts.valueLimits); c.ggErr == nil {
+			c.gg, c.ggFit, c.ggErr = scoring.FitGammaGamma(fitSpend)
 		}
 	}
-	for i, c := range hist {
-		xCal[i], actRev[i] = int32(c.X), round(actualR[i], 4)
-		if ggErr != nil {
-			continue
+	var actual int64
+	for _, n := range h.actualN {
+		actual += n
+	}
+	usable := make([]*scoring.Predictor, len(names))
+	for j, m := range c.purchase {
+		c.errN[j] = math.NaN()
+		if c.errs[j] = backtestModelError(c.fitErrs[j], c.ggErr); c.errs[j] == nil {
+			usable[j] = scoring.NewPredictor(m)
 		}
-		es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
-		for j, m := range pred {
-			if errs[j] != nil {
+	}
+	if c.keep >= 0 && c.errs[c.keep] == nil {
+		c.predN, c.predR = make([]float64, len(h.hist)), make([]float64, len(h.hist))
+	}
+	for i, hc := range h.hist {
+		if c.ggErr != nil {
+			break
+		}
+		es := c.gg.ConditionalExpectedSpend(h.spend[i].X, h.spend[i].ZBar)
+		for j, p := range usable {
+			if p == nil {
 				continue
 			}
-			e := m.ConditionalExpectedPurchases(weeks, c.X, c.TX, c.T)
-			sumN[j] += round(e, 6)
-			sumR[j] += round(e*es, 6)
-			if j == 0 {
-				predN[i], predR[i] = round(e, 6), round(e*es, 6)
+			e := p.ConditionalExpectedPurchases(weeks, hc.X, hc.TX, hc.T)
+			c.sumN[j] += round(e, 6)
+			c.sumR[j] += round(e*es, 6)
+			if j == c.keep {
+				c.predN[i], c.predR[i] = round(e, 6), round(e*es, 6)
 			}
 		}
 	}
-	if bt.Error != "" {
+	for j := range names {
+		if usable[j] != nil {
+			c.errN[j] = relError(c.sumN[j], float64(actual))
+		}
+	}
+	return c, nil
+}
+
+// chooseModel returns the purchase model value.model: auto chooses from the
+// backtest's fits c: the one whose holdout purchases err least by
+// |predicted / actual − 1| (rounded to 6 digits, as recorded; a tie goes to
+// the first in config.PurchaseModels), recorded with each candidate's
+// error and the reason in the manifest and the log. When no model has an
+// error (no backtest, the calibration histories cannot carry the models,
+// every fit failed, the spend model failed, or nobody bought in the
+// holdout) it is bg_nbd, the default, with that reason.
+func (r *run) chooseModel(c *calibration) string {
+	choice := &manifest.ModelChoice{Measure: "purchases_error"}
+	if c == nil {
+		choice.Model, choice.Reason = config.ModelBGNBD, "no backtest (value.backtest_holdout) to choose by: the default"
+		r.man.ModelChoice = choice
+		r.log.Warn("value.model auto: no backtest to choose by, the default is used", "model", choice.Model)
+		return choice.Model
+	}
+	best := -1
+	for j, m := range c.names {
+		cand := manifest.ModelCandidate{Model: m, HoldoutError: nullable.Float(math.NaN())}
+		switch {
+		case c.errs[j] != nil:
+			cand.Error = c.errs[j].Error()
+		case math.IsNaN(c.errN[j]):
+			cand.Error = "no purchase in the holdout to measure the error against"
+		default:
+			cand.HoldoutError = nullable.Float(math.Abs(c.errN[j]))
+			if best < 0 || math.Abs(c.errN[j]) < math.Abs(c.errN[best]) {
+				best = j
+			}
+		}
+		choice.Candidates = append(choice.Candidates, cand)
+	}
+	errorOf := func(j int) string {
+		return fmt.Sprintf("%s %+.2f%%", c.names[j], 100*c.errN[j])
+	}
+	if best < 0 {
+		choice.Model = config.ModelBGNBD
+		choice.Reason = fmt.Sprintf("no purchase model has a holdout error in the backtest calibrated to %s (see backtest.compared): the default", c.bt.CalibrationEnd)
+		r.man.ModelChoice = choice
+		r.log.Warn("value.model auto: no purchase model has a holdout error, the default is used", "model", choice.Model, "calibration_end", c.bt.CalibrationEnd)
+		return choice.Model
+	}
+	// Each candidate's error, by model name; a model without one is left
+	// out (its reason is in the backtest's own lines).
+	var attrs []any
+	for _, cand := range choice.Candidates {
+		if cand.Error == "" {
+			attrs = append(attrs, cand.Model, float64(cand.HoldoutError))
+		}
+	}
+	var others []string
+	for j := range c.names {
+		if j != best && c.errs[j] == nil && !math.IsNaN(c.errN[j]) {
+			others = append(others, errorOf(j))
+		}
+	}
+	choice.Model = c.names[best]
+	choice.Reason = fmt.Sprintf("the smallest error in the holdout's purchases (%s to %s): %s", c.bt.CalibrationEnd, c.bt.HoldoutEnd, errorOf(best))
+	if len(others) > 0 {
+		choice.Reason += ", against " + strings.Join(others, ", ")
+	}
+	r.man.ModelChoice = choice
+	r.log.Info("value.model auto: purchase model chosen by the backtest", append([]any{"model", choice.Model, "reason", choice.Reason}, attrs...)...)
+	return choice.Model
+}
+
+// backtest reports the calibration fits c with the run's purchase model
+// (model, the one the run fitted on the whole history) first: the fits go
+// to models (backtest_ prefixed), each purchase model's holdout figures to
+// the manifest's backtest record, and the model in use's forecast per
+// customer to backtest_customers, which the model_backtest mart sums per
+// segment and per calibration frequency against what happened (the actual
+// revenue is the net spend of the holdout's purchase days). It returns the
+// model error the targets' bands widen by (calibrateBands), none without a
+// backtest or when the model in use gives no backtest figures.
+func (r *run) backtest(ctx context.Context, c *calibration, model string) (scoring.ModelError, error) {
+	if c == nil {
 		return scoring.ModelError{}, nil
+	}
+	s, bt, h := r.s, c.bt, c.h
+	// The model in use first: its predictions fill model_backtest.
+	order := []int{slices.Index(c.names, model)}
+	for j := range c.names {
+		if j != order[0] {
+			order = append(order, j)
+		}
+	}
+	bt.Model = model
+	var fits []scoring.FitResult
+	for _, j := range order {
+		bt.Models = append(bt.Models, record(c.names[j], "week", c.fits[j], c.fitErrs[j]))
+		fits = append(fits, c.fits[j])
+	}
+	bt.Models = append(bt.Models, record("gamma_gamma", "currency per purchase", c.ggFit, c.ggErr))
+	if err := s.appendRows("models", modelRows("backtest_", bt.Models, append(fits, c.ggFit))); err != nil {
+		return scoring.ModelError{}, err
+	}
+	for k, j := range order {
+		cm := manifest.ModelBacktest{Model: c.names[j], LogLik: bt.Models[k].LogLik, PredictedPurchases: nullable.Float(math.NaN()),
+			PredictedRevenue: nullable.Float(math.NaN()), PurchasesError: nullable.Float(math.NaN()), RevenueError: nullable.Float(math.NaN())}
+		if err := c.errs[j]; err != nil {
+			cm.Error = err.Error()
+			r.log.Warn("customer-value model not used in the backtest", "model", cm.Model, "calibration_end", bt.CalibrationEnd, "error", cm.Error)
+		}
+		bt.Compared = append(bt.Compared, cm)
+	}
+	inUse := order[0]
+	if err := c.errs[inUse]; err != nil {
+		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, err)
+		r.log.Warn("customer-value backtest not possible", "error", bt.Error)
+		return scoring.ModelError{}, nil
+	}
+	if inUse != c.keep {
+		c.predictEach(inUse)
+	}
+
+	n := len(h.idx)
+	xCal, actRev := make([]int32, n), make([]float64, n)
+	for i, hc := range h.hist {
+		xCal[i], actRev[i] = int32(hc.X), round(h.actualR[i], 4)
 	}
 	mem := r.opts.Allocator
 	if err := s.createFromColumns(ctx, "backtest_customers", []goColumn{
-		int64Column(mem, "cust_idx", idx),
+		int64Column(mem, "cust_idx", h.idx),
 		int32Column(mem, "x_calibration", xCal),
-		float64Column(mem, "predicted_purchases", predN),
-		float64Column(mem, "predicted_revenue", predR),
-		int64Column(mem, "actual_purchases", actualN),
+		float64Column(mem, "predicted_purchases", c.predN),
+		float64Column(mem, "predicted_revenue", c.predR),
+		int64Column(mem, "actual_purchases", h.actualN),
 		float64Column(mem, "actual_revenue", actRev),
 	}); err != nil {
 		return scoring.ModelError{}, err
@@ -160,23 +285,38 @@ func (r *run) backtest(ctx context.Context) (scoring.ModelError, error) {
 	}
 	r.log.Info("customer-value backtest", "calibration_end", bt.CalibrationEnd, "customers", bt.Customers,
 		"actual_purchases", bt.ActualPurchases, "predicted_purchases", bt.PredictedPurchases)
-	for j := range bt.Compared {
-		c := &bt.Compared[j]
-		if c.Error != "" {
+	for k, j := range order {
+		cm := &bt.Compared[k]
+		if cm.Error != "" {
 			continue
 		}
-		c.PredictedPurchases, c.PredictedRevenue = nullable.Float(round(sumN[j], 6)), nullable.Float(round(sumR[j], 6))
-		c.PurchasesError = nullable.Float(relError(sumN[j], float64(bt.ActualPurchases)))
-		c.RevenueError = nullable.Float(relError(sumR[j], bt.ActualRevenue))
-		r.log.Info("customer-value backtest of a purchase model", "model", c.Model, "calibration_end", bt.CalibrationEnd,
-			"predicted_purchases", sumN[j], "purchases_error", float64(c.PurchasesError),
-			"predicted_revenue", sumR[j], "revenue_error", float64(c.RevenueError))
+		cm.PredictedPurchases, cm.PredictedRevenue = nullable.Float(round(c.sumN[j], 6)), nullable.Float(round(c.sumR[j], 6))
+		cm.PurchasesError = nullable.Float(c.errN[j])
+		cm.RevenueError = nullable.Float(relError(c.sumR[j], bt.ActualRevenue))
+		r.log.Info("customer-value backtest of a purchase model", "model", cm.Model, "calibration_end", bt.CalibrationEnd,
+			"predicted_purchases", c.sumN[j], "purchases_error", float64(cm.PurchasesError),
+			"predicted_revenue", c.sumR[j], "revenue_error", float64(cm.RevenueError))
 	}
-	be, err := r.calibrateBands(ctx, h, purchase[0], fits[0], gg, fits[len(names)], weeks)
+	be, err := r.calibrateBands(ctx, h, c.purchase[inUse], c.fits[inUse], c.gg, c.ggFit, c.weeks)
 	if err != nil {
 		return scoring.ModelError{}, err
 	}
 	return bandModelError(be), nil
+}
+
+// predictEach forecasts each calibration customer's holdout purchases and
+// revenue by purchase model j, as calibrate does for the model in use when
+// it is known beforehand.
+func (c *calibration) predictEach(j int) {
+	h := c.h
+	c.keep = j
+	c.predN, c.predR = make([]float64, len(h.hist)), make([]float64, len(h.hist))
+	p := scoring.NewPredictor(c.purchase[j])
+	for i, hc := range h.hist {
+		es := c.gg.ConditionalExpectedSpend(h.spend[i].X, h.spend[i].ZBar)
+		e := p.ConditionalExpectedPurchases(c.weeks, hc.X, hc.TX, hc.T)
+		c.predN[i], c.predR[i] = round(e, 6), round(e*es, 6)
+	}
 }
 
 // relError is predicted / actual - 1, rounded to 6 digits; NaN when actual

@@ -16,7 +16,8 @@ type valueFit struct {
 	idx   []int64
 	hist  []scoring.RFM
 	spend []scoring.Spend
-	bg    scoring.DropoutModel // the purchase model of value.model
+	model string               // the purchase model's name (value.model, or auto's choice)
+	bg    scoring.DropoutModel // the purchase model
 	bgFit scoring.FitResult
 	bgErr error
 	gg    scoring.GammaGamma

@@ -282,37 +282,60 @@ func TestRecoversLatentGroups(t *testing.T) {
 	}
 }
 
+// TestRunsAreByteIdentical runs the same inputs and seed on 1 and 2
+// threads, with the defaults and with value.model: auto and a backtest
+// (every purchase model fitted twice, the choice, the chosen model's fit):
+// every output table is the same, byte for byte.
 func TestRunsAreByteIdentical(t *testing.T) {
 	data := generatedData(t, 3000, 0)
-	var dirs []string
-	var mans []manifest.Manifest
-	for _, threads := range []int{1, 2} {
-		cfg := generatedConfig(t, data, t.TempDir())
-		cfg.Threads = threads
-		res, err := Run(context.Background(), cfg, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, res.Dir)
-		mans = append(mans, *res.Manifest)
-	}
-	for _, tbl := range outputTables {
-		for _, ext := range []string{"parquet", "csv"} {
-			a, err1 := os.ReadFile(filepath.Join(dirs[0], tbl.name+"."+ext))
-			b, err2 := os.ReadFile(filepath.Join(dirs[1], tbl.name+"."+ext))
-			if err := errors.Join(err1, err2); err != nil {
-				t.Fatal(err)
+	for _, c := range []struct {
+		name string
+		edit func(*config.Config)
+	}{
+		{"defaults", func(*config.Config) {}},
+		{"auto", func(c *config.Config) { c.Value.Model, c.Value.BacktestHoldout = "auto", "26w" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var dirs []string
+			var mans []manifest.Manifest
+			for _, threads := range []int{1, 2} {
+				cfg := generatedConfig(t, data, t.TempDir())
+				cfg.Threads = threads
+				c.edit(&cfg)
+				res, err := Run(context.Background(), cfg, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				dirs = append(dirs, res.Dir)
+				mans = append(mans, *res.Manifest)
 			}
-			if !bytes.Equal(a, b) {
-				t.Errorf("%s.%s differs between a 1-thread and a 2-thread run", tbl.name, ext)
+			for _, tbl := range outputTables {
+				for _, ext := range []string{"parquet", "csv"} {
+					a, err1 := os.ReadFile(filepath.Join(dirs[0], tbl.name+"."+ext))
+					b, err2 := os.ReadFile(filepath.Join(dirs[1], tbl.name+"."+ext))
+					if err := errors.Join(err1, err2); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(a, b) {
+						t.Errorf("%s.%s differs between a 1-thread and a 2-thread run", tbl.name, ext)
+					}
+				}
 			}
-		}
-	}
-	if !slices.Equal(mans[0].Outputs[0].Files, mans[1].Outputs[0].Files) {
-		t.Errorf("manifest output hashes differ")
-	}
-	if !reflect.DeepEqual(mans[0].Quality.Segmentation, mans[1].Quality.Segmentation) {
-		t.Errorf("segmentation quality differs: %+v vs %+v", mans[0].Quality.Segmentation, mans[1].Quality.Segmentation)
+			if !slices.Equal(mans[0].Outputs[0].Files, mans[1].Outputs[0].Files) {
+				t.Errorf("manifest output hashes differ")
+			}
+			if !reflect.DeepEqual(mans[0].Quality.Segmentation, mans[1].Quality.Segmentation) {
+				t.Errorf("segmentation quality differs: %+v vs %+v", mans[0].Quality.Segmentation, mans[1].Quality.Segmentation)
+			}
+			a, _ := json.Marshal(mans[0].ModelChoice)
+			b, _ := json.Marshal(mans[1].ModelChoice)
+			if !bytes.Equal(a, b) || (c.name == "auto") != (mans[0].ModelChoice != nil) {
+				t.Errorf("model choice %s on 1 thread, %s on 2", a, b)
+			}
+			if ch := mans[0].ModelChoice; ch != nil {
+				t.Logf("value.model auto chose %s: %s", ch.Model, ch.Reason)
+			}
+		})
 	}
 }
 

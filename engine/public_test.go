@@ -418,8 +418,8 @@ func TestPublicOnlineRetailBacktest(t *testing.T) {
 				t.Errorf("%d backtest rows with a negative prediction", n)
 			}
 			bt := p.res.Manifest.Backtest
-			if bt == nil || len(bt.Compared) != 2 || bt.Data == nil || !bt.Data.Sufficient {
-				t.Fatalf("backtest %+v: want both purchase models compared on sufficient data", bt)
+			if bt == nil || len(bt.Compared) != len(config.PurchaseModels) || bt.Data == nil || !bt.Data.Sufficient {
+				t.Fatalf("backtest %+v: want every purchase model compared on sufficient data", bt)
 			}
 			for _, c := range bt.Compared {
 				if c.Error != "" {
@@ -452,9 +452,9 @@ func TestPublicOnlineRetailBacktest(t *testing.T) {
 
 // TestPublicCDNOWModifiedBGNBD runs the CDNOW sample with MBG/NBD and the
 // literature's 39-week holdout: one-time buyers are no longer certainly
-// alive (below 1, falling as they age), and the backtest compares both
-// purchase models, each within 20% of the 1,882 holdout purchases (BG/NBD
-// is published within a few percent on this split).
+// alive (below 1, falling as they age), and the backtest compares every
+// purchase model, the one in use first, each within 20% of the 1,882
+// holdout purchases.
 func TestPublicCDNOWModifiedBGNBD(t *testing.T) {
 	p := runPublic(t, "cdnow_sample", func(c *config.Config) {
 		c.Value.Model = "mbg_nbd"
@@ -476,10 +476,10 @@ func TestPublicCDNOWModifiedBGNBD(t *testing.T) {
 		t.Errorf("only %d ages of one-time buyers", n)
 	}
 	bt := p.res.Manifest.Backtest
-	if bt == nil || bt.Error != "" || bt.Model != "mbg_nbd" || len(bt.Compared) != 2 {
+	if bt == nil || bt.Error != "" || bt.Model != "mbg_nbd" || len(bt.Compared) != 3 {
 		t.Fatalf("backtest %+v", bt)
 	}
-	for i, want := range []string{"mbg_nbd", "bg_nbd"} {
+	for i, want := range []string{"mbg_nbd", "bg_nbd", "pareto_nbd"} {
 		c := bt.Compared[i]
 		if c.Model != want || c.Error != "" || !(math.Abs(float64(c.PurchasesError)) < 0.2) {
 			t.Errorf("compared %d: %+v, want %s within 20%% of the holdout purchases", i, c, want)
@@ -491,7 +491,7 @@ func TestPublicCDNOWModifiedBGNBD(t *testing.T) {
 	if n := p.int(t, "SELECT count(*) FROM segment_targets WHERE method IN ('mbg_nbd', 'mbg_nbd_gamma_gamma')"); n != 12 {
 		t.Errorf("%d targets from MBG/NBD, want 12 (4 segments: revenue, orders, active customers)", n)
 	}
-	for _, m := range []string{"backtest_bg_nbd", "backtest_mbg_nbd", "backtest_gamma_gamma", "mbg_nbd", "gamma_gamma"} {
+	for _, m := range []string{"backtest_bg_nbd", "backtest_mbg_nbd", "backtest_pareto_nbd", "backtest_gamma_gamma", "mbg_nbd", "gamma_gamma"} {
 		if n := p.int(t, "SELECT count(*) FROM models WHERE model = ? AND converged AND error IS NULL", m); n == 0 {
 			t.Errorf("no converged %s in models", m)
 		}

@@ -374,12 +374,28 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 		return &Result{RunID: r.man.RunID, Manifest: r.man, Model: seg.model}, nil
 	}
 
-	// 4 score: customer value in Go, per-segment metrics in SQL.
-	val, err := r.customerValue(ctx)
+	// 4 score: customer value in Go, per-segment metrics in SQL. Under
+	// value.model: auto the backtest's fits come first and choose the
+	// purchase model the run fits; otherwise they follow, when the run's
+	// own histories are garbage.
+	model := r.cfg.Value.Model
+	var cal *calibration
+	if model == config.ModelAuto {
+		if cal, err = r.calibrate(ctx); err != nil {
+			return nil, stageError("score", err)
+		}
+		model = r.chooseModel(cal)
+	}
+	val, err := r.customerValue(ctx, model)
 	if err != nil {
 		return nil, stageError("score", err)
 	}
-	bands, err := r.backtest(ctx)
+	if cal == nil {
+		if cal, err = r.calibrate(ctx); err != nil {
+			return nil, stageError("score", err)
+		}
+	}
+	bands, err := r.backtest(ctx, cal, model)
 	if err != nil {
 		return nil, stageError("score", err)
 	}

@@ -7,9 +7,9 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/scoring"
@@ -106,7 +106,7 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 		for _, t := range targets {
 			tgtRows = append(tgtRows, []driver.Value{int32(sg.ID), sg.Name, t.Metric, t.Unit, horizonStart, horizonEnd,
 				nullable.Value(round(t.Baseline, 4)), nullable.Value(round(t.Low, 4)), nullable.Value(round(t.High, 4)),
-				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), r.targetMethod(t.Method),
+				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), targetMethod(t.Method, val),
 				nullable.Value(round(t.Last12m, 4)), nullable.Value(round(t.Ratio, 6)), t.Flagged, nullable.String(t.Reason)})
 			if t.Flagged {
 				r.log.Warn("baseline far from the last 12 months", "segment_id", sg.ID, "segment", sg.Name, "metric", t.Metric,
@@ -147,12 +147,15 @@ func (r *run) warnUnknownObjectives(seg *segmented) {
 	}
 }
 
-// targetMethod names the purchase model in use in a model-based target's
-// method: scoring's bg_nbd and bg_nbd_gamma_gamma become mbg_nbd and
-// mbg_nbd_gamma_gamma under value.model: mbg_nbd.
-func (r *run) targetMethod(m string) string {
-	if r.cfg.Value.Model == config.ModelMBGNBD && (m == scoring.MethodPurchaseModel || m == scoring.MethodValueModel) {
-		return "m" + m
+// targetMethod names the purchase model in use (val.model) in a model-based
+// target's method: scoring's bg_nbd and bg_nbd_gamma_gamma become, say,
+// pareto_nbd and pareto_nbd_gamma_gamma.
+func targetMethod(m string, val *valueFit) string {
+	switch m {
+	case scoring.MethodPurchaseModel:
+		return val.model
+	case scoring.MethodValueModel:
+		return val.model + strings.TrimPrefix(m, scoring.MethodPurchaseModel)
 	}
 	return m
 }

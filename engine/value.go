@@ -28,8 +28,9 @@ const (
 	weeksPerMonth = weeksPerYear / 12
 )
 
-// customerValue fits the purchase model value.model chooses (BG/NBD or
-// MBG/NBD: purchase and dropout) and Gamma-Gamma (spend per purchase) to
+// customerValue fits the purchase model name (value.model's, or the one
+// the backtest chose under auto: BG/NBD, MBG/NBD or Pareto/NBD, purchase
+// and dropout) and Gamma-Gamma (spend per purchase) to
 // the customers' histories as of as_of (see purchaseHistories), and writes
 // each customer's predictions into customer_value and the fits into
 // models. The histories are checked first (checkHistories): when they
@@ -38,7 +39,7 @@ const (
 // space), is recorded with its error and its predictions are left empty:
 // it is never used silently. It returns the models with the histories,
 // for the model-based targets.
-func (r *run) customerValue(ctx context.Context) (*valueFit, error) {
+func (r *run) customerValue(ctx context.Context, name string) (*valueFit, error) {
 	s := r.s
 	past, err := r.purchaseHistories(ctx, r.man.AsOf)
 	if err != nil {
@@ -49,7 +50,6 @@ func (r *run) customerValue(ctx context.Context) (*valueFit, error) {
 
 	// The fits and the predictions are Go's alone, over the histories:
 	// DuckDB idles meanwhile (goPhase).
-	name := r.cfg.Value.Model
 	var (
 		fit                                        *valueFit
 		fits                                       []scoring.FitResult
@@ -75,7 +75,7 @@ func (r *run) customerValue(ctx context.Context) (*valueFit, error) {
 			fitting.Add(1)
 			fitting.Done()
 		}
-		fit = &valueFit{idx: idx, hist: hist, spend: spend, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
+		fit = &valueFit{idx: idx, hist: hist, spend: spend, model: name, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
 		fits = []scoring.FitResult{bgFit, ggFit}
 		r.man.Models = []manifest.ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
 		for _, m := range r.man.Models {
@@ -187,8 +187,8 @@ func predictHistories(bg scoring.DropoutModel, hist []scoring.RFM, h scoring.Hor
 					c := distinct[j]
 					pred[j] = historyPrediction{
 						purchases:  pr.ConditionalExpectedPurchases(weeksPerYear, c.X, c.TX, c.T),
-						alive:      bg.PAlive(c.X, c.TX, c.T),
-						pPurchase:  bg.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T),
+						alive:      pr.PAlive(c.X, c.TX, c.T),
+						pPurchase:  pr.ConditionalProbPurchase(weeksPerYear, c.X, c.TX, c.T),
 						discounted: pr.DiscountedPurchases(c, h),
 					}
 				}
@@ -329,10 +329,15 @@ func record(name, unit string, fit scoring.FitResult, err error) manifest.ModelR
 	return m
 }
 
-// fitPurchaseModel fits the purchase model called name (value.model).
+// fitPurchaseModel fits the purchase model called name (one of
+// config.PurchaseModels).
 func fitPurchaseModel(name string, rows []scoring.RFM) (scoring.DropoutModel, scoring.FitResult, error) {
-	if name == config.ModelMBGNBD {
+	switch name {
+	case config.ModelMBGNBD:
 		m, res, err := scoring.FitMBGNBD(rows)
+		return m, res, err
+	case config.ModelParetoNBD:
+		m, res, err := scoring.FitParetoNBD(rows)
 		return m, res, err
 	}
 	m, res, err := scoring.FitBGNBD(rows)

@@ -209,7 +209,8 @@ func GroupSpend(rows []Spend) []Spend {
 	return mergeSorted(out, cmpSpend, func(a *Spend, b Spend) { a.Weight += b.Weight })
 }
 
-// PurchaseModel is a fitted purchase-count model (BGNBD or ParetoNBD).
+// PurchaseModel is a fitted purchase-count model (BGNBD, MBGNBD or
+// ParetoNBD).
 type PurchaseModel interface {
 	// ConditionalExpectedPurchases returns the expected number of purchases
 	// in (T, T+t] of a customer with history (x, tx, T); all times in the
@@ -218,8 +219,9 @@ type PurchaseModel interface {
 }
 
 // DropoutModel is a fitted purchase model in which customers buy while
-// alive and drop out for good (BGNBD, MBGNBD): what the predictions per
-// customer and the forecasts per segment need.
+// alive and drop out for good, after a purchase (BGNBD, MBGNBD) or at an
+// exponential time (ParetoNBD): what the predictions per customer and the
+// forecasts per segment need.
 type DropoutModel interface {
 	PurchaseModel
 	// PAlive returns the probability that a customer with history
@@ -239,10 +241,18 @@ type DropoutModel interface {
 	// WithParams the model of the same kind with other values of them.
 	Params() []float64
 	WithParams(p []float64) DropoutModel
-	// alive returns the BG/NBD parameters by which a customer alive at T
-	// after x repeat purchases goes on buying: their purchases in (T, T+t]
-	// are X(t) of a new customer of that BG/NBD.
-	alive(x, T float64) aliveBG
+	// posterior returns a customer alive at T after x repeat purchases as
+	// a new customer: the purchase process being memoryless, it starts
+	// afresh at T with the posterior mixing distributions, and the
+	// purchases in (T, T+t] are X(t) of that customer.
+	posterior(x, T float64) aliveCustomer
+}
+
+// aliveCustomer is a customer alive at time 0 under one of the models, with
+// the moments of X(t), the purchases in (0, t].
+type aliveCustomer interface {
+	expectedPurchases(t float64) float64
+	moments(t float64) (m1, m2 float64)
 }
 
 // Horizon is the span and discounting of a lifetime-value forecast.

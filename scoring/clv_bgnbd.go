@@ -457,6 +457,9 @@ func (m BGNBD) ConditionalProbPurchase(t, x, tx, T float64) float64 {
 	return m.PAlive(x, tx, T) * -math.Expm1((m.R+x)*math.Log((m.Alpha+T)/(m.Alpha+T+t)))
 }
 
+// posterior returns alive(x, T) as a DropoutModel's alive customer.
+func (m BGNBD) posterior(x, T float64) aliveCustomer { return m.alive(x, T) }
+
 // Params returns (r, α, a, b), the order of FitResult.Names.
 func (m BGNBD) Params() []float64 { return []float64{m.R, m.Alpha, m.A, m.B} }
 

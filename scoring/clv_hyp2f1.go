@@ -215,19 +215,86 @@ func logAddSigned(l1, s1, l2, s2 float64) (float64, float64) {
 
 // log2F1IncBeta returns log 2F1(a, b; a+1; z) for a > 0, 0 < b < a+1 and
 // 0 <= z < 1, the family the Pareto/NBD likelihood needs (it is
-// a∫₀¹ t^(a-1) (1-zt)^(-b) dt, so it is positive). It applies Pfaff's
-// transformation 2F1(a,b;a+1;z) = (1-z)^(-b) 2F1(1,b;a+1;y), y = z/(z-1) <= 0,
-// and evaluates 2F1(1,b;a+1;y) by Gauss's continued fraction, whose partial
-// numerators are all positive for y < 0 (a Stieltjes fraction): there is no
-// cancellation however large a and b are or however close z is to 1, and it
-// converges in fewer steps than the series even for small z (the series
-// needs about b·z/(1-z) terms before its terms start to fall).
+// a∫₀¹ t^(a-1) (1-zt)^(-b) dt, so it is positive): log2F1IncBetaEps with
+// 1-z computed here.
 func log2F1IncBeta(a, b, z float64) float64 {
+	return log2F1IncBetaEps(a, b, z, 1-z)
+}
+
+const (
+	// Below hypIncBetaNearOne of 1-z, for b up to hypIncBetaMaxB, the
+	// continued fraction of log2F1IncBetaEps needs ever more steps (about
+	// ten thousand at 1-z = 1e-6, where its argument is -1e6) and the
+	// connection formula takes over, while a·(1-z) is at most
+	// hypIncBetaMaxAEps: its series in 1-z then needs few terms, and its
+	// two terms, which cancel near the poles at integer b by a factor that
+	// grows with a, agree with the fraction within 1e-11 (against
+	// 1e-15 elsewhere).
+	hypIncBetaNearOne = 1e-2
+	hypIncBetaMaxB    = 4
+	hypIncBetaMaxAEps = 1e-2
+)
+
+// log2F1IncBetaEps is log2F1IncBeta with eps = 1-z given, which a caller
+// that knows it computes without the cancellation of 1-z near z = 1. It
+// applies Pfaff's transformation 2F1(a,b;a+1;z) = (1-z)^(-b) 2F1(1,b;a+1;y),
+// y = z/(z-1) <= 0, and evaluates 2F1(1,b;a+1;y) by Gauss's continued
+// fraction, whose partial numerators are all positive for y < 0 (a
+// Stieltjes fraction): there is no cancellation however large a and b are
+// or however close z is to 1, and it converges in fewer steps than the
+// series even for small z (the series needs about b·z/(1-z) terms before
+// its terms start to fall). Close to z = 1 with a small b, where the
+// fraction is slow, it takes the connection formula instead
+// (log2F1IncBetaNearOne).
+func log2F1IncBetaEps(a, b, z, eps float64) float64 {
 	if z == 0 {
 		return 0
 	}
-	y := z / (z - 1)
-	return -b*math.Log1p(-z) + math.Log(hyp1bcCF(b, a+1, y))
+	if eps < hypIncBetaNearOne && b <= hypIncBetaMaxB && a*eps <= hypIncBetaMaxAEps {
+		return log2F1IncBetaNearOne(a, b, eps)
+	}
+	l := math.Log1p(-z)
+	if z > 0.5 {
+		l = math.Log(eps)
+	}
+	return -b*l + math.Log(hyp1bcCF(b, a+1, -z/eps))
+}
+
+// log2F1IncBetaNearOne is log 2F1(a, b; a+1; 1-eps) for eps close to 0,
+// by the connection formula (Abramowitz & Stegun 15.3.6), which for
+// c = a+1 reads
+//
+//	2F1(a,b;a+1;z) = Γ(a+1)Γ(1-b)/Γ(a+1-b) · z^(-a) + a/(b-1) · eps^(1-b) · 2F1(1, a+1-b; 2-b; eps),
+//
+// the first term's 2F1(a, b; b; eps) = z^(-a) in closed form. At b = 1, 2,
+// ... the two terms have poles that cancel: there log 2F1, analytic and
+// smooth in b, is the cubic through b at ±hypPoleGap and ±2·hypPoleGap
+// from the pole (as in hypNearOne).
+func log2F1IncBetaNearOne(a, b, eps float64) float64 {
+	n := math.Round(b)
+	if n < 1 || math.Abs(b-n) >= hypPoleGap {
+		return incBetaConnection(a, b, eps)
+	}
+	h := hypPoleGap
+	ts := [4]float64{-2 * h, -h, h, 2 * h}
+	var ls [4]float64
+	for j, tj := range ts {
+		ls[j] = incBetaConnection(a, n+tj, eps)
+	}
+	return lagrange4(ts, ls, b-n)
+}
+
+// incBetaConnection is log2F1IncBetaNearOne's formula for b not an
+// integer.
+func incBetaConnection(a, b, eps float64) float64 {
+	l1, _ := math.Lgamma(a + 1)
+	l2, s2 := lgammaSigned(1 - b)
+	l3, _ := math.Lgamma(a + 1 - b) // a+1-b > 0
+	t1 := l1 + l2 - l3 - a*math.Log1p(-eps)
+	f, sf, _ := hypSeries(1, a+1-b, 2-b, eps, math.MaxInt32)
+	t2 := (1-b)*math.Log(eps) + math.Log(a/math.Abs(b-1)) + f
+	l, _ := logAddSigned(t1, s2, t2, signOf(b-1)*sf)
+	return l
 }
 
 // hyp1bcCF evaluates 2F1(1, b; c; y) for c > b > 0 and y <= 0 with Gauss's

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"testing"
 
+	"gonum.org/v1/gonum/floats/scalar"
 	"gonum.org/v1/gonum/mathext"
 )
 
@@ -119,6 +120,43 @@ func TestHyp2F1IncBeta(t *testing.T) {
 		got := log2F1IncBeta(p[0], p[1], p[2])
 		if math.Abs(got-want) > 1e-10*math.Max(1, math.Abs(want)) {
 			t.Errorf("log 2F1(%g,%g;%g;%g) = %.15g, want %.15g", p[0], p[1], p[0]+1, p[2], got, want)
+		}
+	}
+}
+
+// TestHyp2F1IncBetaNearOne checks log2F1IncBetaEps close to z = 1, where
+// it leaves the continued fraction for the connection formula: against
+// mpmath 1.3.0's hyp2f1 in 50-digit arithmetic at 1-z down to 1e-12 (b at,
+// near and away from the formula's poles at integer b), and against the
+// continued fraction at 1-z from 1e-2 down to 1e-4, where the fraction is
+// still quick, within 1e-11.
+func TestHyp2F1IncBetaNearOne(t *testing.T) {
+	for _, c := range []struct{ a, b, eps, want float64 }{
+		{0.83, 0.83, 1e-7, 1.570111722601204182},
+		{1.83, 1.83, 1e-6, 12.257471550999166955},
+		{2.83, 2.83, 1e-8, 34.14580649418647711},
+		{0.7, 1, 1e-9, 2.7051293808754161129},
+		{3.3, 2, 1e-5, 12.706620179056497679},
+		{5, 3.9999, 1e-6, 41.956008080394413265},
+		{0.6, 0.55, 1e-12, 0.59134547382195114495},
+		{27.5, 1.0001, 1e-4, 4.9927784515921098283},
+	} {
+		if got := log2F1IncBetaEps(c.a, c.b, 1-c.eps, c.eps); !scalar.EqualWithinAbsOrRel(got, c.want, 0, 1e-11) {
+			t.Errorf("log 2F1(%g,%g;%g;1-%g) = %.17g, want %.17g", c.a, c.b, c.a+1, c.eps, got, c.want)
+		}
+	}
+	for _, eps := range []float64{9e-3, 1e-3, 1e-4} {
+		for _, a := range []float64{0.7, 1.61, 3.3, 27.5, 210} {
+			for _, b := range []float64{0.05, 0.5, 0.9999, 1, 1.0001, 1.3, 1.999, 2, 2.0002, 2.5, 3, 3.7, 4} {
+				if b >= a+1 || a*eps > hypIncBetaMaxAEps {
+					continue
+				}
+				z := 1 - eps
+				cf := -b*math.Log(eps) + math.Log(hyp1bcCF(b, a+1, -z/eps))
+				if got := log2F1IncBetaEps(a, b, z, eps); !scalar.EqualWithinAbsOrRel(got, cf, 0, 1e-11) {
+					t.Errorf("log 2F1(%g,%g;%g;1-%g) = %.17g, the continued fraction %.17g", a, b, a+1, eps, got, cf)
+				}
+			}
 		}
 	}
 }

@@ -109,6 +109,9 @@ func (m MBGNBD) ConditionalProbPurchase(t, x, tx, T float64) float64 {
 	return m.PAlive(x, tx, T) * -math.Expm1((m.R+x)*math.Log((m.Alpha+T)/(m.Alpha+T+t)))
 }
 
+// posterior returns alive(x, T) as a DropoutModel's alive customer.
+func (m MBGNBD) posterior(x, T float64) aliveCustomer { return m.alive(x, T) }
+
 // Params returns (r, α, a, b), the order of FitResult.Names.
 func (m MBGNBD) Params() []float64 { return []float64{m.R, m.Alpha, m.A, m.B} }
 

@@ -65,7 +65,7 @@ type Forecast struct {
 // ForecastModels are the fitted models a forecast uses, each with the
 // asymptotic covariance of its parameters (FitResult.Cov).
 type ForecastModels struct {
-	// Purchase is the purchase model, BGNBD or MBGNBD.
+	// Purchase is the purchase model: BGNBD, MBGNBD or ParetoNBD.
 	Purchase    DropoutModel
 	PurchaseCov [][]float64
 	// Spend, when nil, leaves Spend and SpendSD NaN.
@@ -129,7 +129,7 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 				if keep {
 					ey[i] = e
 				}
-				a := bg.ConditionalProbPurchase(t, g.X, g.TX, g.T)
+				a := pr.ConditionalProbPurchase(t, g.X, g.TX, g.T)
 				sp := math.NaN()
 				if gg != nil {
 					sp = e * spendFactor(*gg, g)

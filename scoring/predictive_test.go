@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -129,10 +130,17 @@ func TestCalibrateModelError(t *testing.T) {
 
 // With the model right, the P10-P90 bands of chance and parameter
 // uncertainty hold the actual totals about 80% of the time: customers drawn
-// from BG/NBD and Gamma-Gamma, observed for a calibration window and then
-// for 52 more weeks, grouped into 60 segments of 400 at random.
+// from BG/NBD (or Pareto/NBD) and Gamma-Gamma, observed for a calibration
+// window and then for 52 more weeks, grouped into 60 segments of 400 at
+// random, the same model fitted.
 func TestForecastBandsCoverSimulatedTotals(t *testing.T) {
-	truth, ggTruth := BGNBD{0.5, 5, 0.8, 2.5}, GammaGamma{4, 5, 20}
+	ggTruth := GammaGamma{4, 5, 20}
+	for _, truth := range []DropoutModel{BGNBD{0.5, 5, 0.8, 2.5}, ParetoNBD{0.5, 5, 0.7, 12}} {
+		t.Run(fmt.Sprintf("%T", truth), func(t *testing.T) { bandsCoverSimulatedTotals(t, truth, ggTruth) })
+	}
+}
+
+func bandsCoverSimulatedTotals(t *testing.T, truth DropoutModel, ggTruth GammaGamma) {
 	const segments, per, horizon = 60, 400, 52.0
 	rng := rand.New(rand.NewPCG(11, 12))
 	n := segments * per
@@ -140,14 +148,23 @@ func TestForecastBandsCoverSimulatedTotals(t *testing.T) {
 	actN, actS, actA := make([]float64, segments), make([]float64, segments), make([]float64, segments)
 	for i := range n {
 		T := 39 - math.Floor(rng.Float64()*84)/7
-		lambda := gammaRand(rng, truth.R, truth.Alpha)
-		p := betaRand(rng, truth.A, truth.B)
+		// BG/NBD: a dropout chance p after each purchase; Pareto/NBD: an
+		// exponential lifetime.
+		var lambda, p float64
+		life := math.Inf(1)
+		switch m := truth.(type) {
+		case BGNBD:
+			lambda, p = gammaRand(rng, m.R, m.Alpha), betaRand(rng, m.A, m.B)
+		case ParetoNBD:
+			lambda = gammaRand(rng, m.R, m.Alpha)
+			life = rng.ExpFloat64() / gammaRand(rng, m.S, m.Beta)
+		}
 		nu := gammaRand(rng, ggTruth.Q, ggTruth.Gamma)
 		var x, tx, tt, zsum, future float64
 		alive := true
 		for alive {
 			tt += rng.ExpFloat64() / lambda
-			if tt > T+horizon {
+			if tt > T+horizon || tt > life {
 				break
 			}
 			z := gammaRand(rng, ggTruth.P, nu)
@@ -170,6 +187,13 @@ func TestForecastBandsCoverSimulatedTotals(t *testing.T) {
 		}
 	}
 	models := fitForecastModels(t, rfm, spend)
+	if _, ok := truth.(ParetoNBD); ok {
+		m, res, err := FitParetoNBD(rfm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models.Purchase, models.PurchaseCov = m, res.Cov
+	}
 	groups := make([]ForecastGroup, n)
 	for i := range rfm {
 		groups[i] = ForecastGroup{Segment: i % segments, RFM: rfm[i], ZBarSum: spend[i].ZBar, ZBarSqSum: spend[i].ZBar * spend[i].ZBar}

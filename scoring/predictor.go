@@ -9,6 +9,10 @@ package scoring
 // figures once per (x, T) and horizon and keeps them. Its predictions are
 // the model's own, bit for bit: the same functions of the same arguments.
 //
+// Under Pareto/NBD, P(alive) and the probability of a purchase rest on
+// terms that depend on (x, t_x) and (x, T) alone, each a hypergeometric
+// function: the Predictor keeps those too.
+//
 // A Predictor is not safe for concurrent use: give each goroutine its own.
 type Predictor struct {
 	m        DropoutModel
@@ -17,6 +21,20 @@ type Predictor struct {
 	// cumulative holds, per (x, T) and horizon, the alive customer's
 	// expected purchases in the horizon's first 1, 2, ... periods.
 	cumulative map[horizonKey][]float64
+	// terms is m when its P(alive) rests on pair terms (ParetoNBD), and
+	// tail the term of a pair, computed once.
+	terms pairTermModel
+	tails map[[2]float64]float64
+	tail  func(x, u float64) float64
+}
+
+// pairTermModel is a model whose P(alive) and probability of a purchase
+// are functions of terms of (x, time) pairs, tail(x, u), that a Predictor
+// can keep (ParetoNBD's A0 terms).
+type pairTermModel interface {
+	tail(x, u float64) float64
+	pAliveFrom(tail func(x, u float64) float64, x, tx, T float64) float64
+	probPurchaseFrom(tail func(x, u float64) float64, t, x, tx, T float64) float64
 }
 
 type predictorKey struct{ t, x, T float64 }
@@ -28,8 +46,31 @@ type horizonKey struct {
 
 // NewPredictor returns a Predictor for the model m.
 func NewPredictor(m DropoutModel) *Predictor {
-	return &Predictor{m: m, expected: map[predictorKey]float64{}, moments: map[predictorKey][2]float64{},
+	p := &Predictor{m: m, expected: map[predictorKey]float64{}, moments: map[predictorKey][2]float64{},
 		cumulative: map[horizonKey][]float64{}}
+	if terms, ok := m.(pairTermModel); ok {
+		p.terms, p.tails = terms, map[[2]float64]float64{}
+		p.tail = func(x, u float64) float64 {
+			return cached(p.tails, [2]float64{x, u}, func() float64 { return terms.tail(x, u) })
+		}
+	}
+	return p
+}
+
+// PAlive returns m.PAlive(x, tx, T).
+func (p *Predictor) PAlive(x, tx, T float64) float64 {
+	if p.terms != nil {
+		return p.terms.pAliveFrom(p.tail, x, tx, T)
+	}
+	return p.m.PAlive(x, tx, T)
+}
+
+// ConditionalProbPurchase returns m.ConditionalProbPurchase(t, x, tx, T).
+func (p *Predictor) ConditionalProbPurchase(t, x, tx, T float64) float64 {
+	if p.terms != nil {
+		return p.terms.probPurchaseFrom(p.tail, t, x, tx, T)
+	}
+	return p.m.ConditionalProbPurchase(t, x, tx, T)
 }
 
 // DiscountedPurchases returns DiscountedPurchases(m, c, h).
@@ -38,14 +79,14 @@ func (p *Predictor) DiscountedPurchases(c RFM, h Horizon) float64 {
 	if h.Periods > 0 && h.PeriodLength > 0 {
 		cum = cached(p.cumulative, horizonKey{c.X, c.T, h}, func() []float64 {
 			cum := make([]float64, h.Periods)
-			alive := p.m.alive(c.X, c.T)
+			alive := p.m.posterior(c.X, c.T)
 			for i := range cum {
 				cum[i] = alive.expectedPurchases(float64(i+1) * h.PeriodLength)
 			}
 			return cum
 		})
 	}
-	pa := p.m.PAlive(c.X, c.TX, c.T)
+	pa := p.PAlive(c.X, c.TX, c.T)
 	return h.discount(func(period int) float64 { return pa * cum[period-1] })
 }
 
@@ -55,8 +96,8 @@ func (p *Predictor) ConditionalExpectedPurchases(t, x, tx, T float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	e := cached(p.expected, predictorKey{t, x, T}, func() float64 { return p.m.alive(x, T).expectedPurchases(t) })
-	return p.m.PAlive(x, tx, T) * e
+	e := cached(p.expected, predictorKey{t, x, T}, func() float64 { return p.m.posterior(x, T).expectedPurchases(t) })
+	return p.PAlive(x, tx, T) * e
 }
 
 // ConditionalPurchaseVariance returns Var[Y(t) | x, t_x, T] under m (see
@@ -66,10 +107,10 @@ func (p *Predictor) ConditionalPurchaseVariance(t, x, tx, T float64) float64 {
 		return 0
 	}
 	mm := cached(p.moments, predictorKey{t, x, T}, func() (mm [2]float64) {
-		mm[0], mm[1] = p.m.alive(x, T).moments(t)
+		mm[0], mm[1] = p.m.posterior(x, T).moments(t)
 		return mm
 	})
-	return conditionalPurchaseVariance(p.m.PAlive(x, tx, T), mm[0], mm[1])
+	return conditionalPurchaseVariance(p.PAlive(x, tx, T), mm[0], mm[1])
 }
 
 // cached returns m[k], computed by f and kept the first time it is asked

@@ -480,13 +480,16 @@ func printSegments(w io.Writer, res *engine.Result) {
 				bt.ActualPurchases, bt.ActualRevenue, percent(relDiff(bt.PredictedPurchases, float64(bt.ActualPurchases))),
 				percent(relDiff(bt.PredictedRevenue, bt.ActualRevenue)))
 		}
+		if ch := m.ModelChoice; ch != nil {
+			fmt.Fprintf(w, "value.model auto: %s, %s\n", ch.Model, ch.Reason)
+		}
 		// Each purchase model's figures, the one in use first.
 		for _, c := range bt.Compared {
 			if c.Error != "" {
-				fmt.Fprintf(w, "  %-8s not used: %s\n", c.Model, c.Error)
+				fmt.Fprintf(w, "  %-10s not used: %s\n", c.Model, c.Error)
 				continue
 			}
-			fmt.Fprintf(w, "  %-8s predicted %s purchases and %s revenue (%s, %s)\n", c.Model,
+			fmt.Fprintf(w, "  %-10s predicted %s purchases and %s revenue (%s, %s)\n", c.Model,
 				figure(float64(c.PredictedPurchases), 0), figure(float64(c.PredictedRevenue), 0),
 				percent(100*float64(c.PurchasesError)), percent(100*float64(c.RevenueError)))
 		}

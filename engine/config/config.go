@@ -274,9 +274,12 @@ type Value struct {
 	// compares their predictions for the span with what happened.
 	BacktestHoldout string `yaml:"backtest_holdout" json:"backtest_holdout,omitempty"`
 	// Model is the purchase model behind the value columns and the
-	// model-based targets: bg_nbd (BG/NBD, the default) or mbg_nbd
-	// (MBG/NBD, where a customer may drop out right after the first
-	// purchase). A backtest fits both.
+	// model-based targets: bg_nbd (BG/NBD, the default), mbg_nbd (MBG/NBD,
+	// where a customer may drop out right after the first purchase),
+	// pareto_nbd (Pareto/NBD, where a customer drops out at any time), or
+	// auto: the one of them whose forecast of the backtest's holdout
+	// purchases errs least, which needs BacktestHoldout. A backtest fits
+	// every one.
 	Model string `yaml:"model" json:"model"`
 }
 
@@ -857,9 +860,13 @@ func (c *Config) validateValue(p *problems) {
 		}
 	}
 	switch c.Value.Model {
-	case ModelBGNBD, ModelMBGNBD:
+	case ModelBGNBD, ModelMBGNBD, ModelParetoNBD:
+	case ModelAuto:
+		if c.Value.BacktestHoldout == "" {
+			p.add("value.model: auto chooses the purchase model by the backtest's holdout error and needs value.backtest_holdout (such as 39w, 6m or 90d); or name the model: %s", strings.Join(PurchaseModels, ", "))
+		}
 	default:
-		p.add("value.model: expected %s or %s, found %q", ModelBGNBD, ModelMBGNBD, c.Value.Model)
+		p.add("value.model: expected %s or %s, found %q", strings.Join(PurchaseModels, ", "), ModelAuto, c.Value.Model)
 	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
 		p.add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
@@ -1009,11 +1016,18 @@ func (e *ConfigError) Error() string {
 	return where + ":\n  - " + strings.Join(e.Problems, "\n  - ")
 }
 
-// The purchase models value.model chooses from.
+// The purchase models value.model chooses from, and auto, which lets the
+// backtest choose.
 const (
-	ModelBGNBD  = "bg_nbd"
-	ModelMBGNBD = "mbg_nbd"
+	ModelBGNBD     = "bg_nbd"
+	ModelMBGNBD    = "mbg_nbd"
+	ModelParetoNBD = "pareto_nbd"
+	ModelAuto      = "auto"
 )
+
+// PurchaseModels are the purchase models, the default first: the order in
+// which a backtest fits them and auto breaks ties.
+var PurchaseModels = []string{ModelBGNBD, ModelMBGNBD, ModelParetoNBD}
 
 var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
 

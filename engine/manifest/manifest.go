@@ -89,8 +89,9 @@ type Backtest struct {
 	BandError *BandError `json:"band_error,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	// Model is the purchase model of the figures above and of
-	// model_backtest (value.model); Compared holds the holdout figures of
-	// every purchase model, so that the backtest can inform the choice.
+	// model_backtest (value.model, or the one auto chose); Compared holds
+	// the holdout figures of every purchase model, that one first, so that
+	// the backtest can inform the choice, or make it.
 	Model    string          `json:"model"`
 	Compared []ModelBacktest `json:"compared"`
 	// Data is the check of the calibration histories.
@@ -109,6 +110,24 @@ type ModelBacktest struct {
 	PurchasesError     nullable.Float `json:"purchases_error"`
 	RevenueError       nullable.Float `json:"revenue_error"`
 	Error              string         `json:"error,omitempty"`
+}
+
+// ModelChoice is the manifest's record of value.model: auto: the purchase
+// model the backtest chose, by which of the backtest's figures (Measure,
+// of ModelBacktest), each candidate's error by it and the reason.
+type ModelChoice struct {
+	Model      string           `json:"model"`
+	Measure    string           `json:"measure"`
+	Reason     string           `json:"reason"`
+	Candidates []ModelCandidate `json:"candidates"`
+}
+
+// ModelCandidate is one purchase model auto chose from: its holdout error,
+// the absolute value of its PurchasesError, or, when it has none, why.
+type ModelCandidate struct {
+	Model        string         `json:"model"`
+	HoldoutError nullable.Float `json:"holdout_error"`
+	Error        string         `json:"error,omitempty"`
 }
 
 // MarshalJSON writes the holdout's customers, purchases and revenue as
@@ -154,6 +173,9 @@ type Manifest struct {
 	// buyer purchases; nil when Gamma-Gamma was not fitted.
 	SpendFrequency *SpendFrequency `json:"spend_frequency,omitempty"`
 	Quality        Quality         `json:"quality"`
+	// ModelChoice records how value.model: auto chose the purchase model;
+	// nil when the configuration names it.
+	ModelChoice *ModelChoice `json:"model_choice,omitempty"`
 	// Windows say how much of each metric window the data covers;
 	// MetricsLeftOut the metrics not published, and why.
 	Windows        []WindowCoverage  `json:"windows"`
