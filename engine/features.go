@@ -145,9 +145,9 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	// Numeric features, in one columnar read.
 	var q strings.Builder
 	q.WriteString("SELECT cust_idx::BIGINT AS cust_idx")
+	windows := strings.NewReplacer("new_days", strconv.Itoa(fm.Lifecycle.NewDays), "active_days", strconv.Itoa(fm.Lifecycle.ActiveDays))
 	for i, c := range profileCols {
-		c = strings.NewReplacer("new_days", strconv.Itoa(fm.Lifecycle.NewDays), "active_days", strconv.Itoa(fm.Lifecycle.ActiveDays)).Replace(c)
-		fmt.Fprintf(&q, ", (%s)::DOUBLE AS profile_%d", c, i)
+		fmt.Fprintf(&q, ", (%s)::DOUBLE AS profile_%d", windows.Replace(c), i)
 	}
 	for _, f := range numeric {
 		id := sqlquote.Ident(f.Name)

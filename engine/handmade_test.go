@@ -195,8 +195,12 @@ func checkValueRollups(t *testing.T, dir string) {
 	}
 }
 
-func TestHandmadeMetrics(t *testing.T) {
-	dir := t.TempDir()
+// handmadeConfig writes the hand-made dataset under dir and returns the
+// configuration the hand-worked tests run it with: one segment, no
+// demographics, output under dir/out, the unknown customer's and the
+// missing amount's rows allowed as rejects.
+func handmadeConfig(t *testing.T, dir string) config.Config {
+	t.Helper()
 	custPath, tx := writeHandmade(t, dir)
 	cfg := config.DefaultConfig()
 	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
@@ -204,6 +208,12 @@ func TestHandmadeMetrics(t *testing.T) {
 	cfg.Segmentation.K = 1
 	cfg.Segmentation.Demographics = nil
 	cfg.Rejects.MaxShare = 0.5
+	return cfg
+}
+
+func TestHandmadeMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := handmadeConfig(t, dir)
 	cfg.Targets.Baseline = "last_12m" // the hand-worked baselines below
 	// Eleven buyers are fewer than the value models need: the limits are
 	// lowered so that the value roll-ups below have figures to add up.

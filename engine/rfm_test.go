@@ -6,8 +6,6 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
-
-	"github.com/crmseg/crmseg/engine/config"
 )
 
 // The hand-made dataset's RFM scores (see handmade_test.go), as of
@@ -43,15 +41,7 @@ var handmadeRFM = map[string]struct{ score, segment string }{
 }
 
 func TestHandmadeRFM(t *testing.T) {
-	dir := t.TempDir()
-	custPath, tx := writeHandmade(t, dir)
-	cfg := config.DefaultConfig()
-	cfg.Inputs = config.Inputs{Customers: config.InputSpec{Path: custPath}, Transactions: config.InputSpec{Path: tx}}
-	cfg.Output = filepath.Join(dir, "out")
-	cfg.Segmentation.K = 1
-	cfg.Segmentation.Demographics = nil
-	cfg.Rejects.MaxShare = 0.5
-	res, err := Run(context.Background(), cfg, Options{})
+	res, err := Run(context.Background(), handmadeConfig(t, t.TempDir()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
