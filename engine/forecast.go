@@ -52,8 +52,17 @@ func (r *run) segmentForecasts(ctx context.Context, v *valueFit, bands scoring.M
 		m.Spend, m.SpendCov = &gg, v.ggFit.Cov
 	}
 	m.SpendMeanSq = spendMeanSq(v.spend)
-	groups := forecastGroups(v.idx, v.hist, v.spend, segOf)
-	segs, per, _ := scoring.ForecastSegments(m, groups, weeksPerYear)
+	// One group per customer before they merge: at 10M customers more
+	// memory than the histories themselves, so DuckDB idles meanwhile.
+	var segs []int
+	var per []scoring.Forecast
+	if err := r.s.goPhase(ctx, func() error {
+		groups := forecastGroups(v.idx, v.hist, v.spend, segOf)
+		segs, per, _ = scoring.ForecastSegments(m, groups, weeksPerYear)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
 	forecasts := make(map[int]segmentForecast, len(segs))
 	for i, sg := range segs {
 		forecasts[sg] = segmentForecast{Forecast: per[i], modelError: bands}

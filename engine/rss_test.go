@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -30,10 +33,13 @@ func TestRunPeakMemory(t *testing.T) {
 	cfg.Rejects.MaxShare = 0.5
 	// The old run's directory is not there: without latest, only a fresh
 	// numbering of the segments can go on (see TestLostLatestKeepsSegmentIDs).
-	res, err := Run(context.Background(), cfg, Options{ResetSegments: true})
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	res, err := Run(context.Background(), cfg, Options{ResetSegments: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkStageMemoryLogged(t, &logs)
 	if maxRSS() == 0 {
 		t.Skip("peak memory is not measured on this system")
 	}
@@ -75,6 +81,43 @@ func TestRunPeakMemory(t *testing.T) {
 	}
 	if !slices.Equal(d.Timings, man.Timings) {
 		t.Errorf("history timings %+v, expected the manifest's %+v", d.Timings, man.Timings)
+	}
+}
+
+// checkStageMemoryLogged: at debug level every stage logs how its peak
+// divides between Go and the rest, with what DuckDB's buffer manager holds
+// once the session is open.
+func checkStageMemoryLogged(t *testing.T, logs *bytes.Buffer) {
+	t.Helper()
+	var stages []string
+	sc := bufio.NewScanner(logs)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec struct{ Stage string }
+		var raw map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if raw["msg"] != "stage memory" {
+			continue
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		get := func(k string) float64 { f, _ := raw[k].(float64); return f }
+		stages = append(stages, rec.Stage)
+		if vmRSS() > 0 && get("sampled_peak_rss_bytes") <= 0 {
+			t.Errorf("stage %s: sampled_peak_rss_bytes %v, expected > 0", rec.Stage, raw["sampled_peak_rss_bytes"])
+		}
+		if get("go_peak_bytes") <= 0 || get("go_at_peak_bytes") > get("go_peak_bytes") {
+			t.Errorf("stage %s: go_at_peak_bytes %v, go_peak_bytes %v: expected 0 < at peak <= peak", rec.Stage, raw["go_at_peak_bytes"], raw["go_peak_bytes"])
+		}
+		if d := get("duckdb_bytes_at_end"); rec.Stage != "inspect" && d < 0 {
+			t.Errorf("stage %s: duckdb_bytes_at_end %v, expected DuckDB's memory", rec.Stage, d)
+		}
+	}
+	if !slices.Equal(stages, manifest.Stages) {
+		t.Errorf("stage memory logged for %v, expected %v", stages, manifest.Stages)
 	}
 }
 

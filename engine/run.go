@@ -117,7 +117,8 @@ type run struct {
 	man     *manifest.Manifest
 	started time.Time
 	stage   time.Time
-	rssHow  string // how the current stage's peak memory is measured (StagePeakRSS*)
+	rssHow  string    // how the current stage's peak memory is measured (StagePeakRSS*)
+	mem     *memWatch // the current stage's memory samples, at debug level
 	// baseID is the run ID store.NewRunID gives; man.RunID is baseID or
 	// baseID-N, the first no run of the output root has used.
 	baseID string
@@ -295,6 +296,15 @@ func (r *run) done(stage string) {
 	r.man.Timings = append(r.man.Timings, manifest.Timing{Stage: stage, Seconds: math.Round(d.Seconds()*1000) / 1000, PeakRSSBytes: peak})
 	r.man.PeakRSSBytes, r.man.StagePeakRSS = PeakRSS(), r.rssHow
 	r.log.Info("stage done", "stage", stage, "seconds", d.Seconds(), "peak_rss_bytes", peak)
+	if r.mem != nil {
+		rss, goAt, goPeak, live := r.mem.end()
+		duck := int64(-1)
+		if r.s != nil {
+			duck = r.s.duckdbMemory(context.Background())
+		}
+		r.log.Debug("stage memory", "stage", stage, "sampled_peak_rss_bytes", rss, "go_at_peak_bytes", goAt,
+			"go_peak_bytes", goPeak, "go_live_heap_bytes", live, "duckdb_bytes_at_end", duck)
+	}
 	r.startStage()
 }
 
@@ -302,6 +312,9 @@ func (r *run) done(stage string) {
 func (r *run) startStage() {
 	r.stage = time.Now()
 	r.rssHow = startStagePeakRSS()
+	if r.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.mem = startMemWatch()
+	}
 }
 
 // pipeline runs the stages on the inspected inputs, continuing the run
@@ -420,6 +433,9 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	if err != nil {
 		return nil, stageError("targets", err)
 	}
+	// The value models' histories and the forecasts' groups are garbage
+	// now: hand them back before DuckDB sorts and writes the tables.
+	debug.FreeOSMemory()
 	if err := r.checkpoint("targets"); err != nil {
 		return nil, err
 	}
