@@ -194,6 +194,14 @@ func TestSpendModelAutoOnGeneratedData(t *testing.T) {
 	if man.SpendModel == nil || man.SpendModel.Model != choice.Model || bt.SpendModel != choice.Model || bt.SpendCompared[0].Model != choice.Model {
 		t.Errorf("the run uses %+v, the backtest %s (%s first), want auto's choice %s", man.SpendModel, bt.SpendModel, bt.SpendCompared[0].Model, choice.Model)
 	}
+	if choice.Model == config.SpendPerSegment {
+		t.Errorf("auto chose per_segment by the backtest, whose segments saw the holdout")
+	}
+	for _, c := range choice.Candidates {
+		if c.Model == config.SpendPerSegment && c.Error != perSegmentNotChosen {
+			t.Errorf("per_segment's candidate record says %q, want %q", c.Error, perSegmentNotChosen)
+		}
+	}
 	if !(errOf[choice.Model] < errOf[config.SpendGammaGamma]) {
 		t.Errorf("%s spend error %v, gamma_gamma %v: want the chosen model better", choice.Model, errOf[choice.Model], errOf[config.SpendGammaGamma])
 	}
