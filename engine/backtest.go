@@ -36,9 +36,13 @@ type calibration struct {
 	sumN     []float64
 	sumR     []float64
 	errN     []float64
-	gg       scoring.GammaGamma
-	ggFit    scoring.FitResult
-	ggErr    error
+	// spends are the spend models' fits in config.SpendModels' order, with
+	// each one's own error in the holdout (spendErr: see
+	// manifest.SpendBacktest.SpendError; NaN without one); spendIn is the
+	// one in use (value.spend_model's, or auto's choice).
+	spends   []*spendFit
+	spendErr []float64
+	spendIn  int
 	// predN and predR are each calibration customer's forecast of the
 	// holdout by the model in use (keep), rounded as model_backtest sums
 	// them; nil until it is known.
@@ -83,6 +87,10 @@ func (r *run) calibrate(ctx context.Context) (*calibration, error) {
 	if err != nil {
 		return nil, err
 	}
+	segOf, err := r.segmentOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	fitHist, fitSpend := h.fitRows()
 	names := config.PurchaseModels
 	c := &calibration{bt: bt, h: h, weeks: weeks, names: names, keep: slices.Index(names, r.cfg.Value.Model),
@@ -95,39 +103,66 @@ func (r *run) calibrate(ctx context.Context) (*calibration, error) {
 		for i := range names {
 			c.fitErrs[i], c.fits[i].N = dataErr, check.Customers
 		}
-		c.ggErr, c.ggFit.N = dataErr, check.RepeatBuyers
 	} else {
 		for i, m := range names {
 			c.purchase[i], c.fits[i], c.fitErrs[i] = fitPurchaseModel(m, fitHist)
 		}
-		if c.ggFit.N, c.ggErr = scoring.CheckSpend(fitSpend, r.opts.valueLimits); c.ggErr == nil {
-			c.gg, c.ggFit, c.ggErr = scoring.FitGammaGamma(fitSpend)
-		}
 	}
+	for _, name := range config.SpendModels {
+		sp := newSpendFit(name, h, fitSpend, segOf, dataErr, r.opts.valueLimits)
+		if dataErr != nil {
+			sp.fits[0].N = check.RepeatBuyers
+		}
+		c.spends = append(c.spends, sp)
+		c.spendErr = append(c.spendErr, c.spendError(sp))
+	}
+	// The spend model in use: value.spend_model's, or auto's choice by
+	// the holdout; gamma_gamma for now when auto has no candidate (the run
+	// then chooses by the rule, and backtest forecasts again with its
+	// choice).
+	c.spendIn = slices.Index(config.SpendModels, r.cfg.Value.SpendModel)
+	if c.spendIn < 0 {
+		c.spendIn = max(r.chooseSpendModel(c), 0)
+	}
+	c.forecastHoldout(c.spendIn)
+	return c, nil
+}
+
+// forecastHoldout forecasts each calibration customer's purchases and
+// revenue in the holdout by every purchase model, with spend model
+// spendIn's expected spend per purchase: the totals of each purchase
+// model that gives backtest figures (errs says why one does not), and the
+// figures per customer of the model in use when it is known (keep).
+func (c *calibration) forecastHoldout(spendIn int) {
+	h, names := c.h, c.names
+	c.spendIn = spendIn
+	spend := c.spends[spendIn]
+	c.bt.SpendModel = spend.name
 	var actual int64
 	for _, n := range h.actualN {
 		actual += n
 	}
 	usable := make([]*scoring.Predictor, len(names))
 	for j, m := range c.purchase {
-		c.errN[j] = math.NaN()
-		if c.errs[j] = backtestModelError(c.fitErrs[j], c.ggErr); c.errs[j] == nil {
+		c.errN[j], c.sumN[j], c.sumR[j] = math.NaN(), 0, 0
+		if c.errs[j] = backtestModelError(c.fitErrs[j], spend); c.errs[j] == nil {
 			usable[j] = scoring.NewPredictor(m)
 		}
 	}
+	c.predN, c.predR = nil, nil
 	if c.keep >= 0 && c.errs[c.keep] == nil {
 		c.predN, c.predR = make([]float64, len(h.hist)), make([]float64, len(h.hist))
 	}
 	for i, hc := range h.hist {
-		if c.ggErr != nil {
+		if spend.err != nil {
 			break
 		}
-		es := c.gg.ConditionalExpectedSpend(h.spend[i].X, h.spend[i].ZBar)
+		es := spend.expected(i)
 		for j, p := range usable {
 			if p == nil {
 				continue
 			}
-			e := p.ConditionalExpectedPurchases(weeks, hc.X, hc.TX, hc.T)
+			e := p.ConditionalExpectedPurchases(c.weeks, hc.X, hc.TX, hc.T)
 			c.sumN[j] += round(e, 6)
 			c.sumR[j] += round(e*es, 6)
 			if j == c.keep {
@@ -140,7 +175,6 @@ func (r *run) calibrate(ctx context.Context) (*calibration, error) {
 			c.errN[j] = relError(c.sumN[j], float64(actual))
 		}
 	}
-	return c, nil
 }
 
 // chooseModel returns the purchase model value.model: auto chooses from the
@@ -210,7 +244,8 @@ func (r *run) chooseModel(c *calibration) string {
 }
 
 // backtest reports the calibration fits c with the run's purchase model
-// (model, the one the run fitted on the whole history) first: the fits go
+// (model, the one the run fitted on the whole history) first, and the
+// run's spend model (spendModel) in the revenue figures: the fits go
 // to models (backtest_ prefixed), each purchase model's holdout figures to
 // the manifest's backtest record, and the model in use's forecast per
 // customer to backtest_customers, which the model_backtest mart sums per
@@ -218,11 +253,14 @@ func (r *run) chooseModel(c *calibration) string {
 // revenue is the net spend of the holdout's purchase days). It returns the
 // model error the targets' bands widen by (calibrateBands), none without a
 // backtest or when the model in use gives no backtest figures.
-func (r *run) backtest(ctx context.Context, c *calibration, model string) (scoring.ModelError, error) {
+func (r *run) backtest(ctx context.Context, c *calibration, model, spendModel string) (scoring.ModelError, error) {
 	if c == nil {
 		return scoring.ModelError{}, nil
 	}
 	s, bt, h := r.s, c.bt, c.h
+	if k := slices.Index(config.SpendModels, spendModel); k >= 0 && k != c.spendIn {
+		c.forecastHoldout(k)
+	}
 	// The model in use first: its predictions fill model_backtest.
 	order := []int{slices.Index(c.names, model)}
 	for j := range c.names {
@@ -236,8 +274,10 @@ func (r *run) backtest(ctx context.Context, c *calibration, model string) (scori
 		bt.Models = append(bt.Models, record(c.names[j], "week", c.fits[j], c.fitErrs[j]))
 		fits = append(fits, c.fits[j])
 	}
-	bt.Models = append(bt.Models, record("gamma_gamma", "currency per purchase", c.ggFit, c.ggErr))
-	if err := s.appendRows("models", modelRows("backtest_", bt.Models, append(fits, c.ggFit))); err != nil {
+	spend := c.spends[c.spendIn]
+	spendRecs, spendFits := spend.records()
+	bt.Models = append(bt.Models, spendRecs...)
+	if err := s.appendRows("models", modelRows("backtest_", bt.Models, append(fits, spendFits...))); err != nil {
 		return scoring.ModelError{}, err
 	}
 	for k, j := range order {
@@ -250,6 +290,7 @@ func (r *run) backtest(ctx context.Context, c *calibration, model string) (scori
 		bt.Compared = append(bt.Compared, cm)
 	}
 	inUse := order[0]
+	c.compareSpend(r, inUse)
 	if err := c.errs[inUse]; err != nil {
 		bt.Error = fmt.Sprintf("calibration up to %s: %v", bt.CalibrationEnd, err)
 		r.log.Warn("customer-value backtest not possible", "error", bt.Error)
@@ -297,7 +338,7 @@ func (r *run) backtest(ctx context.Context, c *calibration, model string) (scori
 			"predicted_purchases", c.sumN[j], "purchases_error", float64(cm.PurchasesError),
 			"predicted_revenue", c.sumR[j], "revenue_error", float64(cm.RevenueError))
 	}
-	be, err := r.calibrateBands(ctx, h, c.purchase[inUse], c.fits[inUse], c.gg, c.ggFit, c.weeks)
+	be, err := r.calibrateBands(ctx, h, c.purchase[inUse], c.fits[inUse], spend, c.weeks)
 	if err != nil {
 		return scoring.ModelError{}, err
 	}
@@ -312,8 +353,9 @@ func (c *calibration) predictEach(j int) {
 	c.keep = j
 	c.predN, c.predR = make([]float64, len(h.hist)), make([]float64, len(h.hist))
 	p := scoring.NewPredictor(c.purchase[j])
+	spend := c.spends[c.spendIn]
 	for i, hc := range h.hist {
-		es := c.gg.ConditionalExpectedSpend(h.spend[i].X, h.spend[i].ZBar)
+		es := spend.expected(i)
 		e := p.ConditionalExpectedPurchases(c.weeks, hc.X, hc.TX, hc.T)
 		c.predN[i], c.predR[i] = round(e, 6), round(e*es, 6)
 	}
@@ -329,15 +371,15 @@ func relError(predicted, actual float64) float64 {
 }
 
 // backtestModelError is why a purchase model gives no backtest figures:
-// its own error, else Gamma-Gamma's, which its revenue needs, named as
+// its own error, else the spend model's, which its revenue needs, named as
 // such (a degenerate spend model's p, q and gamma read as the purchase
 // model's own otherwise).
-func backtestModelError(purchase, spend error) error {
+func backtestModelError(purchase error, spend *spendFit) error {
 	if purchase != nil {
 		return purchase
 	}
-	if spend != nil {
-		return fmt.Errorf("gamma_gamma, the spend model: %w", spend)
+	if spend.err != nil {
+		return fmt.Errorf("%s, the spend model: %w", spend.name, spend.err)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestSpanBefore(t *testing.T) {
 // read as the purchase model's own (its parameters p, q and gamma in a
 // line about bg_nbd).
 func TestBacktestModelErrorNamesSpendModel(t *testing.T) {
-	gg := fmt.Errorf("%w: the maximum lies on the edge of the parameter space (p = 3.02, q = 4.69e+07, gamma = 1.59e+09)", scoring.ErrDegenerate)
+	gg := &spendFit{name: config.SpendGammaGamma, err: fmt.Errorf("%w: the maximum lies on the edge of the parameter space (p = 3.02, q = 4.69e+07, gamma = 1.59e+09)", scoring.ErrDegenerate)}
 	err := backtestModelError(nil, gg)
 	if err == nil || !strings.HasPrefix(err.Error(), "gamma_gamma") || !errors.Is(err, scoring.ErrDegenerate) {
 		t.Errorf("purchase model fitted, Gamma-Gamma degenerate: %v, want the Gamma-Gamma error named as such", err)
@@ -51,7 +51,10 @@ func TestBacktestModelErrorNamesSpendModel(t *testing.T) {
 	if err := backtestModelError(own, gg); err != own {
 		t.Errorf("purchase model failed: %v, want its own error", err)
 	}
-	if err := backtestModelError(nil, nil); err != nil {
+	if err := backtestModelError(nil, &spendFit{name: config.SpendFirstOrder, err: gg.err}); err == nil || !strings.HasPrefix(err.Error(), "first_order, the spend model") {
+		t.Errorf("purchase model fitted, first_order degenerate: %v, want the spend model named", err)
+	}
+	if err := backtestModelError(nil, &spendFit{name: config.SpendGammaGamma}); err != nil {
 		t.Errorf("both fitted: %v", err)
 	}
 }

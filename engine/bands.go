@@ -40,7 +40,8 @@ func spendMeanSq(spend []scoring.Spend) float64 {
 	return s / n
 }
 
-// calibrateBands forecasts, from the calibration fit, the purchases, active
+// calibrateBands forecasts, from the calibration fits (the purchase model
+// pm and the spend model sp in use), the purchases, active
 // customers and spend in the backtest's holdout of each of this run's
 // segments and of each recency-frequency group of the calibration
 // histories, as the targets forecast the next 12 months, and measures the
@@ -49,8 +50,8 @@ func spendMeanSq(spend []scoring.Spend) float64 {
 // inflates their errors, while the recency-frequency groups carry no such
 // selection but mix the low and high spenders whose errors differ most.
 func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.DropoutModel, pmFit scoring.FitResult,
-	gg scoring.GammaGamma, ggFit scoring.FitResult, weeks float64) (*manifest.BandError, error) {
-	m := scoring.ForecastModels{Purchase: pm, PurchaseCov: pmFit.Cov, Spend: &gg, SpendCov: ggFit.Cov, SpendMeanSq: spendMeanSq(h.spend)}
+	sp *spendFit, weeks float64) (*manifest.BandError, error) {
+	m := scoring.ForecastModels{Purchase: pm, PurchaseCov: pmFit.Cov, Spends: sp.forecastModels(), SpendMeanSq: sp.meanSq()}
 	segOf, err := r.segmentOf(ctx)
 	if err != nil {
 		return nil, err
@@ -59,8 +60,7 @@ func (r *run) calibrateBands(ctx context.Context, h *histories, pm scoring.Dropo
 	type actual struct{ purchases, active, revenue float64 }
 	actuals := map[int]*actual{}
 	add := func(g, i int) {
-		c, z := h.hist[i], h.spend[i].ZBar
-		groups = append(groups, scoring.ForecastGroup{Segment: g, RFM: c, ZBarSum: z, ZBarSqSum: z * z})
+		groups = append(groups, sp.forecastGroup(i, g))
 		a := actuals[g]
 		if a == nil {
 			a = &actual{}

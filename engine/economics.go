@@ -13,8 +13,8 @@ import (
 
 // horizonValue makes customer_value_horizon, each customer's predicted
 // value over the economics.horizon_months after as_of (predicted_clv): the
-// purchase model's expected purchases month by month times Gamma-Gamma's
-// expected spend per purchase, discounted at value.monthly_discount_rate,
+// purchase model's expected purchases month by month times the spend
+// model's expected spend per purchase, discounted at value.monthly_discount_rate,
 // as predicted_clv_12m is over 12 months. At the default horizon of 12
 // months it is a view of predicted_clv_12m, which customerValue computed;
 // any other horizon is computed here from v, the fitted models and the
@@ -25,13 +25,12 @@ func (r *run) horizonValue(ctx context.Context, v *valueFit) error {
 		return r.s.viewAs(ctx, "intermediate/customer_value_horizon_12m", "customer_value_horizon")
 	}
 	values := nanSlice(len(v.idx))
-	if v.bgErr == nil && v.ggErr == nil {
+	if v.bgErr == nil && v.spendErr() == nil {
 		err := r.s.goPhase(ctx, func() error {
 			h := scoring.Horizon{Periods: months, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
 			pred, which := predictHistories(v.bg, v.hist, h, r.cfg.Threads)
 			for i := range v.hist {
-				es := v.gg.ConditionalExpectedSpend(v.spend[i].X, v.spend[i].ZBar)
-				values[i] = round(pred[which[i]].discounted*es, 2)
+				values[i] = round(pred[which[i]].discounted*v.expectedSpend(i), 2)
 			}
 			return nil
 		})

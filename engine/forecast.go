@@ -15,14 +15,27 @@ import (
 type valueFit struct {
 	idx   []int64
 	hist  []scoring.RFM
-	spend []scoring.Spend
 	model string               // the purchase model's name (value.model, or auto's choice)
 	bg    scoring.DropoutModel // the purchase model
 	bgFit scoring.FitResult
 	bgErr error
-	gg    scoring.GammaGamma
-	ggFit scoring.FitResult
-	ggErr error
+	// spend is the spend model in use (value.spend_model, or auto's
+	// choice); ask it through expectedSpend and spendErr.
+	spend *spendFit
+}
+
+// expectedSpend is the expected spend per future purchase of customer i
+// (the i-th of idx and hist) under the spend model in use, NaN when it
+// gives none (spendErr says why). Every figure that needs a customer's
+// expected spend takes it from here, so that all rest on one model.
+func (v *valueFit) expectedSpend(i int) float64 {
+	return v.spend.expected(i)
+}
+
+// spendErr is why the spend model in use gives no figures; nil when it
+// does.
+func (v *valueFit) spendErr() error {
+	return v.spend.err
 }
 
 // segmentForecast is a segment's model forecast with the model error its
@@ -46,18 +59,13 @@ func (r *run) segmentForecasts(ctx context.Context, v *valueFit, bands scoring.M
 	if err != nil {
 		return nil, nil, err
 	}
-	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov}
-	if v.ggErr == nil {
-		gg := v.gg
-		m.Spend, m.SpendCov = &gg, v.ggFit.Cov
-	}
-	m.SpendMeanSq = spendMeanSq(v.spend)
+	m := scoring.ForecastModels{Purchase: v.bg, PurchaseCov: v.bgFit.Cov, Spends: v.spend.forecastModels(), SpendMeanSq: v.spend.meanSq()}
 	// One group per customer before they merge: at 10M customers more
 	// memory than the histories themselves, so DuckDB idles meanwhile.
 	var segs []int
 	var per []scoring.Forecast
 	if err := r.s.goPhase(ctx, func() error {
-		groups := forecastGroups(v.idx, v.hist, v.spend, segOf)
+		groups := forecastGroups(v.spend, segOf)
 		segs, per, _ = scoring.ForecastSegments(m, groups, weeksPerYear)
 		return nil
 	}); err != nil {
@@ -130,17 +138,15 @@ func (r *run) segmentOf(ctx context.Context) ([]int32, error) {
 	return segOf, err
 }
 
-// forecastGroups turns the customers' histories into forecast groups of
-// one customer each, by segment; customers without a segment are left out.
-func forecastGroups(idx []int64, hist []scoring.RFM, spend []scoring.Spend, segOf []int32) []scoring.ForecastGroup {
-	groups := make([]scoring.ForecastGroup, 0, len(idx))
-	for i, c := range hist {
-		j := int(idx[i]) - 1
-		if j < 0 || j >= len(segOf) || segOf[j] < 0 {
-			continue
+// forecastGroups turns the customers' histories sp was fitted to into
+// forecast groups of one customer each, by segment, with their spend
+// evidence under sp; customers without a segment are left out.
+func forecastGroups(sp *spendFit, segOf []int32) []scoring.ForecastGroup {
+	groups := make([]scoring.ForecastGroup, 0, len(sp.h.idx))
+	for i := range sp.h.hist {
+		if sg := segmentOfCustomer(segOf, sp.h.idx[i]); sg >= 0 {
+			groups = append(groups, sp.forecastGroup(i, int(sg)))
 		}
-		z := spend[i].ZBar
-		groups = append(groups, scoring.ForecastGroup{Segment: int(segOf[j]), RFM: c, ZBarSum: z, ZBarSqSum: z * z})
 	}
 	return scoring.GroupForecast(groups)
 }

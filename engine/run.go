@@ -388,18 +388,23 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	}
 
 	// 4 score: customer value in Go, per-segment metrics in SQL. Under
-	// value.model: auto the backtest's fits come first and choose the
-	// purchase model the run fits; otherwise they follow, when the run's
-	// own histories are garbage.
-	model := r.cfg.Value.Model
+	// value.model: auto or value.spend_model: auto the backtest's fits come
+	// first and choose the model the run fits; otherwise they follow, when
+	// the run's own histories are garbage.
+	model, spendModel := r.cfg.Value.Model, r.cfg.Value.SpendModel
 	var cal *calibration
-	if model == config.ModelAuto {
+	if model == config.ModelAuto || spendModel == config.ModelAuto {
 		if cal, err = r.calibrate(ctx); err != nil {
 			return nil, stageError("score", err)
 		}
-		model = r.chooseModel(cal)
+		if model == config.ModelAuto {
+			model = r.chooseModel(cal)
+		}
+		if spendModel == config.ModelAuto && r.man.SpendModelChoice != nil && r.man.SpendModelChoice.Model != "" {
+			spendModel = r.man.SpendModelChoice.Model
+		}
 	}
-	val, err := r.customerValue(ctx, model)
+	val, err := r.customerValue(ctx, model, spendModel)
 	if err != nil {
 		return nil, stageError("score", err)
 	}
@@ -408,7 +413,7 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 			return nil, stageError("score", err)
 		}
 	}
-	bands, err := r.backtest(ctx, cal, model)
+	bands, err := r.backtest(ctx, cal, model, val.spend.name)
 	if err != nil {
 		return nil, stageError("score", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,14 +40,20 @@ const (
 // space), is recorded with its error and its predictions are left empty:
 // it is never used silently. It returns the models with the histories,
 // for the model-based targets.
-func (r *run) customerValue(ctx context.Context, name string) (*valueFit, error) {
+func (r *run) customerValue(ctx context.Context, name, spendName string) (*valueFit, error) {
 	s := r.s
 	past, err := r.purchaseHistories(ctx, r.man.AsOf)
 	if err != nil {
 		return nil, err
 	}
-	idx, hist, spend := past.idx, past.hist, past.spend
+	idx, hist := past.idx, past.hist
 	fitHist, fitSpend := past.fitRows()
+	var segOf []int32
+	if spendName == config.SpendPerSegment || spendName == config.ModelAuto {
+		if segOf, err = r.segmentOf(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	// The fits and the predictions are Go's alone, over the histories:
 	// DuckDB idles meanwhile (goPhase).
@@ -59,31 +66,51 @@ func (r *run) customerValue(ctx context.Context, name string) (*valueFit, error)
 		check, dataErr := r.checkHistories(fitHist, r.man.AsOf)
 		r.man.ValueData = check
 		var bg scoring.DropoutModel
-		var gg scoring.GammaGamma
-		var bgFit, ggFit scoring.FitResult
-		bgErr, ggErr := dataErr, dataErr
+		var bgFit scoring.FitResult
+		var sp *spendFit
+		bgErr := dataErr
 		if dataErr != nil {
-			bgFit.N, ggFit.N = check.Customers, check.RepeatBuyers
+			bgFit.N = check.Customers
+			if spendName == config.ModelAuto {
+				spendName = r.spendByRule(nil)
+			}
+			sp = newSpendFit(spendName, past, fitSpend, segOf, dataErr, r.opts.valueLimits)
+			sp.fits[0].N = check.RepeatBuyers
 		} else {
 			fitting := r.progress(StepFit, 2)
 			bg, bgFit, bgErr = fitPurchaseModel(name, fitHist)
 			fitting.Add(1)
-			if ggFit.N, ggErr = scoring.CheckSpend(fitSpend, r.opts.valueLimits); ggErr == nil {
-				gg, ggFit, ggErr = scoring.FitGammaGamma(fitSpend)
+			if _, err := scoring.CheckSpend(fitSpend, r.opts.valueLimits); err == nil {
 				r.man.SpendFrequency = r.checkSpendFrequency(fitSpend)
 			}
+			if spendName == config.ModelAuto {
+				spendName = r.spendByRule(r.man.SpendFrequency)
+			}
+			sp = newSpendFit(spendName, past, fitSpend, segOf, nil, r.opts.valueLimits)
 			fitting.Add(1)
 			fitting.Done()
 		}
-		fit = &valueFit{idx: idx, hist: hist, spend: spend, model: name, bg: bg, bgFit: bgFit, bgErr: bgErr, gg: gg, ggFit: ggFit, ggErr: ggErr}
-		fits = []scoring.FitResult{bgFit, ggFit}
-		r.man.Models = []manifest.ModelRecord{record(name, "week", bgFit, bgErr), record("gamma_gamma", "currency per purchase", ggFit, ggErr)}
+		fit = &valueFit{idx: idx, hist: hist, model: name, bg: bg, bgFit: bgFit, bgErr: bgErr, spend: sp}
+		spendRecs, spendFits := sp.records()
+		fits = append([]scoring.FitResult{bgFit}, spendFits...)
+		r.man.Models = []manifest.ModelRecord{record(name, "week", bgFit, bgErr), spendRecs[0]}
+		r.man.SpendModel = &manifest.SpendModel{Model: spendName, Segments: spendRecs[1:]}
 		for _, m := range r.man.Models {
 			if m.Error != "" {
 				r.log.Warn("customer-value model not used", "model", m.Model, "error", m.Error)
 			} else {
 				r.log.Info("customer-value model fitted", "model", m.Model, "log_likelihood", float64(m.LogLik), "customers", m.Customers)
 			}
+		}
+		for _, m := range spendRecs[1:] {
+			if m.Error != "" {
+				r.log.Warn("spend model of a segment not fitted", "model", m.Model, "error", m.Error)
+			} else {
+				r.log.Info("spend model of a segment fitted", "model", m.Model, "log_likelihood", float64(m.LogLik), "customers", m.Customers)
+			}
+		}
+		if spendName != config.SpendGammaGamma && sp.err == nil {
+			r.log.Info("spend model in use", "spend_model", spendName)
 		}
 
 		h := scoring.Horizon{Periods: 12, PeriodLength: weeksPerMonth, DiscountRate: r.cfg.Value.MonthlyDiscountRate}
@@ -98,11 +125,11 @@ func (r *run) customerValue(ctx context.Context, name string) (*valueFit, error)
 			}
 		}
 		for i := range hist {
-			if ggErr != nil {
+			if sp.err != nil {
 				clv[i] = math.NaN()
 				continue
 			}
-			es := gg.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+			es := fit.expectedSpend(i)
 			expSpend[i] = round(es, 2)
 			clv[i] = round(clv[i]*es, 2)
 		}
@@ -113,7 +140,7 @@ func (r *run) customerValue(ctx context.Context, name string) (*valueFit, error)
 	if err := s.createTable(ctx, "ddl/models"); err != nil {
 		return nil, err
 	}
-	mrows := modelRows("", r.man.Models, fits)
+	mrows := modelRows("", append(slices.Clone(r.man.Models), r.man.SpendModel.Segments...), fits)
 	if err := s.appendRows("models", mrows); err != nil {
 		return nil, err
 	}
@@ -229,6 +256,7 @@ type histories struct {
 	idx     []int64
 	hist    []scoring.RFM
 	spend   []scoring.Spend
+	first   []float64 // the net spend of the first purchase day
 	actualN []int64   // purchase days after the end date
 	actualR []float64 // their net spend
 }
@@ -266,7 +294,8 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 			zbar, okZ := rec.Column(4).(*array.Float64)
 			n, okN := rec.Column(5).(*array.Int64)
 			rev, okR := rec.Column(6).(*array.Float64)
-			if !(okI && okX && okTX && okT && okZ && okN && okR) {
+			first, okF := rec.Column(7).(*array.Float64)
+			if !(okI && okX && okTX && okT && okZ && okN && okR && okF) {
 				return fmt.Errorf("purchase histories: unexpected Arrow schema %s", rec.Schema())
 			}
 			for c, col := range rec.Columns() {
@@ -279,6 +308,7 @@ func (r *run) purchaseHistories(ctx context.Context, end string) (*histories, er
 				h.idx, h.hist = append(h.idx, idx.Value(i)), append(h.hist, c)
 				h.actualN, h.actualR = append(h.actualN, n.Value(i)), append(h.actualR, rev.Value(i))
 				h.spend = append(h.spend, scoring.Spend{X: c.X, ZBar: zbar.Value(i), Weight: 1})
+				h.first = append(h.first, first.Value(i))
 			}
 		}
 		return nil

@@ -188,5 +188,21 @@ func (m GammaGamma) ConditionalExpectedSpend(x, zbar float64) float64 {
 	if x <= 0 {
 		return m.MeanSpend()
 	}
-	return m.P * (m.Gamma + x*zbar) / (m.P*x + m.Q - 1)
+	return m.ExpectedSpendGiven(x, x*zbar)
+}
+
+// ExpectedSpendGiven returns the expected value of a future transaction of
+// a customer whose n transactions, of the kind the model describes, summed
+// to total: ν's posterior is Gamma(pn+q, γ+total), so
+//
+//	E[Z|n, total] = p(γ + total)/(pn + q - 1).
+//
+// ConditionalExpectedSpend is the case of the x repeat purchases; a spend
+// model that takes the first purchase as evidence too passes x+1 and the
+// sum of all the customer's purchases. For n <= 0 it is MeanSpend.
+func (m GammaGamma) ExpectedSpendGiven(n, total float64) float64 {
+	if n <= 0 {
+		return m.MeanSpend()
+	}
+	return m.P * (m.Gamma + total) / (m.P*n + m.Q - 1)
 }

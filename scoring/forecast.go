@@ -11,17 +11,28 @@ type ForecastGroup struct {
 	Segment int
 	// RFM is the shared history; its Weight is the number of customers.
 	RFM
-	// ZBarSum is the sum, over the group's customers, of their mean repeat
-	// spend (0 for a customer without repeat purchases). Gamma-Gamma's
-	// expected spend is linear in z̄, so the group's expected spend needs
-	// only this sum.
+	// SpendModel indexes ForecastModels.Spends: the Gamma-Gamma fit the
+	// group's customers are predicted by (0 when there is one).
+	SpendModel int
+	// SpendExtra is how many purchases beyond the X repeat purchases the
+	// spend evidence covers: 0 under Gamma-Gamma as published (the repeat
+	// purchases alone), 1 when the first purchase's value counts too.
+	SpendExtra float64
+	// ZBarSum is the sum, over the group's customers, of their mean spend
+	// over the X + SpendExtra purchases of the evidence (0 for a customer
+	// without any). Gamma-Gamma's expected spend is linear in z̄, so the
+	// group's expected spend needs only this sum.
 	ZBarSum float64
 	// ZBarSqSum is the sum of the squares of those means: the predictive
 	// variance of a customer's spend is quadratic in z̄.
 	ZBarSqSum float64
 }
 
-// GroupForecast merges the groups of the same segment and history, adding
+// spendN is the number of purchases the group's spend evidence covers.
+func (g ForecastGroup) spendN() float64 { return g.X + g.SpendExtra }
+
+// GroupForecast merges the groups of the same segment, spend model and
+// history (purchase and spend evidence), adding
 // their weights and z̄ sums; the result is sorted by segment and history.
 func GroupForecast(groups []ForecastGroup) []ForecastGroup {
 	out := slices.Clone(groups)
@@ -32,7 +43,13 @@ func GroupForecast(groups []ForecastGroup) []ForecastGroup {
 		if a.Segment != b.Segment {
 			return a.Segment - b.Segment
 		}
-		return cmpRFM(a.RFM, b.RFM)
+		if a.SpendModel != b.SpendModel {
+			return a.SpendModel - b.SpendModel
+		}
+		if c := cmpRFM(a.RFM, b.RFM); c != 0 {
+			return c
+		}
+		return cmpFloat(a.SpendExtra, b.SpendExtra)
 	}
 	return mergeSorted(out, cmp, func(a *ForecastGroup, b ForecastGroup) {
 		a.Weight += b.Weight
@@ -62,15 +79,24 @@ type Forecast struct {
 	PurchasesChanceSD, ActiveChanceSD, SpendChanceSD float64
 }
 
+// SpendFit is a fitted spend model with the asymptotic covariance of its
+// parameters (FitResult.Cov; nil when unknown).
+type SpendFit struct {
+	Model GammaGamma
+	Cov   [][]float64
+}
+
 // ForecastModels are the fitted models a forecast uses, each with the
 // asymptotic covariance of its parameters (FitResult.Cov).
 type ForecastModels struct {
 	// Purchase is the purchase model: BGNBD, MBGNBD or ParetoNBD.
 	Purchase    DropoutModel
 	PurchaseCov [][]float64
-	// Spend, when nil, leaves Spend and SpendSD NaN.
-	Spend    *GammaGamma
-	SpendCov [][]float64
+	// Spends are the spend models the groups' SpendModel index, each with
+	// the covariance of its parameters; their fits are taken as
+	// independent of each other (fitted on different customers, or one
+	// alone). None leaves Spend and SpendSD NaN.
+	Spends []SpendFit
 	// SpendMeanSq, when positive, stands for E[(p/ν)²], the second moment
 	// of a customer's mean spend per purchase, for the customers whose
 	// Gamma-Gamma posterior gives it no finite value (px + q <= 2: the
@@ -115,11 +141,21 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 	const width = 7
 	at := func(s, k int) int { return s*width + k }
 	spendFactor := func(gg GammaGamma, g ForecastGroup) float64 {
-		// Σ_customers E[Z|x, z̄] = p(γ w + x Σz̄)/(px + q - 1).
-		return gg.P * (gg.Gamma*weightOf(g.Weight) + g.X*g.ZBarSum) / (gg.P*g.X + gg.Q - 1)
+		// Σ_customers E[Z|n, z̄] = p(γ w + n Σz̄)/(pn + q - 1), n the
+		// purchases of the evidence.
+		n := g.spendN()
+		return gg.P * (gg.Gamma*weightOf(g.Weight) + n*g.ZBarSum) / (gg.P*n + gg.Q - 1)
+	}
+	hasSpend := len(m.Spends) > 0
+	spendOf := func(models []GammaGamma, g ForecastGroup) GammaGamma {
+		return models[min(max(g.SpendModel, 0), len(models)-1)]
+	}
+	baseSpend := make([]GammaGamma, len(m.Spends))
+	for k, f := range m.Spends {
+		baseSpend[k] = f.Model
 	}
 	ey := make([]float64, len(groups))
-	totals := func(bg DropoutModel, gg *GammaGamma, keep bool) []float64 {
+	totals := func(bg DropoutModel, keep bool) []float64 {
 		return chunkReduce(len(groups), (ns+1)*width, func(lo, hi int, acc []float64) {
 			pr := NewPredictor(bg)
 			for i := lo; i < hi; i++ {
@@ -131,19 +167,22 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 				}
 				a := pr.ConditionalProbPurchase(t, g.X, g.TX, g.T)
 				sp := math.NaN()
-				if gg != nil {
-					sp = e * spendFactor(*gg, g)
+				var gg GammaGamma
+				if hasSpend {
+					gg = spendOf(baseSpend, g)
+					sp = e * spendFactor(gg, g)
 				}
 				var vn, va, vs float64
 				if keep {
 					vn = pr.ConditionalPurchaseVariance(t, g.X, g.TX, g.T)
 					va = w * a * (1 - a)
-					if gg != nil {
-						// Σ_customers (γ + x z̄)², times the factor all share.
-						g2 := w*gg.Gamma*gg.Gamma + 2*gg.Gamma*g.X*g.ZBarSum + g.X*g.X*g.ZBarSqSum
-						vs = g2 * gg.spendVarianceFactor(g.X, e, vn)
+					if hasSpend {
+						// Σ_customers (γ + n z̄)², times the factor all share.
+						n := g.spendN()
+						g2 := w*gg.Gamma*gg.Gamma + 2*gg.Gamma*n*g.ZBarSum + n*n*g.ZBarSqSum
+						vs = g2 * gg.spendVarianceFactor(n, e, vn)
 						if math.IsInf(vs, 1) && m.SpendMeanSq > 0 {
-							vs = w * spendVarianceFromMoments(gg.P, spendFactor(*gg, g)/w, m.SpendMeanSq, e, vn)
+							vs = w * spendVarianceFromMoments(gg.P, spendFactor(gg, g)/w, m.SpendMeanSq, e, vn)
 						}
 					}
 					vn *= w
@@ -160,17 +199,17 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 			}
 		})
 	}
-	spendTotals := func(gg GammaGamma) []float64 {
+	spendTotals := func(models []GammaGamma) []float64 {
 		return chunkReduce(len(groups), ns+1, func(lo, hi int, acc []float64) {
 			for i := lo; i < hi; i++ {
-				sp := ey[i] * spendFactor(gg, groups[i])
+				sp := ey[i] * spendFactor(spendOf(models, groups[i]), groups[i])
 				acc[segIdx[i]] += sp
 				acc[ns] += sp
 			}
 		})
 	}
 
-	base := totals(m.Purchase, m.Spend, true)
+	base := totals(m.Purchase, true)
 	// variance accumulates ∇fᵀ Σ_θ ∇f for one model's parameters, given the
 	// log-parameter derivatives d[i][v] of every value v.
 	variance := func(params []float64, cov [][]float64, d [][]float64, nv int) []float64 {
@@ -200,7 +239,7 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 			p[i] *= math.Exp(h)
 			return m.Purchase.WithParams(p)
 		}
-		plus := totals(shift(forecastStep), m.Spend, false)
+		plus := totals(shift(forecastStep), false)
 		dBG[i] = make([]float64, len(base))
 		for v := range base {
 			dBG[i][v] = (plus[v] - base[v]) / forecastStep
@@ -208,23 +247,26 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 	}
 	varBG := variance(bgParams, m.PurchaseCov, dBG, len(base))
 
+	// Each spend model's parameters move its own groups' spend alone; the
+	// models' fits are independent, so their variances add.
 	varGG := make([]float64, ns+1)
-	if m.Spend != nil {
-		ggParams := []float64{m.Spend.P, m.Spend.Q, m.Spend.Gamma}
+	for k, f := range m.Spends {
+		ggParams := []float64{f.Model.P, f.Model.Q, f.Model.Gamma}
 		dGG := make([][]float64, len(ggParams))
 		for i := range ggParams {
-			shift := func(h float64) GammaGamma {
-				p := slices.Clone(ggParams)
-				p[i] *= math.Exp(h)
-				return GammaGamma{P: p[0], Q: p[1], Gamma: p[2]}
-			}
-			plus := spendTotals(shift(forecastStep))
+			shifted := slices.Clone(baseSpend)
+			p := slices.Clone(ggParams)
+			p[i] *= math.Exp(forecastStep)
+			shifted[k] = GammaGamma{P: p[0], Q: p[1], Gamma: p[2]}
+			plus := spendTotals(shifted)
 			dGG[i] = make([]float64, ns+1)
 			for v := range dGG[i] {
 				dGG[i][v] = (plus[v] - base[at(v, 3)]) / forecastStep
 			}
 		}
-		varGG = variance(ggParams, m.SpendCov, dGG, ns+1)
+		for v, x := range variance(ggParams, f.Cov, dGG, ns+1) {
+			varGG[v] += x
+		}
 	}
 
 	read := func(s int) Forecast {
@@ -235,7 +277,7 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 			PurchasesChanceSD: math.Sqrt(base[at(s, 4)]), ActiveChanceSD: math.Sqrt(base[at(s, 5)]),
 			SpendChanceSD: math.Sqrt(base[at(s, 6)]),
 		}
-		if m.Spend == nil {
+		if !hasSpend {
 			f.Spend, f.SpendSD, f.SpendChanceSD = math.NaN(), math.NaN(), math.NaN()
 		}
 		return f

@@ -36,7 +36,7 @@ func fitForecastModels(t *testing.T, rfm []RFM, spend []Spend) ForecastModels {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ForecastModels{Purchase: bg, PurchaseCov: bgRes.Cov, Spend: &gg, SpendCov: ggRes.Cov}
+	return ForecastModels{Purchase: bg, PurchaseCov: bgRes.Cov, Spends: []SpendFit{{Model: gg, Cov: ggRes.Cov}}}
 }
 
 // groupsOf turns customers into forecast groups, one customer each.
@@ -65,7 +65,7 @@ func TestForecastTotalsAreSumsOfPredictions(t *testing.T) {
 		f.Customers++
 		f.Purchases += e
 		f.Active += m.Purchase.ConditionalProbPurchase(horizon, c.X, c.TX, c.T)
-		f.Spend += e * m.Spend.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
+		f.Spend += e * m.Spends[0].Model.ConditionalExpectedSpend(spend[i].X, spend[i].ZBar)
 	}
 	close := func(name string, got, want float64) {
 		t.Helper()
@@ -133,7 +133,7 @@ func TestForecastTotalsAreSumsOfPredictions(t *testing.T) {
 	if !math.IsNaN(noSpend.Spend) || !math.IsNaN(noSpend.SpendSD) || noSpend.Purchases != totalG.Purchases {
 		t.Errorf("without a spend model: %+v", noSpend)
 	}
-	_, _, noCov := ForecastSegments(ForecastModels{Purchase: m.Purchase, Spend: m.Spend}, grouped, horizon)
+	_, _, noCov := ForecastSegments(ForecastModels{Purchase: m.Purchase, Spends: []SpendFit{{Model: m.Spends[0].Model}}}, grouped, horizon)
 	if !math.IsNaN(noCov.PurchasesSD) || noCov.Purchases != totalG.Purchases {
 		t.Errorf("without a covariance: %+v", noCov)
 	}
@@ -213,8 +213,8 @@ func BenchmarkForecastOneMillion(b *testing.B) {
 		b.Fatal(err)
 	}
 	gg := GammaGamma{6, 4, 15}
-	m := ForecastModels{Purchase: truth, PurchaseCov: bgRes.Cov, Spend: &gg,
-		SpendCov: [][]float64{{0.1, 0, 0}, {0, 0.1, 0}, {0, 0, 1}}}
+	m := ForecastModels{Purchase: truth, PurchaseCov: bgRes.Cov,
+		Spends: []SpendFit{{Model: gg, Cov: [][]float64{{0.1, 0, 0}, {0, 0.1, 0}, {0, 0, 1}}}}}
 	groups := make([]ForecastGroup, len(rfm))
 	for i := range rfm {
 		groups[i] = ForecastGroup{Segment: i % 8, RFM: rfm[i], ZBarSum: spend[i].ZBar}

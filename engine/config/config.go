@@ -281,6 +281,17 @@ type Value struct {
 	// purchases errs least, which needs BacktestHoldout. A backtest fits
 	// every one.
 	Model string `yaml:"model" json:"model"`
+	// SpendModel is the spend model behind expected_spend, the value
+	// columns and the revenue targets (docs/definitions.md, "Choosing the
+	// spend model"): gamma_gamma (Gamma-Gamma as published: a customer's
+	// repeat purchases are the evidence, so every one-time buyer gets the
+	// population's mean), first_order (the same fit, with the first
+	// purchase's value as evidence too), per_segment (a Gamma-Gamma fit
+	// per segment), or auto, the default: with BacktestHoldout, the one
+	// whose forecast of the holdout's revenue, given its purchases, errs
+	// least; without, gamma_gamma, or per_segment when spend goes with
+	// purchase frequency.
+	SpendModel string `yaml:"spend_model" json:"spend_model"`
 }
 
 // Economics configures the customer economics (acquisition_value): what
@@ -418,7 +429,7 @@ func DefaultConfig() Config {
 		},
 		Targets: Targets{Uplift: scoring.DefaultUplift(), Baseline: "model"},
 		Rejects: Rejects{MaxShare: 0.05, UnknownCustomers: "reject", ZeroAmounts: "reject"},
-		Value:   Value{MonthlyDiscountRate: 0.01, Model: ModelBGNBD},
+		Value:   Value{MonthlyDiscountRate: 0.01, Model: ModelBGNBD, SpendModel: ModelAuto},
 
 		Economics: Economics{HorizonMonths: 12},
 	}
@@ -868,6 +879,9 @@ func (c *Config) validateValue(p *problems) {
 	default:
 		p.add("value.model: expected %s or %s, found %q", strings.Join(PurchaseModels, ", "), ModelAuto, c.Value.Model)
 	}
+	if !slices.Contains(SpendModels, c.Value.SpendModel) && c.Value.SpendModel != ModelAuto {
+		p.add("value.spend_model: expected %s or %s, found %q", strings.Join(SpendModels, ", "), ModelAuto, c.Value.SpendModel)
+	}
 	if v := c.Value.MonthlyDiscountRate; !(v >= 0 && v < 1) {
 		p.add("value.monthly_discount_rate: expected a rate in [0, 1), found %g", v)
 	}
@@ -1028,6 +1042,18 @@ const (
 // PurchaseModels are the purchase models, the default first: the order in
 // which a backtest fits them and auto breaks ties.
 var PurchaseModels = []string{ModelBGNBD, ModelMBGNBD, ModelParetoNBD}
+
+// The spend models value.spend_model chooses from (auto, ModelAuto, lets
+// the backtest or a rule choose).
+const (
+	SpendGammaGamma = "gamma_gamma"
+	SpendFirstOrder = "first_order"
+	SpendPerSegment = "per_segment"
+)
+
+// SpendModels are the spend models, in the order a backtest compares them
+// and auto breaks ties.
+var SpendModels = []string{SpendGammaGamma, SpendFirstOrder, SpendPerSegment}
 
 var spanPattern = regexp.MustCompile(`^([1-9][0-9]{0,3})([dwm])$`)
 

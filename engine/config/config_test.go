@@ -77,6 +77,12 @@ func TestConfigFullFileValues(t *testing.T) {
 	if cfg.Targets.Objectives[3] != "cross_sell" || cfg.Targets.Uplift["retention"]["retention_12m"] != 0.02 {
 		t.Errorf("targets decoded as %+v", cfg.Targets)
 	}
+	if cfg.Value.Model != ModelMBGNBD || cfg.Value.SpendModel != SpendFirstOrder {
+		t.Errorf("value decoded as %+v", cfg.Value)
+	}
+	if d := DefaultConfig().Value.SpendModel; d != ModelAuto {
+		t.Errorf("value.spend_model defaults to %q, want auto", d)
+	}
 	// Keys the file does not set keep their defaults.
 	if _, ok := cfg.Targets.Uplift["cross_sell"]; !ok {
 		t.Errorf("default uplift for cross_sell lost when the file sets only retention's")

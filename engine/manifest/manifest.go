@@ -94,6 +94,12 @@ type Backtest struct {
 	// the backtest can inform the choice, or make it.
 	Model    string          `json:"model"`
 	Compared []ModelBacktest `json:"compared"`
+	// SpendModel is the spend model of the revenue figures above and of
+	// model_backtest (value.spend_model, or the one auto chose);
+	// SpendCompared holds the holdout revenue of every spend model, with
+	// the purchase model in use, that one first.
+	SpendModel    string          `json:"spend_model"`
+	SpendCompared []SpendBacktest `json:"spend_compared"`
 	// Data is the check of the calibration histories.
 	Data *ValueData `json:"data,omitempty"`
 }
@@ -176,6 +182,13 @@ type Manifest struct {
 	// ModelChoice records how value.model: auto chose the purchase model;
 	// nil when the configuration names it.
 	ModelChoice *ModelChoice `json:"model_choice,omitempty"`
+	// SpendModel is the spend model in use (value.spend_model's, or
+	// auto's choice) with per_segment's fits; nil when the value models
+	// were not reached.
+	SpendModel *SpendModel `json:"spend_model,omitempty"`
+	// SpendModelChoice records how value.spend_model: auto chose the spend
+	// model; nil when the configuration names it.
+	SpendModelChoice *ModelChoice `json:"spend_model_choice,omitempty"`
 	// Windows say how much of each metric window the data covers;
 	// MetricsLeftOut the metrics not published, and why.
 	Windows        []WindowCoverage  `json:"windows"`
@@ -404,4 +417,30 @@ type SpendFrequency struct {
 	Customers   float64        `json:"customers"`
 	Limit       float64        `json:"limit"`
 	Independent bool           `json:"independent"`
+}
+
+// SpendModel is the spend model in use: gamma_gamma, first_order or
+// per_segment (value.spend_model, or what auto chose). Under per_segment,
+// Segments holds each segment's Gamma-Gamma fit (gamma_gamma_segment_ID);
+// one with an error was not used, its customers taking the fit on every
+// customer (the models' gamma_gamma).
+type SpendModel struct {
+	Model    string        `json:"model"`
+	Segments []ModelRecord `json:"segments,omitempty"`
+}
+
+// SpendBacktest is one spend model's forecast of the backtest's holdout
+// revenue: predicted revenue is the purchase model in use's forecast times
+// the spend model's expected spend; SpendError, what value.spend_model:
+// auto chooses by, is the spend model's own error: the customers'
+// holdout purchases times their expected spend per purchase against their
+// revenue, |difference| summed over the frequency rows of model_backtest,
+// over the holdout's revenue. Null when undefined or the model was not
+// used (Error saying why).
+type SpendBacktest struct {
+	Model            string         `json:"model"`
+	PredictedRevenue nullable.Float `json:"predicted_revenue"`
+	RevenueError     nullable.Float `json:"revenue_error"`
+	SpendError       nullable.Float `json:"spend_error"`
+	Error            string         `json:"error,omitempty"`
 }

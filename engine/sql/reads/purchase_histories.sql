@@ -13,7 +13,8 @@
 -- x is the number of purchase days after the first up to $1, t_x the weeks
 -- from the first to the last, t the weeks from the first to $1, zbar the
 -- mean net spend of the repeat purchase days; the purchase days after $1
--- and their net spend (returns up to as_of) follow. Customers without a
+-- and their net spend (returns up to as_of) follow, then first_spend, the
+-- net spend of the first purchase day. Customers without a
 -- purchase up to $1 are left out.
 -- grain: customer; key: cust_idx.
 with orders as (
@@ -87,7 +88,8 @@ calibration as (
         date_diff('day', min(day), $1::date) / 7.0           as t,
         case when count(*) > 1
             then (sum(spend) - arg_min(spend, day))::double / (count(*) - 1)
-            else 0 end                                        as zbar
+            else 0 end                                        as zbar,
+        arg_min(spend, day)::double                           as first_spend
     from kept
     where day <= $1::date
     group by cust_idx
@@ -108,7 +110,8 @@ final as (
         calibration.t::double                         as t,
         calibration.zbar,
         coalesce(after.purchases, 0)::bigint          as purchases_after,
-        coalesce(after.revenue, 0)::double            as revenue_after
+        coalesce(after.revenue, 0)::double            as revenue_after,
+        calibration.first_spend
     from calibration
     left join after on calibration.cust_idx = after.cust_idx
 )
