@@ -81,7 +81,7 @@ func TestHistoryRecordsRuns(t *testing.T) {
 	if len(errs) != 2 || !strings.Contains(errs[0], "nope.parquet") || !strings.Contains(errs[1], "injected failure") {
 		t.Errorf("errors of the failed runs: %q", errs)
 	}
-	checkLines(t, "schema version", historyLines(t, out, "SELECT key || '=' || value FROM h.meta"), []string{"schema_version=3"})
+	checkLines(t, "schema version", historyLines(t, out, "SELECT key || '=' || value FROM h.meta"), []string{"schema_version=4"})
 
 	// The good run's segments, metrics and targets are those it published.
 	const segCols = "segment_id, segment_name, customers, customer_share, historical_ltv, objective, traits"

@@ -41,8 +41,9 @@ type sqlModel struct {
 	// base name.
 	file string
 	// stage is the stage whose buildStage builds it (views, tables, checks);
-	// "" for files Go runs itself at its own point: go tables, reads, and
-	// the staging views that stand in for an input file that is not given.
+	// "" for files Go runs itself at its own point: go tables, reads, the
+	// staging views that stand in for an input file that is not given, and
+	// the scorecard's models, built around the figures Go adds up.
 	stage string
 	mat   materialisation
 	// deps are the relations the SQL reads: other models, or the sources
@@ -98,6 +99,10 @@ var sqlModels = []sqlModel{
 	{file: "marts/segment_drift", stage: "drift", mat: matTable, deps: []string{"customer_segments", "previous_segments", "segment_changes"}},
 	{file: "marts/customer_segments_delta", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_customer_segments"}},
 	{file: "marts/segment_migration", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_segments"}},
+	// The scorecard against the plan of record (scorecard.go).
+	{file: "intermediate/scorecard_window", mat: matView, deps: []string{"scorecard_plan"}},
+	{file: "intermediate/scorecard_phasing", mat: matView, deps: []string{"scorecard_figures", "scorecard_plan", "scorecard_targets", "scorecard_window"}},
+	{file: "marts/segment_scorecard", mat: matTable, deps: []string{"scorecard_figures", "scorecard_phasing", "scorecard_plan", "scorecard_targets", "scorecard_window"}},
 
 	// Checks.
 	{file: "checks/customers_once", stage: "score", mat: matCheck, deps: []string{"customer_features", "customer_segments"}},
@@ -114,6 +119,9 @@ var sqlModels = []sqlModel{
 	{file: "ddl/backtest_params", mat: matGoTable},
 	{file: "ddl/segments", mat: matGoTable},
 	{file: "ddl/segment_targets", mat: matGoTable},
+	{file: "ddl/scorecard_plan", mat: matGoTable},
+	{file: "ddl/scorecard_targets", mat: matGoTable},
+	{file: "ddl/scorecard_figures", mat: matGoTable},
 
 	// Queries Go reads.
 	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
@@ -132,6 +140,8 @@ var sqlModels = []sqlModel{
 	{file: "reads/customers_only_after_as_of", mat: matRead, deps: []string{"src_transactions", "stg_customers"}},
 	{file: "reads/data_extent", mat: matRead, deps: []string{"customer_features", "customer_mix"}},
 	{file: "reads/window_coverage", mat: matRead, params: []string{"data_start", "data_end"}},
+	{file: "reads/scorecard_plan_segments", mat: matRead, deps: []string{"customer_features", "plan_customer_segments"}},
+	{file: "reads/scorecard_customers", mat: matRead, deps: []string{"customer_features", "int_lines", "int_orders", "scorecard_window"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -148,6 +158,7 @@ var goSources = map[string]string{
 	"previous_published":         "previousSegments: the latest run's customer_segments file",
 	"previous_segments":          "previousSegments: the latest run's customer segment IDs",
 	"previous_customer_segments": "previousCustomerSegments: the latest run's customer_segments with this run's columns",
+	"plan_customer_segments":     "planScope: the customer_segments file of the plan of record's run",
 }
 
 // sqlOtherUses are the embedded SQL files that are not models: they are

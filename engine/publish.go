@@ -31,6 +31,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"model_backtest", "grouping, group_value"},
 	{"cohort_retention", "segment_id, cohort_month, months_since"},
 	{"category_pairs", "segment_id, pair_rank"},
+	{"segment_scorecard", "segment_id, metric"},
 }
 
 // confirmRunID checks, once the run holds the output root, that no run

@@ -166,7 +166,7 @@ func TestHistoryOldSchema(t *testing.T) {
 	if res.HistoryErr != nil {
 		t.Fatalf("run not recorded in a version 1 history: %v", res.HistoryErr)
 	}
-	checkLines(t, "schema version after a run", historyLines(t, out, "SELECT value FROM h.meta WHERE key = 'schema_version'"), []string{"3"})
+	checkLines(t, "schema version after a run", historyLines(t, out, "SELECT value FROM h.meta WHERE key = 'schema_version'"), []string{"4"})
 	runs, err = store.List(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)

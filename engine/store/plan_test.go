@@ -40,6 +40,12 @@ func recordPlanRun(t *testing.T, root, id, asOf, lowTarget string) {
 			"CREATE TABLE segment_migration (from_segment_id INTEGER, to_segment_id INTEGER, customers BIGINT)",
 			`CREATE TABLE segment_targets (segment_id INTEGER, segment_name VARCHAR, metric VARCHAR, unit VARCHAR, horizon_start DATE,
 				horizon_end DATE, baseline DOUBLE, low DOUBLE, high DOUBLE, target DOUBLE, uplift DOUBLE, objective VARCHAR, method VARCHAR)`,
+			// No plan covered the run's as_of: an empty scorecard.
+			`CREATE TABLE segment_scorecard (plan_id INTEGER, segment_id INTEGER, segment_name VARCHAR, objective VARCHAR, metric VARCHAR,
+				unit VARCHAR, horizon_start DATE, horizon_end DATE, as_of DATE, days_elapsed BIGINT, horizon_days BIGINT, customers BIGINT,
+				added_customers BIGINT, actual_to_date DOUBLE, added_to_date DOUBLE, expected_to_date DOUBLE, phasing VARCHAR, phased_share DOUBLE,
+				baseline_full_year DOUBLE, target_full_year DOUBLE, projected_year_end DOUBLE, projection_method VARCHAR,
+				comparison VARCHAR, gap DOUBLE, status VARCHAR)`,
 		} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return err
@@ -356,8 +362,8 @@ func TestPlanMigratesHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("committing a plan in a version 2 history: %v", err)
 	}
-	if v := historyValue(t, root, "SELECT value FROM run_history.meta WHERE key = 'schema_version'"); v != fmt.Sprint(HistorySchemaVersion) || v != "3" {
-		t.Errorf("schema version after the commit: %s, want 3", v)
+	if v := historyValue(t, root, "SELECT value FROM run_history.meta WHERE key = 'schema_version'"); v != fmt.Sprint(HistorySchemaVersion) || v != "4" {
+		t.Errorf("schema version after the commit: %s, want 4", v)
 	}
 	if p.ID != 1 || p.HorizonStart != "2026-07-01" || len(p.Targets) != 1 || *p.Targets[0].Target != 11 {
 		t.Errorf("plan of the migrated history: %+v", p)
@@ -383,7 +389,7 @@ func TestPlanMigratesHistory(t *testing.T) {
 	}
 	_, _, err = CommitPlan(ctx, root, PlanCommit{RunID: "20260702T020000Z-bbbbbb", By: "alice", Note: "later", Now: time.Now()})
 	var he *HistoryError
-	if !errors.As(err, &he) || !strings.Contains(err.Error(), "schema version 99 is newer than this crmseg's (3): commit plans with a newer crmseg") {
+	if !errors.As(err, &he) || !strings.Contains(err.Error(), fmt.Sprintf("schema version 99 is newer than this crmseg's (%d): commit plans with a newer crmseg", HistorySchemaVersion)) {
 		t.Errorf("commit in a later version's history: %v", err)
 	}
 	if _, err := Plans(ctx, root, false); err == nil || !strings.Contains(err.Error(), "read it with a newer crmseg") {
