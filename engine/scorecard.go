@@ -218,7 +218,7 @@ func (r *run) scorecard(ctx context.Context, scope *planScope, val *valueFit) er
 	if first.Valid {
 		dataStart = first.Time
 	}
-	if err := s.appendRows("scorecard_plan", [][]driver.Value{{int32(p.ID), p.RunID, start, end, purchase, value, dataStart}}); err != nil {
+	if err := s.appendRows("scorecard_plan", [][]driver.Value{{int32(p.ID), p.RunID, start, end, purchase, value, dataStart, scope.unassigned}}); err != nil {
 		return err
 	}
 	var rows [][]driver.Value

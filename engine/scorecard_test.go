@@ -509,3 +509,98 @@ func TestRestForecastUsesRunModel(t *testing.T) {
 		}
 	}
 }
+
+// A figure undefined to date (a share without a denominator: no spend,
+// no buyers, no cohort) or a target the plan holds no figure for is
+// undefined all through its row: no expected figure, no year-end, no
+// status, rather than a year-end clamped from nothing to 0 or 1. So are
+// the new customers of each segment when the plan's model could not give
+// the customers new since its run a segment.
+func TestScorecardUndefinedFigures(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	model := func(file string) string {
+		t.Helper()
+		q, err := modelSQL(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for _, f := range []string{"ddl/scorecard_plan", "ddl/scorecard_targets", "ddl/scorecard_figures"} {
+		exec(model(f))
+	}
+	exec("CREATE TABLE params AS SELECT DATE '2026-03-31' AS as_of, TIMESTAMP '2026-04-01' AS window_end")
+	// The data starts with the horizon: phased by days. No purchase model
+	// usable: retention's year-end is the run rate.
+	exec("INSERT INTO scorecard_plan VALUES (1, 'r', DATE '2026-01-01', DATE '2026-12-31', NULL, NULL, DATE '2026-01-01', 0)")
+	exec(`INSERT INTO scorecard_targets VALUES
+		(1, 'A', 'retention', 'digital_share', 'share', 0.4, 0.35, 0.45, 0.5, 0.1, 'last_12m_projection'),
+		(1, 'A', 'retention', 'multi_category_share', 'share', 0.8, 0.75, 0.85, 0.8, 0, 'last_12m_projection'),
+		(1, 'A', 'retention', 'retention_12m', 'share', 0.6, 0.55, 0.65, 0.65, 0.05, 'last_12m_projection'),
+		(1, 'A', 'retention', 'orders_12m', 'orders', 10, 8, 12, 11, 0.1, 'bg_nbd'),
+		(1, 'A', 'retention', 'new_customers_12m', 'customers', 4, 3, 5, 4, 0, 'last_12m_projection'),
+		(2, 'B', 'acquisition', 'digital_share', 'share', NULL, NULL, NULL, NULL, NULL, 'last_12m_projection'),
+		(2, 'B', 'acquisition', 'retention_12m', 'share', NULL, NULL, NULL, NULL, NULL, 'last_12m_projection')`)
+	// Segment 1 has an order and a new customer to date, but no spend, no
+	// buyers and no cohort; segment 2 spend and buyers, no cohort (each
+	// metric reads its own figures).
+	zeros := func(seg, gross, digital, buyers, multi int) string {
+		return fmt.Sprintf("(%d, 5, 0, %d, 1, 1, 1, 0, 0, 0, 0, 0, 0, %d, %d, %d, %d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL)",
+			seg, gross, gross, digital, buyers, multi)
+	}
+	exec("INSERT INTO scorecard_figures VALUES " + zeros(0, 100, 40, 2, 1) + ", " + zeros(1, 0, 0, 0, 0) + ", " + zeros(2, 100, 40, 2, 1))
+	exec("CREATE VIEW scorecard_window AS " + model("intermediate/scorecard_window"))
+	exec("CREATE VIEW scorecard_phasing AS " + model("intermediate/scorecard_phasing"))
+	scorecard := func() map[string]string {
+		t.Helper()
+		rows, err := db.Query(`SELECT segment_id, metric, concat_ws(' ', coalesce(actual_to_date::VARCHAR, '-'), coalesce(expected_to_date::VARCHAR, '-'),
+			coalesce(projected_year_end::VARCHAR, '-'), coalesce(projection_method, '-'), coalesce(status, '-')) FROM (` + model("marts/segment_scorecard") + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]string{}
+		for rows.Next() {
+			var seg int
+			var metric, row string
+			if err := rows.Scan(&seg, &metric, &row); err != nil {
+				t.Fatal(err)
+			}
+			got[fmt.Sprint(seg, " ", metric)] = row
+		}
+		return got
+	}
+	got := scorecard()
+	// Day 90 of 365: expected 0.4 + 0.1 x 90/365 for segment 1's digital
+	// share, 11 x 90/365 orders, 0.65 x 90/365 retention.
+	for key, want := range map[string]string{
+		"1 digital_share":        "- 0.424658 - rest_as_planned -",
+		"1 multi_category_share": "- 0.8 - rest_as_planned -",
+		"1 retention_12m":        "- 0.160274 - run_rate -",
+		"1 orders_12m":           "1.0 2.712329 4.055556 run_rate behind",
+		"1 new_customers_12m":    "1.0 0.986301 4.055556 run_rate on_track",
+		"2 digital_share":        "0.4 - - rest_as_planned -",
+		"2 retention_12m":        "- - - run_rate -",
+	} {
+		if got[key] != want {
+			t.Errorf("segment %s: %q, want %q (actual, expected, year-end, method, status)", key, got[key], want)
+		}
+	}
+	if len(got) != 7 {
+		t.Errorf("%d rows, want 7: %v", len(got), got)
+	}
+	exec("UPDATE scorecard_plan SET unassigned_customers = 3")
+	if got, want := scorecard()["1 new_customers_12m"], "- 0.986301 - run_rate -"; got != want {
+		t.Errorf("new customers with customers new since the plan's run left out: %q, want %q", got, want)
+	}
+}

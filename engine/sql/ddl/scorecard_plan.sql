@@ -6,6 +6,9 @@
 -- model is not usable (not converged, degenerate, or the data cannot carry
 -- it). data_start is the date of the data's first order: the phasing by
 -- the year before the horizon needs the data to reach back to it.
+-- unassigned_customers are the customers new since the plan's run that its
+-- model could not give a segment (planScope): new_customers_12m is then
+-- unknown per segment.
 -- grain: run; key: none (one row or none).
 create or replace table scorecard_plan (
     plan_id          integer,
@@ -14,5 +17,6 @@ create or replace table scorecard_plan (
     horizon_end      date,
     purchase_method  varchar,
     value_method     varchar,
-    data_start       date
+    data_start       date,
+    unassigned_customers bigint
 )

@@ -49,7 +49,9 @@ measured as (
             when 'revenue_12m' then coalesce(figures.revenue_to_date, 0)
             when 'orders_12m' then coalesce(figures.orders_to_date, 0)
             when 'active_customers_12m' then coalesce(figures.active_to_date, 0)
-            when 'new_customers_12m' then coalesce(figures.new_to_date, 0)
+            -- unknown when the plan's model could not give the customers
+            -- new since its run a segment
+            when 'new_customers_12m' then case when plan.unassigned_customers = 0 then coalesce(figures.new_to_date, 0) end
             when 'retention_12m' then figures.retained_to_date / nullif(figures.cohort, 0)
             when 'multi_category_share' then figures.multi_category / nullif(figures.buyers, 0)
             when 'digital_share' then figures.digital_to_date / nullif(figures.gross_to_date, 0)
@@ -58,7 +60,7 @@ measured as (
             when 'revenue_12m' then coalesce(figures.added_revenue_to_date, 0)
             when 'orders_12m' then coalesce(figures.added_orders_to_date, 0)
             when 'active_customers_12m' then coalesce(figures.added_active_to_date, 0)
-            when 'new_customers_12m' then coalesce(figures.added_new_to_date, 0)
+            when 'new_customers_12m' then case when plan.unassigned_customers = 0 then coalesce(figures.added_new_to_date, 0) end
         end                                                                    as added_to_date,
         -- The value models over the rest of the horizon, in the targets'
         -- units (as the model-based targets convert them), added to what
@@ -91,18 +93,30 @@ measured as (
     left join phasing on targets.segment_id = phasing.segment_id and targets.metric = phasing.metric
 ),
 
-expected as (
+-- A share is held to [0, 1]; a figure undefined (null) stays null: least
+-- and greatest skip nulls, which would make 0 or 1 of nothing.
+expected_unclamped as (
     select
         measured.*,
         case when measured.is_level
-            then least(greatest(measured.baseline + (measured.target - measured.baseline) * measured.phased_share
-                + measured.level_shift, 0), 1)
+            then measured.baseline + (measured.target - measured.baseline) * measured.phased_share
+                + measured.level_shift
             else measured.target * measured.phased_share
-        end                                                                    as expected_to_date
+        end                                                                    as expected_raw
     from measured
 ),
 
-projected as (
+expected as (
+    select
+        expected_unclamped.*,
+        case when expected_unclamped.is_level and expected_unclamped.expected_raw is not null
+            then least(greatest(expected_unclamped.expected_raw, 0), 1)
+            else expected_unclamped.expected_raw
+        end                                                                    as expected_to_date
+    from expected_unclamped
+),
+
+projected_unclamped as (
     select
         expected.*,
         case
@@ -111,13 +125,12 @@ projected as (
             -- (multi_category_share) keeps its gap to the plan; the share
             -- of the year's spend (digital_share) dilutes it by the spend to
             -- come.
-            when expected.is_level then least(greatest(expected.target + (expected.actual_to_date - expected.expected_to_date)
-                * case when expected.metric = 'digital_share' then expected.phased_share else 1 end, 0), 1)
+            when expected.is_level then expected.target + (expected.actual_to_date - expected.expected_to_date)
+                * case when expected.metric = 'digital_share' then expected.phased_share else 1 end
             -- the run rate: the actual figure over the share of the year it
             -- took last year
-            when expected.metric = 'retention_12m' then least(expected.actual_to_date / nullif(expected.phased_share, 0), 1)
             else expected.actual_to_date / nullif(expected.phased_share, 0)
-        end                                                                    as projected_year_end,
+        end                                                                    as projected_raw,
         case
             when expected.model_method is not null then expected.model_method
             when expected.is_level then 'rest_as_planned'
@@ -127,6 +140,19 @@ projected as (
             else expected.actual_to_date / nullif(expected.expected_to_date, 0) - 1
         end                                                                    as gap
     from expected
+),
+
+projected as (
+    select
+        projected_unclamped.*,
+        case
+            when projected_unclamped.projected_raw is null or projected_unclamped.model_method is not null
+                then projected_unclamped.projected_raw
+            when projected_unclamped.is_level then least(greatest(projected_unclamped.projected_raw, 0), 1)
+            when projected_unclamped.metric = 'retention_12m' then least(projected_unclamped.projected_raw, 1)
+            else projected_unclamped.projected_raw
+        end                                                                    as projected_year_end
+    from projected_unclamped
 ),
 
 final as (
