@@ -80,8 +80,8 @@ func (p *planScope) isAdded(row int) bool { return p.added[row/64]&(1<<(row%64))
 // and gives every customer of the run their segment in it (see planScope).
 // It needs the feature matrix in its own units: it runs before the
 // segmentation, whose training scales the matrix in place. No plan, or a
-// plan whose run's customer_segments is gone, is no scorecard: nil, and the
-// log says why.
+// plan whose run's customer_segments is gone or unreadable, is no
+// scorecard: nil, and the log says why.
 func (r *run) planScope(ctx context.Context, plans plansOfRecord, fm *segmentation.FeatureMatrix) (*planScope, error) {
 	asOf := r.man.AsOf
 	if r.opts.TrainOnly {
@@ -103,10 +103,16 @@ func (r *run) planScope(ctx context.Context, plans plansOfRecord, fm *segmentati
 		r.log.Warn("customers of the plan of record's run not found: no scorecard", append(attrs, "error", err)...)
 		return nil, nil
 	}
-	// A file path, which a view cannot bind.
+	// A file path, which a view cannot bind. Creating the view reads the
+	// file's schema: a damaged file (or one without the columns) costs the
+	// run its scorecard, as a missing one does, not the run.
 	if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW plan_customer_segments AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "+
 		"CAST(segment_id AS INTEGER) AS segment_id FROM read_parquet("+sqlquote.Literal(file)+")"); err != nil {
-		return nil, fmt.Errorf("plan of record's customers %s: %w", file, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("plan of record's customers %s: %w", file, err)
+		}
+		r.log.Warn("customers of the plan of record's run unreadable: no scorecard", append(attrs, "file", file, "error", err)...)
+		return nil, nil
 	}
 	n, _ := fm.X.Dims()
 	scope := &planScope{plan: plan, segmentOf: make([]int32, n), added: make([]uint64, (n+63)/64)}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -260,6 +261,31 @@ func TestScorecardHandWorked(t *testing.T) {
 	}
 	if len(d.Scorecard) != 14 || d.Scorecard[0].Metric != "active_customers_12m" || d.Scorecard[0].Status != "ahead" || d.Scorecard[0].DaysElapsed != 181 {
 		t.Errorf("history's scorecard rows of run 3: %+v", d.Scorecard)
+	}
+
+	// The plan's run's customers damaged, then gone: the run goes on and
+	// publishes, without a scorecard, and the log says why.
+	planCustomers := filepath.Join(plan.Dir, "customer_segments.parquet")
+	for _, c := range []struct{ damage, log string }{
+		{"damaged", `msg="customers of the plan of record's run unreadable: no scorecard"`},
+		{"removed", `msg="customers of the plan of record's run not found: no scorecard"`},
+	} {
+		var err error
+		if c.damage == "damaged" {
+			err = os.WriteFile(planCustomers, []byte("not parquet"), 0o644)
+		} else {
+			err = os.Remove(planCustomers)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, logs := run("2026-06-30", 3)
+		if !strings.Contains(logs, c.log+" run_id="+res.RunID+" plan_id=1") {
+			t.Errorf("log of a run whose plan's customers are %s lacks %s:\n%s", c.damage, c.log, logs)
+		}
+		if n := countRows(t, filepath.Join(res.Dir, "segment_scorecard.parquet"), "true"); n != 0 || res.Manifest.Scorecard != nil {
+			t.Errorf("run whose plan's customers are %s: %d scorecard rows, manifest %+v; want none", c.damage, n, res.Manifest.Scorecard)
+		}
 	}
 }
 
