@@ -41,8 +41,9 @@ type sqlModel struct {
 	// base name.
 	file string
 	// stage is the stage whose buildStage builds it (views, tables, checks);
-	// "" for files Go runs itself at its own point: go tables, reads, and
-	// the staging views that stand in for an input file that is not given.
+	// "" for files Go runs itself at its own point: go tables, reads, the
+	// staging views that stand in for an input file that is not given, and
+	// the scorecard's models, built around the figures Go adds up.
 	stage string
 	mat   materialisation
 	// deps are the relations the SQL reads: other models, or the sources
@@ -110,6 +111,10 @@ var sqlModels = []sqlModel{
 	{file: "marts/segment_drift", stage: "drift", mat: matTable, deps: []string{"customer_segments", "previous_segments", "segment_changes"}},
 	{file: "marts/customer_segments_delta", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_customer_segments"}},
 	{file: "marts/segment_migration", stage: "delta", mat: matTable, deps: []string{"customer_segments", "previous_segments"}},
+	// The scorecard against the plan of record (scorecard.go).
+	{file: "intermediate/scorecard_window", mat: matView, deps: []string{"scorecard_plan"}},
+	{file: "intermediate/scorecard_phasing", mat: matView, deps: []string{"scorecard_figures", "scorecard_plan", "scorecard_targets", "scorecard_window"}},
+	{file: "marts/segment_scorecard", mat: matTable, deps: []string{"scorecard_figures", "scorecard_phasing", "scorecard_plan", "scorecard_targets", "scorecard_window"}},
 
 	// Checks.
 	{file: "checks/customers_once", stage: "score", mat: matCheck, deps: []string{"customer_features", "customer_segments"}},
@@ -128,6 +133,9 @@ var sqlModels = []sqlModel{
 	{file: "ddl/segments", mat: matGoTable},
 	{file: "ddl/segment_targets", mat: matGoTable},
 	{file: "ddl/scenario_results", mat: matGoTable},
+	{file: "ddl/scorecard_plan", mat: matGoTable},
+	{file: "ddl/scorecard_targets", mat: matGoTable},
+	{file: "ddl/scorecard_figures", mat: matGoTable},
 
 	// Queries Go reads.
 	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
@@ -150,6 +158,8 @@ var sqlModels = []sqlModel{
 	{file: "reads/scenario_customers", mat: matRead, deps: []string{"run_customer_segments"}, params: []string{"as_of"}},
 	{file: "reads/scenario_segments", mat: matRead, deps: []string{"run_segments"}},
 	{file: "reads/scenario_targets", mat: matRead, deps: []string{"run_segment_targets"}},
+	{file: "reads/scorecard_plan_segments", mat: matRead, deps: []string{"customer_features", "plan_customer_segments"}},
+	{file: "reads/scorecard_customers", mat: matRead, deps: []string{"customer_features", "int_lines", "int_orders", "scorecard_window"}},
 }
 
 // goSources are the relations Go makes from the inputs and its own results,
@@ -171,6 +181,7 @@ var goSources = map[string]string{
 	"run_customer_segments":      "Scenario: the scenario's run's customer_segments file",
 	"run_segments":               "Scenario: the scenario's run's segments file",
 	"run_segment_targets":        "Scenario: the scenario's run's segment_targets file",
+	"plan_customer_segments":     "planScope: the customer_segments file of the plan of record's run",
 }
 
 // sqlOtherUses are the embedded SQL files that are not models: they are

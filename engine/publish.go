@@ -33,6 +33,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"category_pairs", "segment_id, pair_rank"},
 	{"rfm_segments", "rfm_segment_position"},
 	{"acquisition_value", "grouping, segment_id, acquisition_channel, cohort_month NULLS FIRST"},
+	{"segment_scorecard", "segment_id, metric"},
 }
 
 // confirmRunID checks, once the run holds the output root, that no run

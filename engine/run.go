@@ -125,7 +125,8 @@ type run struct {
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
-// build features, segment, score, set targets and publish the tables
+// build features, segment, score, set targets, measure the plan of record
+// whose horizon holds as_of (the scorecard) and publish the tables
 // atomically under cfg.Output. Nothing is written to the output root before
 // the inputs have passed their schema checks, and a failed run leaves every
 // earlier run and the latest link as they were.
@@ -318,8 +319,9 @@ func (r *run) startStage() {
 }
 
 // pipeline runs the stages on the inspected inputs, continuing the run
-// prev: each stage takes what the earlier ones made and returns what it
-// makes. Its DuckDB tables pass from stage to stage in the session.
+// prev, and measures the plan of record of prev's plans that covers as_of:
+// each stage takes what the earlier ones made and returns what it makes.
+// Its DuckDB tables pass from stage to stage in the session.
 func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store.Previous) (*Result, error) {
 	s := r.s
 
@@ -361,6 +363,13 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	// 3 segment. The feature matrix and the fit live in Go: while they do,
 	// DuckDB drops the blocks it holds beyond a small budget (its tables
 	// stay in the run database's file) and takes its limit back after.
+	// First the plan of record's segments, for the scorecard: the customers
+	// new since its run take its model's, on the features as they are,
+	// before a training scales them in place.
+	scope, err := r.planScope(ctx, r.plansOf(prev), fm)
+	if err != nil {
+		return nil, stageError("segment", err)
+	}
 	previous, err := r.previousSegments(ctx, prev.Dir)
 	if err != nil {
 		return nil, stageError("segment", err)
@@ -445,7 +454,15 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 		return nil, err
 	}
 
-	// 6 publish.
+	// 6 scorecard.
+	if err := r.scorecard(ctx, scope, val); err != nil {
+		return nil, stageError("scorecard", err)
+	}
+	if err := r.checkpoint("scorecard"); err != nil {
+		return nil, err
+	}
+
+	// 7 publish.
 	res, err := r.publish(ctx, seg.model)
 	if err != nil {
 		return nil, stageError("publish", err)

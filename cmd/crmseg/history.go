@@ -127,8 +127,8 @@ func printHistory(w io.Writer, runs []store.HistoryRun) {
 		fmt.Fprintln(w, "no runs recorded")
 		return
 	}
-	fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8s\n",
-		"run", "status", "as of", "customers", "k", "rejected", "moved", "delta new/chg/exit", "seconds")
+	fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8s  %s\n",
+		"run", "status", "as of", "customers", "k", "rejected", "moved", "delta new/chg/exit", "seconds", "scorecard")
 	for _, r := range runs {
 		delta := "–"
 		if r.DeltaNew != nil {
@@ -138,13 +138,23 @@ func printHistory(w io.Writer, runs []store.HistoryRun) {
 		if r.ChangedShare != nil && r.Compared != nil && *r.Compared > 0 {
 			moved = fmt.Sprintf("%.1f%%", 100**r.ChangedShare)
 		}
-		fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8.1f", r.RunID, r.Status, cmp.Or(r.AsOf, "–"),
-			orDash(r.Customers, "%d"), orDash(r.K, "%d"), orDash(r.RejectedRows, "%d"), moved, delta, r.Seconds)
+		fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8.1f  %s", r.RunID, r.Status, cmp.Or(r.AsOf, "–"),
+			orDash(r.Customers, "%d"), orDash(r.K, "%d"), orDash(r.RejectedRows, "%d"), moved, delta, r.Seconds, scorecardSummary(r))
 		if r.Status != "succeeded" {
 			fmt.Fprintf(w, "  %s: %s", r.FailedStage, firstLine(r.Error))
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// scorecardSummary is a run's scorecard in short: its plan and the plan's
+// targets by status, "–" without one.
+func scorecardSummary(r store.HistoryRun) string {
+	if r.ScorecardPlanID == nil {
+		return "–"
+	}
+	return fmt.Sprintf("plan %d: %s ahead, %s on track, %s at risk, %s behind", *r.ScorecardPlanID, orDash(r.ScorecardAhead, "%d"),
+		orDash(r.ScorecardOnTrack, "%d"), orDash(r.ScorecardAtRisk, "%d"), orDash(r.ScorecardBehind, "%d"))
 }
 
 // printHistoryRun prints what the history keeps of one run.
@@ -199,6 +209,9 @@ func printHistoryRun(w io.Writer, d *store.HistoryDetail) {
 		fmt.Fprintf(w, "plan           %d, %s, horizon %s to %s, committed %s by %s (crmseg plan show %d)\n", p.ID, planStatus(p),
 			p.HorizonStart, p.HorizonEnd, p.CommittedAt, p.CommittedBy, p.ID)
 	}
+	if r.ScorecardPlanID != nil {
+		fmt.Fprintf(w, "scorecard      %s\n", scorecardSummary(r))
+	}
 	if len(d.Segments) > 0 {
 		fmt.Fprintf(w, "\nsegments:\n  %3s  %-44s %9s %7s %10s  %s\n", "id", "segment", "customers", "share", "hist. LTV", "objective")
 		for _, s := range d.Segments {
@@ -210,6 +223,15 @@ func printHistoryRun(w io.Writer, d *store.HistoryDetail) {
 		for _, t := range d.Targets {
 			fmt.Fprintf(w, "  %3d  %-24s %14s %14s %14s %14s\n", t.SegmentID, t.Metric,
 				orDash(t.Baseline, "%.4f"), orDash(t.Low, "%.4f"), orDash(t.High, "%.4f"), orDash(t.Target, "%.4f"))
+		}
+	}
+	if len(d.Scorecard) > 0 {
+		c := d.Scorecard[0]
+		fmt.Fprintf(w, "\nscorecard (plan %d, day %d of %d):\n  %3s  %-24s %14s %14s %14s %14s  %s\n", c.PlanID, c.DaysElapsed, c.HorizonDays,
+			"id", "metric", "actual", "expected", "target", "projected", "status")
+		for _, c := range d.Scorecard {
+			fmt.Fprintf(w, "  %3d  %-24s %14s %14s %14s %14s  %s\n", c.SegmentID, c.Metric, orDash(c.ActualToDate, "%.4f"),
+				orDash(c.Expected, "%.4f"), orDash(c.Target, "%.4f"), orDash(c.Projected, "%.4f"), cmp.Or(c.Status, "–"))
 		}
 	}
 	if len(d.Migration) > 0 {

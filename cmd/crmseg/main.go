@@ -494,6 +494,13 @@ func printSegments(w io.Writer, res *engine.Result) {
 				percent(100*float64(c.PurchasesError)), percent(100*float64(c.RevenueError)))
 		}
 	}
+	if sc := m.Scorecard; sc != nil {
+		fmt.Fprintf(w, "\nscorecard against plan %d (horizon %s to %s, day %d): %d ahead, %d on track, %d at risk, %d behind (segment_scorecard)\n",
+			sc.PlanID, sc.HorizonStart, sc.HorizonEnd, sc.DaysElapsed, sc.Ahead, sc.OnTrack, sc.AtRisk, sc.Behind)
+		if sc.UnassignedCustomers > 0 {
+			fmt.Fprintf(w, "  %d customers new since the plan's run left out: the plan's model cannot assign them (see the log)\n", sc.UnassignedCustomers)
+		}
+	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
 }
 

@@ -207,6 +207,36 @@ type Manifest struct {
 	// "run_so_far", the process's peak up to the stage's end, where VmHWM
 	// cannot be reset; or "not_measured".
 	StagePeakRSS string `json:"stage_peak_rss"`
+
+	// Scorecard summarises the run's segment_scorecard; nil when no plan
+	// of record covers as_of.
+	Scorecard *Scorecard `json:"scorecard,omitempty"`
+}
+
+// Scorecard is the manifest's record of the run's scorecard
+// (segment_scorecard): the plan of record whose horizon holds as_of, how far
+// into the horizon the run is, the customers measured, and the plan's
+// targets by status (a target without a status, whose figure is undefined
+// to date, is in Rows only).
+type Scorecard struct {
+	PlanID       int    `json:"plan_id"`
+	PlanRunID    string `json:"plan_run_id"`
+	HorizonStart string `json:"horizon_start"`
+	HorizonEnd   string `json:"horizon_end"`
+	DaysElapsed  int64  `json:"days_elapsed"`
+	// Customers are those in the plan's segments: the customers of the
+	// plan's run still in this run, and AddedCustomers, those new since,
+	// given a segment by the plan's model. UnassignedCustomers are new
+	// customers the model could not assign (its features are not the
+	// run's), left out.
+	Customers           int64 `json:"customers"`
+	AddedCustomers      int64 `json:"added_customers"`
+	UnassignedCustomers int64 `json:"unassigned_customers"`
+	Rows                int64 `json:"rows"`
+	Ahead               int64 `json:"ahead"`
+	OnTrack             int64 `json:"on_track"`
+	AtRisk              int64 `json:"at_risk"`
+	Behind              int64 `json:"behind"`
 }
 
 // Input is one input file as read.
@@ -406,7 +436,7 @@ type MetricLeftOut struct {
 
 // Stages are the stages of a run in order, as Timings names them: a failed
 // run stopped in the first stage it has no timing for.
-var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "publish"}
+var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "scorecard", "publish"}
 
 // SpendFrequency is the Pearson correlation, over the repeat buyers the
 // spend model is fitted on, between their repeat purchases and their mean

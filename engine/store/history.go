@@ -32,7 +32,10 @@ const (
 	// crmseg writes; an older file is migrated forward when a run records
 	// itself, a plan is committed or a scenario recorded, a newer one is
 	// refused.
-	HistorySchemaVersion = 4
+	HistorySchemaVersion = 5
+	// scorecardSchemaVersion is the version that added the runs'
+	// scorecards (the scorecard columns of runs, and run_scorecard).
+	scorecardSchemaVersion = 5
 
 	historyAlias = "run_history" // the file's name when attached
 )
@@ -40,8 +43,8 @@ const (
 // historyMigrations[v] takes a history file from schema version v to v+1;
 // version 0 is an empty file. Version 2 added the peak memory of runs and
 // stages, version 3 the plans of record (plan.go), version 4 the scenarios
-// (scenario.go).
-var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3", "schema_v4"}
+// (scenario.go), version 5 the runs' scorecards against the plans.
+var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3", "schema_v4", "schema_v5"}
 
 // The history's SQL: its schema migrations, the statements that copy a
 // succeeded run's tables into it, and those of the plans of record.
@@ -157,7 +160,7 @@ func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id
 		}
 	}
 	if rec.Err == nil {
-		for _, t := range []string{"segments", "metrics", "targets", "migration"} {
+		for _, t := range []string{"segments", "metrics", "targets", "migration", "scorecard"} {
 			q, err := historySQL("insert_" + t)
 			if err != nil {
 				return "", err
@@ -253,6 +256,11 @@ func runRow(id string, rec Record) []column {
 	if err != nil {
 		manifestJSON = []byte("{}")
 	}
+	sc, hasScorecard := m.Scorecard, m.Scorecard != nil
+	carded := func(n int64) any { return orNull(hasScorecard, n) }
+	if !hasScorecard {
+		sc = &manifest.Scorecard{}
+	}
 	return []column{
 		{"run_id", id}, {"status", status}, {"failed_stage", stage}, {"error", msg}, {"exit_code", int32(rec.ExitCode)},
 		{"as_of", orNull(m.AsOf != "", m.AsOf)}, {"started_at", historyTimestamp(rec.Started)}, {"finished_at", historyTimestamp(rec.Finished)},
@@ -267,6 +275,8 @@ func runRow(id string, rec Record) []column {
 		{"delta_new", orNull(scored, q.Delta.New)}, {"delta_changed", orNull(scored, q.Delta.Changed)}, {"delta_exit", orNull(scored, q.Delta.Exit)},
 		{"seed", m.Seed}, {"crmseg_version", m.Versions["crmseg"]}, {"manifest", string(manifestJSON)},
 		{"peak_rss_bytes", nullIfZero(m.PeakRSSBytes)}, {"stage_peak_rss", orNull(m.StagePeakRSS != "", m.StagePeakRSS)},
+		{"scorecard_plan_id", carded(int64(sc.PlanID))}, {"scorecard_ahead", carded(sc.Ahead)}, {"scorecard_on_track", carded(sc.OnTrack)},
+		{"scorecard_at_risk", carded(sc.AtRisk)}, {"scorecard_behind", carded(sc.Behind)},
 	}
 }
 
@@ -312,13 +322,15 @@ func historyRunIDs(ctx context.Context, root, prefix string) map[string]bool {
 
 // historyPublished reads what the output root's history knows of its
 // published runs: their directories relative to the root, newest first,
-// and the highest segment ID any of them gave (0 when none did). No
-// history file means no run was ever recorded: nothing, and no error.
-func historyPublished(ctx context.Context, root string) (dirs []string, maxID int, err error) {
+// and the highest segment ID any of them gave (0 when none did); and, in
+// the same read, its active plans of record with their targets (none in a
+// history from before plans). No history file means no run was ever
+// recorded: nothing, and no error.
+func historyPublished(ctx context.Context, root string) (dirs []string, maxID int, plans []Plan, err error) {
 	if _, err := os.Stat(filepath.Join(root, HistoryFile)); errors.Is(err, os.ErrNotExist) {
-		return nil, 0, nil
+		return nil, 0, nil, nil
 	}
-	err = readHistory(ctx, root, func(conn *sql.Conn, _ int) error {
+	err = readHistory(ctx, root, func(conn *sql.Conn, v int) error {
 		h := sqlquote.Ident(historyAlias)
 		err := queryEach(ctx, conn, "SELECT directory FROM "+h+".runs WHERE status = 'succeeded' AND directory IS NOT NULL ORDER BY started_at DESC, run_id DESC",
 			func(rows *sql.Rows) error {
@@ -330,9 +342,13 @@ func historyPublished(ctx context.Context, root string) (dirs []string, maxID in
 		if err != nil {
 			return err
 		}
-		return conn.QueryRowContext(ctx, "SELECT coalesce(max(segment_id), 0) FROM "+h+".run_segments").Scan(&maxID)
+		if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(segment_id), 0) FROM "+h+".run_segments").Scan(&maxID); err != nil || v < 3 {
+			return err
+		}
+		plans, err = activePlans(ctx, conn)
+		return err
 	})
-	return dirs, maxID, err
+	return dirs, maxID, plans, err
 }
 
 // withScratchConn runs fn on a connection to a fresh in-memory DuckDB.
@@ -489,6 +505,14 @@ type HistoryRun struct {
 	// StagePeakRSS is how the stages' peaks were measured (the manifest's
 	// stage_peak_rss).
 	StagePeakRSS string `json:"stage_peak_rss,omitempty"`
+	// ScorecardPlanID is the plan of record the run's scorecard measured
+	// (schema version 5), and the others its targets by status; nil
+	// without a scorecard (no plan covered the run's as_of).
+	ScorecardPlanID  *int64 `json:"scorecard_plan_id"`
+	ScorecardAhead   *int64 `json:"scorecard_ahead"`
+	ScorecardOnTrack *int64 `json:"scorecard_on_track"`
+	ScorecardAtRisk  *int64 `json:"scorecard_at_risk"`
+	ScorecardBehind  *int64 `json:"scorecard_behind"`
 }
 
 // HistorySegment is one segment of a recorded run.
@@ -520,6 +544,23 @@ type HistoryMigration struct {
 	Customers int64  `json:"customers"`
 }
 
+// HistoryScorecard is one row of a recorded run's segment_scorecard: a
+// target of the plan of record measured to date.
+type HistoryScorecard struct {
+	PlanID       int      `json:"plan_id"`
+	SegmentID    int      `json:"segment_id"`
+	SegmentName  string   `json:"segment_name"`
+	Metric       string   `json:"metric"`
+	Unit         string   `json:"unit"`
+	DaysElapsed  int64    `json:"days_elapsed"`
+	HorizonDays  int64    `json:"horizon_days"`
+	ActualToDate *float64 `json:"actual_to_date"`
+	Expected     *float64 `json:"expected_to_date"`
+	Target       *float64 `json:"target_full_year"`
+	Projected    *float64 `json:"projected_year_end"`
+	Status       string   `json:"status,omitempty"` // empty when undefined to date
+}
+
 // HistoryDetail is everything the history keeps of one run.
 type HistoryDetail struct {
 	Run       HistoryRun             `json:"run"`
@@ -533,6 +574,11 @@ type HistoryDetail struct {
 	// targets (crmseg plan show has them).
 	Plans    []Plan          `json:"plans"`
 	Manifest json.RawMessage `json:"manifest"`
+
+	// Scorecard is the run's segment_scorecard: its plan's targets measured
+	// to date; empty when no plan covered its as_of (and for runs recorded
+	// before schema version 5).
+	Scorecard []HistoryScorecard `json:"scorecard"`
 }
 
 // readHistory opens the output root's history read-only and runs fn on it
@@ -602,7 +648,15 @@ func (h *HistoryRun) fields(v int) []runField {
 	if v < 2 { // version 1 has no peak memory
 		f[len(f)-2].expr, f[len(f)-1].expr = "NULL::BIGINT", "''"
 	}
-	return f
+	scorecard := []runField{{"scorecard_plan_id", optional(&h.ScorecardPlanID)}, {"scorecard_ahead", optional(&h.ScorecardAhead)},
+		{"scorecard_on_track", optional(&h.ScorecardOnTrack)}, {"scorecard_at_risk", optional(&h.ScorecardAtRisk)},
+		{"scorecard_behind", optional(&h.ScorecardBehind)}}
+	if v < scorecardSchemaVersion { // no scorecards before it
+		for i := range scorecard {
+			scorecard[i].expr = "NULL::BIGINT"
+		}
+	}
+	return append(f, scorecard...)
 }
 
 // scanRun reads the runs rows query selects (SELECT <the fields> FROM
@@ -736,7 +790,20 @@ func Show(ctx context.Context, root, runID string) (*HistoryDetail, error) {
 			}
 		}
 		if v >= 3 {
-			d.Plans, err = queryPlans(ctx, conn, "WHERE run_id = $1", runID)
+			if d.Plans, err = queryPlans(ctx, conn, "WHERE run_id = $1", runID); err != nil {
+				return err
+			}
+		}
+		if v >= scorecardSchemaVersion {
+			err = queryEach(ctx, conn, `SELECT plan_id, segment_id, coalesce(segment_name, ''), metric, coalesce(unit, ''), days_elapsed, horizon_days,
+				actual_to_date, expected_to_date, target_full_year, projected_year_end, coalesce(status, '')
+				FROM `+h+".run_scorecard WHERE run_id = $1 ORDER BY segment_id, metric", func(rows *sql.Rows) error {
+				var c HistoryScorecard
+				err := rows.Scan(&c.PlanID, &c.SegmentID, &c.SegmentName, &c.Metric, &c.Unit, &c.DaysElapsed, &c.HorizonDays,
+					optional(&c.ActualToDate), optional(&c.Expected), optional(&c.Target), optional(&c.Projected), &c.Status)
+				d.Scorecard = append(d.Scorecard, c)
+				return err
+			}, runID)
 		}
 		return err
 	})

@@ -30,6 +30,14 @@ const planTargets = `(1, 'High', 'revenue_12m', 'currency', %[1]s, 1000, 900, 11
 // its run directory with the files a plan stands on.
 func recordPlanRun(t *testing.T, root, id, asOf, lowTarget string) {
 	t.Helper()
+	recordRunWith(t, root, id, asOf, lowTarget, nil, "")
+}
+
+// recordRunWith is recordPlanRun of a run whose manifest has the scorecard
+// summary sc (nil: none) and whose segment_scorecard has the rows
+// scorecardRows (a VALUES list; "": none).
+func recordRunWith(t *testing.T, root, id, asOf, lowTarget string, sc *manifest.Scorecard, scorecardRows string) {
+	t.Helper()
 	ctx := context.Background()
 	err := withScratchConn(ctx, func(conn *sql.Conn) error {
 		for _, q := range []string{
@@ -40,8 +48,19 @@ func recordPlanRun(t *testing.T, root, id, asOf, lowTarget string) {
 			"CREATE TABLE segment_migration (from_segment_id INTEGER, to_segment_id INTEGER, customers BIGINT)",
 			`CREATE TABLE segment_targets (segment_id INTEGER, segment_name VARCHAR, metric VARCHAR, unit VARCHAR, horizon_start DATE,
 				horizon_end DATE, baseline DOUBLE, low DOUBLE, high DOUBLE, target DOUBLE, uplift DOUBLE, objective VARCHAR, method VARCHAR)`,
+			// No plan covered the run's as_of: an empty scorecard.
+			`CREATE TABLE segment_scorecard (plan_id INTEGER, segment_id INTEGER, segment_name VARCHAR, objective VARCHAR, metric VARCHAR,
+				unit VARCHAR, horizon_start DATE, horizon_end DATE, as_of DATE, days_elapsed BIGINT, horizon_days BIGINT, customers BIGINT,
+				added_customers BIGINT, actual_to_date DOUBLE, added_to_date DOUBLE, expected_to_date DOUBLE, phasing VARCHAR, phased_share DOUBLE,
+				baseline_full_year DOUBLE, target_full_year DOUBLE, projected_year_end DOUBLE, projection_method VARCHAR,
+				comparison VARCHAR, gap DOUBLE, status VARCHAR)`,
 		} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		if scorecardRows != "" {
+			if _, err := conn.ExecContext(ctx, "INSERT INTO segment_scorecard VALUES "+scorecardRows); err != nil {
 				return err
 			}
 		}
@@ -51,7 +70,7 @@ func recordPlanRun(t *testing.T, root, id, asOf, lowTarget string) {
 				return err
 			}
 		}
-		m := &manifest.Manifest{RunID: id, AsOf: asOf, Versions: map[string]string{}}
+		m := &manifest.Manifest{RunID: id, AsOf: asOf, Versions: map[string]string{}, Scorecard: sc}
 		started := time.Date(2026, 7, 1, 2, 0, 0, 0, time.UTC)
 		_, err := RecordRun(ctx, conn, root, Record{Manifest: m, Started: started, Finished: started.Add(time.Minute)})
 		return err
@@ -288,12 +307,19 @@ func TestPlanCommitRefused(t *testing.T) {
 // wrote it before plans, with one succeeded run and its targets.
 func writeHistoryV2(t *testing.T, root, id string) {
 	t.Helper()
+	writeHistoryVersion(t, root, id, 2)
+}
+
+// writeHistoryVersion writes a history file of schema version v, as a
+// crmseg of that version wrote it, with one succeeded run and its targets.
+func writeHistoryVersion(t *testing.T, root, id string, v int) {
+	t.Helper()
 	ctx := context.Background()
 	err := withScratchConn(ctx, func(conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, "ATTACH "+sqlquote.Literal(filepath.Join(root, HistoryFile))+" AS run_history"); err != nil {
 			return err
 		}
-		for _, f := range historyMigrations[:2] {
+		for _, f := range historyMigrations[:v] {
 			q, err := historySQL(f)
 			if err != nil {
 				return err
@@ -303,7 +329,7 @@ func writeHistoryV2(t *testing.T, root, id string) {
 			}
 		}
 		for _, q := range []string{
-			"UPDATE run_history.meta SET value = '2' WHERE key = 'schema_version'",
+			fmt.Sprintf("UPDATE run_history.meta SET value = '%d' WHERE key = 'schema_version'", v),
 			fmt.Sprintf(`INSERT INTO run_history.runs (run_id, status, exit_code, as_of, started_at, finished_at, seconds, directory, manifest)
 				VALUES ('%[1]s', 'succeeded', 0, '2026-06-30', '2026-07-01 02:00:00', '2026-07-01 02:01:00', 60, 'runs/%[1]s', '{}')`, id),
 			fmt.Sprintf(`INSERT INTO run_history.run_targets (run_id, segment_id, segment_name, metric, unit, horizon_start, horizon_end, baseline, target)
@@ -317,7 +343,7 @@ func writeHistoryV2(t *testing.T, root, id string) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("writing a version 2 history: %v", err)
+		t.Fatalf("writing a version %d history: %v", v, err)
 	}
 }
 
@@ -366,8 +392,8 @@ func TestPlanMigratesHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("committing a plan in a version 2 history: %v", err)
 	}
-	if v := historyValue(t, root, "SELECT value FROM run_history.meta WHERE key = 'schema_version'"); v != fmt.Sprint(HistorySchemaVersion) {
-		t.Errorf("schema version after the commit: %s, want %d", v, HistorySchemaVersion)
+	if v := historyValue(t, root, "SELECT value FROM run_history.meta WHERE key = 'schema_version'"); v != fmt.Sprint(HistorySchemaVersion) || v != "5" {
+		t.Errorf("schema version after the commit: %s, want 5", v)
 	}
 	if p.ID != 1 || p.HorizonStart != "2026-07-01" || len(p.Targets) != 1 || *p.Targets[0].Target != 11 {
 		t.Errorf("plan of the migrated history: %+v", p)

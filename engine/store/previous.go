@@ -24,6 +24,12 @@ type Previous struct {
 	// IDFloor is the highest segment ID the output root ever gave: every
 	// new segment is numbered above it.
 	IDFloor int
+	// Plans are the active plans of record of the run history, with their
+	// targets, read with the rest: the run's scorecard measures the one
+	// whose horizon holds its as_of. PlansErr is why the history could not
+	// be read (the plans are then unknown); nil without a history.
+	Plans    []Plan
+	PlansErr error
 }
 
 // FindPrevious finds the run a new run of the output root root continues, whose model gives the
@@ -47,7 +53,8 @@ func FindPrevious(ctx context.Context, root string, reset bool, log *slog.Logger
 	latest := filepath.Join(root, "latest")
 	history := filepath.Join(root, HistoryFile)
 	dir, m, problem := readPreviousRun(latest)
-	dirs, highest, herr := historyPublished(ctx, root)
+	dirs, highest, plans, herr := historyPublished(ctx, root)
+	p.Plans, p.PlansErr = plans, herr
 	highest = max(highest, highestModelID(root))
 	if m != nil {
 		highest = max(highest, m.NextID-1)
