@@ -302,8 +302,10 @@ type scorecardSums struct {
 	// the conversions
 	orders12m, purchaseDays12m int64
 	revenue12m, purchaseNet12m decimal128.Num
-	// the value models over the rest of the horizon
+	// the value models over the rest of the horizon; noSpend: a customer
+	// without an expected spend makes spendRest unknown
 	purchasesRest, spendRest, activeRest, retainedRest decimal128.Num
+	noSpend                                            bool
 }
 
 const (
@@ -354,8 +356,14 @@ func (f restForecast) spendPerPurchase(i int) float64 {
 
 // restExpectation is what the value models expect of one customer over
 // the rest of the horizon: purchase days, their spend (NaN without the
-// spend model), and the probability of at least one.
-type restExpectation struct{ purchases, spend, buys float64 }
+// spend model), and the probability of at least one. noSpend: the spend
+// model gives the customer no expected spend (a Gamma-Gamma fit with
+// q <= 1 has no mean for a one-time buyer), so that their segment's spend
+// over the rest of the horizon is unknown, not a sum that leaves them out.
+type restExpectation struct {
+	purchases, spend, buys float64
+	noSpend                bool
+}
 
 // at returns what the models expect of the customer cust_idx over the
 // rest of the horizon; ok false for a customer without a purchase history
@@ -373,7 +381,9 @@ func (f restForecast) at(custIdx int64) (e restExpectation, ok bool) {
 	e.buys = f.pred.ConditionalProbPurchase(f.t, c.X, c.TX, c.T)
 	e.spend = math.NaN()
 	if f.spend {
-		e.spend = e.purchases * f.spendPerPurchase(i)
+		es := f.spendPerPurchase(i)
+		e.noSpend = math.IsNaN(es) || math.IsInf(es, 0)
+		e.spend = e.purchases * es
 	}
 	return e, true
 }
@@ -436,6 +446,7 @@ func (s *scorecardSums) add(c scorecardCols, i int, added bool, f *restExpectati
 	}
 	addForecast(&s.purchasesRest, f.purchases)
 	addForecast(&s.spendRest, f.spend)
+	s.noSpend = s.noSpend || f.noSpend
 	if !active {
 		addForecast(&s.activeRest, f.buys)
 		if cohort {
@@ -461,7 +472,7 @@ func (s *scorecardSums) row(seg int32, purchase, value bool) []driver.Value {
 		money(s.priorDigitalToDate), money(s.priorDigital), s.priorOrdersToDate, s.priorOrders, s.priorActiveToDate, s.priorActive,
 		s.priorRetainedToDate, s.priorRetained, s.newPriorToDate, s.newPrior,
 		s.orders12m, money(s.revenue12m), s.purchaseDays12m, money(s.purchaseNet12m),
-		forecast(s.purchasesRest, purchase), forecast(s.spendRest, value), forecast(s.activeRest, purchase), forecast(s.retainedRest, purchase)}
+		forecast(s.purchasesRest, purchase), forecast(s.spendRest, value && !s.noSpend), forecast(s.activeRest, purchase), forecast(s.retainedRest, purchase)}
 }
 
 // scorecardFigures adds up reads/scorecard_customers by the plan's segment

@@ -533,6 +533,22 @@ func TestRestForecastUsesRunModel(t *testing.T) {
 		if e, ok := f.at(2); !ok || !math.IsNaN(e.spend) || e.purchases == 0 {
 			t.Errorf("%s without the spend model: %+v, %v; want purchases and no spend", name, e, ok)
 		}
+		// A Gamma-Gamma fit with q <= 1 has no mean spend for the one-time
+		// buyer (customer 5): their spend is unknown, and so is their
+		// segment's spend over the rest of the horizon.
+		sf.err, sf.models[0] = nil, scoring.GammaGamma{P: 6, Q: 0.8, Gamma: 15}
+		f, _ = newRestForecast(val, weeks)
+		var sums scorecardSums
+		for _, idx := range val.idx {
+			e, ok := f.at(idx)
+			if !ok || e.noSpend != (idx == 5) {
+				t.Errorf("%s, q <= 1, customer %d: %+v, %v; want no spend only for the one-time buyer", name, idx, e, ok)
+			}
+			sums.noSpend = sums.noSpend || e.noSpend
+		}
+		if row := sums.row(1, true, true); row[len(row)-3] != nil {
+			t.Errorf("%s, q <= 1: the segment's spend over the rest %v, want unknown (null)", name, row[len(row)-3])
+		}
 		val.bgErr = errors.New("not converged")
 		f, _ = newRestForecast(val, weeks)
 		if _, ok := f.at(2); ok {
@@ -633,5 +649,24 @@ func TestScorecardUndefinedFigures(t *testing.T) {
 	exec("UPDATE scorecard_plan SET unassigned_customers = 3")
 	if got, want := scorecard()["1 new_customers_12m"], "- 0.986301 - run_rate -"; got != want {
 		t.Errorf("new customers with customers new since the plan's run left out: %q, want %q", got, want)
+	}
+
+	// The value models usable, but the spend model gives a customer of
+	// segment 1 no expected spend (scorecardSums.noSpend: its spend_rest
+	// is null): its revenue's year-end is the run rate, not what is done
+	// with nothing to come; segment 2's is the model's.
+	exec("UPDATE scorecard_plan SET purchase_method = 'bg_nbd', value_method = 'bg_nbd_gamma_gamma'")
+	exec(`INSERT INTO scorecard_targets VALUES
+		(1, 'A', 'retention', 'revenue_12m', 'currency', 400, 350, 450, 412, 0.03, 'bg_nbd_gamma_gamma'),
+		(2, 'B', 'acquisition', 'revenue_12m', 'currency', 400, 350, 450, 412, 0.03, 'bg_nbd_gamma_gamma')`)
+	exec("UPDATE scorecard_figures SET revenue_to_date = 90, purchases_rest = 3, spend_rest = CASE segment_id WHEN 2 THEN 250 END, active_rest = 0, retained_rest = 0")
+	got = scorecard()
+	for key, want := range map[string]string{
+		"1 revenue_12m": "90.0 101.589041 365.0 run_rate behind",
+		"2 revenue_12m": "90.0 101.589041 340.0 bg_nbd_gamma_gamma behind",
+	} {
+		if got[key] != want {
+			t.Errorf("segment %s: %q, want %q (actual, expected, year-end, method, status)", key, got[key], want)
+		}
 	}
 }

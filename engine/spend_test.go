@@ -240,3 +240,63 @@ func TestSpendModelAutoOnGeneratedData(t *testing.T) {
 		t.Errorf("frequency 0 revenue error: %s %+.3f, gamma_gamma %+.3f: want the chosen model closer", choice.Model, chosen, published)
 	}
 }
+
+// On generated data whose groups are set far apart, Gamma-Gamma's fit has
+// q <= 1: no population mean spend, so no expected spend for a one-time
+// buyer (expected_spend and predicted_clv_12m null). A segment holding such
+// customers has no revenue forecast either: its revenue target keeps the
+// last 12 months' baseline (last_12m_projection), where the sum of
+// p(γ + x z̄)/(px + q - 1) over its customers, negative for each one-time
+// buyer, made negative model baselines. first_order conditions every
+// customer on their first purchase too: every figure is there, positive.
+func TestSpendModelWithoutMeanSpend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline on generated data")
+	}
+	data := generatedData(t, 3000, 2)
+	for _, model := range []string{config.SpendGammaGamma, config.SpendFirstOrder} {
+		cfg := generatedConfig(t, data, filepath.Join(t.TempDir(), "out"))
+		cfg.Value.SpendModel = model
+		res, err := Run(context.Background(), cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q float64
+		for _, m := range res.Manifest.Models {
+			if m.Model == config.SpendGammaGamma {
+				q = float64(m.Params["q"])
+			}
+		}
+		if !(q > 0 && q <= 1) {
+			t.Fatalf("%s: Gamma-Gamma's q = %v: the generated data no longer give the case under test (q <= 1)", model, q)
+		}
+		segs := filepath.Join(res.Dir, "customer_segments.parquet")
+		histories := countRows(t, segs, "expected_purchases_12m IS NOT NULL")
+		withSpend := countRows(t, segs, "expected_spend IS NOT NULL AND isfinite(expected_spend) AND expected_spend > 0")
+		oneTime := countRows(t, segs, "expected_purchases_12m IS NOT NULL AND frequency = 1")
+		targets := filepath.Join(res.Dir, "segment_targets.parquet")
+		negative := countRows(t, targets, "metric = 'revenue_12m' AND (baseline < 0 OR target < 0 OR low < 0)")
+		byModel := countRows(t, targets, "metric = 'revenue_12m' AND method LIKE '%gamma_gamma'")
+		revenue := countRows(t, targets, "metric = 'revenue_12m'")
+		if negative != 0 || revenue == 0 {
+			t.Errorf("%s: %d of %d revenue targets negative", model, negative, revenue)
+		}
+		switch model {
+		case config.SpendGammaGamma:
+			// One-time buyers (one order; customers with several orders on
+			// one day are one-time buyers too, by purchase days) have none.
+			if spent := countRows(t, segs, "frequency = 1 AND expected_spend IS NOT NULL"); oneTime == 0 || spent != 0 || withSpend == 0 {
+				t.Errorf("%s: %d of the %d one-time buyers with an expected spend, %d customers with a positive one; want none of them, some others",
+					model, spent, oneTime, withSpend)
+			}
+			if byModel != 0 {
+				t.Errorf("%s: %d revenue targets from the value model, want none (each segment holds one-time buyers)", model, byModel)
+			}
+		case config.SpendFirstOrder:
+			if withSpend != histories || byModel != revenue {
+				t.Errorf("%s: %d of %d customers with a positive expected spend, %d of %d revenue targets from the value model; want all",
+					model, withSpend, histories, byModel, revenue)
+			}
+		}
+	}
+}

@@ -101,6 +101,13 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 		targets := scoring.ProjectLastYear(sum, obj, r.cfg.Targets.Uplift)
 		if f, ok := forecasts[sg.ID]; ok {
 			targets = scoring.FromForecast(targets, f.Forecast, conversions[sg.ID], f.modelError)
+			if math.IsNaN(f.Spend) && val.spendErr() == nil {
+				// The spend model gives some of the segment's customers no
+				// expected spend (a Gamma-Gamma fit with q <= 1 has no mean
+				// for a one-time buyer): no revenue forecast to sum.
+				r.log.Warn("revenue baseline of the last 12 months: the spend model gives some of the segment's customers no expected spend",
+					"segment_id", sg.ID, "segment", sg.Name, "spend_model", val.spend.name)
+			}
 		}
 		targets = scoring.ExplainBaseline(targets, sum)
 		for _, t := range targets {

@@ -199,10 +199,16 @@ func (m GammaGamma) ConditionalExpectedSpend(x, zbar float64) float64 {
 //
 // ConditionalExpectedSpend is the case of the x repeat purchases; a spend
 // model that takes the first purchase as evidence too passes x+1 and the
-// sum of all the customer's purchases. For n <= 0 it is MeanSpend.
+// sum of all the customer's purchases. For n <= 0 it is MeanSpend. The
+// posterior mean exists only when pn + q > 1: +Inf otherwise, as MeanSpend
+// for q <= 1 (the formula's negative value is no spend).
 func (m GammaGamma) ExpectedSpendGiven(n, total float64) float64 {
 	if n <= 0 {
 		return m.MeanSpend()
 	}
-	return m.P * (m.Gamma + total) / (m.P*n + m.Q - 1)
+	d := m.P*n + m.Q - 1
+	if !(d > 0) {
+		return math.Inf(1)
+	}
+	return m.P * (m.Gamma + total) / d
 }

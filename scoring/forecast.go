@@ -143,8 +143,14 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 	spendFactor := func(gg GammaGamma, g ForecastGroup) float64 {
 		// Σ_customers E[Z|n, z̄] = p(γ w + n Σz̄)/(pn + q - 1), n the
 		// purchases of the evidence.
+		// +Inf when the posterior mean does not exist (pn + q <= 1: the
+		// one-time buyers of a fit with q <= 1), as MeanSpend.
 		n := g.spendN()
-		return gg.P * (gg.Gamma*weightOf(g.Weight) + n*g.ZBarSum) / (gg.P*n + gg.Q - 1)
+		d := gg.P*n + gg.Q - 1
+		if !(d > 0) {
+			return math.Inf(1)
+		}
+		return gg.P * (gg.Gamma*weightOf(g.Weight) + n*g.ZBarSum) / d
 	}
 	hasSpend := len(m.Spends) > 0
 	spendOf := func(models []GammaGamma, g ForecastGroup) GammaGamma {
@@ -277,7 +283,11 @@ func ForecastSegments(m ForecastModels, groups []ForecastGroup, t float64) (segm
 			PurchasesChanceSD: math.Sqrt(base[at(s, 4)]), ActiveChanceSD: math.Sqrt(base[at(s, 5)]),
 			SpendChanceSD: math.Sqrt(base[at(s, 6)]),
 		}
-		if !hasSpend {
+		// No spend forecast without a spend model, nor when a customer's
+		// expected spend does not exist (a Gamma-Gamma fit with q <= 1 has
+		// no mean spend to give a one-time buyer): an infinite total is no
+		// figure, and a sum over the others would understate it.
+		if !hasSpend || math.IsInf(f.Spend, 0) || math.IsNaN(f.Spend) {
 			f.Spend, f.SpendSD, f.SpendChanceSD = math.NaN(), math.NaN(), math.NaN()
 		}
 		return f

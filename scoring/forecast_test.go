@@ -226,3 +226,37 @@ func BenchmarkForecastOneMillion(b *testing.B) {
 		b.ReportMetric(float64(len(g)), "groups")
 	}
 }
+
+// A Gamma-Gamma fit with q <= 1 has no population mean spend: a customer
+// whose evidence leaves pn + q <= 1 (a one-time buyer under gamma_gamma)
+// has no expected spend, and a segment holding one has no spend forecast
+// (NaN, which keeps the revenue target on its last-year baseline), never
+// the negative figure p(γ + n z̄)/(pn + q - 1) gives there; a segment of
+// repeat buyers alone keeps its forecast.
+func TestForecastSpendUndefinedWhenMeanDoesNotExist(t *testing.T) {
+	gg := GammaGamma{P: 3.5, Q: 0.7, Gamma: 2.2}
+	if v := gg.ConditionalExpectedSpend(0, 0); !math.IsInf(v, 1) {
+		t.Errorf("one-time buyer's expected spend %v, want +Inf", v)
+	}
+	small := GammaGamma{P: 0.2, Q: 0.5, Gamma: 2}
+	if v := small.ExpectedSpendGiven(1, 30); !math.IsInf(v, 1) {
+		t.Errorf("expected spend with pn + q = %v: %v, want +Inf", small.P+small.Q, v)
+	}
+	if v := small.ExpectedSpendGiven(4, 120); !(v > 0) || math.IsInf(v, 0) {
+		t.Errorf("expected spend with pn + q = %v: %v, want a positive figure", 4*small.P+small.Q, v)
+	}
+	m := ForecastModels{Purchase: BGNBD{R: 0.4, Alpha: 1, A: 0.4, B: 2}, Spends: []SpendFit{{Model: gg}}}
+	groups := []ForecastGroup{
+		{Segment: 1, RFM: RFM{X: 0, TX: 0, T: 20}},
+		{Segment: 1, RFM: RFM{X: 3, TX: 15, T: 20}, ZBarSum: 40},
+		{Segment: 2, RFM: RFM{X: 3, TX: 15, T: 20}, ZBarSum: 40},
+	}
+	_, per, total := ForecastSegments(m, groups, 52)
+	if !math.IsNaN(per[0].Spend) || !math.IsNaN(total.Spend) {
+		t.Errorf("spend forecast of a segment with a one-time buyer %v, of all %v: want NaN", per[0].Spend, total.Spend)
+	}
+	want := m.Purchase.ConditionalExpectedPurchases(52, 3, 15, 20) * gg.ConditionalExpectedSpend(3, 40)
+	if math.Abs(per[1].Spend-want) > 1e-9*want {
+		t.Errorf("spend forecast of a segment of repeat buyers %v, want %v", per[1].Spend, want)
+	}
+}

@@ -79,7 +79,10 @@ measured as (
                 (figures.retained_to_date + coalesce(figures.retained_rest, 0)) / nullif(figures.cohort, 0)
         end                                                                    as model_year_end,
         case targets.metric
-            when 'revenue_12m' then plan.value_method
+            -- a segment whose spend over the rest is unknown (a customer
+            -- the spend model gives no expected spend) takes the run rate
+            when 'revenue_12m' then case when figures.segment_id is null or figures.spend_rest is not null
+                then plan.value_method end
             when 'orders_12m' then plan.purchase_method
             when 'active_customers_12m' then plan.purchase_method
             when 'retention_12m' then plan.purchase_method
