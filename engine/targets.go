@@ -115,7 +115,11 @@ func (r *run) targets(ctx context.Context, seg *segmented, val *valueFit, bands 
 				nullable.Value(round(t.Baseline, 4)), nullable.Value(round(t.Low, 4)), nullable.Value(round(t.High, 4)),
 				nullable.Value(round(t.Target, 4)), t.Uplift, string(t.Objective), targetMethod(t.Method, val),
 				nullable.Value(round(t.Last12m, 4)), nullable.Value(round(t.Ratio, 6)), t.Flagged, nullable.String(t.Reason)})
-			if t.Flagged {
+			switch {
+			case t.Flagged && t.Metric == scoring.MetricRetention:
+				r.log.Warn("retention baseline rests on few customers", "segment_id", sg.ID, "segment", sg.Name, "metric", t.Metric,
+					"baseline", round(t.Baseline, 4), "basis_share", scoring.RetentionBasisShare, "reason", t.Reason)
+			case t.Flagged:
 				r.log.Warn("baseline far from the last 12 months", "segment_id", sg.ID, "segment", sg.Name, "metric", t.Metric,
 					"baseline", round(t.Baseline, 2), "last_12m", round(t.Last12m, 2), "ratio", round(t.Ratio, 3),
 					"flag_factor", scoring.BaselineFlagFactor, "reason", t.Reason)

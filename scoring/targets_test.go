@@ -291,8 +291,20 @@ func TestExplainBaseline(t *testing.T) {
 	if a := got[2]; !math.IsNaN(a.Ratio) || a.Flagged || a.Reason != "" {
 		t.Errorf("active customers with none last year: ratio %g flagged %v reason %q, want none", a.Ratio, a.Flagged, a.Reason)
 	}
-	if r := got[3]; !math.IsNaN(r.Last12m) || r.Reason != "" {
-		t.Errorf("retention (a share): last %g reason %q, want none", r.Last12m, r.Reason)
+	if r := got[3]; r.Flagged || r.Reason != "" {
+		t.Errorf("retention without customers active in the last 12 months: flagged %v reason %q, want neither", r.Flagged, r.Reason)
+	}
+	// Retention is a share of the customers active in the 12 months before
+	// the last 12: flagged when they are fewer than RetentionBasisShare of
+	// those active in the last 12, whatever the baseline.
+	ret := []Target{{Metric: MetricRetention, Baseline: 0.9, Method: MethodLastYear}}
+	thin := ExplainBaseline(ret, SegmentSummary{Active12m: 1000, ActivePrev12m: 249, Retention12m: 0.9})[0]
+	wantThin := "retention is a share of the 249 customers active in the 12 months before the last 12, 24.9% of the segment's 1,000 active in the last 12: too few to stand for the segment"
+	if !thin.Flagged || thin.Reason != wantThin || thin.Last12m != 0.9 || thin.Ratio != 1 {
+		t.Errorf("retention on 249 of 1,000: %+v, want flagged with\n%s", thin, wantThin)
+	}
+	if broad := ExplainBaseline(ret, SegmentSummary{Active12m: 1000, ActivePrev12m: 250, Retention12m: 0.9})[0]; broad.Flagged || broad.Reason != "" {
+		t.Errorf("retention on 250 of 1,000: %+v, want neither flag nor reason", broad)
 	}
 	last := ExplainBaseline([]Target{{Metric: MetricOrders, Baseline: 40, Method: MethodLastYear}}, s)[0]
 	if last.Ratio != 1 || last.Flagged || last.Reason != "the last 12 months repeated" {
