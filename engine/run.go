@@ -447,8 +447,7 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	if err != nil {
 		return nil, stageError("targets", err)
 	}
-	// The value models' histories and the forecasts' groups are garbage
-	// now: hand them back before DuckDB sorts and writes the tables.
+	// The forecasts' groups are garbage now: hand them back.
 	debug.FreeOSMemory()
 	if err := r.checkpoint("targets"); err != nil {
 		return nil, err
@@ -458,6 +457,10 @@ func (r *run) pipeline(ctx context.Context, inputs map[string]*input, prev store
 	if err := r.scorecard(ctx, scope, val); err != nil {
 		return nil, stageError("scorecard", err)
 	}
+	// The value models' histories (1 GB at 10M customers), the last
+	// scorecard needed, are garbage now: hand them back before DuckDB
+	// sorts and writes the tables.
+	debug.FreeOSMemory()
 	if err := r.checkpoint("scorecard"); err != nil {
 		return nil, err
 	}
