@@ -247,6 +247,11 @@ func (f *runFlags) parse(args []string) (config.Config, error) {
 	if cfg.Segmentation.Model != "" && (set["k"] || cfg.Segmentation.ChooseK != nil) {
 		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}
+	if set["k"] && f.k > 0 {
+		// A fixed k replaces the file's segmentation.choose_k, as every
+		// flag replaces its key: choosing k would otherwise ignore it.
+		cfg.Segmentation.ChooseK = nil
+	}
 	if f.config == "" && !set["transactions"] {
 		return cfg, &cli.UsageError{Msg: f.fs.Name() + " needs --config or --transactions"}
 	}

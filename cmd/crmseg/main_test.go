@@ -213,3 +213,31 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestKFlagReplacesChooseK: --k with a config that chooses k trains at the
+// flag's k, as every flag replaces its key; without --k the file's
+// choose_k stands.
+func TestKFlagReplacesChooseK(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "crmseg.yaml")
+	yaml := "inputs:\n  transactions: tx.parquet\noutput: out\nsegmentation:\n  choose_k:\n    min: 3\n    max: 6\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) config.Config {
+		t.Helper()
+		var lf logFlags
+		f := newRunFlags("run", &bytes.Buffer{}, &lf)
+		cfg, err := f.parse(append([]string{"--config", path}, args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if cfg := parse(); cfg.Segmentation.ChooseK == nil {
+		t.Fatalf("without --k: choose_k dropped, want the file's")
+	}
+	if cfg := parse("--k", "4"); cfg.Segmentation.ChooseK != nil || cfg.Segmentation.K != 4 {
+		t.Errorf("--k 4: choose_k %+v, k %d; want no choose_k and k 4", cfg.Segmentation.ChooseK, cfg.Segmentation.K)
+	}
+}
