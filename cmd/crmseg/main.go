@@ -295,6 +295,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, lf *lo
 		return err
 	}
 	printSegments(stdout, res)
+	if res.Model != nil {
+		printKSelection(stdout, res.Model.Training.KSelection, res.Model.Training.K, res.Model.Training.KReason)
+	}
 	return res.HistoryErr // published, but not recorded: exit 4
 }
 

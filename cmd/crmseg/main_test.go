@@ -241,3 +241,39 @@ func TestKFlagReplacesChooseK(t *testing.T) {
 		t.Errorf("--k 4: choose_k %+v, k %d; want no choose_k and k 4", cfg.Segmentation.ChooseK, cfg.Segmentation.K)
 	}
 }
+
+// TestRunPrintsKSelection: a run that chooses k prints the figures per k,
+// as the demo does; a run at a fixed k prints none.
+func TestRunPrintsKSelection(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := run(t, "generate", "--customers", "300", "--seed", "3", "--out", data); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	path := filepath.Join(dir, "crmseg.yaml")
+	yaml := fmt.Sprintf("inputs:\n  transactions: %s\noutput: %s\nsegmentation:\n  min_size: 0.01\n  choose_k:\n    min: 2\n    max: 3\n    bootstraps: 2\n    min_size: 0.01\n",
+		filepath.Join(data, "transactions.parquet"), filepath.Join(dir, "out"))
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "run", "--config", path, "--no-progress")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	rows := 0
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(strings.TrimPrefix(line, "*")); len(f) == 7 && (f[0] == "2" || f[0] == "3") {
+			rows++
+		}
+	}
+	if !strings.Contains(stdout, "choosing k (") || rows != 2 {
+		t.Errorf("run with choose_k: no table of k in its output:\n%s", stdout)
+	}
+	code, stdout, stderr = run(t, "run", "--config", path, "--k", "2", "--no-progress")
+	if code != 0 {
+		t.Fatalf("run --k 2: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stdout, "choosing k (") {
+		t.Errorf("run at a fixed k printed a table of k:\n%s", stdout)
+	}
+}
