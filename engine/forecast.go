@@ -113,29 +113,37 @@ func (r *run) segmentForecasts(ctx context.Context, v *valueFit, bands scoring.M
 // the segment map has.
 func (r *run) segmentOf(ctx context.Context) ([]int32, error) {
 	var segOf []int32
-	q, err := modelSQL("reads/customer_segment_ids")
+	err := r.readCustomerSegments(ctx, "reads/customer_segment_ids", func(custIdx int64, seg int32, _ bool) {
+		for len(segOf) < int(custIdx) {
+			segOf = append(segOf, -1)
+		}
+		segOf[custIdx-1] = seg
+	})
+	return segOf, err
+}
+
+// readCustomerSegments runs the registered read name, whose rows are a
+// customer's cust_idx (BIGINT) and a segment ID (INTEGER, possibly NULL),
+// and hands each row to fn; ok is false for a NULL segment.
+func (r *run) readCustomerSegments(ctx context.Context, name string, fn func(custIdx int64, seg int32, ok bool)) error {
+	q, err := modelSQL(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
+	return r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
 		for rdr.Next() {
 			rec := rdr.RecordBatch()
 			idx, ok1 := rec.Column(0).(*array.Int64)
 			sg, ok2 := rec.Column(1).(*array.Int32)
 			if !ok1 || !ok2 {
-				return fmt.Errorf("customer_segment_map: unexpected Arrow schema %s", rec.Schema())
+				return fmt.Errorf("%s: unexpected Arrow schema %s", name, rec.Schema())
 			}
-			for i := range int(rec.NumRows()) {
-				j := int(idx.Value(i))
-				for len(segOf) < j {
-					segOf = append(segOf, -1)
-				}
-				segOf[j-1] = sg.Value(i)
+			for i := range idx.Len() {
+				fn(idx.Value(i), sg.Value(i), sg.IsValid(i))
 			}
 		}
 		return nil
 	})
-	return segOf, err
 }
 
 // forecastGroups turns the customers' histories sp was fitted to into

@@ -119,29 +119,13 @@ func (r *run) planScope(ctx context.Context, plans plansOfRecord, fm *segmentati
 	for i := range scope.segmentOf {
 		scope.segmentOf[i] = -1
 	}
-	q, err := modelSQL("reads/scorecard_plan_segments")
-	if err != nil {
-		return nil, err
-	}
 	var newRows []int
-	err = r.s.arrowQuery(ctx, q, func(rdr array.RecordReader) error {
-		for rdr.Next() {
-			rec := rdr.RecordBatch()
-			idx, ok1 := rec.Column(0).(*array.Int64)
-			sg, ok2 := rec.Column(1).(*array.Int32)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("scorecard_plan_segments: unexpected Arrow schema %s", rec.Schema())
-			}
-			for i := range idx.Len() {
-				row := int(idx.Value(i)) - 1
-				if sg.IsNull(i) {
-					newRows = append(newRows, row)
-				} else {
-					scope.segmentOf[row] = sg.Value(i)
-				}
-			}
+	err := r.readCustomerSegments(ctx, "reads/scorecard_plan_segments", func(custIdx int64, seg int32, ok bool) {
+		if row := int(custIdx) - 1; ok {
+			scope.segmentOf[row] = seg
+		} else {
+			newRows = append(newRows, row)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, err
