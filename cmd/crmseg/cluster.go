@@ -66,6 +66,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 	threads := fs.Int("threads", 0, "threads; 0 = all cores (the result does not depend on it)")
 	out := fs.String("out", "", "output directory: assignments.parquet, centroids.csv, summary.json")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
+	cli.Examples(fs, "crmseg cluster --features features.parquet --id-column customer_id --k 5 --scale standard --out clusters")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

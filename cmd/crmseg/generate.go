@@ -45,6 +45,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	n := fs.Int("customers", 20000, "number of customers")
 	seed := fs.Uint64("seed", 1, "random seed; the same seed gives byte-identical files")
 	out := fs.String("out", "", "output directory")
+	cli.Examples(fs, "crmseg generate --out demo-data --customers 5000 --seed 7")
 	for _, a := range args {
 		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "blobs" {
 			return &cli.UsageError{Msg: "generate --blobs moved to the benchmarks' tool: make build-bench, then bin/crmseg-bench blobs"}

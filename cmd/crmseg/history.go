@@ -27,6 +27,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	configFile := fs.String("config", "", "take the output root from this config file")
 	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	cli.Examples(fs, "crmseg history --config crmseg.yaml", "crmseg history --out crmseg-out --json RUN_ID")
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

@@ -18,8 +18,8 @@
 //	crmseg scenario (--out DIR | --config crmseg.yaml) --set "segment=ID CHANGE..." [--cost AMOUNT] [--cost-per-customer AMOUNT] [--json] [RUN_ID|latest]
 //	crmseg version
 //
-// train and validate take run's flags too (the inputs, --out and the
-// settings that override the configuration). Every command but history,
+// train and validate take those of run's flags that they use (the inputs,
+// --out and the settings that override the configuration). Every command but history,
 // plan, scenario and version takes --log-format text|json and --log-level; those that
 // draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
 // command's flags.
@@ -77,7 +77,13 @@ Commands:
   scenario   project a run's segments under a programme's changes against its baselines, with cost, ROI and payback
   version    print the version
 
-Run 'crmseg COMMAND -h' for a command's flags.
+Run 'crmseg COMMAND -h' for a command's flags and examples.
+
+Example:
+  crmseg demo --out /tmp/crmseg-demo
+  crmseg validate --config crmseg.yaml
+  crmseg run --config crmseg.yaml
+
 Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an output root no run can go on from, or a plan it cannot
   commit or show, or a scenario it cannot compute), 3 input data rejected, 4 run published (or scenario written) but not recorded
   in the run history, 75 the output root is in use by another run (try again later; nothing was done).
@@ -188,24 +194,52 @@ type runFlags struct {
 	seed                                                      uint64
 }
 
-func newRunFlags(name string, stderr io.Writer, lf *logFlags) *runFlags {
+// The flags of runFlags each of run, train and validate takes: train
+// neither assigns with a model nor publishes (no metrics file, no runs to
+// prune); validate reads the inputs and checks the configuration, the
+// output root's latest and the model file against them, and fits nothing.
+var (
+	runFlagNames      = []string{"config", "customers", "transactions", "products", "out", "k", "seed", "as-of", "threads", "cpuprofile", "model", "algorithm", "metrics-file", "keep-runs"}
+	trainFlagNames    = []string{"config", "customers", "transactions", "products", "out", "k", "seed", "as-of", "threads", "cpuprofile", "algorithm"}
+	validateFlagNames = []string{"config", "customers", "transactions", "products", "out", "as-of", "threads", "model"}
+)
+
+// newRunFlags registers the logging flags and the named flags of runFlags.
+func newRunFlags(name string, stderr io.Writer, lf *logFlags, names []string) *runFlags {
 	f := &runFlags{fs: cli.NewFlagSet("crmseg", name, stderr)}
 	fs := f.fs
 	lf.register(fs, true)
-	fs.StringVar(&f.config, "config", "", "YAML config file (flags given as well override it)")
-	fs.StringVar(&f.customers, "customers", "", "customers file (optional)")
-	fs.StringVar(&f.transactions, "transactions", "", "transactions file")
-	fs.StringVar(&f.products, "products", "", "products file (optional)")
-	fs.StringVar(&f.out, "out", "", "output root directory")
-	fs.IntVar(&f.k, "k", 0, "number of segments")
-	fs.Uint64Var(&f.seed, "seed", 0, "random seed")
-	fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
-	fs.IntVar(&f.threads, "threads", 0, "threads of DuckDB and k-means, 0 = all cores (default: the configuration's threads, all cores when it has none)")
-	fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file")
-	fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
-	fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
-	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's outcome for Prometheus' node_exporter textfile collector to this .prom file")
-	fs.IntVar(&f.keepRuns, "keep-runs", 0, "run directories to keep in the output root, 0 = all (default: the configuration's keep_runs, 14 when it has none)")
+	register := map[string]func(){
+		"config":       func() { fs.StringVar(&f.config, "config", "", "YAML config file (flags given as well override it)") },
+		"customers":    func() { fs.StringVar(&f.customers, "customers", "", "customers file (optional)") },
+		"transactions": func() { fs.StringVar(&f.transactions, "transactions", "", "transactions file") },
+		"products":     func() { fs.StringVar(&f.products, "products", "", "products file (optional)") },
+		"out":          func() { fs.StringVar(&f.out, "out", "", "output root directory") },
+		"k":            func() { fs.IntVar(&f.k, "k", 0, "number of segments") },
+		"seed":         func() { fs.Uint64Var(&f.seed, "seed", 0, "random seed") },
+		"as-of": func() {
+			fs.StringVar(&f.asOf, "as-of", "", "end of the observation window, YYYY-MM-DD (default: latest transaction date)")
+		},
+		"threads": func() {
+			fs.IntVar(&f.threads, "threads", 0, "threads of DuckDB and k-means, 0 = all cores (default: the configuration's threads, all cores when it has none)")
+		},
+		"cpuprofile": func() { fs.StringVar(&f.cpu, "cpuprofile", "", "write a Go CPU profile to this file") },
+		"model": func() {
+			fs.StringVar(&f.model, "model", "", "assign customers with this segmentation model (crmseg train, or a run's model.json) instead of training")
+		},
+		"algorithm": func() {
+			fs.StringVar(&f.algorithm, "algorithm", "", "k-means iteration: hamerly (default), lloyd or minibatch")
+		},
+		"metrics-file": func() {
+			fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's outcome for Prometheus' node_exporter textfile collector to this .prom file")
+		},
+		"keep-runs": func() {
+			fs.IntVar(&f.keepRuns, "keep-runs", 0, "run directories to keep in the output root, 0 = all (default: the configuration's keep_runs, 14 when it has none)")
+		},
+	}
+	for _, n := range names {
+		register[n]()
+	}
 	return f
 }
 
@@ -275,8 +309,10 @@ func (f *runFlags) profile() (func(), error) {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	f := newRunFlags("run", stderr, lf)
+	f := newRunFlags("run", stderr, lf, runFlagNames)
 	reset := resetSegmentsFlag(f.fs)
+	cli.Examples(f.fs, "crmseg run --config crmseg.yaml",
+		"crmseg run --transactions tx.parquet --customers customers.parquet --out crmseg-out --k 6")
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -316,9 +352,11 @@ func resetSegmentsFlag(fs *flag.FlagSet) *bool {
 // segments to the output root's latest model, if any) and writes the model
 // file, without publishing tables.
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	f := newRunFlags("train", stderr, lf)
+	f := newRunFlags("train", stderr, lf, trainFlagNames)
 	modelOut := f.fs.String("model-out", "", "where to write the model file (JSON)")
 	reset := resetSegmentsFlag(f.fs)
+	cli.Examples(f.fs, "crmseg train --config crmseg.yaml --model-out model.json",
+		"crmseg run --config crmseg.yaml --model model.json")
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -338,6 +376,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, lf *
 	if err != nil {
 		return err
 	}
+	stop, err := f.profile()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	opts := runOptions(log, progress, *reset)
 	opts.TrainOnly = true
 	res, err := engine.Run(ctx, cfg, opts)
@@ -394,7 +437,8 @@ func printKSelection(w io.Writer, rows []segment.KRow, chosen int, reason string
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
-	f := newRunFlags("validate", stderr, lf)
+	f := newRunFlags("validate", stderr, lf, validateFlagNames)
+	cli.Examples(f.fs, "crmseg validate --config crmseg.yaml", "crmseg validate --transactions tx.csv --customers customers.csv")
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -556,6 +600,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, lf *l
 	n := fs.Int("customers", 20000, "customers to generate")
 	seed := fs.Uint64("seed", 1, "random seed of the generator and the run")
 	k := fs.Int("k", 0, "number of segments; 0 chooses k from 3 to 8 and prints the figures per k")
+	cli.Examples(fs, "crmseg demo --out /tmp/crmseg-demo", "crmseg demo --customers 5000 --k 5")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

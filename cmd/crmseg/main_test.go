@@ -227,7 +227,7 @@ func TestKFlagReplacesChooseK(t *testing.T) {
 	parse := func(args ...string) config.Config {
 		t.Helper()
 		var lf logFlags
-		f := newRunFlags("run", &bytes.Buffer{}, &lf)
+		f := newRunFlags("run", &bytes.Buffer{}, &lf, runFlagNames)
 		cfg, err := f.parse(append([]string{"--config", path}, args...))
 		if err != nil {
 			t.Fatal(err)

@@ -44,6 +44,10 @@ const planUsage = `Usage of crmseg plan (docs/plans.md):
   crmseg plan show (--out DIR | --config FILE) [--all] [--json] [PLAN_ID]
         the active plans (--all: the superseded ones too), or one plan
 Run 'crmseg plan commit -h' or 'crmseg plan show -h' for the flags.
+
+Example:
+  crmseg plan commit --config crmseg.yaml --note "targets agreed with marketing"
+  crmseg plan show --config crmseg.yaml
 `
 
 // cmdPlanCommit records a run's segment targets (latest's by default) as
@@ -55,6 +59,7 @@ func cmdPlanCommit(ctx context.Context, args []string, stdout, stderr io.Writer,
 	note := fs.String("note", "", "why these targets are the plan (required)")
 	by := fs.String("by", "", "who commits the plan (default: $USER, or the name of the current user)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	cli.Examples(fs, `crmseg plan commit --config crmseg.yaml --note "targets agreed with marketing"`)
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -120,6 +125,7 @@ func cmdPlanShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	configFile := fs.String("config", "", "take the output root from this config file")
 	all := fs.Bool("all", false, "list the superseded plans too")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	cli.Examples(fs, "crmseg plan show --config crmseg.yaml", "crmseg plan show --out crmseg-out --all")
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

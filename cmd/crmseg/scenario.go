@@ -62,6 +62,7 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer, n
 	margin := fs.Float64("margin", 1, "the share of incremental revenue that counts as value (gross margin); 1: the revenue itself")
 	name := fs.String("name", "", "the scenario's name (default: its start time, UTC)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	cli.Examples(fs, `crmseg scenario --config crmseg.yaml --set "segment=3 retention_12m=+0.05" --cost 20000 --cost-per-customer 1.5`)
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

@@ -37,3 +37,23 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// Examples adds examples of the command to fs's help (-h), after what it
+// prints already (the usage and the flags): one "Example:" line heading the
+// command lines, each indented by two spaces, so that every command's help
+// ends with a command line to copy.
+func Examples(fs *flag.FlagSet, examples ...string) {
+	usage := fs.Usage
+	fs.Usage = func() {
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		fmt.Fprint(fs.Output(), "\nExample:\n")
+		for _, e := range examples {
+			fmt.Fprintf(fs.Output(), "  %s\n", e)
+		}
+	}
+}
