@@ -29,11 +29,27 @@ var profileCols = []string{
 	"coalesce(date_diff('day', first_order_date, (SELECT as_of FROM params)) < new_days, false)",
 }
 
-// features returns the numeric clustering features: the configured ones,
-// each checked against the inputs, or the defaults the data can supply.
+// features returns the numeric clustering features (numericFeatures),
+// and logs the default ones the data cannot supply.
 func (r *run) features(data supply) ([]segment.FeatureSpec, error) {
-	explicit := len(r.cfg.Segmentation.Features) > 0
-	specs := r.cfg.Segmentation.Features
+	out, err := numericFeatures(&r.cfg, data, func(f segment.FeatureSpec, need string) {
+		r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", data.missingData(need))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// numericFeatures returns the numeric clustering features: the configured
+// ones, each checked against the inputs' columns (a *config.ConfigError
+// naming every one the inputs cannot supply), or the defaults the data can
+// supply, calling leftOut on each of the others with the column it needs.
+// What the data supplies is known from the inputs' columns before the rows
+// are read (supply.filled nil), from the accepted lines too after.
+func numericFeatures(cfg *config.Config, data supply, leftOut func(f segment.FeatureSpec, need string)) ([]segment.FeatureSpec, error) {
+	explicit := len(cfg.Segmentation.Features) > 0
+	specs := cfg.Segmentation.Features
 	if !explicit {
 		specs = config.DefaultFeatures
 	}
@@ -45,7 +61,9 @@ func (r *run) features(data supply) ([]segment.FeatureSpec, error) {
 			continue
 		}
 		if need := config.CustomerFeatures[f.Name]; need != "" && !explicit && !data.hasData(need) {
-			r.log.Info("default feature left out", "feature", f.Name, "missing_column", need, "reason", data.missingData(need))
+			if leftOut != nil {
+				leftOut(f, need)
+			}
 			continue
 		}
 		out = append(out, f)

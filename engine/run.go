@@ -151,13 +151,8 @@ type run struct {
 // caller to report. So is Result.HistoryErr.
 func Run(ctx context.Context, cfg config.Config, opts Options) (*Result, error) {
 	opts = opts.withDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := checkConfig(&cfg); err != nil {
 		return nil, &RunError{Err: err}
-	}
-	if cfg.MetricsFile != "" {
-		if st, err := os.Stat(filepath.Dir(cfg.MetricsFile)); err != nil || !st.IsDir() {
-			return nil, &RunError{Err: &config.ConfigError{Problems: []string{fmt.Sprintf("metrics_file: directory %s does not exist", filepath.Dir(cfg.MetricsFile))}}}
-		}
 	}
 	start := time.Now()
 	r := &run{cfg: cfg, opts: opts, started: opts.Now().UTC()}
@@ -187,11 +182,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (*Result, error) 
 // run's DuckDB session is closed when it returns.
 func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 	cfg := &r.cfg
-	if err := store.CheckLatest(cfg.Output); err != nil {
-		return nil, err
-	}
 	r.startStage()
-	inputs, err := inspectInputs(cfg)
+	inputs, err := inspect(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -37,17 +37,22 @@ type Validation struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Validate runs only the input checks of a run: the schema checks of every
-// file, then the row checks, and returns the data-quality summary. It writes
-// nothing under the output root. The error is a *RejectedError (with the
-// summary still returned) when the run would abort on the rejects.
+// Validate runs the checks of a run that come before its rows, the very
+// ones a run makes (checkConfig and inspect: the configuration, the output
+// root's latest, the schema of every file, the features against the
+// inputs, the model file against the features), then the row checks, and
+// returns the data-quality summary. It writes nothing under the output
+// root. The error is a *RejectedError (with the summary still returned)
+// when the run would abort on the rejects, and a *config.ConfigError (the
+// summary returned too) when a model file does not fit the features the
+// accepted lines leave (categories, without a category on any line).
 func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := checkConfig(&cfg); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
 	r := &run{cfg: cfg, opts: opts, log: opts.Logger, man: &manifest.Manifest{}, started: opts.Now().UTC(), stage: time.Now()}
-	inputs, err := inspectInputs(&cfg)
+	inputs, err := inspect(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,5 +100,8 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if err := s.conn.QueryRowContext(ctx, customers).Scan(&v.Customers, &v.CustomersWithOrders, &v.Orphans); err != nil {
 		return nil, err
 	}
-	return v, r.checkRejects()
+	if err := r.checkRejects(); err != nil {
+		return v, err
+	}
+	return v, checkFeatures(&cfg, data)
 }

@@ -103,3 +103,70 @@ func TestValidateReportsBlocksDatesAndProducts(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRefusesWhatRunRefuses: a configuration run refuses before it
+// reads a row, validate refuses too, with the same message and exit code:
+// a feature the inputs cannot supply, a model file that is not there or
+// was trained on other features, an output root whose latest is not a
+// link, a metrics file in a directory that does not exist.
+func TestValidateRefusesWhatRunRefuses(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("customer_id,ts,amount\n")
+	for i := range 60 {
+		b.WriteString("C" + string(rune('a'+i%20)) + ",2025-0" + string(rune('1'+i%6)) + "-1" + string(rune('0'+i%7)) + "," + string(rune('1'+i%9)) + "0\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tx.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, yaml string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("inputs:\n  transactions: tx.csv\ntoday: \"2025-07-01\"\n"+yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// A model trained on recency_days alone.
+	model := filepath.Join(dir, "model.json")
+	trainCfg := write("train.yaml", "output: train-out\nsegmentation:\n  k: 2\n  features: [{name: recency_days}]\n")
+	if code, _, stderr := run(t, "train", "--config", trainCfg, "--model-out", model); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "dir-out", "latest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lastLine := func(stderr string) string {
+		var last string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.HasPrefix(l, "crmseg: ") {
+				last = l
+			}
+		}
+		return last
+	}
+	for _, c := range []struct{ name, yaml, want string }{
+		{"feature", "output: out\nsegmentation:\n  features: [{name: recency_days}, {name: age}]\n",
+			"segmentation.features: age needs input column birth_date, which the inputs do not have"},
+		{"no-model", "output: out\nsegmentation:\n  model: nothing.json\n", "segmentation.model: open " + filepath.Join(dir, "nothing.json")},
+		{"other-features", "output: out\nsegmentation:\n  model: model.json\n  features: [{name: recency_days}, {name: orders}]\n",
+			"segmentation.model: the model was trained on the numeric features recency_days, and this run has recency_days, orders"},
+		{"latest", "output: dir-out\n", "latest is a directory, not the symbolic link"},
+		{"metrics", "output: out\nmetrics_file: no-such-dir/crmseg.prom\n", "metrics_file: directory " + filepath.Join(dir, "no-such-dir") + " does not exist"},
+	} {
+		cfg := write(c.name+".yaml", c.yaml)
+		runCode, _, runErr := run(t, "run", "--config", cfg)
+		valCode, _, valErr := run(t, "validate", "--config", cfg)
+		if runCode != exitUsage || !strings.Contains(runErr, c.want) {
+			t.Errorf("%s: run exit %d, want %d and %q:\n%s", c.name, runCode, exitUsage, c.want, runErr)
+		}
+		if valCode != runCode || lastLine(valErr) != lastLine(runErr) {
+			t.Errorf("%s: validate exit %d, %q; run exit %d, %q", c.name, valCode, lastLine(valErr), runCode, lastLine(runErr))
+		}
+	}
+	// The model and the features it was trained on pass.
+	cfg := write("fits.yaml", "output: out\nsegmentation:\n  model: model.json\n  features: [{name: recency_days}]\n")
+	if code, _, stderr := run(t, "validate", "--config", cfg); code != 0 {
+		t.Errorf("a fitting model: validate exit %d: %s", code, stderr)
+	}
+}

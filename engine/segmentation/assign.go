@@ -47,17 +47,25 @@ func modelError(err error) error {
 	return &config.ConfigError{Problems: []string{"segmentation.model: " + err.Error()}}
 }
 
-// alignFeatures builds the scaled matrix of the model's features from the
-// run's features, by name. A one-hot or share column the run does not have
-// is 0 for everyone; a numeric feature it does not have is an error.
-func alignFeatures(fm *FeatureMatrix, scaler *segment.Scaler) (*mat.Dense, error) {
-	n, _ := fm.X.Dims()
-	have := map[string]int{}
-	for j, s := range fm.Specs {
-		have[s.Name] = j
+// CheckModel reads the model file segmentation.model and checks that it
+// was trained on the numeric features a run clusters on (numeric, in
+// order), before any row is read; Assign checks the same on the matrix.
+// Every error is a *config.ConfigError.
+func CheckModel(path string, numeric []segment.FeatureSpec) error {
+	m, err := segment.ReadModel(path)
+	if err != nil {
+		return modelError(err)
 	}
-	// The numeric features must be the run's, in its order: the segments'
-	// profiles and centroids are described in them.
+	if err := sameNumeric(numeric, m.Scaler); err != nil {
+		return modelError(err)
+	}
+	return nil
+}
+
+// sameNumeric checks that the numeric features of specs are the model's,
+// in its order: the segments' profiles and centroids are described in
+// them. One-hot and share columns ("dimension=value") may differ.
+func sameNumeric(specs []segment.FeatureSpec, scaler *segment.Scaler) error {
 	numeric := func(specs []segment.FeatureSpec) []string {
 		var names []string
 		for _, f := range specs {
@@ -67,9 +75,24 @@ func alignFeatures(fm *FeatureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 		}
 		return names
 	}
-	if got, want := numeric(fm.Specs), numeric(scaler.Features); !slices.Equal(got, want) {
-		return nil, fmt.Errorf("the model was trained on the numeric features %s, and this run has %s: run it with the model's segmentation.features",
+	if got, want := numeric(specs), numeric(scaler.Features); !slices.Equal(got, want) {
+		return fmt.Errorf("the model was trained on the numeric features %s, and this run has %s: run it with the model's segmentation.features",
 			strings.Join(want, ", "), strings.Join(got, ", "))
+	}
+	return nil
+}
+
+// alignFeatures builds the scaled matrix of the model's features from the
+// run's features, by name. A one-hot or share column the run does not have
+// is 0 for everyone; a numeric feature it does not have is an error.
+func alignFeatures(fm *FeatureMatrix, scaler *segment.Scaler) (*mat.Dense, error) {
+	n, _ := fm.X.Dims()
+	have := map[string]int{}
+	for j, s := range fm.Specs {
+		have[s.Name] = j
+	}
+	if err := sameNumeric(fm.Specs, scaler); err != nil {
+		return nil, err
 	}
 	x := mat.NewDense(n, len(scaler.Features), nil)
 	for j, f := range scaler.Features {
