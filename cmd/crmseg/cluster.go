@@ -27,6 +27,8 @@ import (
 type clusterReport struct {
 	Features     string    `json:"features"`
 	Rows         int       `json:"rows"`
+	SkippedRows  int       `json:"skipped_rows"` // left out under --skip-bad-rows
+	BadCells     int       `json:"bad_cells"`    // in those rows
 	Columns      []string  `json:"columns"`
 	K            int       `json:"k"`
 	NInit        int       `json:"n_init"`
@@ -53,7 +55,9 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 	fs := cli.NewFlagSet("crmseg", "cluster", stderr)
 	lf.register(fs, false)
 	features := fs.String("features", "", "table of features: .parquet or .csv (gzip too)")
-	idCol := fs.String("id-column", "", "the identifier column; every other column is a feature")
+	idCol := fs.String("id-column", "", "the identifier column")
+	columns := fs.String("columns", "", "the feature columns, comma-separated (default: every column but the identifier)")
+	skipBad := fs.Bool("skip-bad-rows", false, "leave out the rows with an empty, non-numeric, NaN or infinite feature value, and count them (default: such a value is an error)")
 	k := fs.Int("k", 8, "number of clusters")
 	nInit := fs.Int("n-init", 10, "restarts; the lowest inertia wins")
 	maxIter := fs.Int("max-iter", 300, "iterations per restart")
@@ -66,7 +70,8 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 	threads := fs.Int("threads", 0, "threads; 0 = all cores (the result does not depend on it)")
 	out := fs.String("out", "", "output directory: assignments.parquet, centroids.csv, summary.json")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	cli.Examples(fs, "crmseg cluster --features features.parquet --id-column customer_id --k 5 --scale standard --out clusters")
+	cli.Examples(fs, "crmseg cluster --features features.parquet --id-column customer_id --k 5 --scale standard --out clusters",
+		"crmseg cluster --features customers.csv --id-column customer_id --columns recency_days,orders,net_revenue --skip-bad-rows --out clusters")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -96,14 +101,27 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 		return &cli.UsageError{Msg: fmt.Sprintf("--scale: expected none, standard or robust, found %q", *scale)}
 	}
 
-	if _, err := lf.logger(stderr); err != nil {
+	opts := featuretable.Options{SkipBadRows: *skipBad}
+	if *columns != "" {
+		for _, c := range strings.Split(*columns, ",") {
+			if c = strings.TrimSpace(c); c == "" {
+				return &cli.UsageError{Msg: fmt.Sprintf("--columns: expected column names separated by commas, found %q", *columns)}
+			}
+			opts.Columns = append(opts.Columns, c)
+		}
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
 		return err
 	}
 
 	start := time.Now()
-	t, err := featuretable.Read(*features, *idCol)
+	t, err := featuretable.ReadWith(*features, *idCol, opts)
 	if err != nil {
 		return err // a *featuretable.InputError: exit 3
+	}
+	if sk := t.Skipped; sk.Rows > 0 {
+		log.Warn("rows with a bad feature value left out", "file", *features, "rows", sk.Rows, "values", sk.Cells, "first", sk.First[0].String())
 	}
 	if t.N < *k {
 		return &featuretable.InputError{Path: *features, Err: fmt.Errorf("%s: %d rows, fewer than --k %d", *features, t.N, *k)}
@@ -157,7 +175,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 		threadsUsed = runtime.GOMAXPROCS(0)
 	}
 	rep := clusterReport{
-		Features: *features, Rows: t.N, Columns: t.Columns, K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed,
+		Features: *features, Rows: t.N, SkippedRows: t.Skipped.Rows, BadCells: t.Skipped.Cells, Columns: t.Columns, K: *k, NInit: *nInit, MaxIter: *maxIter, Tol: *tol, Seed: *seed,
 		Algorithm: *algorithm, Scale: *scale, Inertia: res.Inertia, Iterations: res.Iterations, Converged: res.Converged,
 		Restart: res.Restart, SampleRows: res.SampleRows, Inertias: res.Inertias, Sizes: res.Sizes, ReadSeconds: read.Seconds(), FitSeconds: fit.Seconds(),
 		Threads: threadsUsed, PeakRSSBytes: engine.PeakRSS(), MatrixBytes: int64(8 * t.N * t.D),
@@ -176,6 +194,12 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 	}
 	fmt.Fprintf(stdout, "%d rows × %d features from %s: k %d, inertia %.6g, %d iterations (restart %d of %d, converged %v)\n",
 		t.N, t.D, *features, *k, res.Inertia, res.Iterations, res.Restart+1, *nInit, res.Converged)
+	if sk := t.Skipped; sk.Rows > 0 {
+		fmt.Fprintf(stdout, "left out %d rows with %d bad feature values (--skip-bad-rows), the first:\n", sk.Rows, sk.Cells)
+		for _, c := range sk.First {
+			fmt.Fprintf(stdout, "  %s\n", c)
+		}
+	}
 	fmt.Fprintf(stdout, "read %.2fs, fit %.2fs; cluster sizes %v; outputs in %s\n", read.Seconds(), fit.Seconds(), res.Sizes, *out)
 	return nil
 }

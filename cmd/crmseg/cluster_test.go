@@ -104,8 +104,8 @@ func TestClusterBadInput(t *testing.T) {
 		code     int
 		want     string
 	}{
-		{write("nan.csv", "id,a,b\n1,2,3\n2,NaN,4\n"), "id", exitRejected, `row 2, column "a": expected a finite number, found "NaN"`},
-		{write("text.csv", "id,a\n1,x\n"), "id", exitRejected, `row 1, column "a": expected a finite number, found "x"`},
+		{write("nan.csv", "id,a,b\n1,2,3\n2,NaN,4\n"), "id", exitRejected, `row 2 (line 3), column "a": expected a finite number, found "NaN"`},
+		{write("text.csv", "id,a\n1,x\n"), "id", exitRejected, `row 1 (line 2), column "a": expected a finite number, found "x"`},
 		{write("noid.csv", "key,a\n1,2\n"), "id", exitRejected, `id column "id": not found`},
 		{write("few.csv", "id,a\n1,2\n"), "id", exitRejected, "1 rows, fewer than --k 2"},
 		{write("trunc.parquet", "PAR1xx"), "id", exitRejected, "not a readable Parquet file"},
@@ -123,5 +123,78 @@ func TestClusterBadInput(t *testing.T) {
 	code, _, stderr := run(t, "cluster", "--features", "x.csv", "--id-column", "id", "--out", "o", "--algorithm", "elkan")
 	if code != exitUsage || !strings.Contains(stderr, `--algorithm: expected hamerly, lloyd or minibatch, found "elkan"`) {
 		t.Errorf("bad algorithm: exit %d, %q", code, stderr)
+	}
+}
+
+// TestClusterColumnsAndBadCells: --columns clusters the named columns
+// only (a text column beside them is no error) and refuses a name the file
+// lacks, listing its columns; a table with empty or non-numeric cells is
+// refused with their count and the first ones by file, row, line, column
+// and value, or, with --skip-bad-rows, clustered without their rows, which
+// are counted.
+func TestClusterColumnsAndBadCells(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("customer_id,name,recency,spend\n")
+	for i := range 40 {
+		recency, spend := strconv.Itoa(i%4*100), strconv.Itoa(10+i)
+		switch i {
+		case 5:
+			recency = "" // row 6, line 7
+		case 17:
+			spend = "n/a" // row 18, line 19
+		}
+		b.WriteString("C" + strconv.Itoa(i) + ",name " + strconv.Itoa(i) + "," + recency + "," + spend + "\n")
+	}
+	features := filepath.Join(dir, "customers.csv")
+	if err := os.WriteFile(features, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cluster := func(out string, args ...string) (int, string, string) {
+		return run(t, append([]string{"cluster", "--features", features, "--id-column", "customer_id", "--k", "2", "--out", filepath.Join(dir, out)}, args...)...)
+	}
+
+	code, _, stderr := cluster("o1", "--columns", "recency,spend,age")
+	if code != exitRejected || !strings.Contains(stderr, features+`: feature column "age": not found (the file's columns: "customer_id", "name", "recency", "spend")`) {
+		t.Errorf("unknown column: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = cluster("o2")
+	if code != exitRejected || !strings.Contains(stderr, `column "name": expected a finite number, found "name 0"`) {
+		t.Errorf("without --columns the text column is a feature: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = cluster("o3", "--columns", "spend,recency")
+	for _, w := range []string{
+		features + ": 2 feature values in 2 rows are not finite numbers",
+		`row 6 (line 7), column "recency": expected a finite number, found ""`,
+		`row 18 (line 19), column "spend": expected a finite number, found "n/a"`,
+	} {
+		if code != exitRejected || !strings.Contains(stderr, w) {
+			t.Errorf("bad cells: exit %d, stderr lacks %q:\n%s", code, w, stderr)
+		}
+	}
+	code, stdout, stderr := cluster("o4", "--columns", "spend,recency", "--skip-bad-rows", "--json")
+	if code != 0 {
+		t.Fatalf("--skip-bad-rows: exit %d: %s", code, stderr)
+	}
+	var rep clusterReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 38 || rep.SkippedRows != 2 || rep.BadCells != 2 || !slices.Equal(rep.Columns, []string{"spend", "recency"}) {
+		t.Errorf("report: %d rows, %d skipped, %d bad cells, columns %v", rep.Rows, rep.SkippedRows, rep.BadCells, rep.Columns)
+	}
+	if !strings.Contains(stderr, "rows with a bad feature value left out") || !strings.Contains(stderr, "rows=2") {
+		t.Errorf("no warning of the rows left out: %s", stderr)
+	}
+	got, err := featuretable.Read(filepath.Join(dir, "o4", "assignments.parquet"), "customer_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.N != 38 || slices.Contains(got.IDs, "C5") || slices.Contains(got.IDs, "C17") || got.IDs[5] != "C6" {
+		t.Errorf("assignments: %d rows, ids %v", got.N, got.IDs)
+	}
+	code, stdout, _ = cluster("o5", "--columns", "spend,recency", "--skip-bad-rows")
+	if code != 0 || !strings.Contains(stdout, "left out 2 rows with 2 bad feature values (--skip-bad-rows), the first:\n  row 6 (line 7)") {
+		t.Errorf("text summary: exit %d:\n%s", code, stdout)
 	}
 }

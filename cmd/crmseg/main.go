@@ -10,7 +10,7 @@
 //	crmseg train --config crmseg.yaml --model-out model.json [--reset-segments]
 //	crmseg validate --config crmseg.yaml
 //	crmseg generate --out DIR [--customers N] [--seed S]
-//	crmseg cluster --features FILE --id-column COLUMN --out DIR [--k K] [--scale none|standard|robust] [--algorithm A] [--json]
+//	crmseg cluster --features FILE --id-column COLUMN [--columns A,B] [--skip-bad-rows] --out DIR [--k K] [--scale none|standard|robust] [--algorithm A] [--json]
 //	crmseg demo [--out DIR] [--customers N] [--seed S] [--k K]
 //	crmseg history (--out DIR | --config crmseg.yaml) [--json] [RUN_ID]
 //	crmseg plan commit (--out DIR | --config crmseg.yaml) --note WHY [--by WHO] [--json] [RUN_ID|latest]

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,186 @@ type Table struct {
 	Columns  []string
 	X        []float64
 	N, D     int
+	// Skipped are the bad cells of the rows left out under
+	// Options.SkipBadRows (none otherwise).
+	Skipped BadCells
+}
+
+// Options say which columns of a feature table to read and what to do with
+// a row holding a bad cell. The zero value reads every column but the
+// identifier and fails on a bad cell.
+type Options struct {
+	// Columns are the feature columns, in the order the table gets them;
+	// the file's other columns, whatever their type, are not read. nil:
+	// every column but the identifier.
+	Columns []string
+	// SkipBadRows leaves out every row with a bad cell (a feature value
+	// that is empty, not a number, NaN or infinite) and records them in
+	// Table.Skipped, instead of failing with a *BadCellsError.
+	SkipBadRows bool
+}
+
+// BadCell is a feature value that is not a finite number.
+type BadCell struct {
+	Row    int    // the data row, from 1, the header not counted (as in rejected_rows)
+	Line   int    // CSV: the line of the file the value is on, the header being line 1; 0 for Parquet
+	Column string // the feature column
+	Found  string // the value as the file has it: "" when empty, null, NaN, text
+}
+
+func (c BadCell) String() string {
+	at := fmt.Sprintf("row %d", c.Row)
+	if c.Line > 0 {
+		at += fmt.Sprintf(" (line %d)", c.Line)
+	}
+	return fmt.Sprintf("%s, column %q: expected a finite number, found %s", at, c.Column, c.Found)
+}
+
+// BadCells counts the bad cells of a table and the rows holding them, and
+// keeps the first MaxBadCellsListed of them in file order.
+type BadCells struct {
+	First []BadCell
+	Cells int
+	Rows  int
+}
+
+// MaxBadCellsListed is how many bad cells an error or a summary names.
+const MaxBadCellsListed = 5
+
+// BadCellsError is a feature table with bad cells, read without
+// Options.SkipBadRows. The whole file is read first, so that it says how
+// many there are, not only the first.
+type BadCellsError struct {
+	Path string
+	BadCells
+}
+
+func (e *BadCellsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d feature values in %d rows are not finite numbers (empty, text, NaN or infinite)", e.Path, e.Cells, e.Rows)
+	for _, c := range e.First {
+		fmt.Fprintf(&b, "\n  %s", c)
+	}
+	if more := e.Cells - len(e.First); more > 0 {
+		fmt.Fprintf(&b, "\n  and %d more", more)
+	}
+	return b.String()
+}
+
+// badCells collects the bad cells of a table being read: the rows holding
+// one, and the first ones in row order.
+type badCells struct {
+	BadCells
+	rows map[int]bool // the 0-based rows with a bad cell
+	col  []int        // the feature index of each cell in First, to order them
+}
+
+func (b *badCells) add(row, j int, c BadCell) {
+	if b.rows == nil {
+		b.rows = map[int]bool{}
+	}
+	b.Cells++
+	if !b.rows[row] {
+		b.rows[row] = true
+		b.Rows++
+	}
+	// Parquet is read a column at a time: keep the first cells in
+	// row, then column, order.
+	i := len(b.First)
+	for i > 0 && (b.First[i-1].Row > c.Row || b.First[i-1].Row == c.Row && b.col[i-1] > j) {
+		i--
+	}
+	if i >= MaxBadCellsListed {
+		return
+	}
+	b.First = slices.Insert(b.First, i, c)
+	b.col = slices.Insert(b.col, i, j)
+	if len(b.First) > MaxBadCellsListed {
+		b.First, b.col = b.First[:MaxBadCellsListed], b.col[:MaxBadCellsListed]
+	}
+}
+
+// finish leaves the rows with a bad cell out of t under SkipBadRows, and
+// records them; without it, they are a *BadCellsError.
+func (b *badCells) finish(t *Table, path string, skip bool) error {
+	if b.Cells == 0 {
+		return nil
+	}
+	if !skip {
+		return &BadCellsError{Path: path, BadCells: b.BadCells}
+	}
+	kept := 0
+	for i := range t.N {
+		if b.rows[i] {
+			continue
+		}
+		copy(t.X[kept*t.D:(kept+1)*t.D], t.X[i*t.D:(i+1)*t.D])
+		if t.IntIDs != nil {
+			t.IntIDs[kept] = t.IntIDs[i]
+		} else {
+			t.IDs[kept] = t.IDs[i]
+		}
+		kept++
+	}
+	t.N, t.X = kept, t.X[:kept*t.D]
+	if t.IntIDs != nil {
+		t.IntIDs = t.IntIDs[:kept]
+	} else {
+		t.IDs = t.IDs[:kept]
+	}
+	t.Skipped = b.BadCells
+	return nil
+}
+
+// featureIndex maps the file's columns to the table's features: the
+// feature index of each file column (-1 for one not read), and the
+// features' names. Unknown or repeated names in want, or the identifier
+// among them, are an error naming the file and listing its columns.
+func featureIndex(path, idColumn string, names, want []string) ([]int, []string, error) {
+	index := make([]int, len(names))
+	if want == nil {
+		var cols []string
+		for i, n := range names {
+			index[i] = -1
+			if n != idColumn {
+				index[i] = len(cols)
+				cols = append(cols, n)
+			}
+		}
+		return index, cols, nil
+	}
+	pos := map[string]int{}
+	for i, n := range want {
+		if _, dup := pos[n]; dup {
+			return nil, nil, fmt.Errorf("%s: feature column %q named twice", path, n)
+		}
+		if n == idColumn {
+			return nil, nil, fmt.Errorf("%s: feature column %q is the id column", path, n)
+		}
+		pos[n] = i
+	}
+	seen := map[string]bool{}
+	for i, n := range names {
+		index[i] = -1
+		if j, ok := pos[n]; ok {
+			index[i] = j
+			seen[n] = true
+		}
+	}
+	var missing []string
+	for _, n := range want {
+		if !seen[n] {
+			missing = append(missing, strconv.Quote(n))
+		}
+	}
+	if len(missing) > 0 {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = strconv.Quote(n)
+		}
+		return nil, nil, fmt.Errorf("%s: feature column %s: not found (the file's columns: %s)", path, strings.Join(missing, ", "), strings.Join(quoted, ", "))
+	}
+	return index, slices.Clone(want), nil
 }
 
 // ID returns the identifier of row i as text.
@@ -62,17 +243,27 @@ func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Read reads a Parquet or CSV (gzip too) table whose columns are an
-// identifier and numeric features, picking the format by the extension.
-// Every column but the identifier is a feature; a feature value that is
-// missing, not a number, NaN or infinite is an error naming the file, the
-// row and the column. Integer and floating-point columns are accepted.
-// Every error is an *InputError.
+// identifier and numeric features, picking the format by the extension:
+// ReadWith, with every column but the identifier a feature, and a bad cell
+// an error.
 func Read(path, idColumn string) (*Table, error) {
+	return ReadWith(path, idColumn, Options{})
+}
+
+// ReadWith reads the identifier and the feature columns opts names of a
+// Parquet or CSV (gzip too) table, picking the format by the extension.
+// Integer and floating-point columns are accepted. A feature value that is
+// missing, not a number, NaN or infinite is a bad cell: the whole file is
+// read, and the bad cells are a *BadCellsError (how many, in how many
+// rows, and the first ones with their row, column and value), or, with
+// opts.SkipBadRows, their rows are left out and recorded in
+// Table.Skipped. Every error is an *InputError.
+func ReadWith(path, idColumn string, opts Options) (*Table, error) {
 	read := readFeaturesParquet
 	if name := strings.ToLower(strings.TrimSuffix(path, ".gz")); strings.HasSuffix(name, ".csv") {
 		read = readFeaturesCSV
 	}
-	t, err := read(path, idColumn)
+	t, err := read(path, idColumn, opts)
 	var pe *fs.PathError
 	if errors.As(err, &pe) && pe.Path == path {
 		// The file cannot be opened at all: say which and why, not
@@ -85,7 +276,7 @@ func Read(path, idColumn string) (*Table, error) {
 	return t, nil
 }
 
-func readFeaturesParquet(path, idColumn string) (*Table, error) {
+func readFeaturesParquet(path, idColumn string, opts Options) (*Table, error) {
 	pf, f, err := datasets.OpenParquet(path)
 	if err != nil {
 		return nil, err
@@ -93,14 +284,26 @@ func readFeaturesParquet(path, idColumn string) (*Table, error) {
 	defer f.Close()
 	t := &Table{IDColumn: idColumn, N: int(pf.NumRows())}
 	idIndex := -1
-	var cols []int // file column index of each feature
+	var names []string
+	for _, fl := range pf.Schema().Fields() {
+		names = append(names, fl.Name())
+	}
+	feature, columns, err := featureIndex(path, idColumn, names, opts.Columns)
+	if err != nil {
+		return nil, err
+	}
+	t.Columns = columns
+	cols := make([]int, len(columns)) // file column index of each feature
 	for i, fl := range pf.Schema().Fields() {
-		if !fl.Leaf() {
-			return nil, fmt.Errorf("%s: column %q: expected a number, found a nested group", path, fl.Name())
-		}
 		if fl.Name() == idColumn {
 			idIndex = i
 			continue
+		}
+		if feature[i] < 0 {
+			continue
+		}
+		if !fl.Leaf() {
+			return nil, fmt.Errorf("%s: column %q: expected a number, found a nested group", path, fl.Name())
 		}
 		family, typ := datasets.ParquetFamily(fl.Type())
 		if family != "integer" && family != "float" && family != "decimal" {
@@ -109,11 +312,13 @@ func readFeaturesParquet(path, idColumn string) (*Table, error) {
 		if family == "decimal" {
 			return nil, fmt.Errorf("%s: column %q: expected an integer or floating-point column, found %s (cast it to DOUBLE)", path, fl.Name(), typ)
 		}
-		cols = append(cols, i)
-		t.Columns = append(t.Columns, fl.Name())
+		cols[feature[i]] = i
 	}
 	if idIndex < 0 {
 		return nil, fmt.Errorf("%s: id column %q: not found (columns: %s)", path, idColumn, strings.Join(columnNames(pf), ", "))
+	}
+	if !pf.Schema().Fields()[idIndex].Leaf() {
+		return nil, fmt.Errorf("%s: id column %q: expected an integer or a string, found a nested group", path, idColumn)
 	}
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("%s: expected at least one numeric feature column besides %q, found none", path, idColumn)
@@ -131,6 +336,7 @@ func readFeaturesParquet(path, idColumn string) (*Table, error) {
 	t.X = make([]float64, t.N*t.D)
 
 	buf := make([]parquet.Value, 4096)
+	var bad badCells
 	base := 0
 	for _, rg := range pf.RowGroups() {
 		chunks := rg.ColumnChunks()
@@ -149,7 +355,7 @@ func readFeaturesParquet(path, idColumn string) (*Table, error) {
 					x = v.Double()
 				}
 				if v.IsNull() || math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("%s: row %d, column %q: expected a finite number, found %s", path, row+1, t.Columns[j], describeValue(v, x))
+					bad.add(row, j, BadCell{Row: row + 1, Column: t.Columns[j], Found: describeValue(v, x)})
 				}
 				t.X[row*t.D+j] = x
 				row++
@@ -177,7 +383,7 @@ func readFeaturesParquet(path, idColumn string) (*Table, error) {
 		}
 		base += int(rg.NumRows())
 	}
-	return t, nil
+	return t, bad.finish(t, path, opts.SkipBadRows)
 }
 
 func columnNames(pf *parquet.File) []string {
@@ -228,7 +434,7 @@ func readColumn(cc parquet.ColumnChunk, buf []parquet.Value, fn func(parquet.Val
 	}
 }
 
-func readFeaturesCSV(path, idColumn string) (*Table, error) {
+func readFeaturesCSV(path, idColumn string, opts Options) (*Table, error) {
 	// Count the records first so that the matrix is allocated once, at
 	// its final size.
 	n, err := countCSVRecords(path)
@@ -248,14 +454,18 @@ func readFeaturesCSV(path, idColumn string) (*Table, error) {
 	}
 	t := &Table{IDColumn: idColumn}
 	idIndex := -1
+	names := make([]string, len(header))
 	for i, h := range header {
-		h = strings.TrimPrefix(h, "\ufeff")
-		if h == idColumn {
+		names[i] = strings.TrimPrefix(h, "\ufeff")
+		if names[i] == idColumn {
 			idIndex = i
-			continue
 		}
-		t.Columns = append(t.Columns, h)
 	}
+	feature, columns, err := featureIndex(path, idColumn, names, opts.Columns)
+	if err != nil {
+		return nil, err
+	}
+	t.Columns = columns
 	if idIndex < 0 {
 		return nil, fmt.Errorf("%s: id column %q: not found in the header %q", path, idColumn, header)
 	}
@@ -265,6 +475,7 @@ func readFeaturesCSV(path, idColumn string) (*Table, error) {
 	t.N, t.D = n, len(t.Columns)
 	t.X = make([]float64, n*t.D)
 	t.IDs = make([]string, 0, n)
+	var bad badCells
 	for row := 0; ; row++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -276,24 +487,27 @@ func readFeaturesCSV(path, idColumn string) (*Table, error) {
 		if row >= n {
 			return nil, fmt.Errorf("%s: the file changed while it was read", path)
 		}
-		j := 0
 		for i, s := range rec {
 			if i == idIndex {
 				t.IDs = append(t.IDs, strings.Clone(s))
 				continue
 			}
+			j := feature[i]
+			if j < 0 {
+				continue
+			}
 			x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("%s: row %d, column %q: expected a finite number, found %q", path, row+1, t.Columns[j], s)
+				line, _ := r.FieldPos(i)
+				bad.add(row, j, BadCell{Row: row + 1, Line: line, Column: t.Columns[j], Found: strconv.Quote(s)})
 			}
 			t.X[row*t.D+j] = x
-			j++
 		}
 	}
 	if len(t.IDs) != n {
 		return nil, fmt.Errorf("%s: the file changed while it was read", path)
 	}
-	return t, nil
+	return t, bad.finish(t, path, opts.SkipBadRows)
 }
 
 // countCSVRecords counts the data records of a CSV file (not the header).
