@@ -16,11 +16,12 @@
 //	crmseg plan commit (--out DIR | --config crmseg.yaml) --note WHY [--by WHO] [--json] [RUN_ID|latest]
 //	crmseg plan show (--out DIR | --config crmseg.yaml) [--all] [--json] [PLAN_ID]
 //	crmseg scenario (--out DIR | --config crmseg.yaml) --set "segment=ID CHANGE..." [--cost AMOUNT] [--cost-per-customer AMOUNT] [--json] [RUN_ID|latest]
+//	crmseg config init > crmseg.yaml
 //	crmseg version
 //
 // train and validate take those of run's flags that they use (the inputs,
 // --out and the settings that override the configuration). Every command but history,
-// plan, scenario and version takes --log-format text|json and --log-level; those that
+// plan, scenario, config and version takes --log-format text|json and --log-level; those that
 // draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
 // command's flags.
 //
@@ -75,6 +76,7 @@ Commands:
   history    list the runs of an output root, or show one
   plan       commit a run's targets as the plan of record for their horizon (plan commit), or show the plans (plan show)
   scenario   project a run's segments under a programme's changes against its baselines, with cost, ROI and payback
+  config     print a config file of every key with its default and description (config init)
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags and examples.
@@ -118,6 +120,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdPlan(ctx, args[1:], stdout, stderr, time.Now)
 	case "scenario":
 		err = cmdScenario(ctx, args[1:], stdout, stderr, time.Now)
+	case "config":
+		err = cmdConfig(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 	case "help", "-h", "--help":

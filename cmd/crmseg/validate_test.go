@@ -170,3 +170,32 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 		t.Errorf("a fitting model: validate exit %d: %s", code, stderr)
 	}
 }
+
+// TestConfigInitValidates: the template crmseg config init prints is a
+// config file validate accepts as it is, beside the transactions file it
+// names.
+func TestConfigInitValidates(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "config", "init")
+	if code != 0 || !strings.Contains(stdout, "\n    path: transactions.csv\n") {
+		t.Fatalf("config init: exit %d: %s%s", code, stderr, stdout)
+	}
+	cfg := filepath.Join(dir, "crmseg.yaml")
+	if err := os.WriteFile(cfg, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("customer_id,ts,amount\n")
+	for i := range 40 {
+		b.WriteString("C" + string(rune('a'+i%20)) + ",2025-0" + string(rune('1'+i%6)) + "-15,10\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "transactions.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := run(t, "validate", "--config", cfg); code != 0 || !strings.Contains(stdout, "40 read, 40 accepted") {
+		t.Errorf("validate of the template: exit %d: %s%s", code, stderr, stdout)
+	}
+	if code, _, stderr := run(t, "config", "init", "--out", "x"); code != exitUsage || !strings.Contains(stderr, "flag provided but not defined: -out") {
+		t.Errorf("config init --out: exit %d: %s", code, stderr)
+	}
+}
