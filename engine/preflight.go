@@ -54,11 +54,18 @@ func inspect(cfg *config.Config) (map[string]*input, error) {
 // and the model file against them.
 func checkFeatures(cfg *config.Config, data supply) error {
 	numeric, err := numericFeatures(cfg, data, nil)
-	if err != nil {
+	if err != nil || cfg.Segmentation.Model == "" {
 		return err
 	}
-	if cfg.Segmentation.Model != "" {
-		return segmentation.CheckModel(cfg.Segmentation.Model, numeric)
+	err = segmentation.CheckModel(cfg.Segmentation.Model, numeric)
+	if err != nil && data.filled == nil {
+		// Before the rows, a default feature the accepted lines may
+		// leave out (categories, when no line has a category) may not
+		// be the run's: a model trained without it fits too.
+		without, _ := numericFeatures(cfg, supply{inputs: data.inputs, filled: &dataFilled{}}, nil)
+		if len(without) < len(numeric) && segmentation.CheckModel(cfg.Segmentation.Model, without) == nil {
+			return nil
+		}
 	}
-	return nil
+	return err
 }

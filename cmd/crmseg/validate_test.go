@@ -169,6 +169,28 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 	if code, _, stderr := run(t, "validate", "--config", cfg); code != 0 {
 		t.Errorf("a fitting model: validate exit %d: %s", code, stderr)
 	}
+
+	// A category column no line fills: the default features leave
+	// categories out, and a model trained on them is no misfit before the
+	// rows are read.
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	cat := lines[0] + ",category\n" + strings.Join(lines[1:], ",\n") + ",\n"
+	if err := os.WriteFile(filepath.Join(dir, "tx-cat.csv"), []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	catModel := filepath.Join(dir, "cat-model.json")
+	catYAML := "inputs:\n  transactions: tx-cat.csv\ntoday: \"2025-07-01\"\noutput: cat-out\nsegmentation:\n  k: 2\n"
+	if err := os.WriteFile(filepath.Join(dir, "cat.yaml"), []byte(catYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := run(t, "train", "--config", filepath.Join(dir, "cat.yaml"), "--model-out", catModel); code != 0 || !strings.Contains(stdout, "2 segments on 20 customers, 5 features") {
+		t.Fatalf("train without categories: exit %d: %s%s", code, stderr, stdout)
+	}
+	for _, cmd := range []string{"validate", "run"} {
+		if code, _, stderr := run(t, cmd, "--config", filepath.Join(dir, "cat.yaml"), "--model", catModel); code != 0 {
+			t.Errorf("%s with the model trained without categories: exit %d: %s", cmd, code, stderr)
+		}
+	}
 }
 
 // TestConfigInitValidates: the template crmseg config init prints is a
