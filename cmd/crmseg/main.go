@@ -68,7 +68,7 @@ const usage = `crmseg — customer segmentation and customer value, in batch
 
 Commands:
   run        run the whole pipeline on the configured inputs
-  validate   check the configured inputs only and print a data-quality summary
+  validate   check the configuration and the inputs as a run would, without clustering, and print a data-quality summary
   train      fit the segmentation and write the model file, without publishing tables
   generate   write a synthetic demo dataset (Parquet) with its ground truth
   cluster    k-means on any table of numeric features (Parquet or CSV)
