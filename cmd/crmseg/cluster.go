@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -117,6 +118,10 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 
 	start := time.Now()
 	t, err := featuretable.ReadWith(*features, *idCol, opts)
+	var bad *featuretable.BadCellsError
+	if errors.As(err, &bad) {
+		return &featuretable.InputError{Path: *features, Err: fmt.Errorf("%w\n(fix them, or leave their rows out with --skip-bad-rows)", bad)}
+	}
 	if err != nil {
 		return err // a *featuretable.InputError: exit 3
 	}

@@ -167,6 +167,7 @@ func TestClusterColumnsAndBadCells(t *testing.T) {
 		features + ": 2 feature values in 2 rows are not finite numbers",
 		`row 6 (line 7), column "recency": expected a finite number, found ""`,
 		`row 18 (line 19), column "spend": expected a finite number, found "n/a"`,
+		"(fix them, or leave their rows out with --skip-bad-rows)",
 	} {
 		if code != exitRejected || !strings.Contains(stderr, w) {
 			t.Errorf("bad cells: exit %d, stderr lacks %q:\n%s", code, w, stderr)
