@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -105,6 +107,15 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	levels := map[string]int{}
+	for _, c := range sparse {
+		if c.dimension != "category" && c.dimension != "channel" {
+			levels[c.dimension]++
+		}
+	}
+	if err := checkDemographicLevels(levels); err != nil {
 		return nil, err
 	}
 
@@ -230,6 +241,25 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		return nil, err
 	}
 	return fm, nil
+}
+
+// checkDemographicLevels refuses a demographic with more distinct values
+// (levels, by demographic) than config.MaxDemographicLevels, naming each
+// one: every value would be a one-hot column of its own.
+func checkDemographicLevels(levels map[string]int) error {
+	var problems []string
+	for _, dim := range slices.Sorted(maps.Keys(levels)) {
+		if n := levels[dim]; n > config.MaxDemographicLevels {
+			problems = append(problems, fmt.Sprintf("segmentation.demographics: %s has %d distinct values, more than the %d a demographic may have "+
+				"(each value becomes a one-hot column of its own): bin it into a few bands in the customers file (as income_band is), "+
+				"or take it off segmentation.demographics; a number such as a cost or an amount is no demographic",
+				dim, n, config.MaxDemographicLevels))
+		}
+	}
+	if len(problems) > 0 {
+		return &config.ConfigError{Problems: problems}
+	}
+	return nil
 }
 
 func featureValueError(name string, null bool, v float64) error {

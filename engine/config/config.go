@@ -1001,6 +1001,15 @@ func (c *Config) validateRejects(p *problems) {
 	}
 }
 
+// MaxDemographicLevels is the most distinct values a column listed in
+// segmentation.demographics may have. Each value becomes a one-hot column
+// of the feature matrix: a few dozen regions or channels describe a
+// customer; thousands (a numeric column, such as an acquisition cost,
+// listed as a demographic) swamp the features and the matrix, and a run
+// refuses them, advising to bin the column into bands in the customers
+// file (as income_band is).
+const MaxDemographicLevels = 100
+
 // standardDemographics are the demographic columns of the input contract.
 var standardDemographics = []string{"gender", "region", "income_band", "acquisition_channel"}
 
