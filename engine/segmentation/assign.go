@@ -1,6 +1,7 @@
 package segmentation
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,6 +23,10 @@ func Assign(in Input, st Settings) (*Outcome, error) {
 		return nil, modelError(err)
 	}
 	z, err := alignFeatures(in.Features, m.Scaler)
+	var fe *featureMismatch
+	if errors.As(err, &fe) {
+		return nil, modelError(fe.explain(st.Segmentation))
+	}
 	if err != nil {
 		return nil, modelError(err)
 	}
@@ -68,8 +73,7 @@ func alignFeatures(fm *FeatureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 		return names
 	}
 	if got, want := numeric(fm.Specs), numeric(scaler.Features); !slices.Equal(got, want) {
-		return nil, fmt.Errorf("the model was trained on the numeric features %s, and this run has %s: run it with the model's segmentation.features",
-			strings.Join(want, ", "), strings.Join(got, ", "))
+		return nil, &featureMismatch{model: want, run: got}
 	}
 	x := mat.NewDense(n, len(scaler.Features), nil)
 	for j, f := range scaler.Features {
@@ -83,4 +87,73 @@ func alignFeatures(fm *FeatureMatrix, scaler *segment.Scaler) (*mat.Dense, error
 	}
 	scaler.Transform(x, x)
 	return x, nil
+}
+
+// featureMismatch is a model trained on other numeric features than the
+// run's, in name or order.
+type featureMismatch struct {
+	model, run []string
+}
+
+func (e *featureMismatch) Error() string {
+	return fmt.Sprintf("the model was trained on the numeric features %s, and this run has %s: run it with the model's segmentation.features",
+		list(e.model), list(e.run))
+}
+
+// explain says where a run's features part from the model's: the
+// configuration's segmentation.features (or the default set, when it lists
+// none) naming others than the model file's, the missing and the extra
+// ones; or, where they name the model's, the features the inputs do not
+// supply, with the input column each needs.
+func (e *featureMismatch) explain(sg config.Segmentation) error {
+	configured, source := sg.Features, "the configuration's segmentation.features list"
+	if len(configured) == 0 {
+		configured, source = config.DefaultFeatures, "the configuration lists no segmentation.features, so the run takes the default set"
+	}
+	var names []string
+	for _, f := range configured {
+		names = append(names, f.Name)
+	}
+	if !slices.Equal(names, e.model) {
+		var diff []string
+		if missing := without(e.model, names); len(missing) > 0 {
+			diff = append(diff, "missing the model's "+list(missing))
+		}
+		if extra := without(names, e.model); len(extra) > 0 {
+			diff = append(diff, "with "+list(extra)+", which the model does not have")
+		}
+		if len(diff) == 0 {
+			diff = append(diff, "in another order")
+		}
+		return fmt.Errorf("the model file %s was trained on the features %s; %s %s: %s. List the model's features, in its order, in segmentation.features, or train a model on the configuration's",
+			sg.Model, list(e.model), source, list(names), strings.Join(diff, ", "))
+	}
+	var lacking []string
+	for _, f := range without(e.model, e.run) {
+		if need := config.CustomerFeatures[f]; need != "" {
+			lacking = append(lacking, fmt.Sprintf("%s (it needs input column %s)", f, need))
+		} else {
+			lacking = append(lacking, f)
+		}
+	}
+	return fmt.Errorf("the model file %s was trained on the features %s, as the configuration asks, but these inputs do not supply %s: "+
+		"run it on inputs that have the column, or use a model trained without the feature", sg.Model, list(e.model), strings.Join(lacking, ", "))
+}
+
+// without is the names of a not in b, in a's order.
+func without(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
 }
