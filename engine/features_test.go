@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
 // A numeric column listed as a demographic (acquisition_cost, thousands of
@@ -39,5 +43,75 @@ func TestCheckDemographicLevels(t *testing.T) {
 	var ce *config.ConfigError
 	if !errors.As(err, &ce) || len(ce.Problems) != 2 || !strings.Contains(ce.Problems[0], " a has 5000 ") || !strings.Contains(ce.Problems[1], " b has ") {
 		t.Errorf("two demographics over the limit: %v, want one problem each, in name order", err)
+	}
+}
+
+// checkCustomerFeatures checks a run's published customer_features: one
+// row per customer of customer_segments, in their segments, with one
+// column per feature of the run's model, in its order, in original units
+// (recency and tenure as customer_segments has them, shares and one-hot
+// columns in [0, 1], each customer's one-hot columns of a demographic
+// adding up to 1).
+func checkCustomerFeatures(t *testing.T, res *Result) {
+	t.Helper()
+	path := filepath.Join(res.Dir, "customer_features.parquet")
+	segments := filepath.Join(res.Dir, "customer_segments.parquet")
+	db := memoryDB(t)
+	rows, err := db.Query("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, name)
+	}
+	rows.Close()
+	want := []string{"customer_id", "segment_id"}
+	for _, f := range res.Model.Scaler.Features {
+		want = append(want, f.Name)
+	}
+	if !slices.Equal(cols, want) {
+		t.Fatalf("customer_features columns %v, want customer_id, segment_id and the model's features %v", cols, want[2:])
+	}
+	var n, customers, same int64
+	err = db.QueryRow(`SELECT count(*), count(DISTINCT f.customer_id),
+			count(*) FILTER (WHERE f.segment_id = s.segment_id AND f.recency_days = s.recency_days AND f.tenure_days = s.tenure_days)
+		FROM read_parquet(?) AS f JOIN read_parquet(?) AS s ON f.customer_id = s.customer_id`, path, segments).Scan(&n, &customers, &same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := countRows(t, segments, "true")
+	if n != total || customers != total || same != total {
+		t.Errorf("customer_features: %d rows of %d customers joined to customer_segments' %d, %d with their segment, recency and tenure; want all",
+			n, customers, total, same)
+	}
+	oneHot := map[string][]string{}
+	var bounds []string
+	for _, c := range cols[2:] {
+		dim, _, ok := strings.Cut(c, "=")
+		if !ok {
+			continue
+		}
+		id := sqlquote.Ident(c)
+		bounds = append(bounds, id+" BETWEEN 0 AND 1")
+		if dim != "category" && dim != "channel" {
+			oneHot[dim] = append(oneHot[dim], id)
+		}
+	}
+	if len(oneHot) == 0 {
+		t.Fatal("customer_features: no one-hot demographic columns; the test expects the default demographics")
+	}
+	for _, ids := range oneHot {
+		bounds = append(bounds, "("+strings.Join(ids, " + ")+") = 1")
+	}
+	if bad := countRows(t, path, "NOT ("+strings.Join(bounds, " AND ")+")"); bad != 0 {
+		t.Errorf("customer_features: %d customers with a share or one-hot value outside [0, 1], or a demographic's one-hot columns not adding up to 1", bad)
+	}
+	if _, err := os.Stat(filepath.Join(res.Dir, "customer_features.csv")); err != nil {
+		t.Errorf("customer_features: %v", err)
 	}
 }

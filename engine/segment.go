@@ -49,6 +49,15 @@ func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev 
 	if err := r.storeSegmentation(ctx, out, data); err != nil {
 		return nil, stageError("segment", err)
 	}
+	// The published customer_features hold the columns that were
+	// clustered: the model's.
+	clustered := fm.Specs
+	if out.Model != nil && out.Model.Scaler != nil {
+		clustered = out.Model.Scaler.Features
+	}
+	if err := r.s.createFeatureMatrixView(ctx, clustered); err != nil {
+		return nil, stageError("segment", err)
+	}
 	return &segmented{segments: out.Segments, model: out.Model, numeric: slices.Clone(fm.Specs[:fm.Numeric])}, nil
 }
 
