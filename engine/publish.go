@@ -41,7 +41,10 @@ var outputTables = []struct{ name, orderBy string }{
 // publishedFrom names the relation an output table is written from where
 // it is not the table's own name: customer_features is the clustered
 // matrix (createFeatureMatrixView), not the model of that name the
-// features are read from.
+// features are read from. Such a relation is a view, computed (joined,
+// pivoted and sorted) as it is written: DuckDB lets go of the blocks it
+// cached for the tables before it first (releaseCache), so that the
+// computation's working memory does not come on top of them.
 var publishedFrom = map[string]string{"customer_features": featureMatrixRelation}
 
 // confirmRunID checks, once the run holds the output root, that no run
@@ -75,7 +78,13 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 	defer p.Done()
 	for _, t := range outputTables {
 		out := manifest.Output{Table: t.name}
-		from := cmp.Or(publishedFrom[t.name], t.name)
+		from, computed := publishedFrom[t.name]
+		if computed {
+			if err := r.s.releaseCache(ctx); err != nil {
+				return nil, err
+			}
+		}
+		from = cmp.Or(from, t.name)
 		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(from))
 		if err != nil {
 			return nil, err
