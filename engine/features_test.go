@@ -51,7 +51,7 @@ func TestCheckDemographicLevels(t *testing.T) {
 // column per feature of the run's model, in its order, in original units
 // (recency and tenure as customer_segments has them, shares and one-hot
 // columns in [0, 1], each customer's one-hot columns of a demographic
-// adding up to 1).
+// adding up to 1, or 0 for a value the model does not have).
 func checkCustomerFeatures(t *testing.T, res *Result) {
 	t.Helper()
 	path := filepath.Join(res.Dir, "customer_features.parquet")
@@ -105,11 +105,15 @@ func checkCustomerFeatures(t *testing.T, res *Result) {
 	if len(oneHot) == 0 {
 		t.Fatal("customer_features: no one-hot demographic columns; the test expects the default demographics")
 	}
-	for _, ids := range oneHot {
-		bounds = append(bounds, "("+strings.Join(ids, " + ")+") = 1")
+	for dim, ids := range oneHot {
+		sum := "(" + strings.Join(ids, " + ") + ")"
+		bounds = append(bounds, sum+" IN (0, 1)")
+		if n := countRows(t, path, sum+" = 1"); n < total/2 {
+			t.Errorf("customer_features: %d of %d customers with a value of %s, want most", n, total, dim)
+		}
 	}
 	if bad := countRows(t, path, "NOT ("+strings.Join(bounds, " AND ")+")"); bad != 0 {
-		t.Errorf("customer_features: %d customers with a share or one-hot value outside [0, 1], or a demographic's one-hot columns not adding up to 1", bad)
+		t.Errorf("customer_features: %d customers with a share or one-hot value outside [0, 1], or a demographic's one-hot columns adding up to more than 1", bad)
 	}
 	if _, err := os.Stat(filepath.Join(res.Dir, "customer_features.csv")); err != nil {
 		t.Errorf("customer_features: %v", err)
