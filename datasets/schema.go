@@ -128,6 +128,15 @@ var Campaigns = Table{Name: "campaigns", Columns: []Column{
 	{"customers_acquired", KindInteger, true, "the customers it acquired in that month, 0 or more"},
 }}
 
+// SegmentAssignments is the file of segments made elsewhere
+// (segmentation.assignments): each customer's segment, and optionally its
+// name.
+var SegmentAssignments = Table{Name: "segment_assignments", Columns: []Column{
+	{"customer_id", KindID, true, "the customer, as the customers and transactions name it; once per file"},
+	{"segment_id", KindInteger, true, "a whole number, 1 or more"},
+	{"name", KindString, false, "the segment's name, the same on every row of the segment; default: generated"},
+}}
+
 // FileColumn is a column as found in a file, with its type classified into a
 // few families ("string", "integer", "float", "decimal", "date",
 // "timestamp", "boolean", or the file's own type name when none fits).

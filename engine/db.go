@@ -137,6 +137,17 @@ func (s *session) goPhase(ctx context.Context, fn func() error) error {
 	return errors.Join(fn(), restore())
 }
 
+// releaseCache has DuckDB let go of the blocks it cached beyond
+// goPhaseMemory (its tables stay in the run database's file), as goPhase
+// does, and takes its limit back at once.
+func (s *session) releaseCache(ctx context.Context) error {
+	restore, err := s.lowerMemoryLimit(ctx, s.goPhaseMemory())
+	if err != nil {
+		return err
+	}
+	return restore()
+}
+
 // lowerMemoryLimit sets DuckDB's memory_limit to limit for a while; the
 // function it returns sets the session's own limit back.
 func (s *session) lowerMemoryLimit(ctx context.Context, limit string) (restore func() error, err error) {

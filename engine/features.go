@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -125,6 +127,15 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	levels := map[string]int{}
+	for _, c := range sparse {
+		if c.dimension != "category" && c.dimension != "channel" {
+			levels[c.dimension]++
+		}
+	}
+	if err := checkDemographicLevels(levels); err != nil {
+		return nil, err
+	}
 
 	d := len(numeric) + len(sparse)
 	if d == 0 {
@@ -168,8 +179,7 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		fmt.Fprintf(&q, ", (%s)::DOUBLE AS profile_%d", windows.Replace(c), i)
 	}
 	for _, f := range numeric {
-		id := sqlquote.Ident(f.Name)
-		fmt.Fprintf(&q, ", coalesce(%s, (SELECT median(%s) FROM customer_features))::DOUBLE AS %s", id, id, id)
+		fmt.Fprintf(&q, ", %s AS %s", numericFeatureSQL(f.Name), sqlquote.Ident(f.Name))
 	}
 	q.WriteString(" FROM customer_features ORDER BY cust_idx")
 	raw := fm.X.RawMatrix()
@@ -248,6 +258,77 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		return nil, err
 	}
 	return fm, nil
+}
+
+// numericFeatureSQL is the SQL of a numeric feature's value as it is
+// clustered, read from customer_features: a customer without one (age
+// without a birth date) takes the median of the others.
+func numericFeatureSQL(name string) string {
+	id := sqlquote.Ident(name)
+	return fmt.Sprintf("coalesce(%s, (SELECT median(%s) FROM customer_features))::DOUBLE", id, id)
+}
+
+// featureMatrixRelation is the view of the published customer_features
+// (publishedFrom): the matrix that was clustered, in original units.
+const featureMatrixRelation = "customer_feature_matrix"
+
+// createFeatureMatrixView makes featureMatrixRelation: one row per
+// customer with customer_id, segment_id and one DOUBLE column per feature
+// of specs (the model's features, or the run's without a model), named as
+// there: a numeric feature as numericFeatureSQL reads it, a spend share or
+// one-hot column ("dimension=value") from customer_sparse, 0 where the
+// customer has none. It is a view: the table is computed by the COPY that
+// publishes it, in DuckDB, with no copy of the matrix in Go.
+func (s *session) createFeatureMatrixView(ctx context.Context, specs []segment.FeatureSpec) error {
+	var cols, pivot, sparseCols []string
+	for _, f := range specs {
+		id := sqlquote.Ident(f.Name)
+		dim, value, isSparse := strings.Cut(f.Name, "=")
+		if !isSparse {
+			cols = append(cols, numericFeatureSQL(f.Name)+" AS "+id)
+			continue
+		}
+		i := len(sparseCols)
+		sparseCols = append(sparseCols, fmt.Sprintf("(%s, %s, %d)", sqlquote.Literal(dim), sqlquote.Literal(value), i))
+		pivot = append(pivot, fmt.Sprintf("max(customer_sparse.x) FILTER (WHERE cols.col = %d) AS %s", i, id))
+		cols = append(cols, fmt.Sprintf("coalesce(sparse.%s, 0)::DOUBLE AS %s", id, id))
+	}
+	var q strings.Builder
+	q.WriteString("CREATE OR REPLACE VIEW " + sqlquote.Ident(featureMatrixRelation) + " AS ")
+	if len(pivot) > 0 {
+		fmt.Fprintf(&q, "WITH cols(dimension, value, col) AS (VALUES %s), "+
+			"sparse AS (SELECT customer_sparse.cust_idx, %s FROM customer_sparse "+
+			"JOIN cols ON customer_sparse.dimension = cols.dimension AND customer_sparse.value = cols.value "+
+			"GROUP BY customer_sparse.cust_idx) ", strings.Join(sparseCols, ", "), strings.Join(pivot, ", "))
+	}
+	q.WriteString("SELECT customer_features.customer_id, customer_segment_map.segment_id")
+	for _, c := range cols {
+		q.WriteString(", " + c)
+	}
+	q.WriteString(" FROM customer_features JOIN customer_segment_map ON customer_features.cust_idx = customer_segment_map.cust_idx")
+	if len(pivot) > 0 {
+		q.WriteString(" LEFT JOIN sparse ON customer_features.cust_idx = sparse.cust_idx")
+	}
+	return s.exec(ctx, q.String())
+}
+
+// checkDemographicLevels refuses a demographic with more distinct values
+// (levels, by demographic) than config.MaxDemographicLevels, naming each
+// one: every value would be a one-hot column of its own.
+func checkDemographicLevels(levels map[string]int) error {
+	var problems []string
+	for _, dim := range slices.Sorted(maps.Keys(levels)) {
+		if n := levels[dim]; n > config.MaxDemographicLevels {
+			problems = append(problems, fmt.Sprintf("segmentation.demographics: %s has %d distinct values, more than the %d a demographic may have "+
+				"(each value becomes a one-hot column of its own): bin it into a few bands in the customers file (as income_band is), "+
+				"or take it off segmentation.demographics; a number such as a cost or an amount is no demographic",
+				dim, n, config.MaxDemographicLevels))
+		}
+	}
+	if len(problems) > 0 {
+		return &config.ConfigError{Problems: problems}
+	}
+	return nil
 }
 
 func featureValueError(name string, null bool, v float64) error {

@@ -67,8 +67,8 @@ func (r *run) ingest(ctx context.Context, inputs map[string]*input) error {
 	hashes := make(chan error, 1)
 	go func() { hashes <- hashInputs(inputs) }()
 	loads := 0
-	for _, in := range inputs {
-		if in != nil {
+	for _, name := range []string{"transactions", "customers", "products", "campaigns"} {
+		if inputs[name] != nil {
 			loads++
 		}
 	}
@@ -247,6 +247,14 @@ func inspectInputs(cfg *config.Config) (map[string]*input, error) {
 	}
 	if err := campaignsMatchable(out); err != nil {
 		errs = append(errs, err)
+	}
+	if path := cfg.Segmentation.Assignments; path != "" {
+		// Not loaded with the others: the segment stage reads it.
+		in, err := inspectInput(datasets.SegmentAssignments, config.InputSpec{Path: path})
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out[datasets.SegmentAssignments.Name] = in
 	}
 	return out, errors.Join(errs...)
 }

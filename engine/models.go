@@ -139,6 +139,9 @@ var sqlModels = []sqlModel{
 
 	// Queries Go reads.
 	{file: "reads/sparse_features", mat: matRead, deps: []string{"customer_sparse", "sparse_columns"}},
+	{file: "reads/assignment_problems", mat: matRead, deps: []string{"src_segment_assignments"}},
+	{file: "reads/assignment_segments", mat: matRead, deps: []string{"customer_features", "src_segment_assignments"}},
+	{file: "reads/assignment_summary", mat: matRead, deps: []string{"customer_features", "src_segment_assignments"}},
 	{file: "reads/purchase_histories", mat: matRead, deps: []string{"int_lines", "int_orders"}, params: []string{"end"}},
 	{file: "reads/backtest_totals", mat: matRead, deps: []string{"backtest_customers"}},
 	{file: "reads/drift_totals", mat: matRead, deps: []string{"segment_drift"}},
@@ -174,6 +177,7 @@ var goSources = map[string]string{
 	"customer_value_horizon":     "horizonValue: the predicted value over the economics horizon, or intermediate/customer_value_horizon_12m",
 	"src_customer_attributes":    "loadAttributes: the customers' extra demographic columns",
 	"segment_assignment":         "storeSegmentation: each customer's segment through Arrow",
+	"src_segment_assignments":    "readAssignments: the segmentation.assignments file",
 	"customer_value":             "customerValue: the value models' predictions through Arrow",
 	"previous_published":         "previousSegments: the latest run's customer_segments file",
 	"previous_segments":          "previousSegments: the latest run's customer segment IDs",

@@ -57,13 +57,13 @@ func checkFeatures(cfg *config.Config, data supply) error {
 	if err != nil || cfg.Segmentation.Model == "" {
 		return err
 	}
-	err = segmentation.CheckModel(cfg.Segmentation.Model, numeric)
+	err = segmentation.CheckModel(cfg.Segmentation, numeric)
 	if err != nil && data.filled == nil {
 		// Before the rows, a default feature the accepted lines may
 		// leave out (categories, when no line has a category) may not
 		// be the run's: a model trained without it fits too.
 		without, _ := numericFeatures(cfg, supply{inputs: data.inputs, filled: &dataFilled{}}, nil)
-		if len(without) < len(numeric) && segmentation.CheckModel(cfg.Segmentation.Model, without) == nil {
+		if len(without) < len(numeric) && segmentation.CheckModel(cfg.Segmentation, without) == nil {
 			return nil
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 // outputTables are the published tables, each with the key it is ordered by.
 var outputTables = []struct{ name, orderBy string }{
 	{"customer_segments", "customer_id"},
+	{"customer_features", "customer_id"},
 	{"segments", "segment_id"},
 	{"segment_metrics", "segment_id, metric, dimension"},
 	{"segment_targets", "segment_id, metric"},
@@ -35,6 +37,15 @@ var outputTables = []struct{ name, orderBy string }{
 	{"acquisition_value", "grouping, segment_id, acquisition_channel, cohort_month NULLS FIRST"},
 	{"segment_scorecard", "segment_id, metric"},
 }
+
+// publishedFrom names the relation an output table is written from where
+// it is not the table's own name: customer_features is the clustered
+// matrix (createFeatureMatrixView), not the model of that name the
+// features are read from. Such a relation is a view, computed (joined,
+// pivoted and sorted) as it is written: DuckDB lets go of the blocks it
+// cached for the tables before it first (releaseCache), so that the
+// computation's working memory does not come on top of them.
+var publishedFrom = map[string]string{"customer_features": featureMatrixRelation}
 
 // confirmRunID checks, once the run holds the output root, that no run
 // took its ID meanwhile (one of the same config that started in the same
@@ -67,7 +78,14 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 	defer p.Done()
 	for _, t := range outputTables {
 		out := manifest.Output{Table: t.name}
-		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(t.name))
+		from, computed := publishedFrom[t.name]
+		if computed {
+			if err := r.s.releaseCache(ctx); err != nil {
+				return nil, err
+			}
+		}
+		from = cmp.Or(from, t.name)
+		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(from))
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +99,7 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 			var err error
 			if ext == "parquet" {
 				err = r.s.exec(ctx, fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, PRESERVE_ORDER true)",
-					sqlquote.Ident(t.name), t.orderBy, sqlquote.Literal(path)))
+					sqlquote.Ident(from), t.orderBy, sqlquote.Literal(path)))
 			} else {
 				err = r.writeCSV(ctx, parquetPath, path)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/segmentation"
 	"github.com/crmseg/crmseg/engine/store"
@@ -23,8 +24,9 @@ type segmented struct {
 }
 
 // segment decides the run's segments from the feature matrix in the mode
-// the configuration sets: assigning with a given model, training a fixed
-// k, or choosing k (segmentation.Assign, TrainK, ChooseK), continuing the
+// the configuration sets: taking them from an assignments file, assigning
+// with a given model, training a fixed k, or choosing k
+// (segmentation.Given, Assign, TrainK, ChooseK), continuing the
 // model of prev, the run this one continues; records the fit in the
 // manifest; and hands the assignment back to DuckDB (storeSegmentation),
 // where the previous run's assignment (previousSegments) is too.
@@ -34,7 +36,13 @@ func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev 
 		Software: r.opts.Version, RunID: r.man.RunID, Log: r.log}
 	var out *segmentation.Outcome
 	var err error
+	var given *givenSegments
 	switch sg := r.cfg.Segmentation; {
+	case sg.Assignments != "":
+		n, _ := fm.X.Dims()
+		if given, err = r.readAssignments(ctx, data.inputs[datasets.SegmentAssignments.Name], n); err == nil {
+			out, err = segmentation.Given(in, st, given.segmentOf, given.names)
+		}
 	case sg.Model != "":
 		out, err = segmentation.Assign(in, st)
 	case sg.ChooseK != nil:
@@ -46,7 +54,19 @@ func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev 
 		return nil, segmentError(err)
 	}
 	r.man.Quality.Segmentation = out.Quality
+	if given != nil {
+		r.man.Quality.Segmentation.Assignments = &given.quality
+	}
 	if err := r.storeSegmentation(ctx, out, data); err != nil {
+		return nil, stageError("segment", err)
+	}
+	// The published customer_features hold the columns that were
+	// clustered: the model's.
+	clustered := fm.Specs
+	if out.Model != nil && out.Model.Scaler != nil {
+		clustered = out.Model.Scaler.Features
+	}
+	if err := r.s.createFeatureMatrixView(ctx, clustered); err != nil {
 		return nil, stageError("segment", err)
 	}
 	return &segmented{segments: out.Segments, model: out.Model, numeric: slices.Clone(fm.Specs[:fm.Numeric])}, nil

@@ -90,8 +90,10 @@ func TestSegmentsHoldStill(t *testing.T) {
 
 // A model given to a run meets one-hot values it was not trained on (a
 // region first seen tonight): the run assigns every customer as before
-// rather than fail. A run whose numeric features are not the model's is
-// refused with a configuration error that names both.
+// rather than fail, and publishes the model's columns in
+// customer_features. A run whose numeric features are not the model's is
+// refused with a configuration error that names both lists and the
+// missing features.
 func TestModelMeetsNewValues(t *testing.T) {
 	data := generatedData(t, 4000, 3)
 	cfg := generatedConfig(t, data, t.TempDir())
@@ -116,11 +118,13 @@ func TestModelMeetsNewValues(t *testing.T) {
 	if q := res.Manifest.Quality.Segmentation; q.Source != "model" || q.Customers != 4000 {
 		t.Errorf("assigning with the model: %+v, want all 4000 customers assigned by the model", q)
 	}
+	// customer_features has the model's columns: no region=Atlantis.
+	checkCustomerFeatures(t, res)
 
 	assign.Segmentation.Features = config.DefaultFeatures[:2]
 	_, err = Run(context.Background(), assign, Options{})
 	var ce *config.ConfigError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "numeric features") {
-		t.Errorf("a run with two of the model's numeric features: %v, want a configuration error naming them", err)
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "the configuration's segmentation.features list recency_days, orders_per_year: missing the model's avg_order_value") {
+		t.Errorf("a run with two of the model's numeric features: %v, want a configuration error naming the configuration's and the missing ones", err)
 	}
 }

@@ -285,6 +285,9 @@ func (f *runFlags) parse(args []string) (config.Config, error) {
 	if cfg.Segmentation.Model != "" && (set["k"] || cfg.Segmentation.ChooseK != nil) {
 		cfg.Segmentation.ChooseK = nil // the model fixes the segments
 	}
+	if set["k"] && cfg.Segmentation.Assignments != "" {
+		return cfg, &config.ConfigError{Problems: []string{"--k: segmentation.assignments fixes the segments, so it excludes k: drop --k, or segmentation.assignments to train"}}
+	}
 	if set["k"] && f.k > 0 {
 		// A fixed k replaces the file's segmentation.choose_k, as every
 		// flag replaces its key: choosing k would otherwise ignore it.

@@ -242,6 +242,24 @@ func TestKFlagReplacesChooseK(t *testing.T) {
 	}
 }
 
+// TestKFlagWithAssignments: --k with segmentation.assignments is a
+// configuration error (exit 2), not a k silently ignored.
+func TestKFlagWithAssignments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crmseg.yaml")
+	yaml := "inputs:\n  transactions: tx.parquet\noutput: out\nsegmentation:\n  assignments: segments.csv\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lf logFlags
+	if _, err := newRunFlags("run", &bytes.Buffer{}, &lf, runFlagNames).parse([]string{"--config", path}); err != nil {
+		t.Fatalf("without --k: %v", err)
+	}
+	_, err := newRunFlags("run", &bytes.Buffer{}, &lf, runFlagNames).parse([]string{"--config", path, "--k", "4"})
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--k: segmentation.assignments fixes the segments") {
+		t.Errorf("--k with assignments: %v (exit %d), want a configuration error, exit 2", err, exitCode(err))
+	}
+}
+
 // TestRunPrintsKSelection: a run that chooses k prints the figures per k,
 // as the demo does; a run at a fixed k prints none.
 func TestRunPrintsKSelection(t *testing.T) {

@@ -234,6 +234,12 @@ type Segmentation struct {
 	// Model, when set, is a model file (from crmseg train or a run's
 	// model.json) to assign customers with, without retraining.
 	Model string `yaml:"model" json:"model,omitempty"`
+	// Assignments, when set, is a file (Parquet or CSV) of segments made
+	// elsewhere: columns customer_id, segment_id and, optionally, name.
+	// The run takes its segments from it instead of k-means; it excludes
+	// k, choose_k and model (docs/configuration.md, "Bring your own
+	// segments").
+	Assignments string `yaml:"assignments" json:"assignments,omitempty"`
 	// MatchMaxDistance leaves a new centroid farther than this (in scaled
 	// units) from every previous one unmatched, so it gets a new ID; 0
 	// means no limit.
@@ -452,7 +458,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.file = path
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Inputs.Campaigns.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model} {
+	for _, p := range []*string{&cfg.Inputs.Customers.Path, &cfg.Inputs.Transactions.Path, &cfg.Inputs.Products.Path, &cfg.Inputs.Campaigns.Path, &cfg.Output, &cfg.MetricsFile, &cfg.Segmentation.Model, &cfg.Segmentation.Assignments} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -860,6 +866,19 @@ func (c *Config) validateClustering(p *problems) {
 			p.add("segmentation: choose_k and model exclude each other (a model fixes the segments)")
 		}
 	}
+	if s.Assignments != "" {
+		// segmentation.k, a key every full config has, is left unused,
+		// as the other k-means settings are; the flag --k is refused.
+		if s.ChooseK != nil {
+			p.add("segmentation.assignments: the file fixes the segments, so it excludes choose_k: remove one of them")
+		}
+		if s.Model != "" {
+			p.add("segmentation.assignments: the file fixes the segments, so it excludes model: remove one of them")
+		}
+		if f := (&InputSpec{Path: s.Assignments}).FileFormat(); f != "parquet" && f != "csv" {
+			p.add("segmentation.assignments: expected a Parquet or CSV file, found %q", s.Assignments)
+		}
+	}
 }
 
 // validateValue checks value: the backtest's holdout, the purchase model
@@ -1000,6 +1019,15 @@ func (c *Config) validateRejects(p *problems) {
 		p.add("rejects.max_share: expected a share between 0 and 1, found %g", c.Rejects.MaxShare)
 	}
 }
+
+// MaxDemographicLevels is the most distinct values a column listed in
+// segmentation.demographics may have. Each value becomes a one-hot column
+// of the feature matrix: a few dozen regions or channels describe a
+// customer; thousands (a numeric column, such as an acquisition cost,
+// listed as a demographic) swamp the features and the matrix, and a run
+// refuses them, advising to bin the column into bands in the customers
+// file (as income_band is).
+const MaxDemographicLevels = 100
 
 // standardDemographics are the demographic columns of the input contract.
 var standardDemographics = []string{"gender", "region", "income_band", "acquisition_channel"}

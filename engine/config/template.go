@@ -69,6 +69,7 @@ var keyDocs = map[string]keyDoc{
 	"segmentation.choose_k.min_size":          {help: "Smallest share of customers a segment of an eligible k holds.", example: "0.03"},
 	"segmentation.choose_k.bootstraps":        {help: "Resamples measuring stability (default 10).", example: "10"},
 	"segmentation.choose_k.silhouette_sample": {help: "Sample size of the silhouette (default 2000).", example: "2000"},
+	"segmentation.assignments":                {help: "A file of segments made elsewhere (customer_id, segment_id[, name]) that every metric, model and target takes instead of k-means (docs/configuration.md, Bring your own segments). Default: none.", example: "segments.csv"},
 	"segmentation.model":                      {help: "A model file (crmseg train, or a run's model.json) to assign customers with, without training. Default: none.", example: "model.json"},
 	"segmentation.match_max_distance":         {help: "Segment IDs: a new centroid farther than this (scaled units) from every previous one gets a new ID; 0 = no limit."},
 	"segmentation.hysteresis":                 {help: "Keep a customer's previous segment unless another centroid is nearer by more than this share; 0 = off."},

@@ -347,8 +347,9 @@ type SegmentationQuality struct {
 	Restarts   int     `json:"restarts"`
 	Algorithm  string  `json:"algorithm"`
 	// Source says where the segments came from: trained (first training),
-	// retrained (matched to the previous run's model) or model (assigned
-	// with a given model file, no training).
+	// retrained (matched to the previous run's model), model (assigned
+	// with a given model file, no training) or assignments (the
+	// segmentation.assignments file).
 	Source     string         `json:"source"`
 	Silhouette nullable.Float `json:"silhouette"` // null when undefined (one segment)
 	// ChangedShare is the share of the customers present in both this and
@@ -379,6 +380,22 @@ type SegmentationQuality struct {
 	// out).
 	OutlierClip float64          `json:"outlier_clip"`
 	Clipped     []ClippedFeature `json:"clipped,omitempty"`
+	// Assignments, with segmentation.assignments, counts what the file and
+	// the run's customers do not share.
+	Assignments *AssignmentsQuality `json:"assignments,omitempty"`
+}
+
+// AssignmentsQuality is how a segmentation.assignments file meets the
+// run's customers.
+type AssignmentsQuality struct {
+	File string `json:"file"`
+	// FileCustomers are the customers the file holds; NotInRun those of
+	// them the run does not have, left out.
+	FileCustomers int64 `json:"file_customers"`
+	NotInRun      int64 `json:"not_in_run"`
+	// Unassigned are the run's customers the file does not hold: the
+	// segment Unassigned.
+	Unassigned int64 `json:"unassigned"`
 }
 
 // ClippedFeature is a feature on which some customers lay beyond

@@ -297,3 +297,61 @@ func TestWarmStartAfterDissolving(t *testing.T) {
 		}
 	}
 }
+
+// A model file whose numeric features are not the run's is refused with
+// where they part: the configuration's segmentation.features naming others
+// (the missing and the extra ones), or the inputs not supplying one the
+// configuration asks for.
+func TestAssignFeatureMismatch(t *testing.T) {
+	train := groups(1)
+	train.Specs = []segment.FeatureSpec{{Name: "orders"}, {Name: "age"}}
+	trained, err := TrainK(Input{Features: train}, settings(3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.json")
+	if err := trained.Model.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		features []segment.FeatureSpec // the configuration's
+		run      []segment.FeatureSpec // the run's, from the inputs
+		want     []string
+		not      []string
+	}{
+		{"the configuration's features differ", []segment.FeatureSpec{{Name: "orders"}, {Name: "revenue_12m"}}, []segment.FeatureSpec{{Name: "orders"}, {Name: "revenue_12m"}},
+			[]string{"model file " + path + " was trained on the features orders, age", "segmentation.features list orders, revenue_12m",
+				"missing the model's age", "with revenue_12m, which the model does not have"}, []string{"inputs"}},
+		{"the configuration's features in another order", []segment.FeatureSpec{{Name: "age"}, {Name: "orders"}}, []segment.FeatureSpec{{Name: "age"}, {Name: "orders"}},
+			[]string{"segmentation.features list age, orders: in another order"}, []string{"inputs", "missing"}},
+		{"the default set", nil, []segment.FeatureSpec{{Name: "recency_days"}, {Name: "orders_per_year"}},
+			[]string{"lists no segmentation.features, so the run takes the default set recency_days", "missing the model's orders, with recency_days, orders_per_year"}, []string{"inputs"}},
+		{"the inputs lack a column", []segment.FeatureSpec{{Name: "orders"}, {Name: "age"}}, []segment.FeatureSpec{{Name: "orders"}},
+			[]string{"as the configuration asks, but these inputs do not supply age (it needs input column birth_date)"}, []string{"missing", "list orders"}},
+	} {
+		fm := groups(1)
+		fm.Specs, fm.Numeric = c.run, len(c.run)
+		if len(c.run) == 1 {
+			fm.X = mat.DenseCopyOf(fm.X.Slice(0, 600, 0, 1))
+		}
+		st := settings(3)
+		st.Segmentation.Model, st.Segmentation.Features = path, c.features
+		_, err := Assign(Input{Features: fm}, st)
+		var ce *config.ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: %v, want a *config.ConfigError", c.name, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, err, w)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q says %q", c.name, err, w)
+			}
+		}
+	}
+}
