@@ -150,7 +150,7 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 			"segmentation.features: age needs input column birth_date, which the inputs do not have"},
 		{"no-model", "output: out\nsegmentation:\n  model: nothing.json\n", "segmentation.model: open " + filepath.Join(dir, "nothing.json")},
 		{"other-features", "output: out\nsegmentation:\n  model: model.json\n  features: [{name: recency_days}, {name: orders}]\n",
-			"segmentation.model: the model was trained on the numeric features recency_days, and this run has recency_days, orders"},
+			"segmentation.model: the model file " + model + " was trained on the features recency_days; the configuration's segmentation.features list recency_days, orders: with orders"},
 		{"latest", "output: dir-out\n", "latest is a directory, not the symbolic link"},
 		{"metrics", "output: out\nmetrics_file: no-such-dir/crmseg.prom\n", "metrics_file: directory " + filepath.Join(dir, "no-such-dir") + " does not exist"},
 	} {
