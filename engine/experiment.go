@@ -117,6 +117,11 @@ func RunExperiment(ctx context.Context, cfg config.Config, exp Experiment, opts 
 	if prev.Dir != "" {
 		previous = filepath.Base(prev.Dir)
 	}
+	// Refused before it starts: a changed input leaves no trace, not even
+	// a failed experiment in the history.
+	if err := checkInputs(base, nil); err != nil {
+		return nil, &RunError{RunID: r.man.RunID, Err: err}
+	}
 	r.log.Info("experiment started", "base_run_id", base.RunID, "base_dir", baseDir, "previous_run_id", previous)
 
 	res, err := r.executeExperiment(ctx, prev)
@@ -264,13 +269,9 @@ func changedInput(base *manifest.Manifest, in manifest.Input, found string) erro
 		Found:    fmt.Sprintf("SHA-256 %s: the file changed since, and an experiment runs on exactly the inputs of its base run", found)}
 }
 
-// executeExperiment does the experiment's work: the inputs checked, the
-// pipeline in the experiment's working directory, continuing prev, without
+// executeExperiment does the experiment's work: the pipeline in the experiment's working directory, continuing prev, without
 // the output root's lock; publishExperiment takes it at the end.
 func (r *run) executeExperiment(ctx context.Context, prev store.Previous) (*Result, error) {
-	if err := checkInputs(r.exp.base, nil); err != nil {
-		return nil, err
-	}
 	r.startStage()
 	inputs, err := inspectInputs(&r.cfg)
 	if err != nil {
@@ -303,6 +304,7 @@ func (r *run) publishExperiment(ctx context.Context, model *segment.Model) (*Res
 		r.log.Warn("the experiment's as_of differs from its base run's: its rejects settings accept other rows", "as_of", r.man.AsOf,
 			"base_as_of", r.exp.base.AsOf)
 	}
+	r.man.Quality.Delta = manifest.DeltaCounts{} // no delta is written
 	work := r.exp.work
 	if err := r.writeOutputs(ctx, work.Dir, model); err != nil {
 		return nil, err

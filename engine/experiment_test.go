@@ -100,7 +100,8 @@ func TestExperimentReproducesRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := runs[len(runs)-1]
-	if last.Kind != "experiment" || last.ExperimentName != "same" || last.BaseRunID != base.RunID || last.Directory != "experiments/same" {
+	if last.Kind != "experiment" || last.ExperimentName != "same" || last.BaseRunID != base.RunID || last.Directory != "experiments/same" ||
+		last.DeltaNew != nil || last.K == nil {
 		t.Errorf("the experiment recorded as %+v", last)
 	}
 	if runs[0].Kind != "run" {
@@ -166,6 +167,9 @@ func TestExperimentRefusesChangedInput(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || ie.File != tx || !strings.Contains(err.Error(), oldHash) || !strings.Contains(err.Error(), newHash) {
 		t.Errorf("a changed input: %v, want an *InputError naming %s, %s and %s", err, tx, oldHash, newHash)
+	}
+	if runs, err := store.List(ctx, out); err != nil || len(runs) != 1 {
+		t.Errorf("the history after a refused experiment: %+v, %v; want the run alone", runs, err)
 	}
 	after := snapshot(t, out)
 	for k := range after {

@@ -71,7 +71,7 @@ segmentation:
 		t.Fatalf("experiment list --json: exit %d, %v:\n%s", code, err, stdout)
 	}
 	if len(list.Experiments) != 1 || list.Experiments[0].Name != "k4" || list.Experiments[0].K != 4 ||
-		list.Experiments[0].BaseRunID != filepath.Base(latest) || list.Experiments[0].Status != "succeeded" {
+		list.Experiments[0].BaseRunID != filepath.Base(latest) || list.Experiments[0].Status != "succeeded" || len(list.Experiments[0].Features) == 0 {
 		t.Errorf("experiment list: %+v", list.Experiments)
 	}
 
@@ -136,6 +136,40 @@ segmentation:
 	code, stdout, _ = run(t, "experiment", "list", "--out", root)
 	if code != 0 || !strings.Contains(stdout, "promoted") {
 		t.Errorf("experiment list after the promotion: exit %d:\n%s", code, stdout)
+	}
+
+	// A nightly configuration that assigns with a model file: promoting an
+	// experiment that trained one copies its model into the file, keeping
+	// the old one, and the configuration keeps assigning with the file.
+	current := filepath.Join(dir, "current.json")
+	oldModel, _ := os.ReadFile(filepath.Join(root, "latest", "model.json"))
+	if err := os.WriteFile(current, oldModel, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	assigning := filepath.Join(dir, "assigning.yaml")
+	if err := os.WriteFile(assigning, []byte(strings.Replace(nightlyYAML, "k: 3 # three segments", "model: current.json", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(variant, []byte("seed: 5\nsegmentation:\n  k: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "experiment", "run", "k5", "--config", variant, "--out", root, "--no-progress"); code != 0 {
+		t.Fatalf("experiment run k5: exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr = run(t, "experiment", "promote", "k5", "--config", assigning); code != 0 || !strings.Contains(stdout, "copied into "+current) {
+		t.Fatalf("promote into a configuration with a model file: exit %d: %s%s", code, stdout, stderr)
+	}
+	trained, _ := os.ReadFile(filepath.Join(root, "experiments", "k5", "model.json"))
+	if got, _ := os.ReadFile(current); string(got) != string(trained) {
+		t.Errorf("%s does not hold the experiment's model", current)
+	}
+	if olds, _ := filepath.Glob(current + ".prev-*"); len(olds) != 1 {
+		t.Errorf("old model kept as %v, want one current.json.prev-TIMESTAMP", olds)
+	} else if b, _ := os.ReadFile(olds[0]); string(b) != string(oldModel) {
+		t.Errorf("%s does not hold the old model", olds[0])
+	}
+	if b, _ := os.ReadFile(assigning); !strings.Contains(string(b), "model: current.json") || !strings.Contains(string(b), "k: 5") {
+		t.Errorf("the promoted configuration with a model file:\n%s", b)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
+	"github.com/crmseg/crmseg/segment"
 )
 
 // Experiments: a variant configuration run on exactly the inputs of a
@@ -197,8 +198,8 @@ type ExperimentInfo struct {
 	Created   string   `json:"created"` // RFC 3339, UTC
 	AsOf      string   `json:"as_of"`
 	K         int      `json:"k"`
-	Features  []string `json:"features"`
-	Status    string   `json:"status"` // succeeded, or promoted
+	Features  []string `json:"features"` // the numeric features clustered on
+	Status    string   `json:"status"`   // succeeded, or promoted
 	// PromotedAt is when the experiment's settings were last made a
 	// configuration's (crmseg experiment promote); empty when never.
 	PromotedAt string `json:"promoted_at,omitempty"`
@@ -238,8 +239,14 @@ func ListExperiments(ctx context.Context, root string) ([]ExperimentInfo, error)
 			info.BaseRunID = m.Experiment.BaseRunID
 		}
 		info.K = m.Quality.Segmentation.K
-		for _, f := range m.Config.Segmentation.Features {
-			info.Features = append(info.Features, f.Name)
+		features := m.Config.Segmentation.Features
+		if model, err := segment.ReadModel(filepath.Join(dir, "model.json")); err == nil {
+			features = model.Scaler.Features // those the experiment clustered on
+		}
+		for _, f := range features {
+			if !strings.Contains(f.Name, "=") { // the numeric features, not the sparse columns
+				info.Features = append(info.Features, f.Name)
+			}
 		}
 		if at, ok := promoted[info.Name]; ok {
 			info.Status, info.PromotedAt = "promoted", at

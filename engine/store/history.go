@@ -290,6 +290,7 @@ func runRow(id string, rec Record) []column {
 		rejected += rc.Rows
 	}
 	ingested, segmented, scored := reached("ingest"), reached("segment"), reached("score")
+	delta := scored && m.Experiment == nil // an experiment writes no delta
 	silhouette := float64(sq.Silhouette)
 	manifestJSON, err := json.Marshal(m)
 	if err != nil {
@@ -318,7 +319,7 @@ func runRow(id string, rec Record) []column {
 		{"silhouette", orNull(segmented && !math.IsNaN(silhouette), silhouette)},
 		{"changed_share", orNull(scored, sq.ChangedShare)}, {"compared", orNull(scored, sq.Compared)},
 		{"hysteresis_kept", orNull(segmented, sq.HysteresisKept)},
-		{"delta_new", orNull(scored, q.Delta.New)}, {"delta_changed", orNull(scored, q.Delta.Changed)}, {"delta_exit", orNull(scored, q.Delta.Exit)},
+		{"delta_new", orNull(delta, q.Delta.New)}, {"delta_changed", orNull(delta, q.Delta.Changed)}, {"delta_exit", orNull(delta, q.Delta.Exit)},
 		{"seed", m.Seed}, {"crmseg_version", m.Versions["crmseg"]}, {"manifest", string(manifestJSON)},
 		{"peak_rss_bytes", nullIfZero(m.PeakRSSBytes)}, {"stage_peak_rss", orNull(m.StagePeakRSS != "", m.StagePeakRSS)},
 		{"scorecard_plan_id", carded(int64(sc.PlanID))}, {"scorecard_ahead", carded(sc.Ahead)}, {"scorecard_on_track", carded(sc.OnTrack)},
