@@ -20,22 +20,24 @@ import (
 	"github.com/crmseg/crmseg/internal/durable"
 )
 
-const experimentUsage = `crmseg experiment: try a variant configuration on the inputs of a published run, and make it the nightly one
-
-  crmseg experiment run NAME --config variant.yaml [--from RUN_ID|latest] [--out ROOT] [--replace]
-  crmseg experiment list (--out ROOT | --config crmseg.yaml) [--json]
-  crmseg experiment promote NAME --config NIGHTLY.yaml [--out ROOT]
+const experimentUsage = `Usage of crmseg experiment (docs/operations.md, "Experiments"):
+  crmseg experiment run NAME --config variant.yaml [--from RUN_ID|latest] [--out DIR] [--replace]
+        run the variant on exactly the inputs of a published run (latest's by default), into OUTPUT/experiments/NAME/
+  crmseg experiment list (--out DIR | --config FILE) [--json]
+        the experiments: name, base run, created, k, features, status
+  crmseg experiment promote NAME --config NIGHTLY.yaml [--out DIR]
+        write the experiment's settings into the nightly configuration (the old file kept beside it)
+Run 'crmseg experiment run -h' (list, promote) for the flags.
 
 Example:
-  crmseg experiment run rfm-k5 --config k5.yaml --out /data/crmseg
-  crmseg experiment list --out /data/crmseg
-  crmseg experiment promote rfm-k5 --config /etc/crmseg/nightly.yaml
+  crmseg experiment run k4 --config k4.yaml --out crmseg-out
+  crmseg experiment promote k4 --config crmseg.yaml
 `
 
 // cmdExperiment runs, lists or promotes experiments.
 func cmdExperiment(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags, now func() time.Time) error {
 	if len(args) == 0 {
-		return &cli.UsageError{Msg: "experiment needs run, list or promote\n\n" + experimentUsage}
+		return &cli.UsageError{Msg: "experiment needs a subcommand: run, list or promote"}
 	}
 	switch args[0] {
 	case "run":
@@ -44,20 +46,11 @@ func cmdExperiment(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return cmdExperimentList(ctx, args[1:], stdout, stderr)
 	case "promote":
 		return cmdExperimentPromote(ctx, args[1:], stdout, stderr, now)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, experimentUsage)
-		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, experimentUsage)
+		return flag.ErrHelp
 	}
 	return &cli.UsageError{Msg: fmt.Sprintf("experiment: unknown subcommand %q (expected run, list or promote)", args[0])}
-}
-
-// experimentHelp makes -h of an experiment subcommand print the commands
-// and their example before the flags.
-func experimentHelp(fs *flag.FlagSet, stderr io.Writer) {
-	fs.Usage = func() {
-		fmt.Fprint(stderr, experimentUsage+"\nFlags of "+fs.Name()+":\n")
-		fs.PrintDefaults()
-	}
 }
 
 // experimentName is the one NAME argument of experiment run and promote.
@@ -70,12 +63,12 @@ func experimentName(command string, names []string) (string, error) {
 
 func cmdExperimentRun(ctx context.Context, args []string, stdout, stderr io.Writer, lf *logFlags) error {
 	fs := cli.NewFlagSet("crmseg", "experiment run", stderr)
-	experimentHelp(fs, stderr)
 	lf.register(fs, true)
 	configFile := fs.String("config", "", "the variant configuration (YAML); its inputs, as_of and today, if given, must be the base run's")
 	from := fs.String("from", "latest", "the published run whose inputs the experiment reads: latest or a run ID")
 	out := fs.String("out", "", "output root (default: the variant's output)")
 	replace := fs.Bool("replace", false, "replace an experiment of the same name")
+	cli.Examples(fs, "crmseg experiment run k4 --config k4.yaml --out crmseg-out", "crmseg experiment run k4-may --config k4.yaml --from 20260601T020000Z-3f9a1c --out crmseg-out")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -113,10 +106,10 @@ func cmdExperimentRun(ctx context.Context, args []string, stdout, stderr io.Writ
 
 func cmdExperimentList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("crmseg", "experiment list", stderr)
-	experimentHelp(fs, stderr)
 	out := fs.String("out", "", "output root")
 	configFile := fs.String("config", "", "take the output root from this config file")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	cli.Examples(fs, "crmseg experiment list --out crmseg-out")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -153,9 +146,9 @@ func cmdExperimentList(ctx context.Context, args []string, stdout, stderr io.Wri
 // same way.
 func cmdExperimentPromote(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) error {
 	fs := cli.NewFlagSet("crmseg", "experiment promote", stderr)
-	experimentHelp(fs, stderr)
 	configFile := fs.String("config", "", "the nightly configuration file the experiment's settings are written into")
 	out := fs.String("out", "", "output root holding the experiment (default: the nightly configuration's output)")
+	cli.Examples(fs, "crmseg experiment promote k4 --config crmseg.yaml")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
