@@ -44,8 +44,11 @@ func (r *run) lockOutput() (*store.Lock, error) {
 func (r *run) lockHolder() store.LockHolder {
 	host, _ := os.Hostname()
 	command := "run"
-	if r.opts.TrainOnly {
+	switch {
+	case r.opts.TrainOnly:
 		command = "train"
+	case r.exp != nil:
+		command = "experiment " + r.exp.name
 	}
 	return store.LockHolder{PID: os.Getpid(), Host: host, StartedAt: r.man.StartedAt, RunID: r.man.RunID, Command: command}
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/crmseg/crmseg/segment"
 )
 
+// deltaTable is the customer delta for the CRM: a run publishes it, an
+// experiment does not.
+const deltaTable = "customer_segments_delta"
+
 // outputTables are the published tables, each with the key it is ordered by.
 var outputTables = []struct{ name, orderBy string }{
 	{"customer_segments", "customer_id"},
@@ -27,7 +31,7 @@ var outputTables = []struct{ name, orderBy string }{
 	{"rejects", "source_table, source_file, source_row"},
 	{"k_selection", "k"},
 	{"segment_drift", "segment_id"},
-	{"customer_segments_delta", "customer_id"},
+	{deltaTable, "customer_id"},
 	{"segment_migration", "from_segment_id NULLS FIRST, to_segment_id NULLS LAST"},
 	{"models", "model, parameter"},
 	{"model_backtest", "grouping, group_value"},
@@ -67,16 +71,40 @@ func (r *run) confirmRunID(ctx context.Context) {
 // atomic rename. Until that last rename, readers of latest see the previous
 // run, whole.
 func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error) {
+	if r.exp != nil {
+		return r.publishExperiment(ctx, model)
+	}
 	pending, err := store.NewPending(r.cfg.Output, r.man.RunID)
 	if err != nil {
 		return nil, err
 	}
 	defer pending.Abort()
-	tmp := pending.Dir
+	if err := r.writeOutputs(ctx, pending.Dir, model); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(r.man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	final, latest, err := pending.Publish(append(b, '\n'), func() error { return r.failpoint("publish:renamed") }, r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("published", "dir", final, "latest", latest)
+	return &Result{RunID: r.man.RunID, Dir: final, Latest: latest, Manifest: r.man}, nil
+}
 
+// writeOutputs writes every output table as Parquet and CSV into tmp, with
+// the run's model, each recorded in the manifest; an experiment leaves out
+// the customer delta, which is for the CRM.
+func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model) error {
 	p := r.progress(StepWrite, len(outputTables))
 	defer p.Done()
 	for _, t := range outputTables {
+		if r.exp != nil && t.name == deltaTable {
+			p.Add(1)
+			continue
+		}
 		out := manifest.Output{Table: t.name}
 		from, computed := publishedFrom[t.name]
 		if computed {
@@ -87,7 +115,7 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 		from = cmp.Or(from, t.name)
 		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(from))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.Rows = n
 		// The table is sorted once, into the Parquet file; the CSV copy
@@ -104,17 +132,17 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 				err = r.writeCSV(ctx, parquetPath, path)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("writing %s: %w", name, err)
+				return fmt.Errorf("writing %s: %w", name, err)
 			}
 			mf, err := fileEntry(tmp, name)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			out.Files = append(out.Files, mf)
 		}
 		r.man.Outputs = append(r.man.Outputs, out)
 		if err := r.failpoint("publish:" + t.name); err != nil {
-			return nil, err
+			return err
 		}
 		p.Add(1)
 	}
@@ -123,24 +151,15 @@ func (r *run) publish(ctx context.Context, model *segment.Model) (*Result, error
 
 	if model != nil {
 		if err := model.Write(filepath.Join(tmp, "model.json")); err != nil {
-			return nil, err
+			return err
 		}
 		mf, err := fileEntry(tmp, "model.json")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.man.Model = &mf
 	}
-	b, err := json.MarshalIndent(r.man, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	final, latest, err := pending.Publish(append(b, '\n'), func() error { return r.failpoint("publish:renamed") }, r.log)
-	if err != nil {
-		return nil, err
-	}
-	r.log.Info("published", "dir", final, "latest", latest)
-	return &Result{RunID: r.man.RunID, Dir: final, Latest: latest, Manifest: r.man}, nil
+	return nil
 }
 
 // writeCSV writes the CSV copy of the Parquet file at parquetPath to path,

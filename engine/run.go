@@ -122,6 +122,8 @@ type run struct {
 	// baseID is the run ID store.NewRunID gives; man.RunID is baseID or
 	// baseID-N, the first no run of the output root has used.
 	baseID string
+	// exp is set when the run is an experiment (RunExperiment).
+	exp *experimentRun
 }
 
 // Run executes the whole pipeline: check and load the inputs, validate rows,
@@ -200,15 +202,11 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, closeSession, err := startSession(ctx, cfg, cfg.Output, ".tmp-duckdb-", r.log)
+	closeSession, err := r.startSession(ctx, cfg.Output)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSession()
-	r.s = s
-	if v, err := s.queryString(ctx, "SELECT version()"); err == nil {
-		r.man.Versions["duckdb"] = v
-	}
 
 	res, err := r.pipeline(ctx, inputs, prev)
 	if err != nil {
@@ -222,6 +220,21 @@ func (r *run) execute(ctx context.Context, lock **store.Lock) (*Result, error) {
 		r.prune(ctx)
 	}
 	return res, nil
+}
+
+// startSession opens the run's DuckDB session in a temporary directory
+// under dir and records DuckDB's version; the function it returns closes
+// it.
+func (r *run) startSession(ctx context.Context, dir string) (func(), error) {
+	s, closeSession, err := startSession(ctx, &r.cfg, dir, ".tmp-duckdb-", r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.s = s
+	if v, err := s.queryString(ctx, "SELECT version()"); err == nil {
+		r.man.Versions["duckdb"] = v
+	}
+	return closeSession, nil
 }
 
 // finish ends a run that returned, with its result or its error, and

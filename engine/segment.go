@@ -32,6 +32,7 @@ type segmented struct {
 // where the previous run's assignment (previousSegments) is too.
 func (r *run) segment(ctx context.Context, fm *segmentation.FeatureMatrix, prev store.Previous, data supply) (*segmented, error) {
 	in := segmentation.Input{Features: fm, Previous: prev.Model, IDFloor: prev.IDFloor, PreviousAssignment: r.previousAssignment(ctx)}
+	r.man.SegmentIDFloor = prev.IDFloor
 	st := segmentation.Settings{Segmentation: r.cfg.Segmentation, Seed: r.cfg.Seed, Threads: r.cfg.Threads,
 		Software: r.opts.Version, RunID: r.man.RunID, Log: r.log}
 	var out *segmentation.Outcome

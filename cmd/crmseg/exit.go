@@ -22,7 +22,7 @@ import (
 const (
 	exitOK       = 0 // success
 	exitFailure  = 1 // anything else: I/O, DuckDB, internal
-	exitUsage    = 2 // bad flags or configuration, an output root no run can go on from, a plan the output root cannot commit or show, or a scenario it cannot compute
+	exitUsage    = 2 // bad flags or configuration, an output root no run can go on from, a plan the output root cannot commit or show, a scenario it cannot compute, an experiment it cannot run or promote, or a run or experiment it does not have
 	exitRejected = 3 // the input data was rejected
 	// exitHistory: the run was published (latest points at it, its tables
 	// are good), or the scenario written, but it could not be recorded in
@@ -43,6 +43,8 @@ func exitCode(err error) int {
 		oe *store.OutputRootError
 		pe *store.PlanError
 		se *scenario.Error
+		xe *store.ExperimentError
+		nf *store.NotFoundError
 		sn *engine.ScenarioNotRecordedError
 		ie *engine.InputError
 		fe *featuretable.InputError
@@ -57,7 +59,7 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.As(err, &he) && he.Published, errors.As(err, &sn):
 		return exitHistory
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &xe), errors.As(err, &nf):
 		return exitUsage
 	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
 		return exitRejected

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/crmseg/crmseg/engine"
@@ -19,7 +20,7 @@ import (
 // cmdHistory lists the runs recorded in an output root's run history, or
 // shows one of them: its figures, segments, targets and migration.
 //
-//	crmseg history --out ROOT [--json]
+//	crmseg history --out ROOT [--json] [--kind run|experiment|all]
 //	crmseg history --out ROOT [--json] RUN_ID    (or --run RUN_ID)
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("crmseg", "history", stderr)
@@ -28,6 +29,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	runID := fs.String("run", "", "show this run (or give its ID as an argument)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	cli.Examples(fs, "crmseg history --config crmseg.yaml", "crmseg history --out crmseg-out --json RUN_ID")
+	kind := fs.String("kind", "all", "list only runs (run), only experiments (experiment), or both (all)")
 	ids, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +49,13 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		runs, err := store.List(ctx, root)
 		if err != nil {
 			return err
+		}
+		switch *kind {
+		case "all":
+		case "run", "experiment":
+			runs = slices.DeleteFunc(runs, func(r store.HistoryRun) bool { return r.Kind != *kind })
+		default:
+			return &cli.UsageError{Msg: fmt.Sprintf("--kind: expected run, experiment or all, found %q", *kind)}
 		}
 		if *asJSON {
 			return writeJSON(stdout, struct {
@@ -141,6 +150,9 @@ func printHistory(w io.Writer, runs []store.HistoryRun) {
 		}
 		fmt.Fprintf(w, "%-26s %-10s %-10s %9s %3s %8s %7s %-20s %8.1f  %s", r.RunID, r.Status, cmp.Or(r.AsOf, "–"),
 			orDash(r.Customers, "%d"), orDash(r.K, "%d"), orDash(r.RejectedRows, "%d"), moved, delta, r.Seconds, scorecardSummary(r))
+		if e := experimentKind(r); e != "" {
+			fmt.Fprintf(w, "  %s", e)
+		}
 		if r.Status != "succeeded" {
 			fmt.Fprintf(w, "  %s: %s", r.FailedStage, firstLine(r.Error))
 		}
@@ -163,6 +175,9 @@ func printHistoryRun(w io.Writer, d *store.HistoryDetail) {
 	r := d.Run
 	fmt.Fprintf(w, "run            %s\n", r.RunID)
 	fmt.Fprintf(w, "status         %s (exit %d)\n", r.Status, r.ExitCode)
+	if e := experimentKind(r); e != "" {
+		fmt.Fprintf(w, "kind           %s\n", e)
+	}
 	if r.Status != "succeeded" {
 		fmt.Fprintf(w, "failed in      %s: %s\n", r.FailedStage, r.Error)
 	}

@@ -17,6 +17,9 @@
 //	crmseg plan show (--out DIR | --config crmseg.yaml) [--all] [--json] [PLAN_ID]
 //	crmseg scenario (--out DIR | --config crmseg.yaml) --set "segment=ID CHANGE..." [--cost AMOUNT] [--cost-per-customer AMOUNT] [--json] [RUN_ID|latest]
 //	crmseg config init > crmseg.yaml
+//	crmseg experiment run NAME --config variant.yaml [--from RUN_ID|latest] [--out DIR] [--replace]
+//	crmseg experiment list (--out DIR | --config crmseg.yaml) [--json]
+//	crmseg experiment promote NAME --config NIGHTLY.yaml [--out DIR]
 //	crmseg version
 //
 // train and validate take those of run's flags that they use (the inputs,
@@ -27,7 +30,7 @@
 //
 // Exit codes (exit.go): 0 success, 1 failure, 2 usage or configuration
 // error (or an output root no run can go on from, or a plan it cannot
-// commit or show, or a scenario it cannot compute), 3 input data rejected,
+// commit or show, a scenario it cannot compute, or an experiment it cannot run or promote), 3 input data rejected (for an experiment: an input changed since its base run),
 // 4 run published (or scenario written) but not recorded in the run
 // history, 75 the output root
 // is in use by another run (try again later; nothing was done).
@@ -77,6 +80,7 @@ Commands:
   plan       commit a run's targets as the plan of record for their horizon (plan commit), or show the plans (plan show)
   scenario   project a run's segments under a programme's changes against its baselines, with cost, ROI and payback
   config     print a config file of every key with its default and description (config init)
+  experiment run a variant configuration on a published run's inputs (experiment run), list them, make one the nightly configuration (experiment promote)
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags and examples.
@@ -87,7 +91,7 @@ Example:
   crmseg run --config crmseg.yaml
 
 Exit codes: 0 success, 1 failure, 2 usage or configuration error (or an output root no run can go on from, or a plan it cannot
-  commit or show, or a scenario it cannot compute), 3 input data rejected, 4 run published (or scenario written) but not recorded
+  commit or show, a scenario it cannot compute, or an experiment it cannot run or promote), 3 input data rejected, 4 run published (or scenario written) but not recorded
   in the run history, 75 the output root is in use by another run (try again later; nothing was done).
 `
 
@@ -122,6 +126,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdScenario(ctx, args[1:], stdout, stderr, time.Now)
 	case "config":
 		err = cmdConfig(args[1:], stdout, stderr)
+	case "experiment":
+		err = cmdExperiment(ctx, args[1:], stdout, stderr, &lf, time.Now)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 	case "help", "-h", "--help":
@@ -559,6 +565,10 @@ func printSegments(w io.Writer, res *engine.Result) {
 		if sc.UnassignedCustomers > 0 {
 			fmt.Fprintf(w, "  %d customers new since the plan's run left out: the plan's model cannot assign them (see the log)\n", sc.UnassignedCustomers)
 		}
+	}
+	if res.Latest == "" { // an experiment: latest is not moved
+		fmt.Fprintf(w, "\noutputs: %s\n", res.Dir)
+		return
 	}
 	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
 }

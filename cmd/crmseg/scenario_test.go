@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -152,8 +153,8 @@ func TestScenarioCommand(t *testing.T) {
 	if _, err := db.Exec("ATTACH " + hist + " AS h (READ_ONLY)"); err != nil {
 		t.Fatal(err)
 	}
-	if v := queryOne[string](t, db, "SELECT value FROM h.meta WHERE key = 'schema_version'"); v != "5" {
-		t.Errorf("schema version %s, want 5", v)
+	if v := queryOne[string](t, db, "SELECT value FROM h.meta WHERE key = 'schema_version'"); v != fmt.Sprint(store.HistorySchemaVersion) {
+		t.Errorf("schema version %s, want %d", v, store.HistorySchemaVersion)
 	}
 	if got := queryOne[string](t, db, "SELECT string_agg(concat_ws(' ', scenario_name, directory, changes, programme_cost, roi IS NULL), "+
 		"', ' ORDER BY scenario_name) FROM h.scenarios"); got != "base runs/"+runID+"/scenarios/base  true, ret runs/"+runID+"/scenarios/ret 1: retention_12m=+0.05 500.0 false" {

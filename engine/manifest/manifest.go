@@ -211,6 +211,26 @@ type Manifest struct {
 	// Scorecard summarises the run's segment_scorecard; nil when no plan
 	// of record covers as_of.
 	Scorecard *Scorecard `json:"scorecard,omitempty"`
+
+	// SegmentIDFloor is the highest segment ID the output root had given
+	// when the run segmented: a segment new in the run is numbered above
+	// it. An experiment on the run numbers its new segments as the run did.
+	SegmentIDFloor int `json:"segment_id_floor"`
+	// Experiment is set when the run is an experiment (crmseg experiment
+	// run); nil for a run.
+	Experiment *Experiment `json:"experiment,omitempty"`
+}
+
+// Experiment is the manifest's record of an experiment: a variant
+// configuration run on exactly the inputs of a published run (BaseRunID),
+// written under experiments/<Name>/ of the output root. It never moves
+// latest and writes no customer_segments_delta.
+type Experiment struct {
+	Name      string `json:"name"`
+	BaseRunID string `json:"base_run_id"`
+	// Variant is the variant configuration file as given; its text is
+	// kept beside the tables as variant.yaml.
+	Variant string `json:"variant"`
 }
 
 // Scorecard is the manifest's record of the run's scorecard

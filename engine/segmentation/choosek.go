@@ -11,10 +11,12 @@ import (
 // ChooseK trains k-means for every k of segmentation.choose_k and keeps the
 // one segment.ChooseK's rule chooses, on the scaled features, without a
 // warm start. The segments take the IDs and names of the previous model's
-// segments they match (continueFrom). No k to choose is a *ChooseKError.
+// segments they match (continueFrom), when the previous model is of the
+// run's feature space (sameSpace). No k to choose is a *ChooseKError.
 // progress, when set, follows the restarts of every fit.
 func ChooseK(in Input, st Settings, progress func(total int) Progress) (*Outcome, error) {
 	sg, ck := st.Segmentation, st.Segmentation.ChooseK
+	in = in.sameSpace(st)
 	z, scaler, err := scale(in.Features, sg.OutlierClip)
 	if err != nil {
 		return nil, err

@@ -16,10 +16,12 @@ import (
 // features. With warm_start and a previous model of k segments, one more
 // restart starts from the previous centroids (warmStart). The segments take
 // the IDs and names of the previous model's segments they match
-// (continueFrom). Fewer customers than k is a *config.ConfigError.
+// (continueFrom), when the previous model is of the run's feature space
+// (sameSpace). Fewer customers than k is a *config.ConfigError.
 // progress, when set, follows the restarts.
 func TrainK(in Input, st Settings, progress func(total int) Progress) (*Outcome, error) {
 	sg := st.Segmentation
+	in = in.sameSpace(st)
 	z, scaler, err := scale(in.Features, sg.OutlierClip)
 	if err != nil {
 		return nil, err

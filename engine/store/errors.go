@@ -74,3 +74,34 @@ type PlanError struct {
 func (e *PlanError) Error() string {
 	return fmt.Sprintf("output root %s: %s", e.Root, e.Problem)
 }
+
+// ExperimentError is an experiment that cannot be run, shown or promoted
+// as asked: a name that is not safe as a directory name, a name in use, a
+// variant that names other inputs than its base run's, a configuration the
+// settings cannot be written into. Problem says what was expected and what
+// was found; nothing was written.
+type ExperimentError struct {
+	Root    string // the output root
+	Name    string // the experiment's name, when it has one
+	Problem string
+}
+
+func (e *ExperimentError) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("output root %s: %s", e.Root, e.Problem)
+	}
+	return fmt.Sprintf("output root %s: experiment %q: %s", e.Root, e.Name, e.Problem)
+}
+
+// NotFoundError is a reference to a run or an experiment (latest, a run
+// ID, an experiment's name) that the output root does not have.
+type NotFoundError struct {
+	Root string
+	Ref  string
+	// Problem says what was looked for and not found.
+	Problem string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("output root %s: %q: %s", e.Root, e.Ref, e.Problem)
+}

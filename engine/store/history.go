@@ -32,10 +32,14 @@ const (
 	// crmseg writes; an older file is migrated forward when a run records
 	// itself, a plan is committed or a scenario recorded, a newer one is
 	// refused.
-	HistorySchemaVersion = 5
+	HistorySchemaVersion = 6
 	// scorecardSchemaVersion is the version that added the runs'
 	// scorecards (the scorecard columns of runs, and run_scorecard).
 	scorecardSchemaVersion = 5
+	// experimentSchemaVersion is the version that added experiments (the
+	// kind, experiment_name and base_run_id columns of runs) and their
+	// promotions.
+	experimentSchemaVersion = 6
 
 	historyAlias = "run_history" // the file's name when attached
 )
@@ -43,8 +47,9 @@ const (
 // historyMigrations[v] takes a history file from schema version v to v+1;
 // version 0 is an empty file. Version 2 added the peak memory of runs and
 // stages, version 3 the plans of record (plan.go), version 4 the scenarios
-// (scenario.go), version 5 the runs' scorecards against the plans.
-var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3", "schema_v4", "schema_v5"}
+// (scenario.go), version 5 the runs' scorecards against the plans, version
+// 6 experiments and their promotions (experiment.go).
+var historyMigrations = []string{"schema_v1", "schema_v2", "schema_v3", "schema_v4", "schema_v5", "schema_v6"}
 
 // The history's SQL: its schema migrations, the statements that copy a
 // succeeded run's tables into it, and those of the plans of record.
@@ -138,6 +143,13 @@ func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id
 			return "", err
 		}
 	}
+	if e := m.Experiment; e != nil && rec.Err == nil {
+		// The experiment's directory now holds this one: an earlier
+		// experiment of the name (replaced) keeps its record, without it.
+		if _, err := tx.ExecContext(ctx, "UPDATE "+sqlquote.Ident(historyAlias)+".runs SET directory = NULL WHERE kind = 'experiment' AND experiment_name = $1", e.Name); err != nil {
+			return "", fmt.Errorf("recording runs: %w", err)
+		}
+	}
 	if err := insertRow(ctx, tx, "runs", runRow(id, rec)); err != nil {
 		return "", err
 	}
@@ -171,6 +183,33 @@ func recordRun(ctx context.Context, conn *sql.Conn, path string, rec Record) (id
 		}
 	}
 	return id, tx.Commit()
+}
+
+// writeHistory attaches the history file at path to conn for writing,
+// migrates it forward (before what is written, as migrateHistory says) and
+// runs fn in one transaction, committed when fn returns nil: the file
+// gains all of it or nothing.
+func writeHistory(ctx context.Context, conn *sql.Conn, path, what string, fn func(tx *sql.Tx) error) (err error) {
+	if err := attachHistory(ctx, conn, path, false); err != nil {
+		return err
+	}
+	defer detachHistory(ctx, conn)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := migrateHistory(ctx, tx, what); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // migrateHistory brings the attached history to this crmseg's schema
@@ -251,10 +290,18 @@ func runRow(id string, rec Record) []column {
 		rejected += rc.Rows
 	}
 	ingested, segmented, scored := reached("ingest"), reached("segment"), reached("score")
+	delta := scored && m.Experiment == nil // an experiment writes no delta
 	silhouette := float64(sq.Silhouette)
 	manifestJSON, err := json.Marshal(m)
 	if err != nil {
 		manifestJSON = []byte("{}")
+	}
+	kind, expName, baseRun := "run", any(nil), any(nil)
+	if e := m.Experiment; e != nil {
+		kind, expName, baseRun = "experiment", e.Name, e.BaseRunID
+		if rec.Err == nil {
+			dir = ExperimentDirName(e.Name)
+		}
 	}
 	sc, hasScorecard := m.Scorecard, m.Scorecard != nil
 	carded := func(n int64) any { return orNull(hasScorecard, n) }
@@ -272,11 +319,12 @@ func runRow(id string, rec Record) []column {
 		{"silhouette", orNull(segmented && !math.IsNaN(silhouette), silhouette)},
 		{"changed_share", orNull(scored, sq.ChangedShare)}, {"compared", orNull(scored, sq.Compared)},
 		{"hysteresis_kept", orNull(segmented, sq.HysteresisKept)},
-		{"delta_new", orNull(scored, q.Delta.New)}, {"delta_changed", orNull(scored, q.Delta.Changed)}, {"delta_exit", orNull(scored, q.Delta.Exit)},
+		{"delta_new", orNull(delta, q.Delta.New)}, {"delta_changed", orNull(delta, q.Delta.Changed)}, {"delta_exit", orNull(delta, q.Delta.Exit)},
 		{"seed", m.Seed}, {"crmseg_version", m.Versions["crmseg"]}, {"manifest", string(manifestJSON)},
 		{"peak_rss_bytes", nullIfZero(m.PeakRSSBytes)}, {"stage_peak_rss", orNull(m.StagePeakRSS != "", m.StagePeakRSS)},
 		{"scorecard_plan_id", carded(int64(sc.PlanID))}, {"scorecard_ahead", carded(sc.Ahead)}, {"scorecard_on_track", carded(sc.OnTrack)},
 		{"scorecard_at_risk", carded(sc.AtRisk)}, {"scorecard_behind", carded(sc.Behind)},
+		{"kind", kind}, {"experiment_name", expName}, {"base_run_id", baseRun},
 	}
 }
 
@@ -332,7 +380,11 @@ func historyPublished(ctx context.Context, root string) (dirs []string, maxID in
 	}
 	err = readHistory(ctx, root, func(conn *sql.Conn, v int) error {
 		h := sqlquote.Ident(historyAlias)
-		err := queryEach(ctx, conn, "SELECT directory FROM "+h+".runs WHERE status = 'succeeded' AND directory IS NOT NULL ORDER BY started_at DESC, run_id DESC",
+		runsOnly := ""
+		if v >= experimentSchemaVersion {
+			runsOnly = " AND coalesce(kind, 'run') = 'run'" // an experiment is never a run to continue
+		}
+		err := queryEach(ctx, conn, "SELECT directory FROM "+h+".runs WHERE status = 'succeeded' AND directory IS NOT NULL"+runsOnly+" ORDER BY started_at DESC, run_id DESC",
 			func(rows *sql.Rows) error {
 				var d string
 				err := rows.Scan(&d)
@@ -513,6 +565,11 @@ type HistoryRun struct {
 	ScorecardOnTrack *int64 `json:"scorecard_on_track"`
 	ScorecardAtRisk  *int64 `json:"scorecard_at_risk"`
 	ScorecardBehind  *int64 `json:"scorecard_behind"`
+	// Kind is run, or experiment (schema version 6): an experiment's
+	// ExperimentName and BaseRunID, the published run whose inputs it read.
+	Kind           string `json:"kind"`
+	ExperimentName string `json:"experiment_name,omitempty"`
+	BaseRunID      string `json:"base_run_id,omitempty"`
 }
 
 // HistorySegment is one segment of a recorded run.
@@ -656,7 +713,11 @@ func (h *HistoryRun) fields(v int) []runField {
 			scorecard[i].expr = "NULL::BIGINT"
 		}
 	}
-	return append(f, scorecard...)
+	experiment := []runField{{"coalesce(kind, 'run')", &h.Kind}, {text("experiment_name"), &h.ExperimentName}, {text("base_run_id"), &h.BaseRunID}}
+	if v < experimentSchemaVersion { // every run before it is a run
+		experiment[0].expr, experiment[1].expr, experiment[2].expr = "'run'", "''", "''"
+	}
+	return append(append(f, scorecard...), experiment...)
 }
 
 // scanRun reads the runs rows query selects (SELECT <the fields> FROM

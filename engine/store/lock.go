@@ -21,7 +21,7 @@ type LockHolder struct {
 	Host      string `json:"host"`
 	StartedAt string `json:"started_at"` // RFC 3339, UTC
 	RunID     string `json:"run_id,omitempty"`
-	Command   string `json:"command,omitempty"` // run or train
+	Command   string `json:"command,omitempty"` // run, train, or experiment NAME
 }
 
 func (h *LockHolder) String() string {
@@ -51,7 +51,12 @@ type Lock struct {
 // what a previous holder left in the file when it ended without releasing
 // the lock (killed, or its machine crashed); nil when there was none.
 func Acquire(root string, me LockHolder) (l *Lock, stale *LockHolder, err error) {
-	path := filepath.Join(root, LockFile)
+	return acquireFile(root, filepath.Join(root, LockFile), me)
+}
+
+// acquireFile takes the lock file at path of the output root root, as
+// Acquire says.
+func acquireFile(root, path string, me LockHolder) (l *Lock, stale *LockHolder, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock file: %w", err)

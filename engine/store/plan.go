@@ -168,9 +168,9 @@ func commitPlan(ctx context.Context, conn *sql.Conn, root, runID string, c PlanC
 	h := sqlquote.Ident(historyAlias)
 
 	// The run: recorded, succeeded, with its targets and its directory.
-	var status, failedStage, dir, asOf string
-	err = tx.QueryRowContext(ctx, "SELECT status, coalesce(failed_stage, ''), coalesce(directory, ''), coalesce(strftime(as_of, '%Y-%m-%d'), '') FROM "+
-		h+".runs WHERE run_id = $1", runID).Scan(&status, &failedStage, &dir, &asOf)
+	var status, failedStage, dir, asOf, kind string
+	err = tx.QueryRowContext(ctx, "SELECT status, coalesce(failed_stage, ''), coalesce(directory, ''), coalesce(strftime(as_of, '%Y-%m-%d'), ''), "+
+		"coalesce(kind, 'run') FROM "+h+".runs WHERE run_id = $1", runID).Scan(&status, &failedStage, &dir, &asOf, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		if st, err := os.Stat(filepath.Join(root, "runs", runID)); err == nil && st.IsDir() {
 			return nil, nil, refuse("expected a run the run history %s records, found the directory of run %s but no record of it "+
@@ -180,6 +180,9 @@ func commitPlan(ctx context.Context, conn *sql.Conn, root, runID string, c PlanC
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if kind != "run" {
+		return nil, nil, refuse("expected a run, found %s, an experiment: promote it (crmseg experiment promote) and commit the plan from the nightly run that follows", runID)
 	}
 	if status != "succeeded" {
 		return nil, nil, refuse("expected a run that succeeded, found run %s %s in its %s stage: it published no targets", runID, status, failedStage)

@@ -54,23 +54,12 @@ func RecordScenario(ctx context.Context, conn *sql.Conn, root string, rec Scenar
 	return he
 }
 
-func recordScenario(ctx context.Context, conn *sql.Conn, path string, rec ScenarioRecord) (err error) {
-	if err := attachHistory(ctx, conn, path, false); err != nil {
-		return err
-	}
-	defer detachHistory(ctx, conn)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	if err := migrateHistory(ctx, tx, "record scenarios"); err != nil {
-		return err
-	}
+func recordScenario(ctx context.Context, conn *sql.Conn, path string, rec ScenarioRecord) error {
+	return writeHistory(ctx, conn, path, "record scenarios", func(tx *sql.Tx) error { return insertScenario(ctx, tx, rec) })
+}
+
+// insertScenario inserts the scenario's rows into the attached history.
+func insertScenario(ctx context.Context, tx *sql.Tx, rec ScenarioRecord) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlquote.Ident(historyAlias)+".scenarios WHERE run_id = $1 AND scenario_name = $2",
 		rec.RunID, rec.Name).Scan(&n); err != nil {
@@ -107,5 +96,5 @@ func recordScenario(ctx context.Context, conn *sql.Conn, path string, rec Scenar
 	if _, err := tx.ExecContext(ctx, q, rec.RunID, rec.Name); err != nil {
 		return fmt.Errorf("insert_scenario_results: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }

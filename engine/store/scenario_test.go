@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestRecordScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	for q, want := range map[string]string{
-		"SELECT value FROM run_history.meta WHERE key = 'schema_version'": "5",
+		"SELECT value FROM run_history.meta WHERE key = 'schema_version'": fmt.Sprint(HistorySchemaVersion),
 		"SELECT count(*) FROM run_history.runs":                           "1",
 		"SELECT concat_ws(' ', scenario_name, as_of, fixed_cost, cost_per_customer IS NULL, contacted_customers, roi, payback_months IS NULL) FROM run_history.scenarios": "retain 2026-06-30 100.0 true 40 1.5 true",
 		"SELECT concat_ws(' ', run_id, scenario_name, metric, scenario, change) FROM run_history.scenario_results":                                                        id + " retain active_customers_12m 12.0 2.0",
