@@ -109,7 +109,7 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 		from, computed := publishedFrom[t.name]
 		if computed {
 			if err := r.s.releaseCache(ctx); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		from = cmp.Or(from, t.name)
