@@ -433,7 +433,7 @@ func TestFailureAnywhereKeepsLatest(t *testing.T) {
 	for _, tbl := range outputTables {
 		points = append(points, "publish:"+tbl.name)
 	}
-	points = append(points, "publish:renamed")
+	points = append(points, "publish:report", "publish:renamed")
 	for _, p := range points {
 		_, err := Run(context.Background(), cfg, Options{failAt: p})
 		if !errors.Is(err, errInjected) {

@@ -105,7 +105,7 @@ func (r *run) writeReport(ctx context.Context, dir string) error {
 		return err
 	}
 	r.man.Outputs = append(r.man.Outputs, manifest.Output{Table: "report", Files: []manifest.File{f}})
-	return nil
+	return r.failpoint("publish:report")
 }
 
 // runReport renders the report of the run in dir, described by man.
