@@ -37,15 +37,6 @@ const (
 	reportPairs           = 5
 )
 
-// ReportError is a report that cannot be made from a run directory: what
-// is missing or wrong there.
-type ReportError struct {
-	Dir     string
-	Problem string
-}
-
-func (e *ReportError) Error() string { return "report of " + e.Dir + ": " + e.Problem }
-
 // WriteReport gathers the figures of the published run in runDir (its
 // tables, manifest.json and model.json) and writes its report to out
 // (runDir's report.html when empty), atomically: crmseg report. It gives
@@ -54,19 +45,9 @@ func WriteReport(ctx context.Context, runDir, out string, log *slog.Logger) (str
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b, err := os.ReadFile(filepath.Join(runDir, "manifest.json"))
+	man, err := readRunForReport(runDir)
 	if err != nil {
-		return "", &ReportError{Dir: runDir, Problem: fmt.Sprintf("expected a run directory holding manifest.json, found %s", foundThere(err))}
-	}
-	var man manifest.Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return "", &ReportError{Dir: runDir, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", err)}
-	}
-	for _, t := range reportTables {
-		p := filepath.Join(runDir, t+".parquet")
-		if _, err := os.Stat(p); err != nil {
-			return "", &ReportError{Dir: runDir, Problem: fmt.Sprintf("expected the run's table %s, found %s", p, foundThere(err))}
-		}
+		return "", err
 	}
 	cfg := config.Config{Threads: man.Config.Threads, MemoryLimit: man.Config.MemoryLimit}
 	s, closeSession, err := startSession(ctx, &cfg, "", "crmseg-report-*", log)
@@ -74,7 +55,7 @@ func WriteReport(ctx context.Context, runDir, out string, log *slog.Logger) (str
 		return "", err
 	}
 	defer closeSession()
-	html, err := s.runReport(ctx, runDir, &man)
+	html, err := s.runReport(ctx, runDir, man)
 	if err != nil {
 		return "", err
 	}
@@ -121,16 +102,34 @@ func (s *session) runReport(ctx context.Context, dir string, man *manifest.Manif
 	return b.Bytes(), nil
 }
 
-// GatherReport reads the figures of the published run in dir for its
-// report: its tables (customer-level figures as aggregates computed in
-// DuckDB, per segment), manifest.json and model.json.
-func GatherReport(ctx context.Context, dir string) (*report.Run, error) {
+// readRunForReport reads the manifest of the published run in dir and
+// checks that the tables its report reads are there: a *ReportError
+// naming what is missing otherwise.
+func readRunForReport(dir string) (*manifest.Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, err
+		return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected a run directory holding manifest.json, found %s", foundThere(err))}
 	}
 	var man manifest.Manifest
 	if err := json.Unmarshal(b, &man); err != nil {
+		return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", err)}
+	}
+	for _, t := range reportTables {
+		p := filepath.Join(dir, t+".parquet")
+		if _, err := os.Stat(p); err != nil {
+			return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's table %s, found %s", p, foundThere(err))}
+		}
+	}
+	return &man, nil
+}
+
+// GatherReport reads the figures of the published run in dir for its
+// report (and pages drawn like it): its tables (customer-level figures as
+// aggregates computed in DuckDB, per segment), manifest.json and
+// model.json.
+func GatherReport(ctx context.Context, dir string) (*report.Run, error) {
+	man, err := readRunForReport(dir)
+	if err != nil {
 		return nil, err
 	}
 	s, closeSession, err := startSession(ctx, &config.Config{}, "", "crmseg-report-*", slog.New(slog.DiscardHandler))
@@ -138,7 +137,7 @@ func GatherReport(ctx context.Context, dir string) (*report.Run, error) {
 		return nil, err
 	}
 	defer closeSession()
-	return s.gatherReport(ctx, dir, &man)
+	return s.gatherReport(ctx, dir, man)
 }
 
 // gatherReport reads the figures of the run in dir, described by man (the

@@ -571,10 +571,10 @@ func printSegments(w io.Writer, res *engine.Result) {
 		}
 	}
 	if res.Latest == "" { // an experiment: latest is not moved
-		fmt.Fprintf(w, "\noutputs: %s\n", res.Dir)
+		fmt.Fprintf(w, "\noutputs: %s\nreport:  %s\n", res.Dir, filepath.Join(res.Dir, engine.ReportFile))
 		return
 	}
-	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
+	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\nreport:  %s\n", res.Dir, res.Latest, filepath.Join(res.Dir, engine.ReportFile))
 }
 
 // figure formats a summary figure with its decimals, "–" when it is left out

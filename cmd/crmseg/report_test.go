@@ -37,8 +37,13 @@ func demoRuns(t *testing.T) []string {
 		}
 		reportDemo.dir = dir
 		for range 2 {
-			if code, _, stderr := run(t, "demo", "--out", dir, "--customers", "2000", "--log-level", "warn"); code != 0 {
+			code, stdout, stderr := run(t, "demo", "--out", dir, "--customers", "2000", "--log-level", "warn")
+			if code != 0 {
 				reportDemo.err = "demo: " + stderr
+				return
+			}
+			if !strings.Contains(stdout, "report:  "+dir) || !strings.Contains(stdout, "report.html") {
+				reportDemo.err = "demo does not say where its report is:\n" + stdout
 				return
 			}
 		}
