@@ -182,6 +182,9 @@ func TestReportInBrowser(t *testing.T) {
 		}
 		charts := []string{report.ChartProfile, report.ChartHistorical, report.ChartPredicted, report.ChartPAlive, report.ChartRetention,
 			report.ChartTargets, report.ChartKSelection, report.ChartBacktest}
+		if i > 0 {
+			charts = append(charts, report.ChartMigration)
+		}
 		path := filepath.Join(dir, "report.html")
 		checkPage(t, path, inspectPage(t, browser, path), charts, rows)
 	}

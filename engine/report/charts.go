@@ -354,15 +354,54 @@ func (diamond) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 	c.FillPolygon(sty.Color, []vg.Point{{X: pt.X, Y: pt.Y + r}, {X: pt.X + r, Y: pt.Y}, {X: pt.X, Y: pt.Y - r}, {X: pt.X - r, Y: pt.Y}})
 }
 
-// Heatmap draws a grid of cells, rows labelled on the y axis (the first on
-// top) and columns on the x axis, each cell coloured on a diverging scale
-// (blue below zero, white at zero, vermillion above, full at ±limit and
-// beyond) and holding its value as text (format), so that no figure is
-// told by colour alone. A NaN cell is grey and holds "–".
-func Heatmap(s ChartSpec, rowLabels, colLabels []string, values [][]float64, limit float64, format func(float64) string) ([]byte, error) {
+// ColorScale gives a heatmap cell's colour for its value; NaN is grey.
+type ColorScale func(v float64) color.Color
+
+// Diverging is a blue–white–vermillion scale for figures around zero (such
+// as z-scores): white at zero, full blue at -limit and below, full
+// vermillion at +limit and above.
+func Diverging(limit float64) ColorScale {
 	if limit <= 0 {
 		limit = 1
 	}
+	return func(v float64) color.Color {
+		if math.IsNaN(v) {
+			return color.Gray{0xC8}
+		}
+		t := math.Max(-1, math.Min(1, v/limit))
+		end := [3]float64{0xD5, 0x5E, 0x00} // vermillion
+		if t < 0 {
+			end, t = [3]float64{0x00, 0x72, 0xB2}, -t // blue
+		}
+		return mix(end, t)
+	}
+}
+
+// Sequential is a white-to-blue scale for figures from zero up (counts,
+// shares): white at zero, full blue at top and above.
+func Sequential(top float64) ColorScale {
+	if top <= 0 {
+		top = 1
+	}
+	return func(v float64) color.Color {
+		if math.IsNaN(v) {
+			return color.Gray{0xC8}
+		}
+		return mix([3]float64{0x00, 0x72, 0xB2}, math.Max(0, math.Min(1, v/top)))
+	}
+}
+
+// mix is white moved a share t of the way to the colour end.
+func mix(end [3]float64, t float64) color.Color {
+	m := func(e float64) uint8 { return uint8(math.Round(255 + (e-255)*t)) }
+	return color.RGBA{m(end[0]), m(end[1]), m(end[2]), 0xFF}
+}
+
+// Heatmap draws a grid of cells, rows labelled on the y axis (the first on
+// top) and columns on the x axis, each cell coloured by scale and holding
+// its value as text (format), so that no figure is told by colour alone. A
+// NaN cell is grey and holds "–".
+func Heatmap(s ChartSpec, rowLabels, colLabels []string, values [][]float64, scale ColorScale, format func(float64) string) ([]byte, error) {
 	c := newChart(s)
 	p := c.p
 	p.NominalX(colLabels...)
@@ -377,13 +416,13 @@ func Heatmap(s ChartSpec, rowLabels, colLabels []string, values [][]float64, lim
 	p.X.Min, p.X.Max = -0.5, float64(len(colLabels))-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(len(rowLabels))-0.5
 	p.X.Padding, p.Y.Padding = 0, 0
-	p.Add(&heatPlotter{values: values, limit: limit, format: format})
+	p.Add(&heatPlotter{values: values, scale: scale, format: format})
 	return c.svg()
 }
 
 type heatPlotter struct {
 	values [][]float64
-	limit  float64
+	scale  ColorScale
 	format func(float64) string
 }
 
@@ -405,7 +444,7 @@ func (hp *heatPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		for j, v := range row {
 			x := float64(j)
 			cell := []vg.Point{{X: trX(x - 0.5), Y: trY(y - 0.5)}, {X: trX(x + 0.5), Y: trY(y - 0.5)}, {X: trX(x + 0.5), Y: trY(y + 0.5)}, {X: trX(x - 0.5), Y: trY(y + 0.5)}}
-			fill, text := divergingColor(v, hp.limit), "–"
+			fill, text := hp.scale(v), "–"
 			if !math.IsNaN(v) {
 				text = hp.format(v)
 			}
@@ -418,21 +457,6 @@ func (hp *heatPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 			c.FillText(sty, vg.Point{X: trX(x), Y: trY(y)}, text)
 		}
 	}
-}
-
-// divergingColor is v's colour on a blue–white–vermillion scale, full at
-// ±limit; grey for NaN.
-func divergingColor(v, limit float64) color.Color {
-	if math.IsNaN(v) {
-		return color.Gray{0xC8}
-	}
-	t := math.Max(-1, math.Min(1, v/limit))
-	end := [3]float64{0xD5, 0x5E, 0x00} // vermillion
-	if t < 0 {
-		end, t = [3]float64{0x00, 0x72, 0xB2}, -t // blue
-	}
-	mix := func(e float64) uint8 { return uint8(math.Round(255 + (e-255)*t)) }
-	return color.RGBA{mix(end[0]), mix(end[1]), mix(end[2]), 0xFF}
 }
 
 func luminance(c color.Color) float64 {

@@ -59,7 +59,7 @@ func TestRunPageDeterministic(t *testing.T) {
 // text of the figures is escaped, and nothing is loaded from anywhere.
 func TestRunPageContent(t *testing.T) {
 	page := render(t, sample())
-	for _, id := range []string{ChartProfile, ChartHistorical, ChartPredicted, ChartPAlive, ChartRetention, ChartTargets, ChartKSelection, ChartBacktest} {
+	for _, id := range []string{ChartProfile, ChartHistorical, ChartPredicted, ChartPAlive, ChartRetention, ChartTargets, ChartKSelection, ChartBacktest, ChartMigration} {
 		if strings.Count(page, `data-chart="`+id+`"`) != 1 {
 			t.Errorf("chart %q not there once", id)
 		}

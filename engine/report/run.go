@@ -181,6 +181,7 @@ const (
 	ChartTargets      = "revenue-targets"
 	ChartKSelection   = "k-selection"
 	ChartBacktest     = "backtest"
+	ChartMigration    = "migration"
 	TableSegments     = "segments"
 	TableValue        = "value"
 	TablePairs        = "pairs"
@@ -269,7 +270,7 @@ func (b *builder) segments() (Section, error) {
 		rows[i] = b.label(sg.ID)
 	}
 	h := vgHeight(len(rows), 1.1, 6)
-	svg, err := Heatmap(ChartSpec{Height: h, Label: "Heatmap of feature z-scores per segment"}, rows, r.ProfileFeatures, r.Profile, 2,
+	svg, err := Heatmap(ChartSpec{Height: h, Label: "Heatmap of feature z-scores per segment"}, rows, r.ProfileFeatures, r.Profile, Diverging(2),
 		func(v float64) string { return Number(v, 1) })
 	if err != nil {
 		return s, err
@@ -508,7 +509,42 @@ func (b *builder) movement() (Section, error) {
 		}
 		t.Rows = append(t.Rows, row)
 	}
+	// The chart: of each previous segment's customers, the share that went
+	// to each segment of this run (new customers have no previous segment).
+	var rowLabels, colLabels []string
+	var shares [][]float64
+	for _, c := range t.Columns[1:] {
+		colLabels = append(colLabels, c.Title)
+	}
+	for i, f := range from {
+		if f == 0 {
+			continue
+		}
+		var total int64
+		for _, id := range to {
+			total += cells[[2]int{f, id}]
+		}
+		row := make([]float64, len(to))
+		for j, id := range to {
+			row[j] = math.NaN()
+			if total > 0 {
+				row[j] = float64(cells[[2]int{f, id}]) / float64(total)
+			}
+		}
+		rowLabels = append(rowLabels, t.Rows[i][0])
+		shares = append(shares, row)
+	}
 	s.Blocks = append(s.Blocks, t)
+	if len(shares) == 0 {
+		return s, nil
+	}
+	svg, err := Heatmap(ChartSpec{Height: vgHeight(len(shares), 1.1, 6), Label: "Where each previous segment's customers went"},
+		rowLabels, colLabels, shares, Sequential(1), func(v float64) string { return Percent(v, 0) })
+	if err != nil {
+		return s, err
+	}
+	s.Blocks = append(s.Blocks, Figure{ID: ChartMigration, Title: "Where the customers went", SVG: svg,
+		Caption: "Of each segment's customers in the previous run (rows), the share in each segment of this run or gone (columns): the darker the cell, the larger the share, with the share in each cell; a strong diagonal means segments that held still."})
 	return s, nil
 }
 
