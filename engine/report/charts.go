@@ -164,7 +164,10 @@ func (c *chart) svg() ([]byte, error) {
 	var res bytes.Buffer
 	fmt.Fprintf(&res, `<svg viewBox="0 0 %s %s" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="%s">`,
 		svgNum(w.Points()), svgNum(h.Points()), attrEscape(c.spec.Label))
-	res.Write(out[start+end+1:])
+	// The text is measured with Liberation Sans (gonum/plot's own fonts); a
+	// reader without it gets a sans-serif of about its width rather than
+	// the browser's default serif.
+	res.Write(bytes.ReplaceAll(out[start+end+1:], []byte("font-family:Liberation Sans;"), []byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")))
 	return res.Bytes(), nil
 }
 
