@@ -15,9 +15,6 @@ const reportUsage = `crmseg report RUN_DIR [--out FILE]
 Rebuilds a published run's report (report.html) from its tables, manifest.json and model.json: the
 same file the run wrote. Writes RUN_DIR/report.html unless --out names another file.
 
-Example:
-  crmseg report demo-out/out/latest --out /tmp/report.html
-
 `
 
 // cmdReport rebuilds a run's report from its published tables.
@@ -29,6 +26,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, lf 
 	}
 	out := fs.String("out", "", "write the report to this file (default: RUN_DIR/report.html)")
 	lf.register(fs, false)
+	cli.Examples(fs, "crmseg report demo-out/out/latest --out /tmp/report.html")
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
