@@ -166,3 +166,12 @@ func (e *ScenarioNotRecordedError) Error() string {
 }
 
 func (e *ScenarioNotRecordedError) Unwrap() error { return e.Err }
+
+// ReportError is a report that cannot be made from a run directory: what
+// is missing or wrong there.
+type ReportError struct {
+	Dir     string
+	Problem string
+}
+
+func (e *ReportError) Error() string { return "report of " + e.Dir + ": " + e.Problem }

@@ -223,7 +223,7 @@ func TestEndToEndGenerated(t *testing.T) {
 	if err := json.Unmarshal(b, &man); err != nil {
 		t.Fatal(err)
 	}
-	if man.RunID != res.RunID || man.AsOf == "" || len(man.Inputs) != 3 || len(man.Outputs) != len(outputTables) {
+	if man.RunID != res.RunID || man.AsOf == "" || len(man.Inputs) != 3 || len(man.Outputs) != len(outputTables)+1 { // the tables and the report
 		t.Errorf("manifest incomplete: run_id %q as_of %q, %d inputs, %d outputs", man.RunID, man.AsOf, len(man.Inputs), len(man.Outputs))
 	}
 	for _, in := range man.Inputs {
@@ -433,7 +433,7 @@ func TestFailureAnywhereKeepsLatest(t *testing.T) {
 	for _, tbl := range outputTables {
 		points = append(points, "publish:"+tbl.name)
 	}
-	points = append(points, "publish:renamed")
+	points = append(points, "publish:report", "publish:renamed")
 	for _, p := range points {
 		_, err := Run(context.Background(), cfg, Options{failAt: p})
 		if !errors.Is(err, errInjected) {

@@ -159,6 +159,10 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 		}
 		r.man.Model = &mf
 	}
+	if err := r.writeReport(ctx, tmp); err != nil {
+		return err
+	}
+	r.done("report")
 	return nil
 }
 

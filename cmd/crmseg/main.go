@@ -20,6 +20,7 @@
 //	crmseg experiment run NAME --config variant.yaml [--from RUN_ID|latest] [--out DIR] [--replace]
 //	crmseg experiment list (--out DIR | --config crmseg.yaml) [--json]
 //	crmseg experiment promote NAME --config NIGHTLY.yaml [--out DIR]
+//	crmseg report RUN_DIR [--out FILE]
 //	crmseg version
 //
 // train and validate take those of run's flags that they use (the inputs,
@@ -81,6 +82,7 @@ Commands:
   scenario   project a run's segments under a programme's changes against its baselines, with cost, ROI and payback
   config     print a config file of every key with its default and description (config init)
   experiment run a variant configuration on a published run's inputs (experiment run), list them, make one the nightly configuration (experiment promote)
+  report     rebuild a published run's report (report.html) from its tables
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags and examples.
@@ -128,6 +130,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args[1:], stdout, stderr)
 	case "experiment":
 		err = cmdExperiment(ctx, args[1:], stdout, stderr, &lf, time.Now)
+	case "report":
+		err = cmdReport(ctx, args[1:], stdout, stderr, &lf)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 	case "help", "-h", "--help":
@@ -567,10 +571,10 @@ func printSegments(w io.Writer, res *engine.Result) {
 		}
 	}
 	if res.Latest == "" { // an experiment: latest is not moved
-		fmt.Fprintf(w, "\noutputs: %s\n", res.Dir)
+		fmt.Fprintf(w, "\noutputs: %s\nreport:  %s\n", res.Dir, filepath.Join(res.Dir, engine.ReportFile))
 		return
 	}
-	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\n", res.Dir, res.Latest)
+	fmt.Fprintf(w, "\noutputs: %s (latest: %s)\nreport:  %s\n", res.Dir, res.Latest, filepath.Join(res.Dir, engine.ReportFile))
 }
 
 // figure formats a summary figure with its decimals, "–" when it is left out

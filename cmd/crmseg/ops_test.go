@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if testData.dir != "" {
 		os.RemoveAll(testData.dir)
 	}
+	if reportDemo.dir != "" {
+		os.RemoveAll(reportDemo.dir)
+	}
 	os.Exit(code)
 }
 

@@ -473,7 +473,7 @@ type MetricLeftOut struct {
 
 // Stages are the stages of a run in order, as Timings names them: a failed
 // run stopped in the first stage it has no timing for.
-var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "scorecard", "publish"}
+var Stages = []string{"inspect", "ingest", "features", "segment", "score", "targets", "scorecard", "publish", "report"}
 
 // SpendFrequency is the Pearson correlation, over the repeat buyers the
 // spend model is fitted on, between their repeat purchases and their mean
