@@ -78,7 +78,7 @@ func RunExperiment(ctx context.Context, cfg config.Config, exp Experiment, opts 
 		return nil, &RunError{Err: err}
 	}
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		return nil, &RunError{Err: &store.NotFoundError{Root: root, Ref: cmp.Or(exp.Base, "latest"), Problem: "the output root does not exist"}}
+		return nil, &RunError{Err: &store.RunRefError{Ref: cmp.Or(exp.Base, "latest"), Problem: fmt.Sprintf("expected the output root %s, found none", root)}}
 	}
 	start := time.Now()
 	r := &run{opts: opts, started: opts.Now().UTC(), exp: &experimentRun{name: exp.Name, replace: exp.Replace, variant: exp.Variant}}
@@ -136,17 +136,17 @@ func (r *run) resolveBase(ctx context.Context, root, ref string) (*manifest.Mani
 		return nil, "", store.Previous{}, err
 	}
 	defer r.release(lock)
-	res, err := store.Resolve(root, ref)
+	res, err := store.ResolveRun(root, ref)
 	if err != nil {
 		return nil, "", store.Previous{}, err
 	}
-	if res.Kind != "run" {
+	if res.Kind != store.KindRun {
 		return nil, "", store.Previous{}, &store.ExperimentError{Root: root, Name: r.exp.name,
 			Problem: fmt.Sprintf("--from %s is an experiment: an experiment runs on the inputs of a published run (latest or a run ID)", ref)}
 	}
 	base, err := store.ReadManifest(res.Dir)
 	if err != nil {
-		return nil, "", store.Previous{}, &store.NotFoundError{Root: root, Ref: ref, Problem: fmt.Sprintf("its manifest cannot be read (%v)", err)}
+		return nil, "", store.Previous{}, &store.RunRefError{Ref: ref, Problem: fmt.Sprintf("expected a readable manifest.json in %s, found %v", res.Dir, err)}
 	}
 	prev, err := store.ExperimentPrevious(ctx, root, base, res.Dir, r.log)
 	return base, res.Dir, prev, err

@@ -111,12 +111,12 @@ func TestExperimentReproducesRun(t *testing.T) {
 	if err != nil || prev.Dir != base.Dir {
 		t.Errorf("the next run would continue %s (%v), want the latest run %s", prev.Dir, err, base.Dir)
 	}
-	if r, err := store.Resolve(out, "same"); err != nil || r.Kind != "experiment" || r.Dir != exp.Dir {
-		t.Errorf("Resolve(same) = %+v, %v", r, err)
+	if r, err := store.ResolveRun(out, "same"); err != nil || r.Kind != store.KindExperiment || r.Dir != exp.Dir {
+		t.Errorf("ResolveRun(same) = %+v, %v", r, err)
 	}
-	var nf *store.NotFoundError
-	if _, err := store.Resolve(out, "other"); !errors.As(err, &nf) {
-		t.Errorf("Resolve of an unknown name: %v, want a *store.NotFoundError", err)
+	var nf *store.RunRefError
+	if _, err := store.ResolveRun(out, "other"); !errors.As(err, &nf) {
+		t.Errorf("ResolveRun of an unknown name: %v, want a *store.RunRefError", err)
 	}
 
 	// The same name again is refused, and writes nothing; --replace

@@ -171,6 +171,14 @@ var sqlModels = []sqlModel{
 	{file: "reads/report_migration", mat: matRead, deps: []string{"run_segment_migration"}},
 	{file: "reads/report_k_selection", mat: matRead, deps: []string{"run_k_selection"}},
 	{file: "reads/report_backtest", mat: matRead, deps: []string{"run_model_backtest"}},
+	// crmseg compare, on two published runs' tables.
+	{file: "reads/compare_contingency", mat: matRead, deps: []string{"compared_customers_a", "compared_customers_b"}},
+	{file: "reads/compare_customer_checks", mat: matRead, deps: []string{"compared_customers_a", "compared_customers_b"}},
+	{file: "reads/compare_segments", mat: matRead, deps: []string{"compared_segments"}},
+	{file: "reads/compare_metrics", mat: matRead, deps: []string{"compared_segment_metrics"}},
+	{file: "reads/compare_targets", mat: matRead, deps: []string{"compared_segment_targets"}},
+	{file: "reads/compare_k_selection", mat: matRead, deps: []string{"compared_k_selection"}},
+	{file: "reads/compare_backtest", mat: matRead, deps: []string{"compared_model_backtest"}},
 	{file: "reads/scorecard_plan_segments", mat: matRead, deps: []string{"customer_features", "plan_customer_segments"}},
 	{file: "reads/scorecard_customers", mat: matRead, deps: []string{"customer_features", "int_lines", "int_orders", "scorecard_window"}},
 }
@@ -201,6 +209,13 @@ var goSources = map[string]string{
 	"run_segment_migration":      "gatherReport: the published run's segment_migration file",
 	"run_k_selection":            "gatherReport: the published run's k_selection file",
 	"run_model_backtest":         "gatherReport: the published run's model_backtest file",
+	"compared_customers_a":       "Compare: run A's customer_segments file",
+	"compared_customers_b":       "Compare: run B's customer_segments file",
+	"compared_segments":          "Compare: both runs' segments files, by column name, with their side",
+	"compared_segment_metrics":   "Compare: both runs' segment_metrics files, with their side",
+	"compared_segment_targets":   "Compare: both runs' segment_targets files, with their side",
+	"compared_k_selection":       "Compare: both runs' k_selection files, with their side",
+	"compared_model_backtest":    "Compare: both runs' model_backtest files, with their side",
 	"plan_customer_segments":     "planScope: the customer_segments file of the plan of record's run",
 }
 

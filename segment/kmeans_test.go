@@ -226,6 +226,13 @@ func TestAdjustedRandIndex(t *testing.T) {
 			t.Errorf("ARI(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
+	// From the table: the hand-worked case above, and ragged rows.
+	if got := AdjustedRandIndexTable([][]int64{{2, 1, 0}, {0, 1, 2}}); !scalar.EqualWithinAbs(got, 0.8/3.3, 1e-12) {
+		t.Errorf("ARI of [[2 1 0] [0 1 2]] = %v, want %v", got, 0.8/3.3)
+	}
+	if got := AdjustedRandIndexTable([][]int64{{3}, {0, 3}}); got != 1 {
+		t.Errorf("ARI of a diagonal table with a ragged row = %v, want 1", got)
+	}
 }
 
 func TestScaler(t *testing.T) {
@@ -311,6 +318,18 @@ func ExampleAdjustedRandIndex() {
 	found := []int{7, 7, 7, 3, 3, 3} // the same partition, other labels
 	fmt.Println(AdjustedRandIndex(truth, found))
 	// Output: 1
+}
+
+func ExampleAdjustedRandIndexTable() {
+	// 4 customers in segment 1 of one run, 2 in segment 2; the other run
+	// splits the first into two. Index 3, row pairs 7, column pairs 3:
+	// (3 − 7·3/15) / ((7 + 3)/2 − 7·3/15) = 1.6/3.6.
+	table := [][]int64{
+		{2, 2, 0},
+		{0, 0, 2},
+	}
+	fmt.Printf("%.3f\n", AdjustedRandIndexTable(table))
+	// Output: 0.444
 }
 
 func ExampleFitScaler() {

@@ -42,9 +42,9 @@ func exitCode(err error) int {
 		ce *config.ConfigError
 		oe *store.OutputRootError
 		pe *store.PlanError
+		rr *store.RunRefError
 		se *scenario.Error
 		xe *store.ExperimentError
-		nf *store.NotFoundError
 		sn *engine.ScenarioNotRecordedError
 		ie *engine.InputError
 		fe *featuretable.InputError
@@ -59,7 +59,8 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.As(err, &he) && he.Published, errors.As(err, &sn):
 		return exitHistory
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &xe), errors.As(err, &nf):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &xe):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &rr):
 		return exitUsage
 	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
 		return exitRejected

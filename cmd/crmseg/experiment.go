@@ -168,12 +168,12 @@ func cmdExperimentPromote(ctx context.Context, args []string, stdout, stderr io.
 	if *out != "" {
 		root = *out
 	}
-	exp, err := store.Resolve(root, name)
+	exp, err := store.ResolveRun(root, name)
 	if err != nil {
 		return err
 	}
-	if exp.Kind != "experiment" {
-		return &store.ExperimentError{Root: root, Name: name, Problem: "expected the name of an experiment under experiments/, found a run"}
+	if exp.Kind != store.KindExperiment {
+		return &store.ExperimentError{Root: root, Name: name, Problem: fmt.Sprintf("expected the name of an experiment under experiments/, found the %s %s", exp.Kind, exp.Dir)}
 	}
 	m, err := store.ReadManifest(exp.Dir)
 	if err != nil {

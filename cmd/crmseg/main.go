@@ -21,11 +21,12 @@
 //	crmseg experiment list (--out DIR | --config crmseg.yaml) [--json]
 //	crmseg experiment promote NAME --config NIGHTLY.yaml [--out DIR]
 //	crmseg report RUN_DIR [--out FILE]
+//	crmseg compare [--out DIR | --config crmseg.yaml] [--json] A B
 //	crmseg version
 //
 // train and validate take those of run's flags that they use (the inputs,
 // --out and the settings that override the configuration). Every command but history,
-// plan, scenario, config and version takes --log-format text|json and --log-level; those that
+// plan, scenario, config, compare and version takes --log-format text|json and --log-level; those that
 // draw progress bars take --no-progress. 'crmseg COMMAND -h' lists a
 // command's flags.
 //
@@ -83,6 +84,7 @@ Commands:
   config     print a config file of every key with its default and description (config init)
   experiment run a variant configuration on a published run's inputs (experiment run), list them, make one the nightly configuration (experiment promote)
   report     rebuild a published run's report (report.html) from its tables
+  compare    compare two runs or experiments: segments, agreement, metrics, targets, choice of k, backtests
   version    print the version
 
 Run 'crmseg COMMAND -h' for a command's flags and examples.
@@ -132,6 +134,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdExperiment(ctx, args[1:], stdout, stderr, &lf, time.Now)
 	case "report":
 		err = cmdReport(ctx, args[1:], stdout, stderr, &lf)
+	case "compare":
+		err = cmdCompare(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crmseg", version())
 	case "help", "-h", "--help":

@@ -203,7 +203,6 @@ func TestExitCodes(t *testing.T) {
 		{&engine.RunError{Err: &config.ConfigError{Problems: []string{"k"}}}, 2},
 		{&engine.RunError{RunID: "r", Err: &store.OutputRootError{Root: "o"}}, 2},
 		{&engine.RunError{Err: &store.ExperimentError{Root: "o", Name: "x"}}, 2},
-		{&store.NotFoundError{Root: "o", Ref: "x"}, 2},
 		{&engine.RunError{RunID: "r", Err: errors.Join(&engine.InputError{File: "a"}, &engine.InputError{File: "b"})}, 3},
 		{&engine.RunError{RunID: "r", Err: fmt.Errorf("ingest: %w", &engine.RejectedError{})}, 3},
 		{&featuretable.InputError{Path: "f", Err: errors.New("x")}, 3},

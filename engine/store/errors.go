@@ -93,15 +93,14 @@ func (e *ExperimentError) Error() string {
 	return fmt.Sprintf("output root %s: experiment %q: %s", e.Root, e.Name, e.Problem)
 }
 
-// NotFoundError is a reference to a run or an experiment (latest, a run
-// ID, an experiment's name) that the output root does not have.
-type NotFoundError struct {
-	Root string
-	Ref  string
-	// Problem says what was looked for and not found.
+// RunRefError is a reference to a run (a run ID, an experiment name,
+// latest or a run directory) that leads to no run the command can read:
+// Problem says what was looked for and what was found.
+type RunRefError struct {
+	Ref     string
 	Problem string
 }
 
-func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("output root %s: %q: %s", e.Root, e.Ref, e.Problem)
+func (e *RunRefError) Error() string {
+	return fmt.Sprintf("run %q: %s", e.Ref, e.Problem)
 }

@@ -63,43 +63,6 @@ func CheckExperimentName(root, name string) error {
 // output root.
 func ExperimentDirName(name string) string { return filepath.Join(ExperimentsDir, name) }
 
-// Resolved is a run or an experiment of an output root.
-type Resolved struct {
-	Dir  string // its directory
-	Kind string // run or experiment
-	// ID is the run's ID, or the experiment's name.
-	ID string
-}
-
-// Resolve finds what ref names in the output root root: latest (the run
-// latest points at), a run ID (runs/<ID>), or an experiment's name
-// (experiments/<name>). Each directory holds the tables, model.json and
-// manifest.json at its top. Anything else is a *NotFoundError.
-func Resolve(root, ref string) (Resolved, error) {
-	if ref == "latest" {
-		dir, err := filepath.EvalSymlinks(filepath.Join(root, "latest"))
-		if err != nil {
-			return Resolved{}, &NotFoundError{Root: root, Ref: ref, Problem: fmt.Sprintf("no published run (%v)", err)}
-		}
-		return Resolved{Dir: dir, Kind: "run", ID: filepath.Base(dir)}, nil
-	}
-	if runIDPattern.MatchString(ref) {
-		dir := filepath.Join(root, "runs", ref)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return Resolved{}, &NotFoundError{Root: root, Ref: ref, Problem: fmt.Sprintf("no run directory %s (pruned, or never published: crmseg history lists the runs)", dir)}
-		}
-		return Resolved{Dir: dir, Kind: "run", ID: ref}, nil
-	}
-	if experimentName.MatchString(ref) {
-		dir := filepath.Join(root, ExperimentDirName(ref))
-		if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
-			return Resolved{Dir: dir, Kind: "experiment", ID: ref}, nil
-		}
-	}
-	return Resolved{}, &NotFoundError{Root: root, Ref: ref,
-		Problem: "expected latest, a run ID under runs/ or an experiment's name under experiments/, found none of them (crmseg history and crmseg experiment list show what there is)"}
-}
-
 // ReadManifest reads the manifest.json of a run or experiment directory.
 func ReadManifest(dir string) (*manifest.Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))

@@ -117,9 +117,9 @@ func TestResolveAndNames(t *testing.T) {
 		}
 	}
 	for _, ref := range []string{"latest", "20260701T020000Z-aaaaaa", "k4"} {
-		var nf *NotFoundError
-		if _, err := Resolve(root, ref); !errors.As(err, &nf) {
-			t.Errorf("Resolve(%q) in an empty root: %v, want a *NotFoundError", ref, err)
+		var nf *RunRefError
+		if _, err := ResolveRun(root, ref); !errors.As(err, &nf) {
+			t.Errorf("ResolveRun(%q) in an empty root: %v, want a *RunRefError", ref, err)
 		}
 	}
 }

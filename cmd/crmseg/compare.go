@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/internal/cli"
+	"github.com/crmseg/crmseg/scoring"
+)
+
+const compareUsage = `crmseg compare [--out DIR | --config FILE] [--json] A B
+
+Compares two runs: A and B are each a run ID, an experiment's name, latest (looked up in the output
+root) or the path of a run's directory. Prints how far the two segmentations agree on the customers
+both have (the adjusted Rand index and the customers by segment of A and segment of B), the segments'
+sizes and profiles side by side, the differences of their metrics and targets, and each run's choice
+of k and backtest (docs/operations.md, "Comparing runs"). Nothing is written.
+
+Example:
+  crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest
+
+`
+
+// compareHeadlineMetrics are the segment_metrics the text prints per
+// segment (--json has them all).
+var compareHeadlineMetrics = []string{"customers", scoring.MetricRevenue, scoring.MetricOrders, "historical_ltv",
+	scoring.MetricRetention, "predicted_clv_12m_mean", "share_alive"}
+
+// compareHeadlineTargets are the segment_targets the text prints.
+var compareHeadlineTargets = []string{scoring.MetricRevenue, scoring.MetricActiveCustomers, scoring.MetricRetention}
+
+// cmdCompare compares two runs and prints the comparison.
+func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("crmseg", "compare", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage of crmseg compare:\n  "+compareUsage+"Flags:\n")
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", "", "output root the run IDs, experiment names and latest are looked up in")
+	configFile := fs.String("config", "", "take the output root (and DuckDB's threads and memory_limit) from this config file")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	refs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(refs) != 2 {
+		return &cli.UsageError{Msg: fmt.Sprintf("compare takes two runs (run IDs, experiment names, latest or run directories), found %d", len(refs))}
+	}
+	o := engine.CompareOptions{Root: *out, A: refs[0], B: refs[1]}
+	if *configFile != "" {
+		cfg, err := config.LoadConfig(*configFile)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return err
+		}
+		o.Threads, o.MemoryLimit = cfg.Threads, cfg.MemoryLimit
+		if o.Root == "" {
+			o.Root = cfg.Output
+		}
+	}
+	c, err := engine.Compare(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, c)
+	}
+	printComparison(stdout, c)
+	return nil
+}
+
+// printComparison prints a comparison for a terminal.
+func printComparison(w io.Writer, c *engine.Comparison) {
+	for _, r := range []struct {
+		side string
+		run  *engine.CompareRun
+	}{{"A", &c.A}, {"B", &c.B}} {
+		what := r.run.Kind + " " + r.run.Name
+		if r.run.Ref != r.run.Name {
+			what += " (" + r.run.Ref + ")"
+		}
+		fmt.Fprintf(w, "%s: %s, as of %s: %d segments, %d customers\n", r.side, what, r.run.AsOf, r.run.K, r.run.Customers)
+		if len(r.run.Missing) > 0 {
+			fmt.Fprintf(w, "   without %s: left out\n", strings.Join(r.run.Missing, ", "))
+		}
+	}
+	if c.SameInputs {
+		fmt.Fprintln(w, "the same inputs (every input file's SHA-256 in the manifests)")
+	} else {
+		fmt.Fprintln(w, "different inputs (the manifests' input files or their SHA-256 differ)")
+	}
+
+	fmt.Fprintf(w, "\nadjusted Rand index %s over the %d customers in both (1: the same segments; about 0: no more alike than chance); %d only in A, %d only in B\n",
+		figure(float64(c.AdjustedRandIndex), 3), c.Customers.InBoth, c.Customers.OnlyInA, c.Customers.OnlyInB)
+	printContingency(w, c)
+
+	fmt.Fprintln(w, "\nsegments:")
+	rows := [][]string{{"", "A segment", "customers", "share", "hist. LTV", "objective", "B segment", "customers", "share", "hist. LTV", "objective"}}
+	ids := segmentIDs(c)
+	for _, id := range ids {
+		row := []string{strconv.Itoa(id)}
+		for _, run := range []*engine.CompareRun{&c.A, &c.B} {
+			i := slices.IndexFunc(run.Segments, func(s engine.CompareSegment) bool { return s.ID == id })
+			if i < 0 {
+				row = append(row, "–", "", "", "", "")
+				continue
+			}
+			s := run.Segments[i]
+			row = append(row, s.Name, strconv.FormatInt(s.Customers, 10), sharePercent(float64(s.Share)), figure(float64(s.HistoricalLTV), 2), s.Objective)
+		}
+		rows = append(rows, row)
+	}
+	printTable(w, rows, "rlrrrllrrrl")
+
+	for _, r := range []struct {
+		side string
+		run  *engine.CompareRun
+	}{{"A", &c.A}, {"B", &c.B}} {
+		if len(r.run.Features) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s's profiles (centroids, in each feature's units):\n", r.side)
+		head := []string{"feature"}
+		align := "l"
+		for _, s := range r.run.Segments {
+			head = append(head, strconv.Itoa(s.ID))
+			align += "r"
+		}
+		rows := [][]string{head}
+		for j, f := range r.run.Features {
+			row := []string{f}
+			for _, s := range r.run.Segments {
+				row = append(row, figure(float64(s.Centroid[j]), 2))
+			}
+			rows = append(rows, row)
+		}
+		printTable(w, rows, align)
+	}
+
+	printMetricDifferences(w, c)
+	printTargetDifferences(w, c)
+	for _, r := range []struct {
+		side string
+		run  *engine.CompareRun
+	}{{"A", &c.A}, {"B", &c.B}} {
+		printCompareK(w, r.side, r.run)
+	}
+	for _, r := range []struct {
+		side string
+		run  *engine.CompareRun
+	}{{"A", &c.A}, {"B", &c.B}} {
+		printCompareBacktest(w, r.side, r.run)
+	}
+}
+
+// printContingency prints the customers by segment of A (rows) and of B
+// (columns), with the customers of one run only, and the B segment that
+// holds most of each A segment.
+func printContingency(w io.Writer, c *engine.Comparison) {
+	var aIDs, bIDs []int
+	cells := map[[2]int]int64{}
+	for _, cell := range c.Contingency {
+		cells[[2]int{cell.A, cell.B}] = cell.Customers
+		if cell.A != 0 && !slices.Contains(aIDs, cell.A) {
+			aIDs = append(aIDs, cell.A)
+		}
+		if cell.B != 0 && !slices.Contains(bIDs, cell.B) {
+			bIDs = append(bIDs, cell.B)
+		}
+	}
+	slices.Sort(aIDs)
+	slices.Sort(bIDs)
+	names := func(run *engine.CompareRun) map[int]string {
+		m := map[int]string{}
+		for _, s := range run.Segments {
+			m[s.ID] = s.Name
+		}
+		return m
+	}
+	aNames, bNames := names(&c.A), names(&c.B)
+	fmt.Fprintln(w, "\ncustomers by segment of A (rows) and of B (columns):")
+	head := []string{"A \\ B"}
+	align := "l"
+	for _, b := range bIDs {
+		head = append(head, strconv.Itoa(b))
+		align += "r"
+	}
+	head = append(head, "not in B", "most in B")
+	align += "rl"
+	rows := [][]string{head}
+	for _, a := range append(aIDs, 0) {
+		label := fmt.Sprintf("%d %s", a, aNames[a])
+		if a == 0 {
+			label = "not in A"
+		}
+		row := []string{label}
+		var total, best int64
+		bestID := 0
+		for _, b := range append(slices.Clone(bIDs), 0) {
+			n := cells[[2]int{a, b}]
+			row = append(row, strconv.FormatInt(n, 10))
+			total += n
+			if b != 0 && n > best {
+				best, bestID = n, b
+			}
+		}
+		if a != 0 && bestID != 0 {
+			row = append(row, fmt.Sprintf("%d %s (%.1f%%)", bestID, bNames[bestID], 100*float64(best)/float64(total)))
+		} else {
+			row = append(row, "")
+		}
+		if a == 0 && total == 0 {
+			continue // every customer of B is in A
+		}
+		rows = append(rows, row)
+	}
+	printTable(w, rows, align)
+	if len(bIDs) > 0 {
+		var legend []string
+		for _, b := range bIDs {
+			legend = append(legend, fmt.Sprintf("%d %s", b, bNames[b]))
+		}
+		fmt.Fprintf(w, "B's segments: %s\n", strings.Join(legend, "; "))
+	}
+}
+
+// printMetricDifferences prints the headline metrics of every segment
+// ID in A and B and their difference, and those of all customers that
+// differ.
+func printMetricDifferences(w io.Writer, c *engine.Comparison) {
+	if len(c.Metrics) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nmetrics (segment_metrics; segments by ID, which mean the same segment where the names agree; --json has every metric):")
+	rows := [][]string{{"segment", "metric", "A", "B", "B - A"}}
+	var sameAll int
+	for _, m := range c.Metrics {
+		if m.SegmentID == 0 && m.Difference == 0 {
+			sameAll++
+			continue
+		}
+		if m.SegmentID != 0 && (!slices.Contains(compareHeadlineMetrics, m.Metric) || m.Dimension != "") {
+			continue
+		}
+		metric := m.Metric
+		if m.Dimension != "" {
+			metric += " " + m.Dimension
+		}
+		rows = append(rows, []string{segmentLabel(m.SegmentID, m.ASegmentName, m.BSegmentName), metric,
+			metricFigure(float64(m.A), m.Unit), metricFigure(float64(m.B), m.Unit), difference(float64(m.Difference), m.Unit)})
+	}
+	if sameAll > 0 {
+		fmt.Fprintf(w, "  all customers: %d metrics the same in both", sameAll)
+		if len(rows) > 1 && rows[1][0] == "0 all customers" {
+			fmt.Fprint(w, ", these differ:")
+		}
+		fmt.Fprintln(w)
+	}
+	printTable(w, rows, "llrrr")
+}
+
+// printTargetDifferences prints the headline targets of both runs.
+func printTargetDifferences(w io.Writer, c *engine.Comparison) {
+	if len(c.Targets) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ntargets for the 12 months after as_of (segment_targets; --json has every metric, with the bands):")
+	rows := [][]string{{"segment", "metric", "A baseline", "B baseline", "B - A", "A target", "B target", "B - A"}}
+	for _, t := range c.Targets {
+		if !slices.Contains(compareHeadlineTargets, t.Metric) {
+			continue
+		}
+		f := func(v float64) string { return metricFigure(v, t.Unit) }
+		rows = append(rows, []string{segmentLabel(t.SegmentID, t.ASegmentName, t.BSegmentName), t.Metric,
+			f(float64(t.ABaseline)), f(float64(t.BBaseline)), difference(float64(t.BaselineDifference), t.Unit),
+			f(float64(t.ATarget)), f(float64(t.BTarget)), difference(float64(t.TargetDifference), t.Unit)})
+	}
+	printTable(w, rows, "llrrrrrr")
+}
+
+// printCompareK prints a run's choice of k: the figures of every k tried,
+// the chosen one marked.
+func printCompareK(w io.Writer, side string, run *engine.CompareRun) {
+	if len(run.KSelection) == 0 {
+		return
+	}
+	how := "k given"
+	if len(run.KSelection) > 1 {
+		how = "k chosen"
+	}
+	fmt.Fprintf(w, "\n%s's choice of k (%s; silhouette and Calinski-Harabasz: higher is better; Davies-Bouldin: lower):\n", side, how)
+	rows := [][]string{{"", "k", "inertia", "silhouette", "Calinski-Harabasz", "Davies-Bouldin", "stability", "smallest share"}}
+	for _, k := range run.KSelection {
+		mark := ""
+		if k.Chosen {
+			mark = "*"
+		}
+		rows = append(rows, []string{mark, strconv.Itoa(k.K), figure(float64(k.Inertia), 1), figure(float64(k.Silhouette), 3),
+			figure(float64(k.CalinskiHarabasz), 1), figure(float64(k.DaviesBouldin), 3), figure(float64(k.Stability), 3),
+			sharePercent(float64(k.SmallestShare))})
+	}
+	printTable(w, rows, "lrrrrrrr")
+	if run.KReason != "" {
+		fmt.Fprintf(w, "  %s\n", run.KReason)
+	}
+}
+
+// printCompareBacktest prints a run's backtest: all calibration customers
+// and each segment.
+func printCompareBacktest(w io.Writer, side string, run *engine.CompareRun) {
+	if len(run.Backtest) == 0 {
+		fmt.Fprintf(w, "\n%s has no backtest (value.backtest_holdout not set)\n", side)
+		return
+	}
+	b := run.Backtest[0]
+	fmt.Fprintf(w, "\n%s's backtest (model_backtest), models fitted to %s, holdout to %s:\n", side, b.CalibrationEnd, b.HoldoutEnd)
+	rows := [][]string{{"group", "customers", "actual purchases", "predicted", "error", "actual revenue", "predicted", "error"}}
+	for _, b := range run.Backtest {
+		if b.Grouping == "frequency" {
+			continue
+		}
+		label := b.GroupLabel
+		if b.Grouping == "segment" {
+			label = fmt.Sprintf("%d %s", b.GroupValue, b.GroupLabel)
+		}
+		rows = append(rows, []string{label, strconv.FormatInt(b.Customers, 10), figure(float64(b.ActualPurchases), 0),
+			figure(float64(b.PredictedPurchases), 0), percent(100 * float64(b.PurchasesError)), figure(float64(b.ActualRevenue), 0),
+			figure(float64(b.PredictedRevenue), 0), percent(100 * float64(b.RevenueError))})
+	}
+	printTable(w, rows, "lrrrrrrr")
+}
+
+// segmentIDs are the segment IDs of either run, in order.
+func segmentIDs(c *engine.Comparison) []int {
+	var ids []int
+	for _, run := range []*engine.CompareRun{&c.A, &c.B} {
+		for _, s := range run.Segments {
+			if !slices.Contains(ids, s.ID) {
+				ids = append(ids, s.ID)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// segmentLabel names a segment ID with its names in A and B, once when
+// they agree.
+func segmentLabel(id int, a, b string) string {
+	switch {
+	case id == 0:
+		return "0 all customers"
+	case a == b || b == "":
+		return fmt.Sprintf("%d %s", id, a)
+	case a == "":
+		return fmt.Sprintf("%d %s", id, b)
+	}
+	return fmt.Sprintf("%d %s / %s", id, a, b)
+}
+
+// metricFigure formats a figure by its unit: shares as percentages,
+// counts whole, money and the rest with two decimals.
+func metricFigure(v float64, unit string) string {
+	switch unit {
+	case "share":
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f%%", 100*v)
+	case "customers", "orders":
+		return figure(v, 0)
+	}
+	return figure(v, 2)
+}
+
+// difference formats B − A by its unit, signed: shares in percentage
+// points.
+func difference(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case unit == "share":
+		return fmt.Sprintf("%+.2f pp", 100*v)
+	case unit == "customers" || unit == "orders":
+		return fmt.Sprintf("%+.0f", v)
+	}
+	return fmt.Sprintf("%+.2f", v)
+}
+
+// sharePercent formats a share as a percentage with one decimal.
+func sharePercent(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
+}
+
+// printTable prints rows as columns as wide as their widest cell, each
+// aligned left ('l') or right ('r') as align says, two spaces apart.
+func printTable(w io.Writer, rows [][]string, align string) {
+	var widths []int
+	for _, row := range rows {
+		for j, cell := range row {
+			if j >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[j] = max(widths[j], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for j, cell := range row {
+			if j < len(align) && align[j] == 'r' {
+				cells[j] = pad(cell, widths[j])
+			} else {
+				cells[j] = pad(cell, -widths[j])
+			}
+		}
+		fmt.Fprintln(w, "  "+strings.TrimRight(strings.Join(cells, "  "), " "))
+	}
+}
