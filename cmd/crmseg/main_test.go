@@ -203,6 +203,7 @@ func TestExitCodes(t *testing.T) {
 		{&engine.RunError{Err: &config.ConfigError{Problems: []string{"k"}}}, 2},
 		{&engine.RunError{RunID: "r", Err: &store.OutputRootError{Root: "o"}}, 2},
 		{&engine.RunError{Err: &store.ExperimentError{Root: "o", Name: "x"}}, 2},
+		{&store.RunRefError{Ref: "k9", Problem: "x"}, 2},
 		{&engine.RunError{RunID: "r", Err: errors.Join(&engine.InputError{File: "a"}, &engine.InputError{File: "b"})}, 3},
 		{&engine.RunError{RunID: "r", Err: fmt.Errorf("ingest: %w", &engine.RejectedError{})}, 3},
 		{&featuretable.InputError{Path: "f", Err: errors.New("x")}, 3},
