@@ -28,12 +28,8 @@ type CompareOptions struct {
 	Root string
 	// A and B are the runs: each a run ID, an experiment's name, latest
 	// or a run's directory (store.ResolveRun).
-	A, B string
-	// Threads and MemoryLimit are DuckDB's, as the configuration's keys
-	// (0 and "": all cores, DefaultMemoryShare of the machine).
-	Threads     int
-	MemoryLimit string
-	Logger      *slog.Logger
+	A, B   string
+	Logger *slog.Logger
 }
 
 // Comparison is what two runs' segmentations and figures come to side by
@@ -218,8 +214,9 @@ func Compare(ctx context.Context, o CompareOptions) (*Comparison, error) {
 	}
 	c.SameInputs = sameInputs(c.A.inputs, c.B.inputs)
 	log := o.Logger.With("a", c.A.Dir, "b", c.B.Dir)
-	cfg := config.Config{Threads: o.Threads, MemoryLimit: o.MemoryLimit}
-	s, closeSession, err := startSession(ctx, &cfg, "", "crmseg-compare-*", log)
+	// DuckDB with all cores and DefaultMemoryShare of the machine: it
+	// holds only the join of the customers.
+	s, closeSession, err := startSession(ctx, &config.Config{}, "", "crmseg-compare-*", log)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +245,7 @@ func readCompareRun(ref store.RunRef, run *CompareRun) error {
 	*run = CompareRun{Ref: ref.Ref, Kind: ref.Kind, Name: ref.Name, Dir: ref.Dir}
 	for _, f := range compareRequired {
 		if _, err := os.Stat(filepath.Join(ref.Dir, f)); err != nil {
-			return refuse("expected %s in %s, found %s", f, ref.Dir, foundThere(err))
+			return refuse("expected %s in %s, found %s", f, ref.Dir, store.FoundThere(err))
 		}
 	}
 	for _, t := range compareTables {
@@ -323,7 +320,7 @@ func (s *session) compareViews(ctx context.Context, c *Comparison) error {
 // contingency table, with its adjusted Rand index over the customers in
 // both runs.
 func (s *session) compareCustomers(ctx context.Context, c *Comparison) error {
-	err := s.compareRead(ctx, "reads/compare_customer_checks", func(rows *sql.Rows) error {
+	err := s.readRows(ctx, "reads/compare_customer_checks", func(rows *sql.Rows) error {
 		var side string
 		var n, dup, noID, noSegment int64
 		if err := rows.Scan(&side, &n, &dup, &noID, &noSegment); err != nil {
@@ -354,7 +351,7 @@ func (s *session) compareCustomers(ctx context.Context, c *Comparison) error {
 		return err
 	}
 	c.Contingency = []ContingencyCell{}
-	err = s.compareRead(ctx, "reads/compare_contingency", func(rows *sql.Rows) error {
+	err = s.readRows(ctx, "reads/compare_contingency", func(rows *sql.Rows) error {
 		var cell ContingencyCell
 		if err := rows.Scan(&cell.A, &cell.B, &cell.Customers); err != nil {
 			return err
@@ -428,7 +425,7 @@ func (s *session) compareFigures(ctx context.Context, c *Comparison) error {
 		return !slices.Contains(c.A.Missing, table) || !slices.Contains(c.B.Missing, table)
 	}
 	if either("segment_metrics") {
-		err := s.compareRead(ctx, "reads/compare_metrics", func(rows *sql.Rows) error {
+		err := s.readRows(ctx, "reads/compare_metrics", func(rows *sql.Rows) error {
 			var m MetricComparison
 			var a, b *float64
 			if err := rows.Scan(&m.SegmentID, &m.Metric, &m.Dimension, &m.Unit, &m.ASegmentName, &m.BSegmentName, &a, &b); err != nil {
@@ -444,7 +441,7 @@ func (s *session) compareFigures(ctx context.Context, c *Comparison) error {
 		}
 	}
 	if either("segment_targets") {
-		err := s.compareRead(ctx, "reads/compare_targets", func(rows *sql.Rows) error {
+		err := s.readRows(ctx, "reads/compare_targets", func(rows *sql.Rows) error {
 			var t TargetComparison
 			var f [8]*float64
 			if err := rows.Scan(&t.SegmentID, &t.Metric, &t.Unit, &t.ASegmentName, &t.BSegmentName,
@@ -463,7 +460,7 @@ func (s *session) compareFigures(ctx context.Context, c *Comparison) error {
 	}
 	c.A.KSelection, c.B.KSelection = []KSelectionRow{}, []KSelectionRow{}
 	if either("k_selection") {
-		err := s.compareRead(ctx, "reads/compare_k_selection", func(rows *sql.Rows) error {
+		err := s.readRows(ctx, "reads/compare_k_selection", func(rows *sql.Rows) error {
 			var name string
 			var k KSelectionRow
 			var f [6]*float64
@@ -482,7 +479,7 @@ func (s *session) compareFigures(ctx context.Context, c *Comparison) error {
 	}
 	c.A.Backtest, c.B.Backtest = []BacktestRow{}, []BacktestRow{}
 	if either("model_backtest") {
-		err := s.compareRead(ctx, "reads/compare_backtest", func(rows *sql.Rows) error {
+		err := s.readRows(ctx, "reads/compare_backtest", func(rows *sql.Rows) error {
 			var name string
 			var b BacktestRow
 			var f [4]*float64
@@ -513,7 +510,7 @@ func (s *session) compareSegments(ctx context.Context, side func(string) *Compar
 	}
 	var segs []segmentRow
 	var centroids []string // the centroid columns, in the files' order
-	err := s.compareRead(ctx, "reads/compare_segments", func(rows *sql.Rows) error {
+	err := s.readRows(ctx, "reads/compare_segments", func(rows *sql.Rows) error {
 		cols, err := rows.Columns()
 		if err != nil {
 			return err
@@ -592,7 +589,7 @@ func (s *session) compareSegments(ctx context.Context, side func(string) *Compar
 }
 
 // compareRead runs a registered read and hands each row to scan.
-func (s *session) compareRead(ctx context.Context, name string, scan func(*sql.Rows) error) error {
+func (s *session) readRows(ctx context.Context, name string, scan func(*sql.Rows) error) error {
 	q, err := modelSQL(name)
 	if err != nil {
 		return err

@@ -180,15 +180,7 @@ func Scenario(ctx context.Context, o ScenarioOptions) (*ScenarioResult, error) {
 }
 
 // foundThere says what a failed os.Stat found.
-func foundThere(err error) string {
-	switch {
-	case err == nil:
-		return "a file"
-	case errors.Is(err, os.ErrNotExist):
-		return "nothing there"
-	}
-	return err.Error()
-}
+func foundThere(err error) string { return store.FoundThere(err) }
 
 // scenarioRunID is the ID of the run a scenario is on: id, or the run the
 // output root's latest link points at for "" and "latest".

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmseg/crmseg/engine"
-	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/internal/cli"
 	"github.com/crmseg/crmseg/scoring"
 )
@@ -45,7 +44,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output root the run IDs, experiment names and latest are looked up in")
-	configFile := fs.String("config", "", "take the output root (and DuckDB's threads and memory_limit) from this config file")
+	configFile := fs.String("config", "", "take the output root from this config file")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	refs, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -54,18 +53,11 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(refs) != 2 {
 		return &cli.UsageError{Msg: fmt.Sprintf("compare takes two runs (run IDs, experiment names, latest or run directories), found %d", len(refs))}
 	}
-	o := engine.CompareOptions{Root: *out, A: refs[0], B: refs[1]}
-	if *configFile != "" {
-		cfg, err := config.LoadConfig(*configFile)
-		if err == nil {
-			err = cfg.Validate()
-		}
-		if err != nil {
+	o := engine.CompareOptions{A: refs[0], B: refs[1]}
+	if *out != "" || *configFile != "" {
+		// Without either, A and B must be run directories.
+		if o.Root, err = outputRoot("compare", *out, *configFile); err != nil {
 			return err
-		}
-		o.Threads, o.MemoryLimit = cfg.Threads, cfg.MemoryLimit
-		if o.Root == "" {
-			o.Root = cfg.Output
 		}
 	}
 	c, err := engine.Compare(ctx, o)

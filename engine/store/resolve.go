@@ -51,7 +51,7 @@ func ResolveRun(root, ref string) (RunRef, error) {
 		latest := filepath.Join(root, "latest")
 		target, err := os.Readlink(latest)
 		if err != nil {
-			return refuse("expected %s, a link to the newest run, found %s: give the run ID instead (crmseg history lists the runs)", latest, found(err))
+			return refuse("expected %s, a link to the newest run, found %s: give the run ID instead (crmseg history lists the runs)", latest, FoundThere(err))
 		}
 		r.Kind, r.Name, r.Dir = KindRun, filepath.Base(target), filepath.Join(root, "runs", filepath.Base(target))
 	case isPath:
@@ -79,7 +79,7 @@ func ResolveRun(root, ref string) (RunRef, error) {
 	if r.Kind == KindDirectory {
 		if !isDir(r.Dir) {
 			_, err := os.Stat(r.Dir)
-			return refuse("expected a run's or experiment's directory, found %s", found(err))
+			return refuse("expected a run's or experiment's directory, found %s", FoundThere(err))
 		}
 		abs, err := filepath.Abs(r.Dir)
 		if err == nil {
@@ -91,7 +91,7 @@ func ResolveRun(root, ref string) (RunRef, error) {
 		r.Name = filepath.Base(abs)
 	}
 	if _, err := os.Stat(filepath.Join(r.Dir, "manifest.json")); err != nil {
-		return refuse("expected %s in %s, as every published run and experiment has, found %s", "manifest.json", r.Dir, found(err))
+		return refuse("expected %s in %s, as every published run and experiment has, found %s", "manifest.json", r.Dir, FoundThere(err))
 	}
 	return r, nil
 }
@@ -102,8 +102,9 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
-// found says what a failed os.Stat or os.Readlink found.
-func found(err error) string {
+// FoundThere says what a failed os.Stat or os.Readlink found, for an error
+// saying what was expected and what was found.
+func FoundThere(err error) string {
 	switch {
 	case err == nil:
 		return "a file"
