@@ -183,7 +183,7 @@ func TestCompareKnownSegmentations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Compare(ctx, CompareOptions{Root: root, A: runA, B: "dup"})
-	if !errors.As(err, &re) || !strings.Contains(err.Error(), "1 rows repeat a customer_id") || !strings.Contains(err.Error(), path) {
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "customer_ids on more than one row") || !strings.Contains(err.Error(), path) {
 		t.Errorf("a customer twice: %v, want a *store.RunRefError naming %s and the repeated rows", err, path)
 	}
 }

@@ -81,14 +81,20 @@ func printComparison(w io.Writer, c *engine.Comparison) {
 		if r.run.Ref != r.run.Name {
 			what += " (" + r.run.Ref + ")"
 		}
-		fmt.Fprintf(w, "%s: %s, as of %s: %d segments, %d customers\n", r.side, what, r.run.AsOf, r.run.K, r.run.Customers)
+		if r.run.AsOf != "" {
+			what += ", as of " + r.run.AsOf
+		}
+		fmt.Fprintf(w, "%s: %s: %d segments, %d customers\n", r.side, what, r.run.K, r.run.Customers)
 		if len(r.run.Missing) > 0 {
 			fmt.Fprintf(w, "   without %s: left out\n", strings.Join(r.run.Missing, ", "))
 		}
 	}
-	if c.SameInputs {
+	switch {
+	case c.SameInputs:
 		fmt.Fprintln(w, "the same inputs (every input file's SHA-256 in the manifests)")
-	} else {
+	case len(c.A.Inputs) == 0 || len(c.B.Inputs) == 0:
+		fmt.Fprintln(w, "inputs unknown (a manifest without its input files)")
+	default:
 		fmt.Fprintln(w, "different inputs (the manifests' input files or their SHA-256 differ)")
 	}
 

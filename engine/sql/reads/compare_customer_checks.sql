@@ -1,15 +1,17 @@
 -- compare_customer_checks: what the contingency of two runs (crmseg
 -- compare) assumes of each run's customer_segments, from
- -- compared_customers_a and compared_customers_b: one row per customer, a
--- customer_id, a segment_id of at least 1. Counts of the rows breaking it.
+-- compared_customers_a and compared_customers_b: a customer_id and a
+-- segment_id of at least 1 on every row. Counts of the rows, and of those
+-- breaking it, in one scan; repeated customers show in the contingency
+-- (Compare).
 -- grain: run (a, b); key: side.
 with a as (
-    select 'a' as side, cast(customer_id as varchar) as customer_id, cast(segment_id as integer) as segment_id
+    select 'a' as side, customer_id, cast(segment_id as integer) as segment_id
     from compared_customers_a
 ),
 
 b as (
-    select 'b' as side, cast(customer_id as varchar) as customer_id, cast(segment_id as integer) as segment_id
+    select 'b' as side, customer_id, cast(segment_id as integer) as segment_id
     from compared_customers_b
 ),
 
@@ -22,10 +24,9 @@ customers as (
 final as (
     select
         side,
-        count(*)                                                  as customer_rows,
-        count(*) - count(distinct customer_id)                    as duplicate_rows,
-        count(*) filter (where customer_id is null)               as missing_customer_ids,
-        count(*) filter (where coalesce(segment_id, 0) < 1)       as missing_segment_ids
+        count(*)                                            as customer_rows,
+        count(*) filter (where customer_id is null)         as missing_customer_ids,
+        count(*) filter (where coalesce(segment_id, 0) < 1) as missing_segment_ids
     from customers
     group by side
     order by side
