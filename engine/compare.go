@@ -35,7 +35,7 @@ type CompareOptions struct {
 // Comparison is what two runs' segmentations and figures come to side by
 // side: how far the segmentations agree on the customers both have, and
 // each run's segments, metrics, targets, choice of k and backtest. Its
-// JSON is crmseg compare --json's (docs/operations.md, "Comparing runs").
+// JSON is crmseg compare --json's (docs/compare.md).
 type Comparison struct {
 	A CompareRun `json:"a"`
 	B CompareRun `json:"b"`

@@ -21,7 +21,7 @@ Compares two runs: A and B are each a run ID, an experiment's name, latest (look
 root) or the path of a run's directory. Prints how far the two segmentations agree on the customers
 both have (the adjusted Rand index and the customers by segment of A and segment of B), the segments'
 sizes and profiles side by side, the differences of their metrics and targets, and each run's choice
-of k and backtest (docs/operations.md, "Comparing runs"). Nothing is written.
+of k and backtest (docs/compare.md). Nothing is written.
 
 Example:
   crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest
