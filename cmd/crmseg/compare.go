@@ -12,29 +12,22 @@ import (
 
 	"github.com/crmseg/crmseg/engine"
 	"github.com/crmseg/crmseg/internal/cli"
-	"github.com/crmseg/crmseg/scoring"
+	"github.com/crmseg/crmseg/internal/durable"
 )
 
-const compareUsage = `crmseg compare [--out DIR | --config FILE] [--json] A B
+const compareUsage = `crmseg compare [--out DIR | --config FILE] [--json] [--html FILE] A B
 
 Compares two runs: A and B are each a run ID, an experiment's name, latest (looked up in the output
 root) or the path of a run's directory. Prints how far the two segmentations agree on the customers
 both have (the adjusted Rand index and the customers by segment of A and segment of B), the segments'
 sizes and profiles side by side, the differences of their metrics and targets, and each run's choice
-of k and backtest (docs/compare.md). Nothing is written.
+of k and backtest (docs/compare.md). Nothing is written but the page --html asks for.
 
-Example:
+Examples:
   crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest
+  crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest --html compare.html
 
 `
-
-// compareHeadlineMetrics are the segment_metrics the text prints per
-// segment (--json has them all).
-var compareHeadlineMetrics = []string{"customers", scoring.MetricRevenue, scoring.MetricOrders, "historical_ltv",
-	scoring.MetricRetention, "predicted_clv_12m_mean", "share_alive"}
-
-// compareHeadlineTargets are the segment_targets the text prints.
-var compareHeadlineTargets = []string{scoring.MetricRevenue, scoring.MetricActiveCustomers, scoring.MetricRetention}
 
 // cmdCompare compares two runs and prints the comparison.
 func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +39,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", "", "output root the run IDs, experiment names and latest are looked up in")
 	configFile := fs.String("config", "", "take the output root from this config file")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	html := fs.String("html", "", "also write the comparison as an HTML page (one self-contained file, as report.html) to this file")
 	refs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -64,10 +58,19 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if *html != "" {
+		// Written whole or not at all, before the text, which says where.
+		if err := durable.WriteFileWith(*html, func(w io.Writer) error { return engine.WriteComparePage(w, c) }); err != nil {
+			return fmt.Errorf("--html %s: %w", *html, err)
+		}
+	}
 	if *asJSON {
 		return writeJSON(stdout, c)
 	}
 	printComparison(stdout, c)
+	if *html != "" {
+		fmt.Fprintf(stdout, "\npage: %s\n", *html)
+	}
 	return nil
 }
 
@@ -247,15 +250,15 @@ func printMetricDifferences(w io.Writer, c *engine.Comparison) {
 			sameAll++
 			continue
 		}
-		if m.SegmentID != 0 && (!slices.Contains(compareHeadlineMetrics, m.Metric) || m.Dimension != "") {
+		if m.SegmentID != 0 && (!slices.Contains(engine.CompareHeadlineMetrics, m.Metric) || m.Dimension != "") {
 			continue
 		}
 		metric := m.Metric
 		if m.Dimension != "" {
 			metric += " " + m.Dimension
 		}
-		rows = append(rows, []string{segmentLabel(m.SegmentID, m.ASegmentName, m.BSegmentName), metric,
-			metricFigure(float64(m.A), m.Unit), metricFigure(float64(m.B), m.Unit), difference(float64(m.Difference), m.Unit)})
+		rows = append(rows, []string{engine.CompareSegmentLabel(m.SegmentID, m.ASegmentName, m.BSegmentName), metric,
+			engine.CompareFigure(float64(m.A), m.Unit), engine.CompareFigure(float64(m.B), m.Unit), engine.CompareDifference(float64(m.Difference), m.Unit)})
 	}
 	if sameAll > 0 {
 		fmt.Fprintf(w, "  all customers: %d metrics the same in both", sameAll)
@@ -275,13 +278,13 @@ func printTargetDifferences(w io.Writer, c *engine.Comparison) {
 	fmt.Fprintln(w, "\ntargets for the 12 months after as_of (segment_targets; --json has every metric, with the bands):")
 	rows := [][]string{{"segment", "metric", "A baseline", "B baseline", "B - A", "A target", "B target", "B - A"}}
 	for _, t := range c.Targets {
-		if !slices.Contains(compareHeadlineTargets, t.Metric) {
+		if !slices.Contains(engine.CompareHeadlineTargets, t.Metric) {
 			continue
 		}
-		f := func(v float64) string { return metricFigure(v, t.Unit) }
-		rows = append(rows, []string{segmentLabel(t.SegmentID, t.ASegmentName, t.BSegmentName), t.Metric,
-			f(float64(t.ABaseline)), f(float64(t.BBaseline)), difference(float64(t.BaselineDifference), t.Unit),
-			f(float64(t.ATarget)), f(float64(t.BTarget)), difference(float64(t.TargetDifference), t.Unit)})
+		f := func(v float64) string { return engine.CompareFigure(v, t.Unit) }
+		rows = append(rows, []string{engine.CompareSegmentLabel(t.SegmentID, t.ASegmentName, t.BSegmentName), t.Metric,
+			f(float64(t.ABaseline)), f(float64(t.BBaseline)), engine.CompareDifference(float64(t.BaselineDifference), t.Unit),
+			f(float64(t.ATarget)), f(float64(t.BTarget)), engine.CompareDifference(float64(t.TargetDifference), t.Unit)})
 	}
 	printTable(w, rows, "llrrrrrr")
 }
@@ -350,49 +353,6 @@ func segmentIDs(c *engine.Comparison) []int {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-// segmentLabel names a segment ID with its names in A and B, once when
-// they agree.
-func segmentLabel(id int, a, b string) string {
-	switch {
-	case id == 0:
-		return "0 all customers"
-	case a == b || b == "":
-		return fmt.Sprintf("%d %s", id, a)
-	case a == "":
-		return fmt.Sprintf("%d %s", id, b)
-	}
-	return fmt.Sprintf("%d %s / %s", id, a, b)
-}
-
-// metricFigure formats a figure by its unit: shares as percentages,
-// counts whole, money and the rest with two decimals.
-func metricFigure(v float64, unit string) string {
-	switch unit {
-	case "share":
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "–"
-		}
-		return fmt.Sprintf("%.2f%%", 100*v)
-	case "customers", "orders":
-		return figure(v, 0)
-	}
-	return figure(v, 2)
-}
-
-// difference formats B − A by its unit, signed: shares in percentage
-// points.
-func difference(v float64, unit string) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "–"
-	case unit == "share":
-		return fmt.Sprintf("%+.2f pp", 100*v)
-	case unit == "customers" || unit == "orders":
-		return fmt.Sprintf("%+.0f", v)
-	}
-	return fmt.Sprintf("%+.2f", v)
 }
 
 // sharePercent formats a share as a percentage with one decimal.
