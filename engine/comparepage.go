@@ -17,6 +17,7 @@ import (
 const (
 	CompareChartContingency = "contingency"
 	CompareChartKSelection  = "k-selection"
+	CompareTableRuns        = "runs"
 	CompareTableContingency = "contingency"
 	CompareTableSegments    = "segments"
 	CompareTableProfilesA   = "profiles-a"
@@ -90,7 +91,7 @@ func compareSides(c *Comparison) []struct {
 
 func compareRuns(c *Comparison) report.Section {
 	s := report.Section{ID: "runs", Title: "The two runs"}
-	t := report.Table{ID: "runs", Columns: []report.Column{{Title: ""}, {Title: "Kind"}, {Title: "Name"}, {Title: "As of"},
+	t := report.Table{ID: CompareTableRuns, Columns: []report.Column{{Title: ""}, {Title: "Kind"}, {Title: "Name"}, {Title: "As of"},
 		{Title: "Segments", Numeric: true}, {Title: "Customers", Numeric: true}, {Title: "Tables missing"}}}
 	for _, sd := range compareSides(c) {
 		missing := "none"

@@ -148,3 +148,56 @@ func TestCompareCommand(t *testing.T) {
 		t.Errorf("one run: exit %d, want 2", code)
 	}
 }
+
+// TestCompareInBrowser loads compare.html of the two demo runs of the
+// report's browser test in headless Chromium, with the network off: no
+// console error, no request, every chart drawn, every table with the rows
+// the runs' tables give, a screenshot that is not blank.
+func TestCompareInBrowser(t *testing.T) {
+	browser := findBrowser(t)
+	runs := demoRuns(t)
+	path := filepath.Join(t.TempDir(), "compare.html")
+	if code, _, stderr := run(t, "compare", runs[0], runs[1], "--html", path); code != 0 {
+		t.Fatalf("compare --html: exit %d: %s", code, stderr)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// count counts the rows of query, $A and $B the two runs' table.
+	count := func(table, query string) int {
+		t.Helper()
+		file := func(dir string) string {
+			return "read_parquet(" + sqlquote.Literal(filepath.Join(dir, table+".parquet")) + ")"
+		}
+		var n int
+		q := strings.NewReplacer("$A", file(runs[0]), "$B", file(runs[1])).Replace(query)
+		if err := db.QueryRow("SELECT count(*) FROM (" + q + ")").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	list := func(metrics []string) string {
+		var q []string
+		for _, m := range metrics {
+			q = append(q, sqlquote.Literal(m))
+		}
+		return "(" + strings.Join(q, ", ") + ")"
+	}
+	headline := "WHERE metric IN " + list(engine.CompareHeadlineMetrics) + " AND coalesce(dimension, '') = ''"
+	rows := map[string]int{
+		engine.CompareTableRuns:        2,
+		engine.CompareTableContingency: count("segments", "SELECT * FROM $A"), // the same customers: no "not in A" row
+		engine.CompareTableSegments:    count("segments", "SELECT segment_id FROM $A UNION SELECT segment_id FROM $B"),
+		engine.CompareTableProfilesA:   count("segments", "SELECT * FROM $A"),
+		engine.CompareTableProfilesB:   count("segments", "SELECT * FROM $B"),
+		engine.CompareTableMetrics: count("segment_metrics", "SELECT segment_id, metric FROM $A "+headline+
+			" UNION SELECT segment_id, metric FROM $B "+headline),
+		engine.CompareTableTargets: count("segment_targets", "SELECT segment_id, metric FROM $A WHERE metric IN "+list(engine.CompareHeadlineTargets)+
+			" UNION SELECT segment_id, metric FROM $B WHERE metric IN "+list(engine.CompareHeadlineTargets)),
+		engine.CompareTableKSelection: count("k_selection", "SELECT * FROM $A UNION ALL SELECT * FROM $B"),
+		engine.CompareTableBacktest:   count("model_backtest", "SELECT * FROM $A WHERE grouping <> 'frequency' UNION ALL SELECT * FROM $B WHERE grouping <> 'frequency'"),
+	}
+	checkPage(t, path, inspectPage(t, browser, path), []string{engine.CompareChartContingency, engine.CompareChartKSelection}, rows)
+}
