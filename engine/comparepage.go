@@ -108,7 +108,7 @@ func compareAgreement(c *Comparison) (report.Section, error) {
 	s := report.Section{ID: "agreement", Title: "How far the segmentations agree",
 		Intro: fmt.Sprintf("Adjusted Rand index %s over the %s customers in both runs: 1 is the same segmentation whatever the segment IDs, about 0 no more alike than chance. %s customers are only in A, %s only in B.",
 			report.Number(float64(c.AdjustedRandIndex), 3), report.Count(c.Customers.InBoth), report.Count(c.Customers.OnlyInA), report.Count(c.Customers.OnlyInB))}
-	aIDs, bIDs, cells := contingencyIDs(c)
+	aIDs, bIDs, cells := c.ContingencyIDs()
 	t := report.Table{ID: CompareTableContingency, Caption: "Customers by their segment in A (rows) and in B (columns).",
 		Columns: []report.Column{{Title: "A \\ B"}}}
 	var colLabels []string
@@ -158,9 +158,9 @@ func compareAgreement(c *Comparison) (report.Section, error) {
 	return s, nil
 }
 
-// contingencyIDs are the segment IDs of the contingency table's rows (A)
+// ContingencyIDs are the segment IDs of the contingency table's rows (A)
 // and columns (B), 0 left out, and its cells by (A, B).
-func contingencyIDs(c *Comparison) (aIDs, bIDs []int, cells map[[2]int]int64) {
+func (c *Comparison) ContingencyIDs() (aIDs, bIDs []int, cells map[[2]int]int64) {
 	cells = map[[2]int]int64{}
 	for _, cell := range c.Contingency {
 		cells[[2]int{cell.A, cell.B}] = cell.Customers
@@ -197,7 +197,7 @@ func compareSegmentsSection(c *Comparison) report.Section {
 	t := report.Table{ID: CompareTableSegments, Columns: []report.Column{{Title: "ID", Numeric: true}, {Title: "A segment"}, {Title: "Customers", Numeric: true},
 		{Title: "Share", Numeric: true}, {Title: "Historical value", Numeric: true}, {Title: "B segment"}, {Title: "Customers", Numeric: true},
 		{Title: "Share", Numeric: true}, {Title: "Historical value", Numeric: true}}}
-	for _, id := range compareSegmentIDs(c) {
+	for _, id := range c.SegmentIDs() {
 		row := []string{strconv.Itoa(id)}
 		for _, sd := range compareSides(c) {
 			i := slices.IndexFunc(sd.run.Segments, func(s CompareSegment) bool { return s.ID == id })
@@ -236,8 +236,8 @@ func compareSegmentsSection(c *Comparison) report.Section {
 	return s
 }
 
-// compareSegmentIDs are the segment IDs of either run, in order.
-func compareSegmentIDs(c *Comparison) []int {
+// SegmentIDs are the segment IDs of either run, in order.
+func (c *Comparison) SegmentIDs() []int {
 	var ids []int
 	for _, sd := range compareSides(c) {
 		for _, s := range sd.run.Segments {

@@ -107,7 +107,7 @@ func printComparison(w io.Writer, c *engine.Comparison) {
 
 	fmt.Fprintln(w, "\nsegments:")
 	rows := [][]string{{"", "A segment", "customers", "share", "hist. LTV", "objective", "B segment", "customers", "share", "hist. LTV", "objective"}}
-	ids := segmentIDs(c)
+	ids := c.SegmentIDs()
 	for _, id := range ids {
 		row := []string{strconv.Itoa(id)}
 		for _, run := range []*engine.CompareRun{&c.A, &c.B} {
@@ -168,19 +168,7 @@ func printComparison(w io.Writer, c *engine.Comparison) {
 // (columns), with the customers of one run only, and the B segment that
 // holds most of each A segment.
 func printContingency(w io.Writer, c *engine.Comparison) {
-	var aIDs, bIDs []int
-	cells := map[[2]int]int64{}
-	for _, cell := range c.Contingency {
-		cells[[2]int{cell.A, cell.B}] = cell.Customers
-		if cell.A != 0 && !slices.Contains(aIDs, cell.A) {
-			aIDs = append(aIDs, cell.A)
-		}
-		if cell.B != 0 && !slices.Contains(bIDs, cell.B) {
-			bIDs = append(bIDs, cell.B)
-		}
-	}
-	slices.Sort(aIDs)
-	slices.Sort(bIDs)
+	aIDs, bIDs, cells := c.ContingencyIDs()
 	names := func(run *engine.CompareRun) map[int]string {
 		m := map[int]string{}
 		for _, s := range run.Segments {
@@ -339,20 +327,6 @@ func printCompareBacktest(w io.Writer, side string, run *engine.CompareRun) {
 			figure(float64(b.PredictedRevenue), 0), percent(100 * float64(b.RevenueError))})
 	}
 	printTable(w, rows, "lrrrrrrr")
-}
-
-// segmentIDs are the segment IDs of either run, in order.
-func segmentIDs(c *engine.Comparison) []int {
-	var ids []int
-	for _, run := range []*engine.CompareRun{&c.A, &c.B} {
-		for _, s := range run.Segments {
-			if !slices.Contains(ids, s.ID) {
-				ids = append(ids, s.ID)
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // sharePercent formats a share as a percentage with one decimal.
