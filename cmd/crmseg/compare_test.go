@@ -4,7 +4,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +49,20 @@ func TestCompareCommand(t *testing.T) {
 	var c engine.Comparison
 	if err := json.Unmarshal([]byte(stdout), &c); err != nil {
 		t.Fatalf("compare --json: %v:\n%s", err, stdout)
+	}
+	// Every field of the JSON is documented.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "compare.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic any
+	if err := json.Unmarshal([]byte(stdout), &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range jsonKeys(generic) {
+		if !regexp.MustCompile(`[\x60{ ]` + regexp.QuoteMeta(key) + `[\x60,}.]`).Match(doc) {
+			t.Errorf("compare --json's field %q is not in docs/compare.md", key)
+		}
 	}
 	if c.A.Name != runA || c.B.Name != runB || c.A.K != 3 || c.B.K != 5 || !c.SameInputs {
 		t.Errorf("A %s (k %d), B %s (k %d), same inputs %v; want %s at 3, %s at 5, the same inputs", c.A.Name, c.A.K, c.B.Name, c.B.K, c.SameInputs, runA, runB)
@@ -147,6 +164,32 @@ func TestCompareCommand(t *testing.T) {
 	if code, _, _ := run(t, "compare", "--out", root, runA); code != exitUsage {
 		t.Errorf("one run: exit %d, want 2", code)
 	}
+}
+
+// jsonKeys are the keys of every object in v, sorted, once each.
+func jsonKeys(v any) []string {
+	seen := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				seen[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // TestCompareInBrowser loads compare.html of the two demo runs of the
