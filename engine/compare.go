@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -605,25 +604,6 @@ func (s *session) compareSegments(ctx context.Context, side func(string) *Compar
 		run.K = len(run.Segments)
 	}
 	return nil
-}
-
-// compareRead runs a registered read and hands each row to scan.
-func (s *session) readRows(ctx context.Context, name string, scan func(*sql.Rows) error) error {
-	q, err := modelSQL(name)
-	if err != nil {
-		return err
-	}
-	rows, err := s.conn.QueryContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			rows.Close()
-			return err
-		}
-	}
-	return errors.Join(rows.Err(), rows.Close())
 }
 
 // orNull is a nullable figure read from SQL: NaN for NULL.

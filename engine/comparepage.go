@@ -148,7 +148,7 @@ func compareAgreement(c *Comparison) (report.Section, error) {
 		return s, nil
 	}
 	h := compareChartHeight(len(rowLabels))
-	svg, err := report.Heatmap(report.ChartSpec{Height: h, Label: "Share of each segment of A in each segment of B"}, rowLabels, colLabels, shares, 1,
+	svg, err := report.Heatmap(report.ChartSpec{Height: h, Label: "Share of each segment of A in each segment of B"}, rowLabels, colLabels, shares, report.Sequential(1),
 		func(v float64) string { return report.Percent(v, 0) })
 	if err != nil {
 		return s, err
