@@ -40,6 +40,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	configFile := fs.String("config", "", "take the output root from this config file")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	html := fs.String("html", "", "also write the comparison as an HTML page (one self-contained file, as report.html) to this file")
+	cli.Examples(fs, "crmseg compare --out crmseg-out k4 latest", "crmseg compare --out crmseg-out --html compare.html --json 20260601T020000Z-3f9a1c latest > compare.json")
 	refs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

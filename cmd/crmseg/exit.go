@@ -59,8 +59,7 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.As(err, &he) && he.Published, errors.As(err, &sn):
 		return exitHistory
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &xe):
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &rr):
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &pe), errors.As(err, &se), errors.As(err, &xe), errors.As(err, &rr):
 		return exitUsage
 	case errors.As(err, &ie), errors.As(err, &fe), errors.As(err, &re):
 		return exitRejected
