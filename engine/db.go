@@ -109,11 +109,25 @@ const DefaultMemoryShare = 1.0 / 6
 // arrays and DuckDB idles (goPhase): 256 MiB, or the run's own limit if
 // lower.
 func (s *session) goPhaseMemory() string {
-	const budget = "256MiB"
-	if n, ok := config.MemoryBytes(s.memoryLimit); ok && n < 256<<20 {
+	return s.memoryAtMost(256 << 20)
+}
+
+// computedViewMemory is DuckDB's memory_limit while it computes a view as
+// it publishes it (publishedFrom): 512 MiB, or the run's own limit if
+// lower. Above it, the view's aggregate and sort spill to the run's
+// temporary directory; at the run's full limit they held three times as
+// much for about the same time (docs/performance.md, "Memory").
+func (s *session) computedViewMemory() string {
+	return s.memoryAtMost(512 << 20)
+}
+
+// memoryAtMost is a memory_limit of limit bytes, or the run's own limit if
+// lower.
+func (s *session) memoryAtMost(limit int64) string {
+	if n, ok := config.MemoryBytes(s.memoryLimit); ok && n < limit {
 		return s.memoryLimit
 	}
-	return budget
+	return strconv.FormatInt(limit>>20, 10) + "MiB"
 }
 
 // goPhase runs fn, Go work over large arrays (the feature matrix and the
@@ -135,17 +149,6 @@ func (s *session) goPhase(ctx context.Context, fn func() error) error {
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	return errors.Join(fn(), restore())
-}
-
-// releaseCache has DuckDB let go of the blocks it cached beyond
-// goPhaseMemory (its tables stay in the run database's file), as goPhase
-// does, and takes its limit back at once.
-func (s *session) releaseCache(ctx context.Context) error {
-	restore, err := s.lowerMemoryLimit(ctx, s.goPhaseMemory())
-	if err != nil {
-		return err
-	}
-	return restore()
 }
 
 // lowerMemoryLimit sets DuckDB's memory_limit to limit for a while; the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,9 +47,10 @@ var outputTables = []struct{ name, orderBy string }{
 // it is not the table's own name: customer_features is the clustered
 // matrix (createFeatureMatrixView), not the model of that name the
 // features are read from. Such a relation is a view, computed (joined,
-// pivoted and sorted) as it is written: DuckDB lets go of the blocks it
-// cached for the tables before it first (releaseCache), so that the
-// computation's working memory does not come on top of them.
+// pivoted and sorted) as it is written, with DuckDB's memory_limit lowered
+// to computedViewMemory for the while: DuckDB lets go of the blocks it
+// cached for the tables before it, and the computation spills what does
+// not fit rather than holding the whole matrix several times over.
 var publishedFrom = map[string]string{"customer_features": featureMatrixRelation}
 
 // confirmRunID checks, once the run holds the output root, that no run
@@ -107,8 +109,10 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 		}
 		out := manifest.Output{Table: t.name}
 		from, computed := publishedFrom[t.name]
+		restore := func() error { return nil }
 		if computed {
-			if err := r.s.releaseCache(ctx); err != nil {
+			var err error
+			if restore, err = r.s.lowerMemoryLimit(ctx, r.s.computedViewMemory()); err != nil {
 				return err
 			}
 		}
@@ -128,6 +132,7 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 			if ext == "parquet" {
 				err = r.s.exec(ctx, fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, PRESERVE_ORDER true)",
 					sqlquote.Ident(from), t.orderBy, sqlquote.Literal(path)))
+				err = errors.Join(err, restore())
 			} else {
 				err = r.writeCSV(ctx, parquetPath, path)
 			}
