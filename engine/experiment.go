@@ -172,8 +172,10 @@ func experimentConfig(cfg config.Config, base *manifest.Manifest) (config.Config
 		today = base.StartedAt[:10] // the run's date, UTC
 	}
 	switch {
-	case cfg.AsOf != "" && cfg.AsOf != base.Config.AsOf:
-		return cfg, refuse(fmt.Sprintf("as_of: the variant gives %s, the run had %q", cfg.AsOf, base.Config.AsOf))
+	case cfg.AsOf != "" && cfg.AsOf != base.Config.AsOf && cfg.AsOf != base.AsOf:
+		// The run's as_of is the one it gave, or, without one, the date
+		// it took from its data (the manifest's): the variant may name it.
+		return cfg, refuse(fmt.Sprintf("as_of: the variant gives %s, the run's as_of was %s", cfg.AsOf, base.AsOf))
 	case cfg.Today != "" && cfg.Today != today:
 		return cfg, refuse(fmt.Sprintf("today: the variant gives %s, the run's date was %s", cfg.Today, today))
 	}

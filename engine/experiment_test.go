@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine/config"
+	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/segment"
 )
@@ -234,4 +235,33 @@ func segmentIDs(m *segment.Model) string {
 		ids = append(ids, strconv.Itoa(s.ID))
 	}
 	return strings.Join(ids, " ")
+}
+
+// A variant may give the base run's as_of: the one the run's config gave,
+// or, when it gave none, the date the run took from its data (the
+// manifest's). Another date is refused, naming the run's.
+func TestExperimentConfigAsOf(t *testing.T) {
+	base := &manifest.Manifest{RunID: "20260701T020000Z-abcdef", AsOf: "2026-06-30", StartedAt: "2026-07-01T02:00:00Z"}
+	for _, c := range []struct {
+		runAsOf, variantAsOf string
+		refused              bool
+	}{
+		{"", "", false},
+		{"", "2026-06-30", false},
+		{"2026-06-30", "2026-06-30", false},
+		{"", "2026-03-31", true},
+		{"2026-06-30", "2026-03-31", true},
+	} {
+		base.Config.AsOf = c.runAsOf
+		got, err := experimentConfig(config.Config{AsOf: c.variantAsOf}, base)
+		var ee *store.ExperimentError
+		switch {
+		case c.refused && (!errors.As(err, &ee) || !strings.Contains(err.Error(), "as_of: the variant gives "+c.variantAsOf+", the run's as_of was 2026-06-30")):
+			t.Errorf("run as_of %q, variant %q: want refused naming the run's as_of, got %v", c.runAsOf, c.variantAsOf, err)
+		case !c.refused && err != nil:
+			t.Errorf("run as_of %q, variant %q: refused: %v", c.runAsOf, c.variantAsOf, err)
+		case !c.refused && (got.AsOf != c.runAsOf || got.Today != "2026-07-01"):
+			t.Errorf("run as_of %q, variant %q: the experiment runs with as_of %q, today %q; want the run's", c.runAsOf, c.variantAsOf, got.AsOf, got.Today)
+		}
+	}
 }

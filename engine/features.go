@@ -106,34 +106,8 @@ func (s *session) buildMatrix(ctx context.Context, numeric []segment.FeatureSpec
 		return nil, &RejectedError{Msg: "no customers left after validation: nothing to segment"}
 	}
 
-	// Sparse columns: the distinct (dimension, value) pairs with a weight.
-	type sparseCol struct{ dimension, value string }
-	var sparse []sparseCol
-	rows, err := s.conn.QueryContext(ctx, "SELECT dimension, value FROM customer_sparse GROUP BY dimension, value ORDER BY dimension, value")
+	sparse, err := s.sparseColumns(ctx, sparseWeight)
 	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var c sparseCol
-		if err := rows.Scan(&c.dimension, &c.value); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if sparseWeight(c.dimension) > 0 {
-			sparse = append(sparse, c)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	levels := map[string]int{}
-	for _, c := range sparse {
-		if c.dimension != "category" && c.dimension != "channel" {
-			levels[c.dimension]++
-		}
-	}
-	if err := checkDemographicLevels(levels); err != nil {
 		return nil, err
 	}
 
@@ -310,6 +284,45 @@ func (s *session) createFeatureMatrixView(ctx context.Context, specs []segment.F
 		q.WriteString(" LEFT JOIN sparse ON customer_features.cust_idx = sparse.cust_idx")
 	}
 	return s.exec(ctx, q.String())
+}
+
+// sparseCol is a sparse clustering feature: a value of a dimension
+// (category, channel, or a demographic).
+type sparseCol struct{ dimension, value string }
+
+// sparseColumns returns the distinct (dimension, value) pairs of
+// customer_sparse with a weight, refusing a demographic of more levels
+// than config.MaxDemographicLevels (checkDemographicLevels).
+func (s *session) sparseColumns(ctx context.Context, sparseWeight func(dimension string) float64) ([]sparseCol, error) {
+	var sparse []sparseCol
+	rows, err := s.conn.QueryContext(ctx, "SELECT dimension, value FROM customer_sparse GROUP BY dimension, value ORDER BY dimension, value")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c sparseCol
+		if err := rows.Scan(&c.dimension, &c.value); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if sparseWeight(c.dimension) > 0 {
+			sparse = append(sparse, c)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	levels := map[string]int{}
+	for _, c := range sparse {
+		if c.dimension != "category" && c.dimension != "channel" {
+			levels[c.dimension]++
+		}
+	}
+	if err := checkDemographicLevels(levels); err != nil {
+		return nil, err
+	}
+	return sparse, nil
 }
 
 // checkDemographicLevels refuses a demographic with more distinct values

@@ -40,8 +40,8 @@ type Validation struct {
 // Validate runs the checks of a run that come before its rows, the very
 // ones a run makes (checkConfig and inspect: the configuration, the output
 // root's latest, the schema of every file, the features against the
-// inputs, the model file against the features), then the row checks, and
-// returns the data-quality summary. It writes nothing under the output
+// inputs, the model file against the features), then the row checks and
+// the demographics' number of levels, and returns the data-quality summary. It writes nothing under the output
 // root. The error is a *RejectedError (with the summary still returned)
 // when the run would abort on the rejects, and a *config.ConfigError (the
 // summary returned too) when a model file does not fit the features the
@@ -103,5 +103,13 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if err := r.checkRejects(); err != nil {
 		return v, err
 	}
-	return v, checkFeatures(&cfg, data)
+	if err := checkFeatures(&cfg, data); err != nil {
+		return v, err
+	}
+	// The demographics' levels, as the run's features stage counts them.
+	if err := r.buildStage(ctx, "features", supply{inputs: inputs}, nil); err != nil {
+		return v, err
+	}
+	_, err = s.sparseColumns(ctx, r.sparseWeight)
+	return v, err
 }

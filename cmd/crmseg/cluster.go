@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,12 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer, lf
 		for _, c := range strings.Split(*columns, ",") {
 			if c = strings.TrimSpace(c); c == "" {
 				return &cli.UsageError{Msg: fmt.Sprintf("--columns: expected column names separated by commas, found %q", *columns)}
+			}
+			if slices.Contains(opts.Columns, c) {
+				return &cli.UsageError{Msg: fmt.Sprintf("--columns: expected each column once, found %q twice in %q", c, *columns)}
+			}
+			if c == *idCol {
+				return &cli.UsageError{Msg: fmt.Sprintf("--columns: expected feature columns, found the identifier column %q (--id-column)", c)}
 			}
 			opts.Columns = append(opts.Columns, c)
 		}

@@ -158,6 +158,15 @@ func TestClusterColumnsAndBadCells(t *testing.T) {
 	if code != exitRejected || !strings.Contains(stderr, features+`: feature column "age": not found (the file's columns: "customer_id", "name", "recency", "spend")`) {
 		t.Errorf("unknown column: exit %d, %s", code, stderr)
 	}
+	for _, c := range []struct{ columns, want string }{
+		{"recency,spend,recency", `--columns: expected each column once, found "recency" twice in "recency,spend,recency"`},
+		{"spend, customer_id", `--columns: expected feature columns, found the identifier column "customer_id" (--id-column)`},
+		{"recency,,spend", `--columns: expected column names separated by commas, found "recency,,spend"`},
+	} {
+		if code, _, stderr := cluster("o-usage", "--columns", c.columns); code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("--columns %q: exit %d, want %d and %q:\n%s", c.columns, code, exitUsage, c.want, stderr)
+		}
+	}
 	code, _, stderr = cluster("o2")
 	if code != exitRejected || !strings.Contains(stderr, `column "name": expected a finite number, found "name 0"`) {
 		t.Errorf("without --columns the text column is a feature: exit %d, %s", code, stderr)

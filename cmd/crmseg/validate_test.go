@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -219,5 +220,43 @@ func TestConfigInitValidates(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "config", "init", "--out", "x"); code != exitUsage || !strings.Contains(stderr, "flag provided but not defined: -out") {
 		t.Errorf("config init --out: exit %d: %s", code, stderr)
+	}
+}
+
+// TestValidateRefusesDemographicLevels: a demographic of more levels than
+// a demographic may have is refused by validate as by run (exit 2, naming
+// it), and one of the most levels allowed passes both.
+func TestValidateRefusesDemographicLevels(t *testing.T) {
+	dir := t.TempDir()
+	var tx, cust strings.Builder
+	tx.WriteString("customer_id,ts,amount\n")
+	cust.WriteString("customer_id,wide,most\n")
+	for i := range 202 {
+		id := "C" + strconv.Itoa(i)
+		cust.WriteString(id + ",w" + strconv.Itoa(i%101) + ",m" + strconv.Itoa(i%100) + "\n")
+		tx.WriteString(id + ",2025-0" + strconv.Itoa(1+i%6) + "-1" + strconv.Itoa(i%9) + "," + strconv.Itoa(10+i%50) + "\n")
+	}
+	for name, text := range map[string]string{"tx.csv": tx.String(), "cust.csv": cust.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		column string
+		code   int
+	}{{"wide", exitUsage}, {"most", 0}} {
+		cfg := filepath.Join(dir, c.column+".yaml")
+		yaml := "inputs:\n  transactions: tx.csv\n  customers: {path: cust.csv, attributes: [" + c.column + "]}\ntoday: \"2025-07-01\"\n" +
+			"output: out-" + c.column + "\nsegmentation:\n  k: 2\n  demographics: [" + c.column + "]\n"
+		if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := "segmentation.demographics: wide has 101 distinct values, more than the 100 a demographic may have"
+		for _, cmd := range []string{"validate", "run"} {
+			code, _, stderr := run(t, cmd, "--config", cfg)
+			if code != c.code || (c.code != 0 && !strings.Contains(stderr, want)) {
+				t.Errorf("%s, demographic %s: exit %d, want %d:\n%s", cmd, c.column, code, c.code, stderr)
+			}
+		}
 	}
 }
