@@ -131,7 +131,10 @@ func RunExperiment(ctx context.Context, cfg config.Config, exp Experiment, opts 
 // resolveBase finds the published run ref under the output root's lock,
 // reads its manifest and what it continued (store.ExperimentPrevious).
 func (r *run) resolveBase(ctx context.Context, root, ref string) (*manifest.Manifest, string, store.Previous, error) {
-	lock, _, err := store.Acquire(root, r.lockHolder())
+	lock, err := r.waitForLock(ctx, func() (*store.Lock, error) {
+		lock, _, err := store.Acquire(root, r.lockHolder())
+		return lock, err
+	})
 	if err != nil {
 		return nil, "", store.Previous{}, err
 	}
@@ -294,6 +297,35 @@ func (r *run) executeExperiment(ctx context.Context, prev store.Previous) (*Resu
 	return r.pipeline(ctx, inputs, prev)
 }
 
+// lockPoll is how often an experiment tries again for the output root's
+// lock another process holds.
+var lockPoll = 2 * time.Second
+
+// waitForLock takes the output root's lock with acquire for one of an
+// experiment's two short steps, waiting while another process holds it (the
+// nightly run, another experiment) instead of giving up the experiment's
+// work: the lock is held only for those steps, so the wait is for the
+// holder's end. The log says whom it waits for; ctx (Ctrl-C) ends the wait.
+func (r *run) waitForLock(ctx context.Context, acquire func() (*store.Lock, error)) (*store.Lock, error) {
+	waiting := false
+	for {
+		lock, err := acquire()
+		var le *store.LockedError
+		if !errors.As(err, &le) {
+			return lock, err
+		}
+		if !waiting {
+			r.log.Info("output root in use: the experiment waits for it", "holder", le.Who(), "lock_file", le.Path)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the output root: %w (%w)", ctx.Err(), err)
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
 // publishExperiment writes the experiment's tables, model and variant into
 // its working directory and then, holding the output root's lock, moves
 // them to experiments/<name>/ and records the experiment in the run
@@ -324,7 +356,7 @@ func (r *run) publishExperiment(ctx context.Context, model *segment.Model) (*Res
 	if err != nil {
 		return nil, err
 	}
-	lock, err := r.lockOutput()
+	lock, err := r.waitForLock(ctx, r.lockOutput)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
@@ -263,5 +265,60 @@ func TestExperimentConfigAsOf(t *testing.T) {
 		case !c.refused && (got.AsOf != c.runAsOf || got.Today != "2026-07-01"):
 			t.Errorf("run as_of %q, variant %q: the experiment runs with as_of %q, today %q; want the run's", c.runAsOf, c.variantAsOf, got.AsOf, got.Today)
 		}
+	}
+}
+
+// signalWriter closes seen the first time a write holds want.
+type signalWriter struct {
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+// An experiment that finds the output root's lock held (the nightly run,
+// another experiment) waits for it instead of giving up its work, and
+// writes its directory once the holder is done.
+func TestExperimentWaitsForTheRoot(t *testing.T) {
+	defer func(prev time.Duration) { lockPoll = prev }(lockPoll)
+	lockPoll = 20 * time.Millisecond
+	ctx := context.Background()
+	data := generatedData(t, 1000, 0)
+	out := t.TempDir()
+	cfg := generatedConfig(t, data, out)
+	if _, err := Run(ctx, cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	held, _, err := store.Acquire(out, store.LockHolder{PID: 1, Host: "nightly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &signalWriter{want: "the experiment waits for it", seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := RunExperiment(ctx, cfg, Experiment{Name: "waits"}, Options{Logger: slog.New(slog.NewTextHandler(w, nil))})
+		done <- err
+	}()
+	select {
+	case <-w.seen:
+	case err := <-done:
+		held.Release()
+		t.Fatalf("the experiment ended while the root was locked: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, store.ExperimentsDir, "waits")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the experiment's directory exists while another process holds the root (%v)", err)
+	}
+	held.Release()
+	if err := <-done; err != nil {
+		t.Fatalf("the experiment, once the root was free: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, store.ExperimentsDir, "waits", "manifest.json")); err != nil {
+		t.Errorf("the experiment's directory after the wait: %v", err)
 	}
 }

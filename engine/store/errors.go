@@ -14,11 +14,15 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	who := "a process that has not said who it is"
-	if e.Holder != nil {
-		who = e.Holder.String()
+	return fmt.Sprintf("output root %s is in use by another run (%s; lock file %s): try again when it has finished", e.Root, e.Who(), e.Path)
+}
+
+// Who says who holds the lock, as far as the holder wrote it.
+func (e *LockedError) Who() string {
+	if e.Holder == nil {
+		return "a process that has not said who it is"
 	}
-	return fmt.Sprintf("output root %s is in use by another run (%s; lock file %s): try again when it has finished", e.Root, who, e.Path)
+	return e.Holder.String()
 }
 
 // OutputRootError is an output root in a state no run can go on from
