@@ -63,7 +63,7 @@ func WriteReport(ctx context.Context, runDir, out string, log *slog.Logger) (str
 		out = filepath.Join(runDir, ReportFile)
 	}
 	if err := durable.WriteFile(out, html); err != nil {
-		return "", err
+		return "", fmt.Errorf("report: %w", err)
 	}
 	return out, nil
 }
