@@ -221,3 +221,25 @@ func TestCompareKnownSegmentations(t *testing.T) {
 		t.Errorf("report of a run whose tables are not Parquet: %v, want a *ReportError naming %s, without SQL", err, path)
 	}
 }
+
+// TestCompareDifference: B − A is signed and grouped as the figures it is
+// the difference of.
+func TestCompareDifference(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{-2723, "customers", "-2,723"},
+		{1234567, "orders", "+1,234,567"},
+		{-311215.5, "currency", "-311,215.50"},
+		{116.57, "currency", "+116.57"},
+		{0, "customers", "+0"},
+		{0.1117, "share", "+11.17 pp"},
+		{math.NaN(), "customers", "–"},
+	} {
+		if got := CompareDifference(c.v, c.unit); got != c.want {
+			t.Errorf("CompareDifference(%v, %s) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+}

@@ -392,16 +392,18 @@ func CompareFigure(v float64, unit string) string {
 	return report.Number(v, 2)
 }
 
-// CompareDifference formats B − A by its unit, signed: shares in
-// percentage points.
+// CompareDifference formats B − A by its unit, signed, with the digits
+// grouped as CompareFigure groups A's and B's: shares in percentage points.
 func CompareDifference(v float64, unit string) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "–"
 	case unit == "share":
 		return fmt.Sprintf("%+.2f pp", 100*v)
-	case unit == "customers" || unit == "orders":
-		return fmt.Sprintf("%+.0f", v)
 	}
-	return fmt.Sprintf("%+.2f", v)
+	s := CompareFigure(v, unit)
+	if v >= 0 {
+		s = "+" + s
+	}
+	return s
 }
