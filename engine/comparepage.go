@@ -104,10 +104,18 @@ func compareRuns(c *Comparison) report.Section {
 	return s
 }
 
+// CompareNoCustomersInBoth says why a comparison of runs that share no
+// customer has no adjusted Rand index.
+const CompareNoCustomersInBoth = "No customer is in both runs, so their segmentations cannot be compared customer by customer: " +
+	"the runs read different customers, or their inputs write the IDs of the same customers differently."
+
 func compareAgreement(c *Comparison) (report.Section, error) {
 	s := report.Section{ID: "agreement", Title: "How far the segmentations agree",
 		Intro: fmt.Sprintf("Adjusted Rand index %s over the %s customers in both runs: 1 is the same segmentation whatever the segment IDs, about 0 no more alike than chance. %s customers are only in A, %s only in B.",
 			report.Number(float64(c.AdjustedRandIndex), 3), report.Count(c.Customers.InBoth), report.Count(c.Customers.OnlyInA), report.Count(c.Customers.OnlyInB))}
+	if c.Customers.InBoth == 0 {
+		s.Intro += " " + CompareNoCustomersInBoth
+	}
 	aIDs, bIDs, cells := c.ContingencyIDs()
 	t := report.Table{ID: CompareTableContingency, Caption: "Customers by their segment in A (rows) and in B (columns).",
 		Columns: []report.Column{{Title: "A \\ B"}}}

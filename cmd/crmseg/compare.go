@@ -100,6 +100,9 @@ func printComparison(w io.Writer, c *engine.Comparison) {
 
 	fmt.Fprintf(w, "\nadjusted Rand index %s over the %d customers in both (1: the same segments; about 0: no more alike than chance); %d only in A, %d only in B\n",
 		figure(float64(c.AdjustedRandIndex), 3), c.Customers.InBoth, c.Customers.OnlyInA, c.Customers.OnlyInB)
+	if c.Customers.InBoth == 0 {
+		fmt.Fprintln(w, engine.CompareNoCustomersInBoth)
+	}
 	printContingency(w, c)
 
 	fmt.Fprintln(w, "\nsegments:")
