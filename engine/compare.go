@@ -291,17 +291,18 @@ func (s *session) compareViews(ctx context.Context, c *Comparison) error {
 	}
 	for view, run := range map[string]*CompareRun{"compared_customers_a": &c.A, "compared_customers_b": &c.B} {
 		if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+sqlquote.Ident(view)+" AS SELECT * FROM "+read(run, "customer_segments")); err != nil {
-			return &store.RunRefError{Ref: run.Ref, Problem: fmt.Sprintf("expected a customer_segments table in %s: %v", run.Dir, err)}
+			return &store.RunRefError{Ref: run.Ref, Problem: fmt.Sprintf("expected a customer_segments table in %s, found a file DuckDB cannot read: %s", run.Dir, readerMessage(err))}
 		}
 	}
 	for _, table := range compareTables {
-		var parts []string
+		var parts, files []string
 		for _, side := range []struct {
 			name string
 			run  *CompareRun
 		}{{"a", &c.A}, {"b", &c.B}} {
 			if !slices.Contains(side.run.Missing, table) {
 				parts = append(parts, "SELECT "+sqlquote.Literal(side.name)+" AS side, * FROM "+read(side.run, table))
+				files = append(files, filepath.Join(side.run.Dir, table+".parquet"))
 			}
 		}
 		if len(parts) == 0 {
@@ -309,7 +310,7 @@ func (s *session) compareViews(ctx context.Context, c *Comparison) error {
 		}
 		q := "CREATE OR REPLACE VIEW " + sqlquote.Ident("compared_"+table) + " AS " + strings.Join(parts, " UNION ALL BY NAME ")
 		if err := s.exec(ctx, q); err != nil {
-			return fmt.Errorf("the runs' %s files: %w", table, err)
+			return fmt.Errorf("the runs' %s files (%s): %s", table, strings.Join(files, ", "), readerMessage(err))
 		}
 	}
 	return nil

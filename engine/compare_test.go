@@ -186,4 +186,60 @@ func TestCompareKnownSegmentations(t *testing.T) {
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "customer_ids on more than one row") || !strings.Contains(err.Error(), path) {
 		t.Errorf("a customer twice: %v, want a *store.RunRefError naming %s and the repeated rows", err, path)
 	}
+
+	// A table that is not Parquet is refused naming the file, with DuckDB's
+	// reason but not the SQL of crmseg's views it was read through.
+	writeCompareRun(t, filepath.Join(root, "runs", "corrupt"), a, 11)
+	for _, table := range []string{"customer_segments", "segment_metrics"} {
+		path := filepath.Join(root, "runs", "corrupt", table+".parquet")
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("not parquet"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compare(ctx, CompareOptions{Root: root, A: runA, B: "corrupt"})
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "Parquet") ||
+			strings.Contains(err.Error(), "LINE 1") || strings.Contains(err.Error(), "VIEW") {
+			t.Errorf("%s not Parquet: %v, want an error naming %s, without SQL", table, err, path)
+		}
+		if err := os.WriteFile(path, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// crmseg report on it: the same.
+	path = filepath.Join(root, "runs", "corrupt", "segments.parquet")
+	for _, table := range reportTables {
+		if err := os.WriteFile(filepath.Join(root, "runs", "corrupt", table+".parquet"), []byte("not parquet"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = WriteReport(ctx, filepath.Join(root, "runs", "corrupt"), filepath.Join(t.TempDir(), "report.html"), nil)
+	var rep *ReportError
+	if !errors.As(err, &rep) || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "LINE 1") || strings.Contains(err.Error(), "VIEW") {
+		t.Errorf("report of a run whose tables are not Parquet: %v, want a *ReportError naming %s, without SQL", err, path)
+	}
+}
+
+// TestCompareDifference: B − A is signed and grouped as the figures it is
+// the difference of.
+func TestCompareDifference(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{-2723, "customers", "-2,723"},
+		{1234567, "orders", "+1,234,567"},
+		{-311215.5, "currency", "-311,215.50"},
+		{116.57, "currency", "+116.57"},
+		{0, "customers", "+0"},
+		{0.1117, "share", "+11.17 pp"},
+		{math.NaN(), "customers", "–"},
+	} {
+		if got := CompareDifference(c.v, c.unit); got != c.want {
+			t.Errorf("CompareDifference(%v, %s) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
 }

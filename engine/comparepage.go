@@ -104,10 +104,18 @@ func compareRuns(c *Comparison) report.Section {
 	return s
 }
 
+// CompareNoCustomersInBoth says why a comparison of runs that share no
+// customer has no adjusted Rand index.
+const CompareNoCustomersInBoth = "No customer is in both runs, so their segmentations cannot be compared customer by customer: " +
+	"the runs read different customers, or their inputs write the IDs of the same customers differently."
+
 func compareAgreement(c *Comparison) (report.Section, error) {
 	s := report.Section{ID: "agreement", Title: "How far the segmentations agree",
 		Intro: fmt.Sprintf("Adjusted Rand index %s over the %s customers in both runs: 1 is the same segmentation whatever the segment IDs, about 0 no more alike than chance. %s customers are only in A, %s only in B.",
 			report.Number(float64(c.AdjustedRandIndex), 3), report.Count(c.Customers.InBoth), report.Count(c.Customers.OnlyInA), report.Count(c.Customers.OnlyInB))}
+	if c.Customers.InBoth == 0 {
+		s.Intro += " " + CompareNoCustomersInBoth
+	}
 	aIDs, bIDs, cells := c.ContingencyIDs()
 	t := report.Table{ID: CompareTableContingency, Caption: "Customers by their segment in A (rows) and in B (columns).",
 		Columns: []report.Column{{Title: "A \\ B"}}}
@@ -392,16 +400,18 @@ func CompareFigure(v float64, unit string) string {
 	return report.Number(v, 2)
 }
 
-// CompareDifference formats B − A by its unit, signed: shares in
-// percentage points.
+// CompareDifference formats B − A by its unit, signed, with the digits
+// grouped as CompareFigure groups A's and B's: shares in percentage points.
 func CompareDifference(v float64, unit string) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "–"
 	case unit == "share":
 		return fmt.Sprintf("%+.2f pp", 100*v)
-	case unit == "customers" || unit == "orders":
-		return fmt.Sprintf("%+.0f", v)
 	}
-	return fmt.Sprintf("%+.2f", v)
+	s := CompareFigure(v, unit)
+	if v >= 0 {
+		s = "+" + s
+	}
+	return s
 }

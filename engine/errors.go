@@ -145,6 +145,18 @@ func (e *duckdbReason) Error() string {
 
 func (e *duckdbReason) Unwrap() error { return e.err }
 
+// readerMessage is err's message as the reader of a file names it: a
+// DuckDB error's message without its advice nor the SQL it points into
+// (LINE 1: ...), which shows views of crmseg's own making.
+func readerMessage(err error) string {
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return err.Error()
+	}
+	msg, _, _ := strings.Cut(withoutAdvice(de.Msg), "\nLINE ")
+	return strings.TrimSpace(msg)
+}
+
 // withoutAdvice cuts DuckDB's advice, and what follows it, from msg.
 func withoutAdvice(msg string) string {
 	for _, advice := range []string{"\n\nPossible solutions:", "\n\nPossible Solution:"} {

@@ -63,7 +63,7 @@ func WriteReport(ctx context.Context, runDir, out string, log *slog.Logger) (str
 		out = filepath.Join(runDir, ReportFile)
 	}
 	if err := durable.WriteFile(out, html); err != nil {
-		return "", err
+		return "", fmt.Errorf("report: %w", err)
 	}
 	return out, nil
 }
@@ -146,7 +146,7 @@ func (s *session) gatherReport(ctx context.Context, dir string, man *manifest.Ma
 	for _, t := range reportTables {
 		path := filepath.Join(dir, t+".parquet")
 		if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+sqlquote.Ident("run_"+t)+" AS SELECT * FROM read_parquet("+sqlquote.Literal(path)+")"); err != nil {
-			return nil, fmt.Errorf("the run's %s: %w", path, err)
+			return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's table %s, found a file DuckDB cannot read: %s", path, readerMessage(err))}
 		}
 	}
 	fig := &report.Run{RunID: man.RunID, AsOf: man.AsOf, StartedAt: man.StartedAt, PreviousRunID: man.PreviousRunID,

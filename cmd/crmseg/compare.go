@@ -23,10 +23,6 @@ both have (the adjusted Rand index and the customers by segment of A and segment
 sizes and profiles side by side, the differences of their metrics and targets, and each run's choice
 of k and backtest (docs/compare.md). Nothing is written but the page --html asks for.
 
-Examples:
-  crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest
-  crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest --html compare.html
-
 `
 
 // cmdCompare compares two runs and prints the comparison.
@@ -40,7 +36,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	configFile := fs.String("config", "", "take the output root from this config file")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	html := fs.String("html", "", "also write the comparison as an HTML page (one self-contained file, as report.html) to this file")
-	cli.Examples(fs, "crmseg compare --out crmseg-out k4 latest", "crmseg compare --out crmseg-out --html compare.html --json 20260601T020000Z-3f9a1c latest > compare.json")
+	cli.Examples(fs, "crmseg compare --out crmseg-out k4 latest", "crmseg compare --out demo-out/out 20261201T013242Z-4fc5e8 latest --html compare.html", "crmseg compare --out crmseg-out --html compare.html --json 20260601T020000Z-3f9a1c latest > compare.json")
 	refs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -104,6 +100,9 @@ func printComparison(w io.Writer, c *engine.Comparison) {
 
 	fmt.Fprintf(w, "\nadjusted Rand index %s over the %d customers in both (1: the same segments; about 0: no more alike than chance); %d only in A, %d only in B\n",
 		figure(float64(c.AdjustedRandIndex), 3), c.Customers.InBoth, c.Customers.OnlyInA, c.Customers.OnlyInB)
+	if c.Customers.InBoth == 0 {
+		fmt.Fprintln(w, engine.CompareNoCustomersInBoth)
+	}
 	printContingency(w, c)
 
 	fmt.Fprintln(w, "\nsegments:")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/crmseg/crmseg/engine"
+	"github.com/crmseg/crmseg/internal/nullable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 )
 
@@ -243,4 +244,26 @@ func TestCompareInBrowser(t *testing.T) {
 		engine.CompareTableBacktest:   count("model_backtest", "SELECT * FROM $A WHERE grouping <> 'frequency' UNION ALL SELECT * FROM $B WHERE grouping <> 'frequency'"),
 	}
 	checkPage(t, path, inspectPage(t, browser, path), []string{engine.CompareChartContingency, engine.CompareChartKSelection}, rows)
+}
+
+// TestCompareNoCustomersInBoth: runs that share no customer say so, in the
+// text and on the page, instead of an adjusted Rand index left blank.
+func TestCompareNoCustomersInBoth(t *testing.T) {
+	c := &engine.Comparison{
+		A:                 engine.CompareRun{Ref: "a", Kind: "directory", Name: "a", K: 1, Customers: 2},
+		B:                 engine.CompareRun{Ref: "b", Kind: "directory", Name: "b", K: 1, Customers: 3},
+		Customers:         engine.CompareCustomers{OnlyInA: 2, OnlyInB: 3},
+		AdjustedRandIndex: nullable.Float(math.NaN()),
+		Contingency:       []engine.ContingencyCell{{A: 1, B: 0, Customers: 2}, {A: 0, B: 1, Customers: 3}},
+	}
+	var text, page strings.Builder
+	printComparison(&text, c)
+	if err := engine.WriteComparePage(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	for what, got := range map[string]string{"text": text.String(), "page": page.String()} {
+		if !strings.Contains(got, engine.CompareNoCustomersInBoth) {
+			t.Errorf("%s of runs without a customer in common does not say so:\n%s", what, got)
+		}
+	}
 }

@@ -123,6 +123,9 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 		if code != 0 || example == "" || !strings.Contains(example, "  crmseg "+cmd+" ") {
 			t.Errorf("crmseg %s -h: exit %d, want an example of %q at the end:\n%s", cmd, code, "crmseg "+cmd, stderr)
 		}
+		if n := len(regexp.MustCompile(`(?m)^Examples?:$`).FindAllString(stderr, -1)); n != 1 {
+			t.Errorf("crmseg %s -h: %d blocks of examples, want one (at the end):\n%s", cmd, n, stderr)
+		}
 	}
 }
 

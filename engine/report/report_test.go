@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -118,5 +119,20 @@ func TestNumber(t *testing.T) {
 	}
 	if got := Percent(0.1234, 1); got != "12.3%" {
 		t.Errorf("Percent(0.1234, 1) = %q", got)
+	}
+}
+
+// TestRunPageNoPrediction: a run whose value models predicted nothing shows
+// the predicted total as no figure, as it shows the median, not as 0.
+func TestRunPageNoPrediction(t *testing.T) {
+	nan := math.NaN()
+	none := Quantiles{P05: nan, P25: nan, P50: nan, P75: nan, P95: nan, Mean: nan}
+	r := &Run{RunID: "r", AsOf: "2026-06-30", Segments: []Segment{{ID: 1, Name: "All", Customers: 10, Share: 1}},
+		Value: []SegmentValue{{SegmentID: 1, Historical: Quantiles{P05: 1, P25: 2, P50: 3, P75: 4, P95: 5, Mean: 3}, HistoricalTotal: 30,
+			Predicted: none, PAlive: none}}}
+	page := render(t, r)
+	row := regexp.MustCompile(`<tr><td>1 All</td>(<td[^>]*>[^<]*</td>)*</tr>`).FindString(page[strings.Index(page, `data-table="value"`):])
+	if !strings.Contains(row, `<td class="num">30</td><td class="num">–</td><td class="num">–</td><td class="num">–</td>`) {
+		t.Errorf("value row of a run without predictions: %s; want the predicted median, total and P(alive) as –", row)
 	}
 }

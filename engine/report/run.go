@@ -302,8 +302,13 @@ func (b *builder) value() (Section, error) {
 	anyPred := false
 	for _, v := range r.Value {
 		l := b.label(v.SegmentID)
+		// No customer with a prediction: the total is no figure, not 0.
+		predTotal := Number(v.PredictedTotal, 0)
+		if v.PredictedCustomers == 0 {
+			predTotal = "–"
+		}
 		t.Rows = append(t.Rows, []string{l, Number(v.Historical.P50, 2), Number(v.HistoricalTotal, 0), Number(v.Predicted.P50, 2),
-			Number(v.PredictedTotal, 0), Percent(v.PAlive.Mean, 1)})
+			predTotal, Percent(v.PAlive.Mean, 1)})
 		hist = append(hist, quantRange(l, v.Historical))
 		pred = append(pred, quantRange(l, v.Predicted))
 		alive = append(alive, quantRange(l, v.PAlive))

@@ -10,6 +10,7 @@ package durable
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -25,11 +26,16 @@ func WriteFile(path string, data []byte) error {
 // WriteFileWith writes path through a temporary file in the same directory
 // that fill writes, synced and renamed into place once fill succeeds:
 // readers see the old file or the new one, whole, even after a crash. The
-// file gets mode 0644; a failed write leaves path as it was.
+// file gets mode 0644; a failed write leaves path as it was. An error in
+// creating or renaming the file names path, not the temporary file, and a
+// path that is a directory is refused as one.
 func WriteFileWith(path string, fill func(w io.Writer) error) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return &fs.PathError{Op: "write", Path: path, Err: errors.New("is a directory, expected a file name")}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "write", Path: path, Err: cause(err)}
 	}
 	defer os.Remove(tmp.Name())
 	err = tmp.Chmod(0o644)
@@ -42,7 +48,24 @@ func WriteFileWith(path string, fill func(w io.Writer) error) error {
 	if err := errors.Join(err, tmp.Close()); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return &fs.PathError{Op: "write", Path: path, Err: cause(err)}
+	}
+	return nil
+}
+
+// cause is the system's reason behind a file operation's error, without
+// the temporary file's name the operation was given.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // SyncDir makes a directory's entries (files created, renamed or removed

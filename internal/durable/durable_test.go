@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,28 @@ func TestFailedWriteLeavesOldFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("%d entries left in the directory, want 1 (no temporary file)", len(entries))
+	}
+}
+
+// A write that cannot happen names the file asked for, not the temporary
+// file beside it, and leaves nothing behind.
+func TestFailedWriteNamesThePath(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-dir", "page.html")
+	err := WriteFile(missing, []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), ".tmp-") {
+		t.Errorf("write into a missing directory: %v; want an error naming %s and no temporary file", err, missing)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteFile(sub, []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), sub) || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("write onto a directory: %v; want an error naming %s as a directory", err, sub)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d entries in %s, want 1 (no temporary file left)", len(entries), dir)
 	}
 }
