@@ -18,7 +18,8 @@ import (
 // customer_segments table of the run this one continues, in dir (found
 // once by store.FindPrevious: the output root's latest run, or the
 // history's newest published run when latest is lost; "" when none), and
-// previous_segments at its customer_id (as text) and segment_id. It
+// previous_segments at its customer_id (as text), segment_id and
+// segment_name. It
 // returns the path of that table, "" without a previous run: both views
 // are empty then.
 func (r *run) previousSegments(ctx context.Context, dir string) (string, error) {
@@ -30,12 +31,13 @@ func (r *run) previousSegments(ctx context.Context, dir string) (string, error) 
 			r.man.PreviousRunID = filepath.Base(dir)
 		}
 	}
-	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id WHERE false"
+	prev := "SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_id, NULL::VARCHAR AS segment_name WHERE false"
 	if previous != "" {
 		if err := r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_published AS SELECT * FROM read_parquet("+sqlquote.Literal(previous)+")"); err != nil {
 			return "", fmt.Errorf("previous run's %s: %w", previous, err)
 		}
-		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id FROM previous_published"
+		prev = "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(segment_id AS INTEGER) AS segment_id, " +
+			"CAST(segment_name AS VARCHAR) AS segment_name FROM previous_published"
 	}
 	return previous, r.s.exec(ctx, "CREATE OR REPLACE VIEW previous_segments AS "+prev)
 }

@@ -237,7 +237,7 @@ func (s *session) gatherReport(ctx context.Context, dir string, man *manifest.Ma
 	}
 	if err := s.readRows(ctx, "reads/report_migration", func(rows *sql.Rows) error {
 		var fl report.Flow
-		if err := rows.Scan(&fl.From, &fl.To, &fl.Customers); err != nil {
+		if err := rows.Scan(&fl.From, &fl.FromName, &fl.To, &fl.Customers); err != nil {
 			return err
 		}
 		fig.Migration = append(fig.Migration, fl)

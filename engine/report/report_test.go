@@ -136,3 +136,21 @@ func TestRunPageNoPrediction(t *testing.T) {
 		t.Errorf("value row of a run without predictions: %s; want the predicted median, total and P(alive) as –", row)
 	}
 }
+
+// TestMigrationPreviousNames: the movement table names each previous
+// segment as the previous run did, also one this run no longer has and one
+// it renamed; an unnamed one keeps its number alone.
+func TestMigrationPreviousNames(t *testing.T) {
+	r := &Run{RunID: "r", AsOf: "2026-06-30", PreviousRunID: "p",
+		Segments: []Segment{{ID: 1, Name: "Loyal", Customers: 10, Share: 0.5}, {ID: 3, Name: "New", Customers: 10, Share: 0.5}},
+		Migration: []Flow{{From: 1, FromName: "Loyal before", To: 1, Customers: 8}, {From: 2, FromName: "Mid-value lapsed", To: 3, Customers: 7},
+			{From: 4, To: 3, Customers: 3}}}
+	page := render(t, r)
+	table := page[strings.Index(page, `data-table="migration"`):]
+	table = table[:strings.Index(table, "</table>")]
+	for _, want := range []string{"<td>previous 1 Loyal before</td>", "<td>previous 2 Mid-value lapsed</td>", "<td>previous 4</td>"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("migration table lacks %s:\n%s", want, table)
+		}
+	}
+}

@@ -127,6 +127,7 @@ type ScorecardRow struct {
 // segment To of this one; From 0: new customers; To 0: customers gone.
 type Flow struct {
 	From, To  int
+	FromName  string // the previous run's name of segment From; "" for none
 	Customers int64
 }
 
@@ -477,7 +478,11 @@ func (b *builder) movement() (Section, error) {
 	var from, to []int
 	seenF, seenT := map[int]bool{}, map[int]bool{}
 	cells := map[[2]int]int64{}
+	fromNames := map[int]string{}
 	for _, f := range r.Migration {
+		if f.FromName != "" {
+			fromNames[f.From] = f.FromName
+		}
 		if !seenF[f.From] {
 			seenF[f.From] = true
 			from = append(from, f.From)
@@ -503,10 +508,9 @@ func (b *builder) movement() (Section, error) {
 	for _, f := range from {
 		name := "new customers"
 		if f != 0 {
-			name = "previous " + strconv.Itoa(f)
-			if _, ok := b.index[f]; ok {
-				name = "previous " + b.label(f)
-			}
+			// The previous run's name: the segment may be gone from
+			// this run, or renamed.
+			name = strings.TrimSpace("previous " + strconv.Itoa(f) + " " + fromNames[f])
 		}
 		row := []string{name}
 		for _, id := range to {
