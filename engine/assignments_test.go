@@ -127,25 +127,32 @@ func TestGivenSegmentsRefused(t *testing.T) {
 		id1+",2,",      // row 4: the customer again
 		"Z9,1,Beta",    // row 5: segment 1 renamed
 		"Z8,abc,")      // row 6: no number
-	_, err := Run(context.Background(), cfg, Options{})
+	// The run refuses the rows, and validate refuses them as the run does.
+	_, runErr := Run(context.Background(), cfg, Options{})
+	_, valErr := Validate(context.Background(), cfg, Options{})
 	var ie *InputError
-	if !errors.As(err, &ie) {
-		t.Fatalf("bad rows: %v, want an *InputError", err)
-	}
-	for _, want := range []string{
-		`segments.csv (segment_assignments): column "customer_id": expected a customer_id on every row, found "" on row 3`,
-		`column "segment_id": expected a whole number from 1 to 2147483647, found "2.5" on row 2 (and 1 more rows)`,
-		`column "customer_id": expected each customer once, found "` + id1 + `" on row 4, after row 1`,
-		`column "name": expected one name per segment_id (1: Alpha), found "Beta" on row 5, after row 1`,
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q\ndoes not say %q", err, want)
+	for what, err := range map[string]error{"run": runErr, "validate": valErr} {
+		if !errors.As(err, &ie) {
+			t.Fatalf("%s of bad rows: %v, want an *InputError", what, err)
+		}
+		for _, want := range []string{
+			`segments.csv (segment_assignments): column "customer_id": expected a customer_id on every row, found "" on row 3`,
+			`column "segment_id": expected a whole number from 1 to 2147483647, found "2.5" on row 2 (and 1 more rows)`,
+			`column "customer_id": expected each customer once, found "` + id1 + `" on row 4, after row 1`,
+			`column "name": expected one name per segment_id (1: Alpha), found "Beta" on row 5, after row 1`,
+		} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q\ndoes not say %q", what, err, want)
+			}
 		}
 	}
 
 	cfg.Segmentation.Assignments = writeAssignments(t, t.TempDir(), "nobody,1,")
 	if _, err := Run(context.Background(), cfg, Options{}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "none of its 1 customers among the run's 3000") {
 		t.Errorf("a file of none of the run's customers: %v", err)
+	}
+	if _, err := Validate(context.Background(), cfg, Options{}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "none of its 1 customers among the run's 3000") {
+		t.Errorf("validate of a file of none of the run's customers: %v", err)
 	}
 
 	cfg.Segmentation.ChooseK = &config.ChooseK{Min: 2, Max: 4}

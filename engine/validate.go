@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/crmseg/crmseg/datasets"
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
 )
@@ -110,6 +111,18 @@ func Validate(ctx context.Context, cfg config.Config, opts Options) (*Validation
 	if err := r.buildStage(ctx, "features", supply{inputs: inputs}, nil); err != nil {
 		return v, err
 	}
-	_, err = s.sparseColumns(ctx, r.sparseWeight)
-	return v, err
+	if _, err = s.sparseColumns(ctx, r.sparseWeight); err != nil {
+		return v, err
+	}
+	// The rows of segmentation.assignments, checked as the run checks them.
+	if cfg.Segmentation.Assignments != "" {
+		n, err := s.queryInt(ctx, "SELECT count(*) FROM customer_features")
+		if err != nil {
+			return v, err
+		}
+		if _, err := r.readAssignments(ctx, inputs[datasets.SegmentAssignments.Name], int(n)); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
