@@ -521,8 +521,12 @@ func printValidation(w io.Writer, v *engine.Validation) {
 // printSegments prints the short table of segments and where the outputs are.
 func printSegments(w io.Writer, res *engine.Result) {
 	m := res.Manifest
-	fmt.Fprintf(w, "run %s  as of %s  %d customers  %d segments\n\n", res.RunID, m.AsOf,
-		m.Quality.Segmentation.Customers, m.Quality.Segmentation.K)
+	segments := "segments"
+	if m.Quality.Segmentation.K == 1 {
+		segments = "segment"
+	}
+	fmt.Fprintf(w, "run %s  as of %s  %d customers  %d %s\n\n", res.RunID, m.AsOf,
+		m.Quality.Segmentation.Customers, m.Quality.Segmentation.K, segments)
 	width := len("segment")
 	for _, s := range res.Segments {
 		width = max(width, utf8.RuneCountInString(s.Name))
