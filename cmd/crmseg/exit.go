@@ -79,8 +79,9 @@ func exitCode(err error) int {
 // as text (a mistake in the flags themselves is printed as text, with the
 // usage, as the flag package prints its own). Otherwise the error is printed as a line
 // of its own, "crmseg: ...", after the record if there is one, and a usage
-// error is followed by the usage.
-func exit(stderr io.Writer, lf *logFlags, err error) int {
+// error is followed by where command's help is (the commands' usage when
+// there is no command, "").
+func exit(stderr io.Writer, lf *logFlags, err error, command string) int {
 	code := exitCode(err)
 	if code == exitOK {
 		return code
@@ -104,6 +105,8 @@ func exit(stderr io.Writer, lf *logFlags, err error) int {
 	switch {
 	case lf.log != nil && lf.format == "json":
 		// Logged: every line on stderr is a JSON record.
+	case errors.As(err, &ue) && command != "":
+		fmt.Fprintf(stderr, "crmseg: %v\nRun 'crmseg %s -h' for its flags and examples.\n", err, command)
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "crmseg: %v\n\n%s", err, usage)
 	default:

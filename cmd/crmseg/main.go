@@ -141,9 +141,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", args[0])}
+		return exit(stderr, &lf, &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", args[0])}, "")
 	}
-	return exit(stderr, &lf, err)
+	return exit(stderr, &lf, err, args[0])
 }
 
 func version() string {

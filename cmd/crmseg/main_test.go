@@ -35,7 +35,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "Commands:"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"run"}, "run needs --config or --transactions"},
+		{[]string{"run"}, "run needs --config or --transactions\nRun 'crmseg run -h' for its flags and examples."},
+		{[]string{"compare", "a"}, "compare takes two runs (run IDs, experiment names, latest or run directories), found 1\nRun 'crmseg compare -h'"},
 		{[]string{"run", "--transactions", "x.parquet", "--k", "many"}, `invalid value "many" for flag -k`},
 		{[]string{"run", "--transactions", "x.parquet", "--log-format", "xml"}, "--log-format: expected text or json"},
 		{[]string{"generate", "--customers", "10"}, "generate needs --out"},
