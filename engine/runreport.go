@@ -30,6 +30,13 @@ const ReportFile = "report.html"
 var reportTables = []string{"segments", "customer_segments", "cohort_retention", "category_pairs", "segment_targets",
 	"segment_scorecard", "segment_migration", "k_selection", "model_backtest"}
 
+// reportLaterColumns are the columns of the report's tables that runs
+// published before them lack, with their type: such a run's view gives
+// them as null, so that crmseg report still rebuilds its report.
+var reportLaterColumns = map[string][][2]string{
+	"segment_migration": {{"from_segment_name", "VARCHAR"}},
+}
+
 // reportRetentionMonths and reportPairs bound the retention curves and the
 // cross-sell pairs per segment the report shows.
 const (
@@ -145,8 +152,24 @@ func GatherReport(ctx context.Context, dir string) (*report.Run, error) {
 func (s *session) gatherReport(ctx context.Context, dir string, man *manifest.Manifest) (*report.Run, error) {
 	for _, t := range reportTables {
 		path := filepath.Join(dir, t+".parquet")
-		if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+sqlquote.Ident("run_"+t)+" AS SELECT * FROM read_parquet("+sqlquote.Literal(path)+")"); err != nil {
+		view := sqlquote.Ident("run_" + t)
+		if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+view+" AS SELECT * FROM read_parquet("+sqlquote.Literal(path)+")"); err != nil {
 			return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's table %s, found a file DuckDB cannot read: %s", path, readerMessage(err))}
+		}
+		var missing []string
+		for _, c := range reportLaterColumns[t] {
+			n, err := s.queryInt(ctx, "SELECT count(*) FROM (DESCRIBE "+view+") WHERE column_name = "+sqlquote.Literal(c[0]))
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				missing = append(missing, "NULL::"+c[1]+" AS "+sqlquote.Ident(c[0]))
+			}
+		}
+		if len(missing) > 0 {
+			if err := s.exec(ctx, "CREATE OR REPLACE VIEW "+view+" AS SELECT *, "+strings.Join(missing, ", ")+" FROM read_parquet("+sqlquote.Literal(path)+")"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	fig := &report.Run{RunID: man.RunID, AsOf: man.AsOf, StartedAt: man.StartedAt, PreviousRunID: man.PreviousRunID,

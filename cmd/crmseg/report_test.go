@@ -133,6 +133,41 @@ func TestReportRebuilt(t *testing.T) {
 		}
 	}
 
+	// A run published before segment_migration named the previous run's
+	// segments still gets its report, its segments then by number.
+	old := t.TempDir()
+	entries, err := os.ReadDir(runs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(runs[1], e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(old, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migration := filepath.Join(old, "segment_migration.parquet")
+	if _, err := db.Exec("COPY (SELECT * EXCLUDE (from_segment_name, to_segment_name) FROM read_parquet(?)) TO '"+migration+".old' (FORMAT parquet)", migration); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(migration+".old", migration); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "old.html")
+	if code, _, stderr := run(t, "report", old, "--out", out); code != 0 {
+		t.Errorf("crmseg report of a run without segment_migration's names: exit %d: %s", code, stderr)
+	} else if page, err := os.ReadFile(out); err != nil || !bytes.Contains(page, []byte(`data-table="migration"`)) || !bytes.Contains(page, []byte("<td>previous 1</td>")) {
+		t.Errorf("report of a run without segment_migration's names: %v; want the migration table, its segments by number", err)
+	}
+
 	if code, _, stderr := run(t, "report", t.TempDir()); code != exitFailure || !strings.Contains(stderr, "expected a run directory holding manifest.json") {
 		t.Errorf("crmseg report on an empty directory: exit %d, %s", code, stderr)
 	}
