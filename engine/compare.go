@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -252,13 +252,13 @@ func readCompareRun(ref store.RunRef, run *CompareRun) error {
 			run.Missing = append(run.Missing, t)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(ref.Dir, "manifest.json"))
+	man, err := store.ReadManifest(ref.Dir)
+	var me *store.ManifestError
+	if errors.As(err, &me) {
+		return refuse("expected a run's manifest.json in %s, found a file that is not one: %v", ref.Dir, me.Err)
+	}
 	if err != nil {
 		return err
-	}
-	var man manifest.Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return refuse("expected a run's manifest.json in %s, found a file that is not one: %v", ref.Dir, err)
 	}
 	run.RunID, run.AsOf, run.Inputs = man.RunID, man.AsOf, man.Inputs
 	if m, err := segment.ReadModel(filepath.Join(ref.Dir, "model.json")); err == nil {

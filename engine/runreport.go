@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/crmseg/crmseg/engine/config"
 	"github.com/crmseg/crmseg/engine/manifest"
 	"github.com/crmseg/crmseg/engine/report"
+	"github.com/crmseg/crmseg/engine/store"
 	"github.com/crmseg/crmseg/internal/durable"
 	"github.com/crmseg/crmseg/internal/sqlquote"
 	"github.com/crmseg/crmseg/segment"
@@ -113,13 +113,13 @@ func (s *session) runReport(ctx context.Context, dir string, man *manifest.Manif
 // checks that the tables its report reads are there: a *ReportError
 // naming what is missing otherwise.
 func readRunForReport(dir string) (*manifest.Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	man, err := store.ReadManifest(dir)
+	var me *store.ManifestError
+	if errors.As(err, &me) {
+		return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", me.Err)}
+	}
 	if err != nil {
 		return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected a run directory holding manifest.json, found %s", foundThere(err))}
-	}
-	var man manifest.Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", err)}
 	}
 	for _, t := range reportTables {
 		p := filepath.Join(dir, t+".parquet")
@@ -127,7 +127,7 @@ func readRunForReport(dir string) (*manifest.Manifest, error) {
 			return nil, &ReportError{Dir: dir, Problem: fmt.Sprintf("expected the run's table %s, found %s", p, foundThere(err))}
 		}
 	}
-	return &man, nil
+	return man, nil
 }
 
 // GatherReport reads the figures of the published run in dir for its

@@ -122,13 +122,13 @@ func Scenario(ctx context.Context, o ScenarioOptions) (*ScenarioResult, error) {
 			return nil, &scenario.Error{What: "run " + runID, Problem: fmt.Sprintf("expected %s in the run's directory %s, found %s", f, runDir, foundThere(err))}
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(runDir, "manifest.json"))
+	man, err := store.ReadManifest(runDir)
+	var me *store.ManifestError
+	if errors.As(err, &me) {
+		return nil, &scenario.Error{What: "run " + runID, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", me.Err)}
+	}
 	if err != nil {
 		return nil, err
-	}
-	var man manifest.Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return nil, &scenario.Error{What: "run " + runID, Problem: fmt.Sprintf("expected the run's manifest.json, found a file that is not one: %v", err)}
 	}
 	log := o.Logger.With("run_id", runID)
 	cfg := man.Config
@@ -138,7 +138,7 @@ func Scenario(ctx context.Context, o ScenarioOptions) (*ScenarioResult, error) {
 	}
 	defer closeSession()
 
-	pub, err := readScenarioRun(ctx, s, runDir, &man, o.Allocator)
+	pub, err := readScenarioRun(ctx, s, runDir, man, o.Allocator)
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,17 @@ func (e *ExperimentError) Error() string {
 	return fmt.Sprintf("output root %s: experiment %q: %s", e.Root, e.Name, e.Problem)
 }
 
+// ManifestError is a manifest.json that is not a run's manifest: Err says
+// why it does not decode.
+type ManifestError struct {
+	Path string
+	Err  error
+}
+
+func (e *ManifestError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+func (e *ManifestError) Unwrap() error { return e.Err }
+
 // RunRefError is a reference to a run (a run ID, an experiment name,
 // latest or a run directory) that leads to no run the command can read:
 // Problem says what was looked for and what was found.

@@ -63,15 +63,18 @@ func CheckExperimentName(root, name string) error {
 // output root.
 func ExperimentDirName(name string) string { return filepath.Join(ExperimentsDir, name) }
 
-// ReadManifest reads the manifest.json of a run or experiment directory.
+// ReadManifest reads the manifest.json of a run or experiment directory:
+// the file's error when it cannot be read, a *ManifestError when it is
+// not a manifest.
 func ReadManifest(dir string) (*manifest.Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	path := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var m manifest.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
+		return nil, &ManifestError{Path: path, Err: err}
 	}
 	return &m, nil
 }
