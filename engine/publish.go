@@ -117,13 +117,10 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 			}
 		}
 		from = cmp.Or(from, t.name)
-		n, err := r.s.queryInt(ctx, "SELECT count(*) FROM "+sqlquote.Ident(from))
-		if err != nil {
-			return err
-		}
-		out.Rows = n
 		// The table is sorted once, into the Parquet file; the CSV copy
-		// reads that file back, in its order, rather than sorting again.
+		// reads that file back, in its order, rather than sorting again,
+		// and its rows are counted from the file's footer, rather than
+		// computing a view a second time.
 		parquetPath := filepath.Join(tmp, t.name+".parquet")
 		for _, ext := range []string{"parquet", "csv"} {
 			name := t.name + "." + ext
@@ -138,6 +135,11 @@ func (r *run) writeOutputs(ctx context.Context, tmp string, model *segment.Model
 			}
 			if err != nil {
 				return fmt.Errorf("writing %s: %w", name, err)
+			}
+			if ext == "parquet" {
+				if out.Rows, err = r.s.queryInt(ctx, "SELECT count(*) FROM read_parquet("+sqlquote.Literal(path)+")"); err != nil {
+					return err
+				}
 			}
 			mf, err := fileEntry(tmp, name)
 			if err != nil {
